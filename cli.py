@@ -1,0 +1,277 @@
+"""The `podcast` command: parses arguments and calls the library, nothing else.
+
+Every command takes ``--config PATH`` (default ``./podcast.yaml``, env ``PODCAST_CONFIG``).
+A PodcastError becomes a clear message on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from podcast.errors import PodcastError
+
+
+def _fail_cleanly(func):
+    """Turn PodcastError into ``Error: ...`` and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PodcastError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _show(ctx: click.Context):
+    from podcast.config import load_show
+
+    return load_show(ctx.obj["config"])
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from podcast.config import parse_datetime
+
+    return parse_datetime(value, file=Path("--now"), field="--now")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False), envvar="PODCAST_CONFIG",
+              default="podcast.yaml", show_default=True, help="The show's config file.")
+@click.version_option(package_name="podcast")
+@click.pass_context
+def main(ctx: click.Context, config: str) -> None:
+    """Produce, publish and measure an interview podcast."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+@click.option("--title", default="My Interview Show", show_default=True)
+@_fail_cleanly
+def init(directory: str, title: str) -> None:
+    """Scaffold a show in DIRECTORY: podcast.yaml, artwork and an episodes/ folder."""
+    from podcast.scaffold import init_show
+
+    for path in init_show(Path(directory), title=title):
+        click.echo(f"created {path}")
+
+
+@main.command()
+@click.argument("title")
+@click.option("--guest", "guests", multiple=True, help="Guest name (repeatable).")
+@click.option("--published", help="ISO-8601 publication time (default: next 07:00 UTC).")
+@click.pass_context
+@_fail_cleanly
+def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str | None) -> None:
+    """Scaffold an episode folder for TITLE."""
+    from podcast.scaffold import new_episode
+
+    when = _parse_now(published) if published else None
+    path = new_episode(_show(ctx), title, list(guests), published=when)
+    click.echo(f"created {path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_fail_cleanly
+def loudness(file: str, as_json: bool) -> None:
+    """Measure integrated loudness (LUFS), true peak (dBTP) and loudness range (LU)."""
+    from podcast.loudness import measure
+
+    result = measure(Path(file))
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(f"integrated  {result.lufs:7.1f} LUFS\n"
+                   f"true peak   {result.true_peak:7.1f} dBTP\n"
+                   f"range       {result.lra:7.1f} LU\n"
+                   f"duration    {result.duration:7.1f} s")
+
+
+@main.command()
+@click.argument("episode")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output MP3 (default: SLUG.mp3 in the current folder).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+@click.pass_context
+@_fail_cleanly
+def master(ctx: click.Context, episode: str, output: str | None, force: bool,
+           as_json: bool) -> None:
+    """Produce the finished, tagged MP3 of EPISODE (slug or folder)."""
+    from podcast.audio import master as run_master
+
+    from podcast.config import find_episode
+
+    show = _show(ctx)
+    ep = find_episode(show, episode)
+    out = Path(output) if output else Path(f"{ep.slug}.mp3")
+    result = run_master(show, ep, out, overwrite=force,
+                        progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        o = result.output
+        click.echo(f"wrote {o.path}: {o.lufs:.1f} LUFS, {o.true_peak:.1f} dBTP, "
+                   f"LRA {o.lra:.1f} LU, {o.duration:.1f} s, {o.bytes} bytes")
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Publish every episode.")
+@click.option("--dry-run", is_flag=True, help="Print the plan, change nothing.")
+@click.option("--storage", "storage_url", help="Override the storage URL from the config.")
+@click.option("--now", help="Fix the clock (ISO-8601) for scheduling.")
+@click.pass_context
+@_fail_cleanly
+def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: bool,
+            storage_url: str | None, now: str | None) -> None:
+    """Master what changed, upload media, then the feed and pages last."""
+    from podcast.publish import publish as run_publish
+
+    if not slugs and not all_:
+        all_ = True
+    run_publish(_show(ctx), list(slugs), dry_run=dry_run, storage_url=storage_url,
+                now=_parse_now(now), echo=click.echo, progress=sys.stderr.isatty())
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False), help="Also write the feed here.")
+@click.option("--upload", is_flag=True, help="Upload the feed and pages to storage.")
+@click.option("--storage", "storage_url", help="Override the storage URL from the config.")
+@click.option("--now", help="Fix the clock (ISO-8601) for scheduling and reproducibility.")
+@click.pass_context
+@_fail_cleanly
+def feed(ctx: click.Context, output: str | None, upload: bool, storage_url: str | None,
+         now: str | None) -> None:
+    """Rebuild the feed (and pages) from the episodes and the published media."""
+    from podcast.publish import rebuild
+
+    rebuild(_show(ctx), now=_parse_now(now), output=Path(output) if output else None,
+            upload=upload, storage_url=storage_url, echo=click.echo)
+
+
+@main.command()
+@click.argument("source", required=False)
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False),
+              help="An earlier copy of the feed, to check GUID stability against.")
+@click.pass_context
+@_fail_cleanly
+def validate(ctx: click.Context, source: str | None, previous: str | None) -> None:
+    """Lint a feed (file or URL; default: the built feed) against Apple, PSP-1 and P2.0."""
+    from podcast.validate import default_source
+    from podcast.validate import validate as run_validate
+
+    source = source or default_source(ctx.obj["config"])
+    findings = run_validate(source, previous=Path(previous) if previous else None)
+    errors = 0
+    for finding in findings:
+        click.echo(str(finding))
+        errors += finding.level == "error"
+    click.echo(f"{errors} error(s), {len(findings) - errors} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--root", type=click.Path(file_okay=False), help="Folder to serve "
+              "(default: the file:// storage folder of the config).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False),
+              help="Combined access log (default: .podcast/access.log).")
+@click.pass_context
+@_fail_cleanly
+def serve(ctx: click.Context, port: int, host: str, root: str | None,
+          log_path: str | None) -> None:
+    """Serve the local storage over HTTP (HEAD, Range) with a combined access log."""
+    from podcast.serve import serve as run_serve
+    from podcast.serve import serve_paths
+
+    folder, log = serve_paths(ctx.obj["config"], root, log_path)
+    click.echo(f"serving {folder} on http://{host}:{port}/ (log: {log})")
+    run_serve(folder, host=host, port=port, log_path=log)
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check ffmpeg, the config and storage access, and say what to fix."""
+    from podcast.doctor import run_checks
+
+    failed = 0
+    for check in run_checks(ctx.obj["config"]):
+        click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        failed += not check.ok
+    sys.exit(1 if failed else 0)
+
+
+@main.group()
+def stats() -> None:
+    """Count IAB downloads from access logs and report them."""
+
+
+@stats.command("ingest")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--geoip", type=click.Path(exists=True, dir_okay=False),
+              help="A MaxMind .mmdb file for countries.")
+@click.pass_context
+@_fail_cleanly
+def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None) -> None:
+    """Read access logs (files, folders or s3://BUCKET/PREFIX) into the stats database."""
+    from podcast.stats import ingest
+
+    report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
+                    echo=click.echo, progress=sys.stderr.isatty())
+    click.echo(report.summary())
+
+
+@stats.command("report")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--by", type=click.Choice(["episode", "day", "app", "guest", "country"]))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--chart", type=click.Path(dir_okay=False), help="Write a PNG chart here.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Write an HTML report here.")
+@click.pass_context
+@_fail_cleanly
+def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime | None,
+                 until: datetime | None, chart: str | None, html: str | None) -> None:
+    """Downloads per episode (and per day, app, guest or country)."""
+    from podcast.stats import report
+
+    text = report(_show(ctx), fmt=fmt, by=by,
+                  since=since.date() if since else None, until=until.date() if until else None,
+                  chart=Path(chart) if chart else None, html=Path(html) if html else None)
+    click.echo(text)
+
+
+@stats.command("targets")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Fix the date.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.pass_context
+@_fail_cleanly
+def stats_targets(ctx: click.Context, today: datetime | None, fmt: str) -> None:
+    """Progress toward each target: value, percent, pace needed and projected date."""
+    from podcast.stats import targets
+
+    click.echo(targets(_show(ctx), today=today.date() if today else date.today(), fmt=fmt))
+
+
+if __name__ == "__main__":
+    main()

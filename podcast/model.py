@@ -1,0 +1,198 @@
+"""The domain: plain, immutable dataclasses that every stage passes along.
+
+Data flows one way: config -> Show/Episode -> master (Media) -> upload -> feed;
+logs -> Download -> reports.  Nothing in here does I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+#: Podcasting 2.0 namespace for ``podcast:guid`` (podcast-namespace docs/tags/guid.md).
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+
+def podcast_guid(feed_url: str) -> str:
+    """``podcast:guid`` of a feed URL: UUIDv5 of the URL without scheme and trailing slashes."""
+    bare = feed_url.split("://", 1)[-1].rstrip("/")
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
+
+
+@dataclass(frozen=True)
+class Person:
+    """A host or a guest (``podcast:person``)."""
+
+    name: str
+    role: str = "host"
+    group: str = "cast"
+    title: str | None = None  # e.g. "Directrice, One to One Monaco"
+    href: str | None = None
+    img: str | None = None
+
+
+# SPEC names the guest a Guest; it is a Person with role "guest".
+Guest = Person
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter mark, ``start`` in seconds from the start of the recording."""
+
+    start: float
+    title: str
+    url: str | None = None
+    img: str | None = None
+
+
+@dataclass(frozen=True)
+class Funding:
+    """``podcast:funding``: where listeners can support the show."""
+
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """An audience goal from ``targets:`` in podcast.yaml."""
+
+    name: str
+    metric: str  # downloads | listeners
+    goal: int
+    by: date
+    episodes: tuple[str, ...] = ()  # empty = every episode
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """How masters are produced (``audio:`` in podcast.yaml)."""
+
+    loudness: float = -16.0  # LUFS, stereo-playback convention
+    true_peak: float = -1.0  # dBTP
+    channels: str = "mono"  # mono | stereo
+    bitrate: str = "96k"  # CBR
+    sample_rate: int = 44100
+    intro: Path | None = None
+    outro: Path | None = None
+
+    @property
+    def bitrate_bps(self) -> int:
+        """The bitrate in bits per second (``96k`` -> 96000)."""
+        text = self.bitrate.lower()
+        return int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
+
+    @property
+    def meter_target(self) -> float:
+        """The target as a plain BS.1770 meter (ffmpeg ``ebur128``) reads the file.
+
+        A mono file is played on two speakers and sounds 3 LU louder than a
+        single-channel meter reads ("dual mono"), so a -16 LUFS target is a
+        -19 LUFS reading for a mono master.
+        """
+        return self.loudness - 3.0 if self.channels == "mono" else self.loudness
+
+
+@dataclass(frozen=True)
+class Show:
+    """The show, as validated from podcast.yaml."""
+
+    config_path: Path
+    title: str
+    description: str
+    author: str
+    email: str
+    language: str
+    link: str
+    image: Path
+    categories: tuple[str, ...]
+    explicit: bool
+    base_url: str
+    feed_url: str
+    guid: str  # podcast:guid, frozen in podcast.yaml once published
+    type: str = "episodic"
+    copyright: str | None = None
+    funding: tuple[Funding, ...] = ()
+    locked: bool = False
+    hosts: tuple[Person, ...] = ()
+    storage: str = "file://public"
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    targets: tuple[Target, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        """The folder holding podcast.yaml; relative paths are resolved against it."""
+        return self.config_path.parent
+
+    @property
+    def episodes_dir(self) -> Path:
+        return self.root / "episodes"
+
+    @property
+    def state_dir(self) -> Path:
+        """Local working state (master cache, stats database): ``.podcast/``."""
+        return self.root / ".podcast"
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode folder, as validated from ``episodes/<slug>/episode.md``."""
+
+    slug: str
+    folder: Path
+    title: str
+    published: datetime  # timezone-aware; in the future = scheduled
+    audio: Path
+    notes: str  # Markdown
+    guid: str
+    type: str = "full"  # full | trailer | bonus
+    season: int | None = None
+    number: int | None = None
+    explicit: bool = False
+    guests: tuple[Person, ...] = ()
+    chapters: tuple[Chapter, ...] = ()
+    transcript: Path | None = None
+    image: Path | None = None
+    summary: str | None = None  # one-line subtitle; defaults to the notes' first paragraph
+
+    @property
+    def source(self) -> Path:
+        """The episode file itself (for error messages)."""
+        return self.folder / "episode.md"
+
+    def is_live(self, now: datetime) -> bool:
+        """Whether the episode belongs in a feed built at ``now``."""
+        return self.published <= now
+
+
+@dataclass(frozen=True)
+class Media:
+    """A published master and its companions, as recorded in the storage manifest."""
+
+    slug: str
+    key: str  # storage key of the MP3, content-addressed
+    bytes: int
+    sha256: str
+    duration: float  # seconds
+    tag_size: int  # ID3 tag bytes at the start of the file
+    bitrate: int  # bits per second (CBR)
+    input_hash: str  # hash of every input and setting the master was made from
+    chapters_key: str | None = None
+    transcript_key: str | None = None
+    transcript_type: str | None = None
+    image_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    """One counted IAB download: an (episode, listener) pair on one UTC day."""
+
+    day: date
+    slug: str
+    listener: str  # keyed hash of (IP /64, user agent); never the raw IP
+    app: str
+    device: str
+    country: str | None = None
+    bytes: int = 0
