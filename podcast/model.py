@@ -196,3 +196,20 @@ class Download:
     device: str
     country: str | None = None
     bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the store holds for the show, read from its manifest (``podcast-manifest.json``).
+
+    ``media`` is the current master of each episode by slug; ``retired`` keeps earlier
+    masters of re-mastered episodes so their downloads still count for the episode.
+    """
+
+    media: dict[str, Media] = field(default_factory=dict)
+    retired: tuple[Media, ...] = ()
+    image_key: str | None = None  # the show artwork, content-addressed
+
+    def all_media(self) -> tuple[Media, ...]:
+        """Current and retired masters: every key a download may be logged under."""
+        return tuple(self.media.values()) + self.retired
