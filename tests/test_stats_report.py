@@ -1,0 +1,299 @@
+"""`podcast stats report`: the numbers, from hand-built Download lists.
+
+Each test builds the downloads a listener population would leave after ingest (one
+Download per episode, listener and UTC day) and checks what marketing reads off the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from podcast.errors import PodcastError
+from podcast.model import Download, Episode, Person, Target
+from podcast.stats.charts import progress_figure, save
+from podcast.stats.report import (
+    REJECT_REASONS,
+    build_report,
+    chart_format,
+    progress_panels,
+    rows_by,
+    to_csv,
+    to_json,
+    to_table,
+    write_atomic,
+)
+
+TODAY = date(2026, 12, 31)
+
+
+def episode(slug: str, published: str, *guests: str, title: str | None = None) -> Episode:
+    """An episode as config.load_episodes would return it (only what reports read)."""
+    return Episode(
+        slug=slug, folder=Path("episodes") / slug, title=title or slug.title(),
+        published=datetime.fromisoformat(published), audio=Path("interview.wav"), notes="",
+        guid=f"guid-{slug}", guests=tuple(Person(name, role="guest") for name in guests),
+    )
+
+
+def dl(day: str, slug: str, listener: str, app: str = "Apple Podcasts",
+       country: str | None = "FR") -> Download:
+    """One counted download."""
+    return Download(day=date.fromisoformat(day), slug=slug, listener=listener, app=app,
+                    device="iOS", country=country)
+
+
+EPISODES = [
+    episode("001-sonia", "2026-11-02T07:00:00+01:00", "Sonia Mamin"),
+    episode("002-duo", "2026-11-09T07:00:00+01:00", "Marc Olivier", "Sonia Mamin"),
+    episode("003-solo", "2026-11-16T23:30:00-05:00"),  # 04:30 UTC on the 17th
+]
+
+
+def test_totals_count_downloads_and_distinct_listeners() -> None:
+    downloads = [
+        dl("2026-11-02", "001-sonia", "alice"),
+        dl("2026-11-03", "001-sonia", "alice"),  # a new UTC day is a new download
+        dl("2026-11-09", "002-duo", "alice"),  # ...but still one listener
+        dl("2026-11-09", "002-duo", "bob"),
+    ]
+    report = build_report(downloads, EPISODES, {}, as_of=TODAY)
+    assert (report.downloads, report.listeners) == (4, 2)
+    by_slug = {e.slug: e for e in report.episodes}
+    assert (by_slug["001-sonia"].downloads, by_slug["001-sonia"].listeners) == (2, 1)
+    assert (by_slug["002-duo"].downloads, by_slug["002-duo"].listeners) == (2, 2)
+    assert by_slug["003-solo"].downloads == 0  # out, but nobody listened: still listed
+    # Without --since/--until the period is the days that have data.
+    assert (report.since, report.until) == (date(2026, 11, 2), date(2026, 11, 9))
+
+
+def test_since_and_until_are_inclusive_and_all_time_ignores_since() -> None:
+    downloads = [dl(f"2026-11-{day:02d}", "001-sonia", f"l{day}") for day in range(2, 12)]
+    report = build_report(downloads, EPISODES, {}, since=date(2026, 11, 4),
+                          until=date(2026, 11, 6), as_of=date(2026, 11, 6))
+    assert report.downloads == 3  # the 4th, 5th and 6th
+    assert report.listeners == 3
+    sonia = next(e for e in report.episodes if e.slug == "001-sonia")
+    assert sonia.downloads == 3
+    # The caller loads everything up to --until; all-time counts all of it.
+    assert sonia.all_time == 10
+
+
+def test_first_1_7_30_days_count_from_the_utc_publication_day() -> None:
+    # 003-solo went out at 04:30 UTC on 17 November: that day is its day 1.
+    days = ["2026-11-16",  # before publication (a preview link): never in day-N counts
+            "2026-11-17", "2026-11-17",  # day 1
+            "2026-11-23",  # day 7, the last of the first week
+            "2026-11-24",  # day 8
+            "2026-12-16",  # day 30
+            "2026-12-17"]  # day 31
+    downloads = [dl(day, "003-solo", f"l{i}") for i, day in enumerate(days)]
+    stats = {e.slug: e for e in build_report(downloads, EPISODES, {}, as_of=TODAY).episodes}
+    assert stats["003-solo"].first_days == {1: 2, 7: 3, 30: 5}
+    assert stats["003-solo"].all_time == 7
+
+
+def test_a_first_days_window_still_open_is_null_not_a_partial_count() -> None:
+    downloads = [dl("2026-11-17", "003-solo", "a"), dl("2026-11-20", "003-solo", "b")]
+    report = build_report(downloads, EPISODES, {}, until=date(2026, 11, 20),
+                          as_of=date(2026, 11, 20))
+    solo = next(e for e in report.episodes if e.slug == "003-solo")
+    assert solo.first_days == {1: 1, 7: None, 30: None}
+    assert json.loads(to_json(report))["episodes"][0]["day_7"] is None
+
+
+def test_episodes_newest_first_scheduled_hidden_unknown_slugs_kept() -> None:
+    scheduled = episode("004-later", "2027-02-01T07:00:00+01:00")
+    downloads = [dl("2026-11-20", "000-deleted", "x")]
+    report = build_report(downloads, [*EPISODES, scheduled], {}, as_of=TODAY)
+    assert [e.slug for e in report.episodes] == ["003-solo", "002-duo", "001-sonia",
+                                                 "000-deleted"]
+    deleted = report.episodes[-1]
+    assert (deleted.guid, deleted.title, deleted.downloads) == (None, "000-deleted", 1)
+
+
+def test_by_day_lists_every_day_of_the_period_including_empty_ones() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-03", "002-duo", "a"),
+                 dl("2026-11-05", "001-sonia", "b")]
+    rows = rows_by("day", downloads, EPISODES, date(2026, 11, 2), date(2026, 11, 5))
+    assert rows == [
+        {"day": "2026-11-02", "downloads": 0, "listeners": 0},
+        {"day": "2026-11-03", "downloads": 2, "listeners": 1},
+        {"day": "2026-11-04", "downloads": 0, "listeners": 0},
+        {"day": "2026-11-05", "downloads": 1, "listeners": 1},
+    ]
+
+
+def test_by_app_and_country_share_of_the_period() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a", "Spotify", "FR"),
+                 dl("2026-11-03", "001-sonia", "b", "Apple Podcasts", "BE"),
+                 dl("2026-11-04", "001-sonia", "b", "Apple Podcasts", None),
+                 dl("2026-11-04", "002-duo", "c", "Apple Podcasts", "FR")]
+    assert rows_by("app", downloads, EPISODES) == [
+        {"app": "Apple Podcasts", "downloads": 3, "listeners": 2, "share": 75.0},
+        {"app": "Spotify", "downloads": 1, "listeners": 1, "share": 25.0},
+    ]
+    assert rows_by("country", downloads, EPISODES) == [
+        {"country": "FR", "downloads": 2, "listeners": 2, "share": 50.0},
+        {"country": "BE", "downloads": 1, "listeners": 1, "share": 25.0},
+        {"country": "unknown", "downloads": 1, "listeners": 1, "share": 25.0},
+    ]
+
+
+def test_by_guest_counts_a_shared_episode_for_each_guest() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a"),
+                 dl("2026-11-10", "002-duo", "b"), dl("2026-11-10", "002-duo", "c"),
+                 dl("2026-11-18", "003-solo", "a")]
+    assert rows_by("guest", downloads, EPISODES) == [
+        {"guest": "Sonia Mamin", "episodes": 2, "downloads": 3, "listeners": 3, "share": 75.0},
+        {"guest": "Marc Olivier", "episodes": 1, "downloads": 2, "listeners": 2, "share": 50.0},
+        {"guest": "(no guest)", "episodes": 1, "downloads": 1, "listeners": 1, "share": 25.0},
+    ]
+
+
+def test_by_episode_uses_titles() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-10", "002-duo", "b"),
+                 dl("2026-11-11", "002-duo", "b")]
+    assert rows_by("episode", downloads, EPISODES) == [
+        {"episode": "002-duo", "title": "002-Duo", "downloads": 2, "listeners": 1,
+         "share": 66.7},
+        {"episode": "001-sonia", "title": "001-Sonia", "downloads": 1, "listeners": 1,
+         "share": 33.3},
+    ]
+
+
+def test_an_unknown_dimension_is_a_clear_error() -> None:
+    with pytest.raises(PodcastError, match="cannot group by 'city'") as caught:
+        rows_by("city", [], EPISODES)
+    assert "episode, day, app, guest, country" in caught.value.fix
+
+
+def test_json_has_exactly_the_spec_shape() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-04", "001-sonia", "a")]
+    rejected = {"bots": 7, "not_get": 2}
+    report = build_report(downloads, EPISODES, rejected, since=date(2026, 11, 1),
+                          until=date(2026, 11, 30), as_of=date(2026, 11, 30))
+    data = json.loads(to_json(report))
+    assert list(data) == ["metric", "window", "since", "until", "total", "episodes",
+                          "rejected"]
+    assert (data["metric"], data["window"]) == ("downloads", "utc-day")
+    assert (data["since"], data["until"]) == ("2026-11-01", "2026-11-30")
+    assert data["total"] == {"downloads": 2, "listeners": 1}
+    assert data["rejected"] == {"bots": 7, "below_threshold": 0, "not_get": 2,
+                                "bad_status": 0, "malformed": 0, "unknown_object": 0}
+    assert list(data["rejected"]) == list(REJECT_REASONS)
+    sonia = data["episodes"][-1]
+    assert sonia == {"slug": "001-sonia", "guid": "guid-001-sonia", "title": "001-Sonia",
+                     "published": "2026-11-02", "downloads": 2, "listeners": 1,
+                     "day_1": 0, "day_7": 2, "day_30": None, "all_time": 2}
+    # (day 30 of an episode out on 2 November is 1 December: after this report's end)
+
+
+def test_json_with_by_adds_rows_keyed_by_the_dimension() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a", "Overcast")]
+    data = json.loads(to_json(build_report(downloads, EPISODES, {}, by="app", as_of=TODAY)))
+    assert data["rows"] == [{"app": "Overcast", "downloads": 1, "listeners": 1,
+                             "share": 100.0}]
+    assert data["total"] == {"downloads": 1, "listeners": 1}
+
+
+def test_csv_parses_with_the_csv_module() -> None:
+    hostile = episode("001-sonia", "2026-11-02T07:00:00+01:00",
+                      title='Salon, "phygital"\net après ?')
+    downloads = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-03", "001-sonia", "b")]
+    text = to_csv(build_report(downloads, [hostile], {}, as_of=TODAY))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows == [{"slug": "001-sonia", "guid": "guid-001-sonia",
+                     "title": 'Salon, "phygital"\net après ?', "published": "2026-11-02",
+                     "downloads": "2", "listeners": "2", "day_1": "0", "day_7": "2",
+                     "day_30": "2", "all_time": "2"}]
+
+    by_day = to_csv(build_report(downloads, [hostile], {}, by="day", as_of=TODAY))
+    assert list(csv.reader(io.StringIO(by_day))) == [["day", "downloads", "listeners"],
+                                                     ["2026-11-03", "2", "2"]]
+
+
+def test_csv_of_an_empty_period_still_has_its_header() -> None:
+    assert to_csv(build_report([], [], {}, by="guest", as_of=TODAY)) == \
+        "guest,downloads,listeners"
+    assert to_csv(build_report([], [], {}, as_of=TODAY)).startswith("slug,guid,title,")
+
+
+def test_table_is_aligned_plain_text() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", f"l{i}") for i in range(1234)]
+    downloads += [dl("2026-11-10", "002-duo", "l0")]
+    text = to_table(build_report(downloads, EPISODES, {"bots": 5}, as_of=TODAY))
+    lines = text.splitlines()
+    assert "Downloads: 1,235    Listeners: 1,234" in text
+    header = next(line for line in lines if line.startswith("Episode"))
+    sonia = next(line for line in lines if line.startswith("001-Sonia"))
+    duo = next(line for line in lines if line.startswith("002-Duo"))
+    # Numbers are right-aligned under their heading.
+    end = header.index("Downloads") + len("Downloads")
+    assert sonia[:end].endswith("1,234") and duo[:end].endswith("    1")
+    assert "Not counted: 5 bots." in text
+
+
+def test_table_by_guest() -> None:
+    downloads = [dl("2026-11-10", "002-duo", "a")]
+    text = to_table(build_report(downloads, EPISODES, {}, by="guest", as_of=TODAY))
+    assert "Guest" in text and "Marc Olivier" in text and "Sonia Mamin" in text
+    assert "Not counted: nothing." in text
+
+
+def test_chart_png_is_a_real_image(tmp_path: Path) -> None:
+    downloads = [dl(f"2026-11-{day:02d}", "001-sonia", f"l{day % 4}") for day in range(2, 30)]
+    targets = (Target("Saison 1", "downloads", 100, date(2027, 1, 31)),
+               Target("Auditeurs", "listeners", 10, date(2026, 12, 31)))
+    panels = progress_panels(downloads, targets, date(2026, 11, 29))
+    # The listeners panel climbs to the 4 distinct listeners, the downloads one to 28.
+    assert [p.series[-1][1] for p in panels] == [28, 4]
+    assert panels[0].series[0] == (date(2026, 11, 2), 1)
+
+    path = tmp_path / "progress.png"
+    write_atomic(path, save(progress_figure(panels), chart_format(path)))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        width, height = image.size
+    assert 600 <= width <= 1200 and 400 <= height <= 1200
+    assert [p.name for p in tmp_path.iterdir()] == ["progress.png"]  # no temp left behind
+
+
+def test_chart_needs_a_png_or_svg_name() -> None:
+    with pytest.raises(PodcastError, match="cannot draw a chart as .jpg") as caught:
+        chart_format(Path("chart.jpg"))
+    assert caught.value.field == "--chart" and "*.png" in caught.value.fix
+
+
+def test_writing_into_a_missing_folder_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(PodcastError, match="does not exist") as caught:
+        write_atomic(tmp_path / "nope" / "report.html", b"x")
+    assert "mkdir" in caught.value.fix
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text("old")
+
+    # None cannot be written: the write fails after the temp file was created.
+    with pytest.raises(TypeError):
+        write_atomic(path, None)  # type: ignore[arg-type]
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_downloads_of_the_utc_day_not_local_day() -> None:
+    # Published 23:30 in New York on the 16th = 17 November UTC.
+    solo = next(e for e in EPISODES if e.slug == "003-solo")
+    assert solo.published.astimezone(timezone.utc).date() == date(2026, 11, 17)
+    downloads = [dl("2026-11-17", "003-solo", "a")]
+    stats = build_report(downloads, EPISODES, {}, as_of=TODAY).episodes
+    assert next(e for e in stats if e.slug == "003-solo").first_days[1] == 1
