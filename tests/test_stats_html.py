@@ -1,0 +1,145 @@
+"""`podcast stats report --html`: the page opens cleanly in a real browser.
+
+The page is rendered from hand-built downloads, written to disk, and opened in headless
+Chromium (Debian's /usr/bin/chromium, driven by Playwright).  We listen to the console and
+to every network request: the page must log no error, fetch nothing from anywhere (it is
+mailed around and opened offline), show its charts, and print a hostile episode title as
+text rather than run it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from podcast.model import Download, Episode, Person, Target
+from podcast.stats.report import build_report, html_report, write_atomic
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AS_OF = date(2026, 11, 30)
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> & "Co"'
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def episodes() -> list[Episode]:
+    def episode(slug: str, day: int, title: str, *guests: str) -> Episode:
+        return Episode(slug=slug, folder=Path(slug), title=title,
+                       published=datetime.fromisoformat(f"2026-11-{day:02d}T07:00:00+01:00"),
+                       audio=Path("a.wav"), notes="", guid=f"guid-{slug}",
+                       guests=tuple(Person(g, role="guest") for g in guests))
+
+    return [episode("001-sonia", 2, "Sonia Mamin : le salon devient phygital", "Sonia Mamin"),
+            episode("002-hostile", 9, HOSTILE, HOSTILE)]
+
+
+def downloads() -> list[Download]:
+    result = []
+    for offset in range(28):
+        day = date(2026, 11, 3) + timedelta(days=offset)
+        for i in range(offset % 5 + 1):
+            result.append(Download(day=day, slug="001-sonia" if i % 2 else "002-hostile",
+                                   listener=f"listener-{i}-{offset % 3}",
+                                   app=["Apple Podcasts", "Spotify", HOSTILE][i % 3],
+                                   device="iOS", country=["FR", None][i % 2]))
+    return result
+
+
+def open_page(browser: Browser, path: Path):
+    """Load ``path``; returns the page, console problems and every URL requested."""
+    page = browser.new_page()
+    problems: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri(), wait_until="load")
+    return page, problems, requests
+
+
+def write_page(tmp_path: Path, all_downloads: list[Download], targets: tuple) -> Path:
+    eps = episodes()
+    report = build_report(all_downloads, eps, {"bots": 12, "not_get": 3},
+                          show_title="Salons & Rencontres", as_of=AS_OF)
+    path = tmp_path / "report.html"
+    write_atomic(path, html_report(report, all_downloads, targets, eps, AS_OF).encode())
+    return path
+
+
+def test_report_opens_without_errors_and_shows_charts(browser: Browser,
+                                                      tmp_path: Path) -> None:
+    targets = (Target("Saison 1", "downloads", 400, date(2027, 1, 31)),
+               Target(HOSTILE, "listeners", 10, date(2026, 12, 31), ("002-hostile",)))
+    path = write_page(tmp_path, downloads(), targets)
+    page, problems, requests = open_page(browser, path)
+    try:
+        assert problems == []
+        # Self-contained: the page itself is the only thing loaded (charts are data: URIs).
+        assert [url for url in requests if not url.startswith("data:")] == [path.as_uri()]
+
+        for chart in ("#progress-chart", "#daily-chart"):
+            width = page.eval_on_selector(chart, "img => img.complete && img.naturalWidth")
+            assert width and width > 300, chart
+        assert page.inner_text("#total-downloads") == str(len(downloads()))
+        assert page.locator("#episodes tr").count() == 3  # header + two episodes
+        for section in ("#targets", "#days", "#by-app", "#by-guest", "#by-country",
+                        "#rejected"):
+            assert page.locator(section).count() == 1, section
+        assert "Saison 1" in page.inner_text("#targets")
+    finally:
+        page.close()
+
+
+def test_hostile_titles_are_printed_not_run(browser: Browser, tmp_path: Path) -> None:
+    targets = (Target(HOSTILE, "downloads", 100, date(2027, 1, 31)),)
+    path = write_page(tmp_path, downloads(), targets)
+    page, problems, requests = open_page(browser, path)
+    try:
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("script").count() == 0
+        assert page.locator("main img").count() == 2  # only the two charts
+        for section in ("#episodes", "#by-guest", "#by-app", "#targets"):
+            assert HOSTILE in page.inner_text(section), section
+        assert problems == []
+    finally:
+        page.close()
+
+
+def test_an_empty_show_still_renders_its_charts(browser: Browser, tmp_path: Path) -> None:
+    path = write_page(tmp_path, [], ())
+    page, problems, _requests = open_page(browser, path)
+    try:
+        assert problems == []
+        assert page.inner_text("#total-downloads") == "0"
+        for chart in ("#progress-chart", "#daily-chart"):
+            assert page.eval_on_selector(chart, "img => img.naturalWidth") > 300
+        assert "No targets set" in page.inner_text("#targets")
+    finally:
+        page.close()
+
+
+def test_the_file_has_no_external_reference(tmp_path: Path) -> None:
+    text = write_page(tmp_path, downloads(), ()).read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text
