@@ -33,8 +33,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
-
 from podcast.config import load_episodes
 from podcast.errors import PodcastError
 from podcast.model import Download, Episode, Show
@@ -385,6 +383,10 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
 
     ``all_downloads`` is everything up to the report's end, as for :func:`build_report`.
     """
+    # Loaded here, not at the top: the package may import this module eagerly, and the
+    # ingest command should not pay for jinja2 and matplotlib.
+    import jinja2
+
     from podcast.stats import charts
 
     period = in_period(all_downloads, report.since, report.until)
