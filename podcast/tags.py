@@ -377,13 +377,22 @@ def _replace_tag(path: Path, tag: bytes) -> None:
             raise AudioError("no MPEG audio frame after the ID3 tag: this is not an MP3",
                              file=path, fix="tag the MP3 produced by `podcast master`")
         handle.seek(start)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+        except OSError as exc:
+            raise AudioError(f"cannot write next to the MP3: {exc.strerror}", file=path,
+                             fix=f"make {path.parent} writable and check the free space") from None
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(tag)
                 _copy_range(handle, out, end - start)
             shutil.copymode(path, temp_name)
             os.replace(temp_name, path)
+        except OSError as exc:
+            Path(temp_name).unlink(missing_ok=True)
+            raise AudioError(f"cannot write the tagged MP3: {exc.strerror}", file=path,
+                             fix=f"check the free space and permissions in {path.parent}") from None
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
@@ -435,9 +444,12 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self._parts: list[str] = []
         self._links: list[tuple[str | None, int]] = []
+        self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCKS:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        elif tag in self._BLOCKS:
             self._parts.append("\n\n")
         elif tag == "li":
             self._parts.append("\n- ")
@@ -447,7 +459,9 @@ class _TextExtractor(HTMLParser):
             self._links.append((dict(attrs).get("href"), len(self._parts)))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._BLOCKS:
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
             self._parts.append("\n\n")
         elif tag == "a" and self._links:
             href, first = self._links.pop()
@@ -456,7 +470,8 @@ class _TextExtractor(HTMLParser):
                 self._parts.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
-        self._parts.append(data.replace("\n", " "))
+        if not self._hidden:  # raw HTML in the notes: a script's code is not show notes
+            self._parts.append(data.replace("\n", " "))
 
     def text(self) -> str:
         return "".join(self._parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -378,6 +379,16 @@ def test_a_file_that_is_not_an_mp3_is_refused(tmp_path, show, episode):
     assert wav.read_bytes() == b"RIFF" + bytes(2000)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_a_clear_error(mp3, show, episode):
+    mp3.parent.chmod(0o555)
+    try:
+        with pytest.raises(AudioError, match="writable"):
+            write_tags(mp3, show, episode, duration=DURATION)
+    finally:
+        mp3.parent.chmod(0o755)
+
+
 # --------------------------------------------------------------------------- tag_size
 
 
@@ -427,6 +438,12 @@ def test_chapters_json_without_chapters_is_an_empty_list(tmp_path):
 
 
 # --------------------------------------------------------------------------- notes
+
+
+def test_notes_lose_markup_and_raw_html_code():
+    notes = ("# Au programme\n\nUn *salon* <b>hybride</b> & des <script>alert(1)</script>"
+             "exposants.\n\n1. Un\n2. Deux")
+    assert notes_text(notes) == "Au programme\n\nUn salon hybride & des exposants.\n\n- Un\n- Deux"
 
 
 def test_long_notes_are_cut_at_a_word_boundary():
