@@ -217,7 +217,8 @@ def build_tags(
             tags.add(WXXX(encoding=UTF16, desc=_clean(person.name), url=_ascii_url(person.href)))
 
     if cover is not None:
-        tags.add(APIC(encoding=UTF16, mime="image/jpeg", type=PictureType.COVER_FRONT,
+        # An ASCII description needs no UTF-16; Latin-1 is the form every reader knows.
+        tags.add(APIC(encoding=0, mime="image/jpeg", type=PictureType.COVER_FRONT,
                       desc="cover", data=cover))
 
     for frame in chapter_frames(episode, duration=duration, offset=chapter_offset):
@@ -478,8 +479,10 @@ class _TextExtractor(HTMLParser):
 
 
 def _clean(text: str) -> str:
-    # A NUL would split an ID3 text frame into several values.
-    return text.replace("\x00", "")
+    # A NUL would split an ID3 text frame into several values, and a lone surrogate (which
+    # YAML escapes can produce) has no UTF-16 form: replace it rather than crash.
+    text = text.replace("\x00", "")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _ascii_url(url: str) -> str:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mutagen.id3 import ID3, CTOCFlags, PictureType
 from PIL import Image
 
@@ -23,7 +25,15 @@ from podcast import binaries
 from podcast.config import find_episode, load_show
 from podcast.errors import AudioError, PodcastError
 from podcast.model import Chapter, Episode, Person, Show
-from podcast.tags import chapters_json, notes_text, read_tags, tag_size, write_tags
+from podcast.tags import (
+    build_tags,
+    chapters_json,
+    notes_text,
+    read_tags,
+    render_tag,
+    tag_size,
+    write_tags,
+)
 
 DURATION = 20.0
 TITLE = "Sonia Mamin : le salon devient phygital — été"
@@ -320,6 +330,26 @@ def test_hostile_text_round_trips(mp3, show, tmp_path):
     probe = ffprobe(mp3)
     assert probe["format"]["tags"]["title"] == title
     assert probe["chapters"][0]["tags"]["title"] == chapter
+
+
+# Any text a YAML file can hold, except NUL (which ID3 uses as a separator) and lone
+# surrogates (which have no UTF-16 form).
+yaml_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                    min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=yaml_text, chapter=yaml_text)
+def test_any_title_survives_the_tag(tmp_path_factory, title, chapter):
+    folder = tmp_path_factory.getbasetemp()
+    episode = make_episode(folder, title=title, chapters=(Chapter(0, chapter),))
+    tag = render_tag(build_tags(make_show(folder, folder / "unused.png"), episode,
+                                duration=DURATION))
+
+    tags = ID3(io.BytesIO(tag))
+    assert tags.version == (2, 3, 0)
+    assert tags["TIT2"].text == [title]
+    assert tags.getall("CHAP")[0].sub_frames["TIT2"].text == [chapter]
 
 
 def test_non_ascii_urls_are_percent_encoded_not_lost(mp3, show, tmp_path):
