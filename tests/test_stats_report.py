@@ -297,3 +297,11 @@ def test_downloads_of_the_utc_day_not_local_day() -> None:
     downloads = [dl("2026-11-17", "003-solo", "a")]
     stats = build_report(downloads, EPISODES, {}, as_of=TODAY).episodes
     assert next(e for e in stats if e.slug == "003-solo").first_days[1] == 1
+
+
+def test_chart_titles_are_text_not_tex(tmp_path: Path) -> None:
+    # matplotlib reads $...$ as TeX maths; a target named like this used to crash the chart.
+    target = Target(r"Budget $\frac{$ 1 000 €", "downloads", 10, date(2027, 1, 1))
+    panels = progress_panels([dl("2026-11-03", "001-sonia", "a")], (target,), TODAY)
+    assert save(progress_figure(panels), "png")[:4] == b"\x89PNG"
+    assert save(progress_figure(panels), "svg").lstrip().startswith(b"<?xml")

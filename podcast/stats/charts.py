@@ -52,6 +52,11 @@ def _date_axis(axes) -> None:
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
+def plain(text: str) -> str:
+    """``text`` shown as typed: matplotlib would read ``$...$`` as TeX maths (and fail)."""
+    return text.replace("$", r"\$")
+
+
 def _count_axis(axes) -> None:
     # Whole-number ticks only: "1.5 downloads" means nothing.
     axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -84,7 +89,7 @@ def progress_figure(panels: Sequence[Panel]) -> Figure:
         else:
             axes.text(0.5, 0.5, "no downloads yet", ha="center", va="center",
                       transform=axes.transAxes, color="#777777")
-        axes.set_title(panel.title, loc="left", fontsize=11)
+        axes.set_title(plain(panel.title), loc="left", fontsize=11)
         axes.set_ylabel(label)
         axes.set_ylim(bottom=0)
         axes.grid(True, color="#e5e5e5")
@@ -104,7 +109,7 @@ def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per d
         axes.text(0.5, 0.5, "no downloads in this period", ha="center", va="center",
                   transform=axes.transAxes, color="#777777")
     if title:
-        axes.set_title(title, loc="left", fontsize=11)
+        axes.set_title(plain(title), loc="left", fontsize=11)
     axes.set_ylabel("downloads")
     axes.grid(True, axis="y", color="#e5e5e5")
     _count_axis(axes)
