@@ -305,3 +305,10 @@ def test_chart_titles_are_text_not_tex(tmp_path: Path) -> None:
     panels = progress_panels([dl("2026-11-03", "001-sonia", "a")], (target,), TODAY)
     assert save(progress_figure(panels), "png")[:4] == b"\x89PNG"
     assert save(progress_figure(panels), "svg").lstrip().startswith(b"<?xml")
+
+
+def test_the_same_data_draws_the_same_bytes() -> None:
+    # Nightly CI regenerates the report: an unchanged show must not produce a new file.
+    panels = progress_panels([dl("2026-11-03", "001-sonia", "a")], (), TODAY)
+    for fmt in ("png", "svg"):
+        assert save(progress_figure(panels), fmt) == save(progress_figure(panels), fmt)
