@@ -1,0 +1,442 @@
+"""Storage stage: one small interface over a local folder (``file://``) and S3 (``s3://``).
+
+Publishing needs only a handful of operations: put a file or some bytes under a key with an
+explicit Content-Type and Cache-Control, read an object's size and sha256 back (to verify an
+upload), read, list and delete.  Both backends keep the sha256 of every object they wrote, so
+a verification never trusts an ETag (multipart ETags are not content hashes).
+
+The manifest ``podcast-manifest.json`` (the :class:`~podcast.model.Catalog`) lives in the store
+too, so a fresh CI checkout without the masters can still rebuild the feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from .errors import StorageError
+from .model import Catalog, Media, Show
+
+MANIFEST_KEY = "podcast-manifest.json"
+MANIFEST_VERSION = 1
+
+#: Content-addressed objects (audio, art, chapters, transcripts) never change under a key.
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+#: The feed, pages and manifest change in place: apps and CDNs must come back soon.
+SHORT_CACHE = "public, max-age=300"
+
+#: Content types by extension (STANDARDS.md "Hosting" and the podcast-namespace docs).
+CONTENT_TYPES = {
+    ".mp3": "audio/mpeg",
+    ".xml": "application/rss+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".chapters.json": "application/json+chapters",
+    ".json": "application/json",
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+#: Keys are plain ASCII path segments: safe in URLs, S3, file systems and logs.
+KEY_RE = re.compile(r"^[A-Za-z0-9._\-]+(?:/[A-Za-z0-9._\-]+)*$")
+
+Progress = Callable[[int], None]
+
+
+def content_type(key: str) -> str:
+    """The Content-Type to store ``key`` with, from its extension."""
+    name = key.lower()
+    if name.endswith(".chapters.json"):
+        return CONTENT_TYPES[".chapters.json"]
+    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def cache_control(key: str) -> str:
+    """Long immutable cache for content-addressed media and art, short for the rest."""
+    return IMMUTABLE_CACHE if key.startswith(("media/", "art/")) else SHORT_CACHE
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a safe ASCII object key, else StorageError (a bug, or a bad slug)."""
+    if not KEY_RE.match(key) or any(part in (".", "..") for part in key.split("/")):
+        raise StorageError(f"{key!r} is not a valid object key",
+                           fix="keys are ASCII letters, digits, '.', '_', '-' and '/' only")
+    return key
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large masters never sit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store knows about one object."""
+
+    key: str
+    size: int
+    sha256: str | None  # None when another tool wrote the object without our metadata
+
+
+class Store(Protocol):
+    """The operations publishing needs from an object store."""
+
+    url: str
+
+    def put_file(self, key: str, path: Path, *, content_type: str, cache_control: str,
+                 progress: Progress | None = None) -> ObjectInfo: ...
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str,
+                  cache_control: str) -> ObjectInfo: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> list[str]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def _open_source(path: Path):
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}", file=path,
+                           fix="check the file exists and is readable") from None
+
+
+# --- file:// ---------------------------------------------------------------------------
+
+
+class FileStore:
+    """Objects as files under a folder. Writes are atomic: temp file, then ``os.replace``.
+
+    A local folder has no object metadata, so ``head`` hashes the file; Content-Type and
+    Cache-Control are decided again from the key when the folder is served.
+    """
+
+    def __init__(self, folder: Path, url: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.url = url or f"file://{self.folder}"
+
+    def path(self, key: str) -> Path:
+        """The file that holds ``key``."""
+        return self.folder / check_key(key)
+
+    def _write(self, key: str, fill: Callable[[object], None]) -> Path:
+        target = self.path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = tempfile.NamedTemporaryFile(
+                "wb", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+        except OSError as exc:
+            raise StorageError(f"cannot write into {target.parent}: {exc.strerror}",
+                               file=target.parent,
+                               fix="check the folder exists and is writable") from None
+        try:
+            with handle:
+                fill(handle)
+            os.replace(handle.name, target)
+        except BaseException as exc:
+            Path(handle.name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StorageError(f"cannot write {target}: {exc.strerror}", file=target,
+                                   fix="check free disk space and permissions") from None
+            raise
+        return target
+
+    def put_file(self, key: str, path: Path, *, content_type: str, cache_control: str,
+                 progress: Progress | None = None) -> ObjectInfo:
+        """Copy ``path`` to ``key`` atomically."""
+        digest = hashlib.sha256()
+        source = _open_source(path)
+
+        def fill(out) -> None:
+            while block := source.read(1 << 20):
+                out.write(block)
+                digest.update(block)
+                if progress:
+                    progress(len(block))
+
+        with source:
+            target = self._write(key, fill)
+        return ObjectInfo(key, target.stat().st_size, digest.hexdigest())
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str,
+                  cache_control: str) -> ObjectInfo:
+        """Write ``data`` to ``key`` atomically."""
+        self._write(key, lambda out: out.write(data))
+        return ObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of ``key``, or None if absent."""
+        target = self.path(key)
+        if not target.is_file():
+            return None
+        return ObjectInfo(key, target.stat().st_size, sha256_file(target))
+
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes of ``key``; StorageError if absent."""
+        target = self.path(key)
+        try:
+            return target.read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"no object {key!r} in {self.url}", file=target) from None
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        return self.path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key starting with ``prefix``, sorted; temp files of writes in flight skipped."""
+        if not self.folder.is_dir():
+            return []
+        keys = []
+        for path in self.folder.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                key = path.relative_to(self.folder).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error if already gone)."""
+        self.path(key).unlink(missing_ok=True)
+
+
+# --- s3:// -----------------------------------------------------------------------------
+
+#: Multipart above 16 MiB: a 60-minute mono master (~43 MB) goes up in 3 parts that are
+#: retried one by one instead of as a whole.
+MULTIPART_BYTES = 16 * 1024 * 1024
+#: botocore "standard" retry mode: bounded exponential backoff with jitter, on throttling,
+#: 5xx and connection errors.
+RETRY_ATTEMPTS = 5
+
+
+class S3Store:
+    """Objects in an S3 bucket under a prefix, through boto3.
+
+    Credentials come from boto3's standard chain (env, profile, instance role) and
+    ``AWS_ENDPOINT_URL`` points it at any S3-compatible service.  No ACL is sent: public
+    access is the bucket policy's business, and many buckets refuse ACLs outright.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", *, url: str | None = None,
+                 client=None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = url or f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.client = client or _s3_client()
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
+        return _storage_error(action, f"s3://{self.bucket}/{self._key(key)}", exc)
+
+    def put_file(self, key: str, path: Path, *, content_type: str, cache_control: str,
+                 progress: Progress | None = None) -> ObjectInfo:
+        """Upload ``path`` (multipart when large) with its sha256 in the object metadata."""
+        from boto3.s3.transfer import TransferConfig
+
+        _open_source(path).close()
+        digest = sha256_file(path)
+        config = TransferConfig(multipart_threshold=MULTIPART_BYTES,
+                                multipart_chunksize=MULTIPART_BYTES)
+        extra = {"ContentType": content_type, "CacheControl": cache_control,
+                 "Metadata": {"sha256": digest}}
+        try:
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra,
+                                    Config=config, Callback=progress)
+        except Exception as exc:  # boto3 raises S3UploadFailedError, ClientError, ...
+            raise self._fail("upload", key, exc) from None
+        return ObjectInfo(key, path.stat().st_size, digest)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str,
+                  cache_control: str) -> ObjectInfo:
+        """Upload ``data`` in one request with its sha256 in the object metadata."""
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                   ContentType=content_type, CacheControl=cache_control,
+                                   Metadata={"sha256": digest})
+        except Exception as exc:
+            raise self._fail("upload", key, exc) from None
+        return ObjectInfo(key, len(data), digest)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and stored sha256 of ``key``, or None if absent."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail("read", key, exc) from None
+        except Exception as exc:
+            raise self._fail("read", key, exc) from None
+        return ObjectInfo(key, int(answer["ContentLength"]),
+                          (answer.get("Metadata") or {}).get("sha256"))
+
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes of ``key``; StorageError if absent."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return answer["Body"].read()
+        except Exception as exc:
+            raise self._fail("download", key, exc) from None
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        return self.head(key) is not None
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key under this store's prefix starting with ``prefix``, sorted."""
+        full = (f"{self.prefix}/" if self.prefix else "") + prefix
+        keys = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    keys.append(key[len(self.prefix) + 1:] if self.prefix else key)
+        except Exception as exc:
+            raise self._fail("list", prefix or "", exc) from None
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error if already gone)."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail("delete", key, exc) from None
+
+
+def _s3_client():
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"},
+                    connect_timeout=10, read_timeout=60)
+    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3"):
+        # S3-compatible servers (MinIO, SeaweedFS, moto) rarely have wildcard DNS for
+        # bucket.host names: address buckets in the path.
+        config = config.merge(Config(s3={"addressing_style": "path"}))
+    return boto3.client("s3", config=config)
+
+
+def _storage_error(action: str, where: str, exc: Exception) -> StorageError:
+    """A StorageError that says what failed and what usually fixes it."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return StorageError(f"cannot {action} {where}: no AWS credentials found",
+                            fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
+    if isinstance(exc, EndpointConnectionError):
+        return StorageError(f"cannot {action} {where}: {exc}",
+                            fix="check AWS_ENDPOINT_URL and that the server is running")
+    code = ""
+    cause = exc.__context__ if not isinstance(exc, ClientError) else exc
+    if isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code", "")
+    fixes = {
+        "NoSuchBucket": "create the bucket, or fix `storage:` in podcast.yaml",
+        "AccessDenied": "give these credentials s3:PutObject/GetObject/ListBucket/DeleteObject",
+        "InvalidAccessKeyId": "check AWS_ACCESS_KEY_ID",
+        "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY",
+    }
+    return StorageError(f"cannot {action} {where}: {exc}",
+                        fix=fixes.get(code, "check the storage URL, credentials and network"))
+
+
+# --- opening a store and the manifest ----------------------------------------------------
+
+
+def open_store(url: str, root: Path) -> Store:
+    """The store for ``file://PATH`` (relative to ``root``) or ``s3://BUCKET/PREFIX``."""
+    if url.startswith("file://"):
+        text = url[len("file://"):]
+        if not text:
+            raise StorageError(f"{url!r} names no folder", field="storage",
+                               fix="write file://public or file:///absolute/path")
+        folder = Path(text)
+        return FileStore(folder if folder.is_absolute() else Path(root) / folder, url)
+    if url.startswith("s3://"):
+        parsed = urlparse(url)
+        if not parsed.netloc:
+            raise StorageError(f"{url!r} names no bucket", field="storage",
+                               fix="write s3://BUCKET or s3://BUCKET/PREFIX")
+        return S3Store(parsed.netloc, parsed.path, url=url.rstrip("/"))
+    raise StorageError(f"{url!r} is not a storage URL", field="storage",
+                       fix="write file://FOLDER or s3://BUCKET/PREFIX")
+
+
+def catalog_to_json(catalog: Catalog) -> bytes:
+    """The manifest bytes: stable (sorted keys, fixed layout) so unchanged means identical."""
+    document = {
+        "version": MANIFEST_VERSION,
+        "image_key": catalog.image_key,
+        "media": {slug: asdict(media) for slug, media in sorted(catalog.media.items())},
+        "retired": [asdict(media) for media in catalog.retired],
+    }
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode()
+
+
+def catalog_from_json(data: bytes, where: str = MANIFEST_KEY) -> Catalog:
+    """Parse manifest bytes; StorageError naming the object if they are not a manifest."""
+    try:
+        document = json.loads(data)
+        if document.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"unknown manifest version {document.get('version')!r}")
+        media = {slug: Media(**item) for slug, item in document.get("media", {}).items()}
+        retired = tuple(Media(**item) for item in document.get("retired", []))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StorageError(f"the manifest is damaged: {exc}", file=where,
+                           fix="restore it from a backup, or delete it and run "
+                               "`podcast publish` to re-create it") from None
+    return Catalog(media=media, retired=retired, image_key=document.get("image_key"))
+
+
+def read_catalog(store: Store) -> Catalog:
+    """The catalog in ``store``; an empty one before the first publish."""
+    if not store.exists(MANIFEST_KEY):
+        return Catalog()
+    return catalog_from_json(store.get_bytes(MANIFEST_KEY), f"{store.url}/{MANIFEST_KEY}")
+
+
+def write_catalog(store: Store, catalog: Catalog) -> bool:
+    """Store the catalog's manifest if its bytes changed; True if written."""
+    data = catalog_to_json(catalog)
+    if store.exists(MANIFEST_KEY) and store.get_bytes(MANIFEST_KEY) == data:
+        return False
+    store.put_bytes(MANIFEST_KEY, data, content_type="application/json",
+                    cache_control=SHORT_CACHE)
+    return True
+
+
+def load_catalog(show: Show, storage_url: str | None = None) -> Catalog:
+    """What has been published for ``show``: the manifest in its (or the given) store."""
+    return read_catalog(open_store(storage_url or show.storage, show.root))
