@@ -1,0 +1,293 @@
+"""Serve stage: the local storage folder over HTTP, the way a podcast host must serve it.
+
+Podcast apps send HEAD requests and byte ranges (``Range: bytes=a-b``) for audio; Apple
+refuses a host that ignores them.  Every request is written to an access log in Apache's
+combined format, with the body bytes actually sent, so ``podcast stats ingest`` can count
+IAB downloads from it exactly as it does from a CDN's logs.
+
+Only the standard library (``http.server``): this is for local testing and small setups.
+Nothing outside the folder is ever served: ``..`` (also percent-encoded), absolute paths and
+symlinks that lead out are refused, and hidden files (writes in flight) are not shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .errors import ConfigError
+from .storage import cache_control, content_type
+
+CHUNK = 64 * 1024
+RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """The inclusive byte span a ``Range`` header asks for.
+
+    Returns ``(first, last)``; ``None`` when the whole file should be sent (no header, a
+    header we do not understand, or several ranges, which RFC 9110 lets a server ignore);
+    ``"unsatisfiable"`` when the range starts past the end (answer 416).
+    """
+    if not header:
+        return None
+    match = RANGE_RE.match(header)
+    if not match or match.group(1) == match.group(2) == "":
+        return None
+    start_text, end_text = match.groups()
+    if start_text == "":  # suffix range: the last N bytes
+        length = int(end_text)
+        if length == 0:
+            return "unsatisfiable"
+        return (max(0, size - length), size - 1) if size else "unsatisfiable"
+    first = int(start_text)
+    last = int(end_text) if end_text else size - 1
+    if end_text and last < first:
+        return None  # syntactically invalid: ignore, as RFC 9110 says
+    if first >= size:
+        return "unsatisfiable"
+    return first, min(last, size - 1)
+
+
+def combined_log_line(ip: str, when: datetime, request_line: str, status: int, sent: int,
+                      referer: str | None, agent: str | None) -> str:
+    """One Apache combined log line (no newline); quotes and backslashes escaped."""
+
+    def quoted(text: str | None) -> str:
+        if not text:
+            return "-"
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+
+    stamp = when.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return (f'{ip} - - [{stamp}] "{quoted(request_line)}" {status} {sent} '
+            f'"{quoted(referer)}" "{quoted(agent)}"')
+
+
+class AccessLog:
+    """An append-only combined log shared by the server's threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        """Append one line; open-append-close so log rotation and readers see it at once."""
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+class PodcastRequestHandler(BaseHTTPRequestHandler):
+    """GET and HEAD with single byte ranges, for files under ``server.folder``."""
+
+    server_version = "podcast-serve/1"
+    protocol_version = "HTTP/1.1"
+    server: PodcastHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(send_body=False)
+
+    def _refuse_method(self) -> None:
+        self._send_status(HTTPStatus.METHOD_NOT_ALLOWED, extra={"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
+
+    def log_request(self, code="-", size="-") -> None:
+        """Silence http.server's stderr line; :meth:`_log` writes the access log instead."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        """Silence stderr noise (bad request lines are answered and logged anyway)."""
+
+    # --- the answer ----------------------------------------------------------------
+
+    def _answer(self, *, send_body: bool) -> None:
+        self._started = datetime.now(UTC)
+        path, status = self._resolve()
+        if path is None:
+            self._send_status(status)
+            return
+        size = path.stat().st_size
+        span = parse_range(self.headers.get("Range"), size)
+        if span == "unsatisfiable":
+            self._send_status(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                              extra={"Content-Range": f"bytes */{size}",
+                                     "Accept-Ranges": "bytes"})
+            return
+        first, last = span if span else (0, size - 1)
+        length = last - first + 1 if size else 0
+        status = HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK
+        key = path.relative_to(self.server.folder).as_posix()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type(key))
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Cache-Control", cache_control(key))
+        self.send_header("Last-Modified", formatdate(path.stat().st_mtime, usegmt=True))
+        if span:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.end_headers()
+        sent = 0
+        try:
+            if send_body and length:
+                with open(path, "rb") as handle:
+                    handle.seek(first)
+                    remaining = length
+                    while remaining:
+                        block = handle.read(min(CHUNK, remaining))
+                        if not block:
+                            break
+                        self.wfile.write(block)
+                        sent += len(block)
+                        remaining -= len(block)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the app hung up; log what it got
+        finally:
+            self._log(status, sent)
+
+    def _resolve(self) -> tuple[Path | None, HTTPStatus]:
+        """The file a request path names, or None and the status to answer."""
+        raw = urlsplit(self.path).path
+        try:
+            text = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            return None, HTTPStatus.NOT_FOUND
+        parts = [part for part in text.split("/") if part]
+        if "\x00" in text or "\\" in text or any(p in (".", "..") for p in parts):
+            return None, HTTPStatus.NOT_FOUND
+        if any(part.startswith(".") for part in parts):
+            return None, HTTPStatus.NOT_FOUND  # temp files of writes in flight, dotfiles
+        root = self.server.folder
+        candidate = root.joinpath(*parts)
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        try:
+            resolved = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None, HTTPStatus.NOT_FOUND
+        if root not in resolved.parents:
+            return None, HTTPStatus.FORBIDDEN  # a symlink that leads out of the folder
+        if not resolved.is_file():
+            return None, HTTPStatus.NOT_FOUND
+        return resolved, HTTPStatus.OK
+
+    def _send_status(self, status: HTTPStatus, extra: dict[str, str] | None = None) -> None:
+        if not hasattr(self, "_started"):
+            self._started = datetime.now(UTC)
+        body = f"{status.value} {status.phrase}\n".encode()
+        send_body = self.command != "HEAD"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        sent = 0
+        try:
+            if send_body:
+                self.wfile.write(body)
+                sent = len(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        self._log(status, sent)
+
+    def _log(self, status: int, sent: int) -> None:
+        self.server.log.write(combined_log_line(
+            self.client_address[0], self._started, self.requestline, int(status), sent,
+            self.headers.get("Referer"), self.headers.get("User-Agent")))
+
+
+class PodcastHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its folder and its access log."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], folder: Path, log_path: Path) -> None:
+        self.folder = Path(folder).resolve()
+        self.log = AccessLog(log_path)
+        super().__init__(address, PodcastRequestHandler)
+
+
+def make_server(folder: Path, *, host: str = "127.0.0.1", port: int = 8000,
+                log_path: Path) -> PodcastHTTPServer:
+    """A ready server (port 0 picks a free one: see ``server.server_address``).
+
+    Run it with ``serve_forever()`` (in a thread for tests) and stop it with ``shutdown()``
+    then ``server_close()``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"folder {folder} does not exist", file=folder,
+                          fix="run `podcast publish` first, or pass --root FOLDER")
+    try:
+        return PodcastHTTPServer((host, port), folder, log_path)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", field="--port",
+                          fix="pick another port with --port N") from None
+
+
+@contextlib.contextmanager
+def serving(folder: Path, *, host: str = "127.0.0.1", port: int = 0,
+            log_path: Path) -> Iterator[PodcastHTTPServer]:
+    """Run a server in a background thread for the ``with`` block (tests, the demo).
+
+    ``server.server_address[1]`` is the port; the server is shut down and closed on exit.
+    """
+    server = make_server(folder, host=host, port=port, log_path=log_path)
+    # A short poll interval: shutdown() waits for the loop to notice.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def serve(folder: Path, *, host: str, port: int, log_path: Path) -> None:
+    """Serve ``folder`` until interrupted (Ctrl-C)."""
+    server = make_server(folder, host=host, port=port, log_path=log_path)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def serve_paths(config: str | Path | None, root: str | Path | None,
+                log_path: str | Path | None) -> tuple[Path, Path]:
+    """The folder to serve and the log to write, from the CLI options and the config.
+
+    The folder defaults to the ``file://`` storage folder of the show; the log to
+    ``.podcast/access.log`` beside podcast.yaml.
+    """
+    from .config import load_show
+    from .storage import FileStore, open_store
+
+    show = None
+    if root is None or log_path is None:
+        show = load_show(config)
+    if root is not None:
+        folder = Path(root)
+    else:
+        store = open_store(show.storage, show.root)
+        if not isinstance(store, FileStore):
+            raise ConfigError(f"storage {show.storage} is not a local folder",
+                              file=show.config_path, field="storage",
+                              fix="serve a folder with --root FOLDER (S3 serves itself)")
+        folder = store.folder
+    log = Path(log_path) if log_path is not None else show.state_dir / "access.log"
+    return folder, log
