@@ -1,0 +1,516 @@
+"""Feed stage: the show's RSS 2.0 feed (itunes + Podcasting 2.0) from episodes and the catalog.
+
+feedgen writes the RSS skeleton and the itunes tags it knows.  Two small extensions here add
+what it cannot write (STANDARDS.md, "feedgen 1.0.0 traps"):
+
+* :class:`AppleExtension` writes ``itunes:explicit`` as ``true``/``false`` (feedgen only
+  knows yes/no/clean) and the channel ``itunes:image`` for any URL (feedgen silently drops
+  URLs that do not end in ``.jpg``/``.png``);
+* :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, funding,
+  medium, person, transcript, chapters, season, episode).
+
+The build is a pure function of its inputs: same show, episodes, catalog and ``now`` give the
+same bytes, so a nightly rebuild of an unchanged show changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from html import escape
+from html.parser import HTMLParser
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+import markdown
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+from lxml.etree import CDATA
+from markupsafe import Markup
+
+from .categories import split_category
+from .errors import PodcastError
+from .model import Catalog, Episode, Media, Person, Show
+
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+
+#: Apple cuts channel and item descriptions at 4000 bytes (support page 823).
+DESCRIPTION_MAX_BYTES = 4000
+CHAPTERS_TYPE = "application/json+chapters"
+TEMPLATES = Path(__file__).resolve().parent.parent / "feed_templates"
+
+#: Characters XML 1.0 forbids; lxml refuses them, so they are dropped from every text.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Link schemes allowed in show notes; anything else (javascript:, data:) is dropped.
+_SAFE_SCHEMES = ("http", "https", "mailto", "")
+
+#: Words in generated HTML, by show language (anything else falls back to English).
+LABELS = {
+    "en": {"guests": "Guests", "chapters": "Chapters", "transcript": "Transcript",
+           "episodes": "Episodes", "more": "Read the full show notes", "feed": "RSS feed",
+           "season": "Season", "episode": "Episode", "listen": "Listen",
+           "back": "All episodes", "download": "Download the MP3"},
+    "fr": {"guests": "Invités", "chapters": "Chapitres", "transcript": "Transcription",
+           "episodes": "Épisodes", "more": "Lire toutes les notes de l'épisode",
+           "feed": "Flux RSS", "season": "Saison", "episode": "Épisode", "listen": "Écouter",
+           "back": "Tous les épisodes", "download": "Télécharger le MP3"},
+}
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: datetime) -> bytes:
+    """The RSS 2.0 feed of ``show`` as UTF-8 bytes.
+
+    Only episodes that are live at ``now`` and have published media in ``catalog`` are in
+    it, newest first.  ``now`` is also the ``lastBuildDate``, so identical inputs and the
+    same ``now`` give byte-identical output.  Raises PodcastError when the show artwork has
+    not been published (Apple refuses a feed without ``itunes:image``).
+    """
+    now = _aware(now, "now")
+    art_url = show_art_url(show, catalog)
+    items = live_items(episodes, catalog, now)
+    renderer = NotesRenderer(show)
+
+    fg = FeedGenerator()
+    fg.load_extension("podcast")  # feedgen's itunes extension
+    fg.register_extension("apple", AppleExtension, AppleEntryExtension)
+    fg.register_extension("podcastindex", PodcastIndexExtension, PodcastIndexEntryExtension)
+
+    fg.title(_text(show.title))
+    # feedgen writes the last link added as the RSS <link>: the show's web page.
+    fg.link(href=show.feed_url, rel="self", type="application/rss+xml")
+    fg.link(href=show.link, rel="alternate")
+    fg.description(_text(show.description))
+    fg.language(show.language)
+    fg.image(url=art_url, title=_text(show.title), link=show.link)
+    if show.copyright:
+        fg.copyright(_text(show.copyright))
+    fg.generator(generator_name())
+    fg.lastBuildDate(now)
+    if items:
+        fg.pubDate(_utc(items[0][0].published))
+
+    fg.podcast.itunes_author(_text(show.author))
+    fg.podcast.itunes_owner(name=_text(show.author), email=show.email)
+    fg.podcast.itunes_type(show.type)
+    fg.podcast.itunes_category([_category(text) for text in show.categories])
+    fg.apple.image = art_url
+    fg.apple.explicit = show.explicit
+
+    p20 = fg.podcastindex
+    p20.guid = show.guid
+    p20.locked = (show.locked, show.email)
+    p20.funding = [(f.url, _text(f.text)) for f in show.funding]
+    p20.persons = list(show.hosts)
+
+    for episode, media in items:
+        _add_item(fg, show, episode, media, catalog, renderer, art_url)
+
+    return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+
+
+def live_items(episodes: Iterable[Episode], catalog: Catalog,
+               now: datetime) -> list[tuple[Episode, Media]]:
+    """Episodes live at ``now`` that have published media, newest first, with their media.
+
+    Ties on the publication time are broken by slug so the order never depends on input order.
+    """
+    items = [(e, catalog.media[e.slug]) for e in episodes
+             if e.is_live(now) and e.slug in catalog.media]
+    items.sort(key=lambda pair: (pair[0].published, pair[0].slug), reverse=True)
+    return items
+
+
+def show_art_url(show: Show, catalog: Catalog) -> str:
+    """Public URL of the show artwork; PodcastError if it has not been published yet."""
+    if not catalog.image_key:
+        raise PodcastError("the show artwork has not been published yet",
+                           file=show.config_path, field="image",
+                           fix="run `podcast publish`, which uploads the artwork first")
+    return media_url(show, catalog.image_key)
+
+
+def media_url(show: Show, key: str) -> str:
+    """Public URL of a stored object."""
+    return f"{show.base_url.rstrip('/')}/{key}"
+
+
+def episode_page_key(episode: Episode) -> str:
+    """Storage key (and path under base_url) of an episode's HTML page."""
+    return f"episodes/{episode.slug}.html"
+
+
+def generator_name() -> str:
+    """The ``generator`` text: this package and its version (fixed for a given install)."""
+    try:
+        return f"podcast {version('podcast')} (python-feedgen)"
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "podcast (python-feedgen)"
+
+
+def labels(show: Show) -> dict[str, str]:
+    """UI words for generated HTML in the show's language (English when unknown)."""
+    return LABELS.get(show.language.split("-")[0].lower(), LABELS["en"])
+
+
+def clock(seconds: float) -> str:
+    """``75.4`` -> ``"1:15"``; ``3725`` -> ``"1:02:05"`` (as shown next to chapters)."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def template_environment() -> jinja2.Environment:
+    """The jinja2 environment over feed_templates/ (autoescape on for every template)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["clock"] = clock
+    return env
+
+
+class NotesRenderer:
+    """Show notes Markdown -> HTML, and the item description around them.
+
+    Raw HTML in the notes is shown as text and links other than http(s)/mailto are dropped:
+    the same HTML goes into every podcast app and onto the show's web pages.  One Markdown
+    parser is reused for a whole build (building one per episode costs more than the feed).
+    """
+
+    def __init__(self, show: Show) -> None:
+        self.show = show
+        self.labels = labels(show)
+        self._md = markdown.Markdown(extensions=[_SafeNotes(), "sane_lists"],
+                                     output_format="html")
+        self._template = template_environment().get_template("item_description.html.j2")
+
+    def notes_html(self, text: str) -> Markup:
+        """The notes as HTML (safe to insert in a page unescaped)."""
+        return Markup(self._md.reset().convert(_text(text)))
+
+    def description(self, episode: Episode, *, page_url: str | None = None) -> tuple[str, str]:
+        """``(description, content)``: the item HTML, cut to Apple's 4000 bytes, and in full.
+
+        The cut keeps whole words and closes open tags; a link to the episode page (when
+        given) says where the rest is.
+        """
+        full = self._template.render(
+            notes=self.notes_html(episode.notes), episode=episode, t=self.labels,
+        ).strip()
+        if len(full.encode("utf-8")) <= DESCRIPTION_MAX_BYTES:
+            return full, full
+        more = ""
+        if page_url:
+            more = f'<p><a href="{escape(page_url)}">{escape(self.labels["more"])}</a></p>'
+        budget = DESCRIPTION_MAX_BYTES - len(more.encode("utf-8"))
+        return truncate_html(full, budget) + more, full
+
+
+def truncate_html(html: str, limit: int) -> str:
+    """``html`` cut to at most ``limit`` UTF-8 bytes at a word boundary, tags kept balanced.
+
+    An ellipsis marks the cut.  Input is HTML as Markdown and our templates produce it.
+    """
+    if len(html.encode("utf-8")) <= limit:
+        return html
+    cutter = _Truncator(limit)
+    cutter.feed(html)
+    cutter.close()
+    return cutter.result()
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media, catalog: Catalog,
+              renderer: NotesRenderer, art_url: str) -> None:
+    page_url = media_url(show, episode_page_key(episode))
+    description, content = renderer.description(episode, page_url=page_url)
+
+    fe = fg.add_entry(order="append")  # items arrive newest first already
+    fe.title(_text(episode.title))
+    fe.link(href=page_url)
+    fe.guid(episode.guid, permalink=False)
+    fe.pubDate(_utc(episode.published))
+    fe.enclosure(media_url(show, media.key), str(media.bytes), "audio/mpeg")
+    # feedgen writes the description as escaped text; apps expect HTML in CDATA.
+    fe.description(CDATA(_cdata_safe(description)))
+    fe.content(_cdata_safe(content), type="CDATA")
+
+    fe.podcast.itunes_title(_text(episode.title))
+    fe.podcast.itunes_duration(str(round(media.duration)))
+    fe.podcast.itunes_episode_type(episode.type)
+    if episode.season:
+        fe.podcast.itunes_season(episode.season)
+    if episode.number:
+        fe.podcast.itunes_episode(episode.number)
+    fe.podcast.itunes_author(_text(show.author))
+    fe.apple.image = media_url(show, media.image_key) if media.image_key else art_url
+    fe.apple.explicit = episode.explicit
+
+    p20 = fe.podcastindex
+    p20.persons = list(show.hosts) + list(episode.guests)
+    if media.transcript_key and media.transcript_type:
+        p20.transcript = (media_url(show, media.transcript_key), media.transcript_type,
+                          show.language)
+    if media.chapters_key:
+        p20.chapters = media_url(show, media.chapters_key)
+    p20.season = episode.season
+    p20.episode = episode.number
+
+
+# --------------------------------------------------------------------------- extensions
+
+
+class AppleExtension(BaseExtension):
+    """Channel itunes tags feedgen gets wrong: ``explicit`` true/false, ``image`` any URL."""
+
+    def __init__(self) -> None:
+        self.image: str | None = None
+        self.explicit: bool | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"itunes": ITUNES_NS}
+
+    def extend_rss(self, feed):
+        _apple_tags(feed[0], self.image, self.explicit)
+        return feed
+
+
+class AppleEntryExtension(BaseEntryExtension):
+    """Item itunes tags feedgen gets wrong (see :class:`AppleExtension`)."""
+
+    def __init__(self) -> None:
+        self.image: str | None = None
+        self.explicit: bool | None = None
+
+    def extend_rss(self, entry):
+        _apple_tags(entry, self.image, self.explicit)
+        return entry
+
+
+def _apple_tags(parent, image: str | None, explicit: bool | None) -> None:
+    if image:
+        # Replace feedgen's element (if any) so exactly one itunes:image remains.
+        for old in parent.findall(f"{{{ITUNES_NS}}}image"):
+            parent.remove(old)
+        xml_elem(f"{{{ITUNES_NS}}}image", parent, href=image)
+    if explicit is not None:
+        xml_elem(f"{{{ITUNES_NS}}}explicit", parent).text = "true" if explicit else "false"
+
+
+class PodcastIndexExtension(BaseExtension):
+    """Channel tags of the Podcasting 2.0 ``podcast:`` namespace."""
+
+    def __init__(self) -> None:
+        self.guid: str | None = None
+        self.locked: tuple[bool, str] | None = None  # (locked, owner e-mail)
+        self.funding: list[tuple[str, str]] = []  # (url, label)
+        self.medium = "podcast"
+        self.persons: list[Person] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"podcast": PODCAST_NS}
+
+    def extend_rss(self, feed):
+        channel = feed[0]
+        if self.guid:
+            _p20(channel, "guid", self.guid)
+        if self.locked is not None:
+            locked, owner = self.locked
+            _p20(channel, "locked", "yes" if locked else "no", owner=owner)
+        for url, label in self.funding:
+            _p20(channel, "funding", label, url=url)
+        _p20(channel, "medium", self.medium)
+        _persons(channel, self.persons)
+        return feed
+
+
+class PodcastIndexEntryExtension(BaseEntryExtension):
+    """Item tags of the ``podcast:`` namespace."""
+
+    def __init__(self) -> None:
+        self.persons: list[Person] = []
+        self.transcript: tuple[str, str, str] | None = None  # (url, type, language)
+        self.chapters: str | None = None
+        self.season: int | None = None
+        self.episode: int | None = None
+
+    def extend_rss(self, entry):
+        _persons(entry, self.persons)
+        if self.transcript:
+            url, kind, language = self.transcript
+            attrs = {"url": url, "type": kind, "language": language}
+            if kind in ("text/vtt", "application/x-subrip"):
+                attrs["rel"] = "captions"  # timed text: apps can show it as captions
+            _p20(entry, "transcript", None, **attrs)
+        if self.chapters:
+            _p20(entry, "chapters", None, url=self.chapters, type=CHAPTERS_TYPE)
+        if self.season:
+            _p20(entry, "season", str(self.season))
+        if self.episode:
+            _p20(entry, "episode", str(self.episode))
+        return entry
+
+
+def _p20(parent, name: str, text: str | None, **attrs: str):
+    element = xml_elem(f"{{{PODCAST_NS}}}{name}", parent,
+                       **{k: _text(v) for k, v in attrs.items() if v})
+    if text is not None:
+        element.text = _text(text)
+    return element
+
+
+def _persons(parent, people: Iterable[Person]) -> None:
+    for person in people:
+        attrs = {"role": person.role, "group": person.group}
+        if person.img:
+            attrs["img"] = person.img
+        if person.href:
+            attrs["href"] = person.href
+        _p20(parent, "person", person.name, **attrs)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _text(value: str) -> str:
+    """Text safe for XML 1.0 (lxml escapes ``<`` and ``&``; it refuses control chars)."""
+    return _NOT_XML.sub("", value)
+
+
+def _cdata_safe(html: str) -> str:
+    """HTML that can sit in a CDATA section: ``]]>`` would end it early."""
+    return _text(html).replace("]]>", "]]&gt;")
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None:
+        raise PodcastError(f"{name} has no time zone", field=name,
+                           fix="pass a timezone-aware datetime, e.g. with tzinfo=UTC")
+    return moment
+
+
+def _utc(moment: datetime) -> datetime:
+    """Dates in the feed are written in UTC (``+0000``), whatever offset the notes used."""
+    return moment.astimezone(UTC)
+
+
+def _category(text: str) -> dict[str, str]:
+    top, sub = split_category(text)
+    return {"cat": top, "sub": sub} if sub else {"cat": top}
+
+
+class _DropUnsafeLinks(markdown.treeprocessors.Treeprocessor):
+    def run(self, root):
+        for element in root.iter():
+            for attr in ("href", "src"):
+                value = element.get(attr)
+                if value is not None and urlsplit(value.strip()).scheme.lower() \
+                        not in _SAFE_SCHEMES:
+                    del element.attrib[attr]
+
+
+class _SafeNotes(markdown.extensions.Extension):
+    """Markdown without raw HTML and without script links (see NotesRenderer)."""
+
+    def extendMarkdown(self, md):  # noqa: N802 (python-markdown API)
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.treeprocessors.register(_DropUnsafeLinks(md), "drop_unsafe_links", 0)
+
+
+class _Truncator(HTMLParser):
+    """Re-emits HTML until a byte budget is spent, then closes what is open (truncate_html)."""
+
+    VOID = {"br", "img", "hr", "input", "meta", "link", "source", "wbr"}
+    ELLIPSIS = "…"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.open: list[str] = []
+        self.done = False
+
+    def _closing(self, extra: Iterable[str] = ()) -> str:
+        return "".join(f"</{tag}>" for tag in reversed(self.open + list(extra)))
+
+    def _fits(self, piece: str, extra: Iterable[str] = ()) -> bool:
+        size = len(piece.encode("utf-8")) + len(self._closing(extra).encode("utf-8"))
+        return self.size + size + len(self.ELLIPSIS.encode("utf-8")) <= self.limit
+
+    def _emit(self, piece: str) -> None:
+        self.parts.append(piece)
+        self.size += len(piece.encode("utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        if self.done:
+            return
+        raw = self.get_starttag_text() or f"<{tag}>"
+        void = tag in self.VOID
+        if not self._fits(raw, () if void else (tag,)):
+            self._stop()
+            return
+        self._emit(raw)
+        if not void:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        if self.done:
+            return
+        raw = self.get_starttag_text() or f"<{tag}/>"
+        if not self._fits(raw):
+            self._stop()
+            return
+        self._emit(raw)
+
+    def handle_endtag(self, tag):
+        if self.done or tag not in self.open:
+            return
+        while self.open:
+            top = self.open.pop()
+            self._emit(f"</{top}>")
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        if self.done:
+            return
+        text = escape(data, quote=False)
+        if self._fits(text):
+            self._emit(text)
+            return
+        words = re.split(r"(\s+)", data)
+        kept = ""
+        for word in words:
+            candidate = escape(kept + word, quote=False)
+            if not self._fits(candidate):
+                break
+            kept += word
+        self._emit(escape(kept.rstrip(), quote=False))
+        self._stop()
+
+    def _stop(self) -> None:
+        if not self.done:
+            self._emit(self.ELLIPSIS)
+            self.done = True
+
+    def result(self) -> str:
+        return "".join(self.parts) + self._closing()
