@@ -1,0 +1,465 @@
+"""Publish stage: master what changed, upload it, then write the manifest, pages and feed.
+
+The order is the safety net: every media object (MP3, chapters, transcript, art) is uploaded
+and verified (size and sha256 read back from the store) before the manifest, and the feed
+is written last.  A failure anywhere before that leaves the previous feed in place, and it
+only ever names objects that exist.  Objects are content-addressed (``media/<slug>-<sha>``)
+so a CDN never serves an old master under a new feed, and nothing is ever deleted: old
+masters keep counting downloads (``Catalog.retired``).
+
+Re-running is cheap and idempotent: an episode is re-mastered only when its *input hash*
+(audio, intro/outro, audio settings and everything that goes into its tags) changed, masters
+are cached in ``.podcast/masters/``, an object already in the store with the same size and
+sha256 is not sent again, and the feed and pages are re-put only when their bytes changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from .config import freeze_guid, load_episodes
+from .errors import AudioError, ConfigError, StorageError
+from .model import Catalog, Episode, Media, Show
+from .storage import (
+    MANIFEST_KEY,
+    Store,
+    cache_control,
+    catalog_to_json,
+    content_type,
+    open_store,
+    read_catalog,
+    sha256_file,
+)
+from .storage import load_catalog as load_catalog  # re-exported: the manifest reader
+
+Echo = Callable[[str], None]
+
+#: Bump when the mastering chain changes in a way that should re-master every episode.
+MASTER_VERSION = 1
+FEED_KEY = "feed.xml"
+#: The podcast:transcript types by file extension (podcast-namespace docs/tags/transcript).
+TRANSCRIPT_TYPES = {".vtt": "text/vtt", ".srt": "application/x-subrip",
+                    ".json": "application/json", ".html": "text/html", ".txt": "text/plain"}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One object to have in the store: from a file or from bytes."""
+
+    key: str
+    size: int | None  # None in a dry run for a master not made yet
+    sha256: str | None
+    path: Path | None = None
+    data: bytes | None = None
+
+    def describe(self) -> str:
+        size = f"{self.size:,} bytes" if self.size is not None else "size after mastering"
+        return f"{self.key} ({size})"
+
+
+@dataclass
+class PublishReport:
+    """What a publish did (or, in a dry run, would do)."""
+
+    dry_run: bool = False
+    mastered: list[str] = field(default_factory=list)  # slugs
+    uploaded: list[str] = field(default_factory=list)  # media/art keys put
+    bytes_uploaded: int = 0
+    written: list[str] = field(default_factory=list)  # manifest, pages, feed re-put
+    catalog: Catalog = field(default_factory=Catalog)
+    guid_frozen: bool = False
+
+
+# --- keys and hashes (pure) ------------------------------------------------------------
+
+
+def ascii_slug(text: str) -> str:
+    """Lowercase ASCII letters, digits and hyphens: ``"Été phygital"`` -> ``"ete-phygital"``."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+
+
+def media_key(slug: str, sha256: str) -> str:
+    """Storage key of a master: content-addressed so a new master gets a new URL."""
+    return f"media/{slug}-{sha256[:12]}.mp3"
+
+
+def art_key(path: Path, sha256: str, stem: str | None = None) -> str:
+    """Storage key of artwork: ``art/<stem>-<sha12>.jpg|png`` (Apple: rename when it changes)."""
+    suffix = ".png" if path.suffix.lower() == ".png" else ".jpg"
+    return f"art/{ascii_slug(stem or path.stem) or 'cover'}-{sha256[:12]}{suffix}"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def episode_input_hash(show: Show, episode: Episode) -> str:
+    """Hash of everything the episode's master is made from.
+
+    Audio bytes, intro/outro bytes, the audio settings, and all the metadata written into
+    the ID3 tag (episode and show), including the cover's bytes.  Paths are left out so a
+    checkout in another folder (CI) hashes the same.
+    """
+    audio = show.audio
+
+    def file_hash(path: Path | None) -> str | None:
+        return sha256_file(path) if path is not None else None
+
+    document = {
+        "master_version": MASTER_VERSION,
+        "audio": file_hash(episode.audio),
+        "intro": file_hash(audio.intro),
+        "outro": file_hash(audio.outro),
+        "settings": {"loudness": audio.loudness, "true_peak": audio.true_peak,
+                     "channels": audio.channels, "bitrate": audio.bitrate,
+                     "sample_rate": audio.sample_rate},
+        "episode": {
+            "title": episode.title, "published": episode.published.isoformat(),
+            "guid": episode.guid, "type": episode.type, "season": episode.season,
+            "number": episode.number, "explicit": episode.explicit, "notes": episode.notes,
+            "summary": episode.summary, "guests": [asdict(g) for g in episode.guests],
+            "chapters": [asdict(c) for c in episode.chapters],
+            "image": file_hash(episode.image),
+        },
+        "show": {
+            "title": show.title, "author": show.author, "description": show.description,
+            "email": show.email, "language": show.language, "link": show.link,
+            "feed_url": show.feed_url, "guid": show.guid, "copyright": show.copyright,
+            "explicit": show.explicit, "hosts": [asdict(h) for h in show.hosts],
+            "categories": list(show.categories), "image": file_hash(show.image),
+        },
+    }
+    return _sha(json.dumps(document, sort_keys=True, ensure_ascii=True).encode())
+
+
+def publishable(episodes: list[Episode], catalog: Catalog) -> list[Episode]:
+    """The episodes that have a master in the store (the feed may only name those)."""
+    return [episode for episode in episodes if episode.slug in catalog.media]
+
+
+def select_episodes(show: Show, episodes: list[Episode], slugs: list[str]) -> list[Episode]:
+    """The episodes named by ``slugs`` (all of them when empty)."""
+    if not slugs:
+        return episodes
+    by_slug = {episode.slug: episode for episode in episodes}
+    unknown = [slug for slug in slugs if slug not in by_slug]
+    if unknown:
+        raise ConfigError(f"no episode {unknown[0]!r}", file=show.episodes_dir,
+                          fix="known episodes: " + (", ".join(by_slug) or "none yet"))
+    return [by_slug[slug] for slug in dict.fromkeys(slugs)]
+
+
+# --- mastering, with a cache -------------------------------------------------------------
+
+
+def intro_offset(show: Show) -> float:
+    """Seconds of intro put before the interview: chapter times move by this much."""
+    if show.audio.intro is None:
+        return 0.0
+    from .binaries import ffprobe
+
+    done = subprocess.run(
+        [ffprobe(), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+         str(show.audio.intro)], capture_output=True, text=True, check=False)
+    try:
+        return float(done.stdout.strip())
+    except ValueError:
+        raise AudioError(f"cannot read the length of the intro: {done.stderr.strip()}",
+                         file=show.config_path, field="audio.intro",
+                         fix="use an audio file ffmpeg can read") from None
+
+
+@dataclass(frozen=True)
+class Master:
+    """A finished master in the local cache."""
+
+    path: Path
+    bytes: int
+    sha256: str
+    duration: float
+    tag_size: int
+
+
+def cached_master(show: Show, episode: Episode, input_hash: str) -> Master | None:
+    """The cached master for this input hash, if a complete one is there."""
+    path, sidecar = _cache_paths(show, episode, input_hash)
+    if not (path.is_file() and sidecar.is_file()):
+        return None
+    try:
+        figures = json.loads(sidecar.read_text(encoding="utf-8"))
+        master = Master(path=path, **figures)
+    except (ValueError, TypeError):
+        return None
+    if path.stat().st_size != master.bytes:
+        return None
+    return master
+
+
+def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool) -> Master:
+    """Master the episode into the cache (``.podcast/masters/<slug>-<hash>.mp3``)."""
+    from .audio import master as run_master
+
+    path, sidecar = _cache_paths(show, episode, input_hash)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = run_master(show, episode, path, overwrite=True, progress=progress)
+    out = result.output
+    master = Master(path=path, bytes=int(out.bytes), sha256=sha256_file(path),
+                    duration=float(out.duration), tag_size=int(out.tag_size))
+    figures = {k: v for k, v in asdict(master).items() if k != "path"}
+    _atomic_write(sidecar, json.dumps(figures, indent=2).encode())
+    # Masters of earlier inputs are no longer needed locally (they stay in the store).
+    pattern = re.compile(rf"^{re.escape(episode.slug)}-[0-9a-f]{{16}}\.(mp3|json)$")
+    for old in path.parent.iterdir():
+        if pattern.match(old.name) and old.stem != path.stem:
+            old.unlink(missing_ok=True)
+    return master
+
+
+def _cache_paths(show: Show, episode: Episode, input_hash: str) -> tuple[Path, Path]:
+    stem = f"{episode.slug}-{input_hash[:16]}"
+    folder = show.state_dir / "masters"
+    return folder / f"{stem}.mp3", folder / f"{stem}.json"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(data)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+# --- uploading -----------------------------------------------------------------------------
+
+
+def _file_object(key: str, path: Path) -> Planned:
+    return Planned(key=key, size=path.stat().st_size, sha256=sha256_file(path), path=path)
+
+
+def _bytes_object(key: str, data: bytes) -> Planned:
+    return Planned(key=key, size=len(data), sha256=_sha(data), data=data)
+
+
+def _is_stored(store: Store, item: Planned) -> bool:
+    head = store.head(item.key)
+    return head is not None and head.size == item.size and head.sha256 == item.sha256
+
+
+def upload(store: Store, item: Planned, *, progress: bool = False) -> None:
+    """Put one object, then read its size and sha256 back; StorageError if they differ."""
+    kind, cache = content_type(item.key), cache_control(item.key)
+    if item.path is not None:
+        bar = _progress_bar(item) if progress else nullcontext()
+        with bar as shown:
+            store.put_file(item.key, item.path, content_type=kind, cache_control=cache,
+                           progress=shown.update if shown is not None else None)
+    else:
+        store.put_bytes(item.key, item.data, content_type=kind, cache_control=cache)
+    head = store.head(item.key)
+    if head is None or head.size != item.size or head.sha256 != item.sha256:
+        got = "nothing" if head is None else f"{head.size} bytes, sha256 {head.sha256}"
+        raise StorageError(
+            f"upload of {item.key} did not verify: sent {item.size} bytes, sha256 "
+            f"{item.sha256}; the store has {got}", file=f"{store.url}/{item.key}",
+            fix="run `podcast publish` again; if it persists, check the storage service")
+
+
+def _progress_bar(item: Planned):
+    import click
+
+    return click.progressbar(length=item.size, label=item.key, file=sys.stderr,
+                             show_eta=False, show_percent=True)
+
+
+def put_if_changed(store: Store, key: str, data: bytes) -> bool:
+    """Put ``data`` under ``key`` unless the store already holds these exact bytes."""
+    item = _bytes_object(key, data)
+    if _is_stored(store, item):
+        return False
+    upload(store, item)
+    return True
+
+
+# --- feed and pages ------------------------------------------------------------------------
+
+
+def build_outputs(show: Show, episodes: list[Episode], catalog: Catalog, now: datetime
+                  ) -> tuple[bytes, dict[str, bytes]]:
+    """The feed and the HTML pages for the episodes that have media in the catalog."""
+    from .feed import build_feed
+    from .site import render_site
+
+    live = publishable(episodes, catalog)
+    return (build_feed(show, live, catalog, now=now),
+            render_site(show, live, catalog, now=now))
+
+
+def write_outputs(store: Store, feed: bytes, pages: dict[str, bytes]) -> list[str]:
+    """Put the pages, then the feed last; only what changed. Returns the keys written."""
+    written = [key for key, data in sorted(pages.items()) if put_if_changed(store, key, data)]
+    if put_if_changed(store, FEED_KEY, feed):
+        written.append(FEED_KEY)
+    return written
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | None,
+            now: datetime, echo: Echo = print, progress: bool = False) -> PublishReport:
+    """Master what changed, upload it, then write the manifest, pages and feed (last).
+
+    ``slugs`` empty means every episode.  Scheduled episodes (published after ``now``) are
+    mastered and uploaded too; the feed leaves them out until their time.
+    """
+    store = open_store(storage_url or show.storage, show.root)
+    episodes = load_episodes(show)
+    selected = select_episodes(show, episodes, slugs)
+    catalog = read_catalog(store)
+    report = PublishReport(dry_run=dry_run)
+
+    plan: list[Planned] = []
+    cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
+    plan.append(cover)
+    media = dict(catalog.media)
+    retired = list(catalog.retired)
+    offset = intro_offset(show) if any(e.chapters for e in selected) else 0.0
+
+    for episode in selected:
+        input_hash = episode_input_hash(show, episode)
+        current = catalog.media.get(episode.slug)
+        companions = _companions(episode, offset)
+        plan.extend(item for item in companions.values() if item is not None)
+        up_to_date = (current is not None and current.input_hash == input_hash
+                      and _is_stored(store, Planned(current.key, current.bytes,
+                                                    current.sha256)))
+        if up_to_date:
+            master_item = None
+            entry = current
+        else:
+            master = cached_master(show, episode, input_hash)
+            if master is None and dry_run:
+                echo(f"would master {episode.slug}"
+                     f" ({'changed' if current else 'new'})")
+                plan.append(Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None))
+                continue
+            if master is None:
+                echo(f"mastering {episode.slug}...")
+                master = make_master(show, episode, input_hash, progress=progress)
+                report.mastered.append(episode.slug)
+            master_item = Planned(media_key(episode.slug, master.sha256), master.bytes,
+                                  master.sha256, path=master.path)
+            plan.append(master_item)
+            entry = Media(slug=episode.slug, key=master_item.key, bytes=master.bytes,
+                          sha256=master.sha256, duration=master.duration,
+                          tag_size=master.tag_size, bitrate=show.audio.bitrate_bps,
+                          input_hash=input_hash)
+            if current is not None and current.key != entry.key and current not in retired:
+                retired.append(current)
+        media[episode.slug] = replace(
+            entry,
+            chapters_key=companions["chapters"].key if companions["chapters"] else None,
+            transcript_key=companions["transcript"].key if companions["transcript"] else None,
+            transcript_type=(TRANSCRIPT_TYPES[episode.transcript.suffix.lower()]
+                             if episode.transcript else None),
+            image_key=companions["image"].key if companions["image"] else None)
+
+    # Objects already stored with the same bytes are not sent again.
+    todo = [item for item in dict((i.key, i) for i in plan).values()
+            if item.sha256 is None or not _is_stored(store, item)]
+    if not todo:
+        echo("nothing to upload")
+    for item in todo:
+        if dry_run:
+            echo(f"would upload {item.describe()}")
+            continue
+        upload(store, item, progress=progress)
+        report.uploaded.append(item.key)
+        report.bytes_uploaded += item.size
+        echo(f"uploaded {item.describe()}")
+
+    new_catalog = Catalog(media=media, retired=tuple(retired), image_key=cover.key)
+    report.catalog = new_catalog
+    if dry_run:
+        echo(f"would then write {MANIFEST_KEY}, the pages and {FEED_KEY} (if changed)")
+        return report
+
+    # Only now, with every object verified in the store: manifest, pages, feed last.
+    if put_if_changed(store, MANIFEST_KEY, catalog_to_json(new_catalog)):
+        report.written.append(MANIFEST_KEY)
+    feed, pages = build_outputs(show, episodes, new_catalog, now)
+    report.written += write_outputs(store, feed, pages)
+    live = [e.slug for e in publishable(episodes, new_catalog) if e.is_live(now)]
+    scheduled = [e.slug for e in publishable(episodes, new_catalog) if not e.is_live(now)]
+    echo(f"feed: {len(live)} episode(s) live" + (
+        f", {len(scheduled)} scheduled ({', '.join(scheduled)})" if scheduled else "") + (
+        f"; wrote {', '.join(report.written)}" if report.written else "; unchanged"))
+    if freeze_guid(show):
+        report.guid_frozen = True
+        echo(f"wrote guid: {show.guid} into {show.config_path.name} (keep it)")
+    return report
+
+
+def _companions(episode: Episode, offset: float) -> dict[str, Planned | None]:
+    """Chapters JSON, transcript and episode art of an episode, content-addressed."""
+    chapters = transcript = image = None
+    if episode.chapters:
+        from .tags import chapters_json
+
+        data = chapters_json(episode, offset=offset)
+        chapters = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.chapters.json", data)
+    if episode.transcript is not None:
+        digest = sha256_file(episode.transcript)
+        suffix = episode.transcript.suffix.lower()
+        transcript = Planned(f"media/{episode.slug}-{digest[:12]}{suffix}",
+                             episode.transcript.stat().st_size, digest, path=episode.transcript)
+    if episode.image is not None:
+        digest = sha256_file(episode.image)
+        image = Planned(art_key(episode.image, digest, stem=episode.slug),
+                        episode.image.stat().st_size, digest, path=episode.image)
+    return {"chapters": chapters, "transcript": transcript, "image": image}
+
+
+def rebuild(show: Show, *, now: datetime, output: Path | None, upload: bool,
+            storage_url: str | None, echo: Echo = print) -> bytes:
+    """``podcast feed``: the feed (and pages) from the episodes and the stored manifest.
+
+    Needs no masters, so a fresh CI checkout can run it: scheduled episodes go live when
+    ``now`` passes them.  ``output`` gets the feed (atomically); ``upload`` puts the feed
+    and pages into the store, only when their bytes changed.  With neither, the feed is
+    printed.  Returns the feed bytes.
+    """
+    store = open_store(storage_url or show.storage, show.root)
+    catalog = read_catalog(store)
+    episodes = load_episodes(show)
+    for episode in episodes:
+        if episode.slug not in catalog.media:
+            echo(f"skipped {episode.slug}: not published yet (run `podcast publish`)")
+    feed, pages = build_outputs(show, episodes, catalog, now)
+    if output is not None:
+        _atomic_write(Path(output), feed)
+        echo(f"wrote {output} ({len(feed):,} bytes)")
+    if upload:
+        written = write_outputs(store, feed, pages)
+        echo(f"uploaded {', '.join(written)}" if written else "feed and pages unchanged")
+    if output is None and not upload:
+        echo(feed.decode("utf-8"))
+    return feed
