@@ -44,7 +44,8 @@ def _client(endpoint: str, *, attempts: int, read_timeout: float = 5):
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(s3={"addressing_style": "path"}, read_timeout=read_timeout,
-                      connect_timeout=2, retries={"total_max_attempts": attempts, "mode": "standard"}))
+                      connect_timeout=2,
+                      retries={"total_max_attempts": attempts, "mode": "standard"}))
 
 
 # --- the proxy itself: it really injects what it claims --------------------------------------
