@@ -1,0 +1,121 @@
+"""Site stage: the show's web pages (a show page and one page per episode) from the templates.
+
+The pages follow the feed's rules: only live episodes with published media appear, newest
+first.  They link to the stored objects with relative URLs (``media/…``, ``../art/…``), so
+they work from the storage folder opened in a browser as well as from ``base_url``.  Output
+is deterministic: no clock, no random ids.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from markupsafe import Markup
+
+from .feed import (
+    NotesRenderer,
+    episode_page_key,
+    labels,
+    live_items,
+    template_environment,
+)
+from .model import Catalog, Episode, Media, Show
+
+_CUE_TIME = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->")
+_VOICE = re.compile(r"^<v(?:\.[^\s>]*)?\s+([^>]+)>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One line of a timed transcript, as shown on the episode page."""
+
+    start: float
+    speaker: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class PageEpisode:
+    """What the templates need to know about one episode."""
+
+    episode: Episode
+    media: Media
+    notes: Markup
+    page: str  # path of the episode page, relative to the site root
+    transcript_url: str | None
+    cues: tuple[Cue, ...]
+    transcript_text: str | None
+
+
+def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
+                now: datetime) -> dict[str, bytes]:
+    """The show's pages as ``{storage key: UTF-8 HTML}``.
+
+    Keys: ``index.html`` (the show page) and ``episodes/<slug>.html`` for every episode that
+    is live at ``now`` and has published media.
+    """
+    env = template_environment()
+    renderer = NotesRenderer(show)
+    entries = [_page_episode(episode, media, renderer)
+               for episode, media in live_items(episodes, catalog, now)]
+    common = {"show": show, "catalog": catalog, "t": labels(show)}
+
+    pages = {"index.html": env.get_template("site_index.html.j2").render(
+        episodes=entries, root="", **common)}
+    episode_template = env.get_template("site_episode.html.j2")
+    for entry in entries:
+        pages[entry.page] = episode_template.render(item=entry, root="../", **common)
+    return {key: page.encode("utf-8") for key, page in pages.items()}
+
+
+def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
+    """Cues of a WebVTT or SRT transcript (start time, ``<v Speaker>`` voice, plain text)."""
+    cues = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        lines = block.strip().split("\n")
+        for index, line in enumerate(lines):
+            match = _CUE_TIME.match(line)
+            if not match:
+                continue
+            body = " ".join(part.strip() for part in lines[index + 1:]).strip()
+            voice = _VOICE.match(body)
+            speaker = voice.group(1).strip() if voice else None
+            plain = html.unescape(_TAG.sub("", body)).strip()
+            if plain:
+                cues.append(Cue(_seconds(match.group(1)), speaker, plain))
+            break
+    return tuple(cues)
+
+
+def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
+    cues: tuple[Cue, ...] = ()
+    plain: str | None = None
+    source = episode.transcript
+    if source is not None and Path(source).is_file():
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+        suffix = Path(source).suffix.lower()
+        if suffix in (".vtt", ".srt"):
+            cues = parse_timed_transcript(text)
+        elif suffix == ".txt":
+            plain = text.strip()
+    return PageEpisode(
+        episode=episode,
+        media=media,
+        notes=renderer.notes_html(episode.notes),
+        page=episode_page_key(episode),
+        transcript_url=media.transcript_key,
+        cues=cues,
+        transcript_text=plain,
+    )
+
+
+def _seconds(stamp: str) -> float:
+    total = 0.0
+    for part in stamp.replace(",", ".").split(":"):
+        total = total * 60 + float(part)
+    return total
