@@ -97,8 +97,15 @@ def _wait_for_s3(server: S3Server, deadline: float, process=None) -> None:
 
 
 @contextlib.contextmanager
-def moto_s3(bucket: str = "podcast-test") -> Iterator[S3Server]:
-    """moto's S3 server in a thread of this process, on a free 127.0.0.1 port."""
+def moto_s3(bucket: str | None = None) -> Iterator[S3Server]:
+    """moto's S3 server in a thread of this process, on a free 127.0.0.1 port.
+
+    moto keeps its buckets in process-wide memory shared by every server it starts, so the
+    default bucket name is new each time: tests never see each other's objects.
+    """
+    import secrets
+
+    bucket = bucket or f"podcast-test-{secrets.token_hex(4)}"
     import logging
 
     from moto.server import ThreadedMotoServer

@@ -1,0 +1,90 @@
+"""`podcast doctor`: real checks of ffmpeg, the config, the episodes and the storage."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from s3_servers import moto_s3
+
+from cli import main
+from podcast import binaries
+from podcast.doctor import run_checks
+
+
+@pytest.fixture
+def fresh_binaries():
+    """binaries.find caches its answer; tests that change PODCAST_FFMPEG need a clean one."""
+    binaries.find.cache_clear()
+    yield
+    binaries.find.cache_clear()
+
+
+def by_name(checks):
+    return {check.name: check for check in checks}
+
+
+def test_a_healthy_show_passes_every_check(demo_show):
+    checks = by_name(run_checks(str(demo_show)))
+    assert [name for name, check in checks.items() if not check.ok] == []
+    assert checks["ffmpeg"].detail.startswith("ffmpeg version")
+    assert checks["mp3 encoder"].detail == "libmp3lame"
+    assert "3 valid" in checks["episodes"].detail
+    assert "write, read and delete work" in checks["storage"].detail
+    # The probe object is gone again.
+    public = demo_show.parent / "public"
+    assert not public.exists() or not any(p.name.startswith("podcast-doctor")
+                                          for p in public.iterdir())
+
+
+def test_an_ffmpeg_without_mp3_is_reported_with_the_fix(demo_show, monkeypatch,
+                                                        fresh_binaries):
+    monkeypatch.setenv("PODCAST_FFMPEG", "/bin/echo")  # a program, but not an ffmpeg
+    checks = by_name(run_checks(str(demo_show)))
+    assert not checks["ffmpeg"].ok and "PODCAST_FFMPEG" in checks["ffmpeg"].detail
+    assert not checks["mp3 encoder"].ok
+    assert "libmp3lame" in checks["mp3 encoder"].detail
+
+
+def test_a_broken_config_names_the_key_and_skips_the_rest(demo_show):
+    text = demo_show.read_text().replace("language: fr", "language: French")
+    demo_show.write_text(text)
+    checks = by_name(run_checks(str(demo_show)))
+    assert not checks["config"].ok
+    assert "language" in checks["config"].detail
+    assert checks["storage"].detail.startswith("not checked")
+
+
+def test_a_broken_episode_is_named(demo_show):
+    episode = demo_show.parent / "episodes" / "002-marc-olivier" / "episode.md"
+    episode.write_text(episode.read_text().replace("interview.m4a", "missing.m4a"))
+    checks = by_name(run_checks(str(demo_show)))
+    assert not checks["episodes"].ok
+    assert "002-marc-olivier" in checks["episodes"].detail
+    assert "missing.m4a" in checks["episodes"].detail
+
+
+def test_s3_storage_is_probed_for_real(demo_show, monkeypatch):
+    with moto_s3() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        good = demo_show.read_text().replace("file://public", f"s3://{server.bucket}/show")
+        demo_show.write_text(good)
+        assert by_name(run_checks(str(demo_show)))["storage"].ok
+        assert server.client().list_objects_v2(Bucket=server.bucket).get("KeyCount") == 0
+        # (the probe was deleted again)
+
+        demo_show.write_text(good.replace(server.bucket, "no-such-bucket"))
+        storage = by_name(run_checks(str(demo_show)))["storage"]
+        assert not storage.ok
+        assert "create the bucket" in storage.detail
+
+
+def test_the_command_exits_non_zero_on_any_failure(demo_show):
+    runner = CliRunner()
+    healthy = runner.invoke(main, ["--config", str(demo_show), "doctor"])
+    assert healthy.exit_code == 0, healthy.output
+    assert "[ok] storage" in healthy.output
+    demo_show.unlink()
+    broken = runner.invoke(main, ["--config", str(demo_show), "doctor"])
+    assert broken.exit_code == 1
+    assert "[FAIL] config" in broken.output and "podcast init" in broken.output
