@@ -8,6 +8,7 @@ The tiny show is the demo show cut down to three episodes of a few seconds of re
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -40,6 +41,17 @@ test_seed.__test__ = False  # a helper, not a test, despite its name
 def rng(name: str) -> random.Random:
     """A generator seeded by the run's seed and the test's name (tests stay independent)."""
     return random.Random(f"{test_seed()}:{name}")
+
+
+def record(test: str, **figures) -> None:
+    """Append one JSON line of measured figures to ``$PODCAST_RELIABILITY_LOG`` (if set).
+
+    docs/reliability.md is filled from these lines, so its numbers are real runs.
+    """
+    path = os.environ.get("PODCAST_RELIABILITY_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"test": test, "seed": test_seed(), **figures}) + "\n")
 
 
 TINY_EPISODES = {

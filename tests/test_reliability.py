@@ -18,11 +18,27 @@ replays it.
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from faulty_proxy import FAULT_KINDS, FaultyProxy
-from reliability_fixtures import rng, test_seed
+from reliability_fixtures import (
+    NOW,
+    BucketView,
+    feed_problems,
+    make_tiny_show,
+    record,
+    rng,
+    run_podcast,
+    start_podcast,
+    test_seed,
+)
 from s3_servers import DUMMY_CREDENTIALS, S3Server, moto_s3
 
 from podcast.errors import StorageError
@@ -155,3 +171,164 @@ def test_s3_store_survives_faults_or_says_why(s3: S3Server, tmp_path,
     # a failure here means an operation that is not retried at all, e.g. a GET whose body
     # is cut after the headers arrived (botocore does not retry a broken body stream).
     assert len(failures) <= 1, (failures, proxy.stats, f"seed {test_seed()}")
+
+
+# --- podcast publish through faults -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def show(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny show, published once cleanly to ``s3://BUCKET/clean`` (the reference).
+
+    Its masters stay in ``.podcast/masters``, so the fault runs below only upload.
+    """
+    folder = tmp_path_factory.mktemp("reliability")
+    config = make_tiny_show(folder / "show", storage=f"s3://{s3.bucket}/clean",
+                            base_url=f"{s3.endpoint}/{s3.bucket}/site")
+    result = run_podcast(config, "publish", "--now", NOW, env=s3.env())
+    assert result.returncode == 0, result.stderr
+    return config
+
+
+@pytest.fixture(scope="module")
+def reference(s3: S3Server, show: Path) -> dict:
+    """What a clean publish stores: every object's size, sha256 and Content-Type."""
+    view = BucketView(s3.client(), s3.bucket, "clean")
+    snapshot = view.snapshot()
+    assert {"feed.xml", "index.html", "podcast-manifest.json"} <= set(snapshot)
+    assert sum(key.endswith(".mp3") for key in snapshot) == 3
+    assert feed_problems(view, _base_url(s3)) == []
+    return snapshot
+
+
+def _base_url(s3: S3Server) -> str:
+    return f"{s3.endpoint}/{s3.bucket}/site"
+
+
+def _publish_to(config: Path, s3: S3Server, prefix: str, *, endpoint: str | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**s3.env(), "AWS_ENDPOINT_URL": endpoint or s3.endpoint, **(extra_env or {})}
+    return run_podcast(config, "publish", "--storage", f"s3://{s3.bucket}/{prefix}",
+                       "--now", NOW, env=env)
+
+
+def _assert_clear_failure(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.startswith("Error: ") and "fix:" in result.stderr, result.stderr
+
+
+FAULT_RUNS = [  # (name, fault rate, kinds, must every run succeed through retries?)
+    ("light", 0.10, ("500", "503", "reset-request", "reset-response"), True),
+    ("slow", 0.20, ("503", "stall"), True),
+    ("heavy", 0.35, ("500", "503", "reset-request", "reset-response"), False),
+    ("hostile", 0.70, FAULT_KINDS, False),
+]
+
+
+@pytest.mark.parametrize(("name", "rate", "kinds", "must_succeed"), FAULT_RUNS,
+                         ids=[run[0] for run in FAULT_RUNS])
+def test_publish_through_faults_succeeds_or_says_why_and_the_feed_stays_whole(
+        s3: S3Server, show: Path, reference: dict, name: str, rate: float,
+        kinds: tuple[str, ...], must_succeed: bool) -> None:
+    """Publish through the faulty proxy, three times, then once more on a clean network.
+
+    Each faulty run either ends like a clean publish (same objects, byte for byte) or exits
+    1 with ``Error: ... fix: ...``; after every run the stored feed names only complete
+    objects; the final clean run always converges on the reference.
+    """
+    prefix = f"faults-{name}"
+    view = BucketView(s3.client(), s3.bucket, prefix)
+    random = rng(f"publish-{name}")
+    outcomes = []
+    for attempt in range(3):
+        with FaultyProxy(s3.endpoint, rate=rate, seed=random.randrange(2**32), kinds=kinds,
+                         stall_seconds=1.5) as proxy:
+            result = _publish_to(show, s3, prefix, endpoint=proxy.endpoint)
+        problems = feed_problems(view, _base_url(s3))
+        assert problems == [], (problems, f"seed {test_seed()}", attempt, proxy.stats)
+        if result.returncode == 0:
+            assert view.snapshot() == reference, f"seed {test_seed()}"
+        else:
+            _assert_clear_failure(result)
+            # At these rates six attempts per request make giving up nearly impossible.
+            assert not must_succeed, (result.stderr, proxy.stats, f"seed {test_seed()}")
+        outcomes.append((result.returncode, proxy.stats.requests, dict(proxy.stats.faults)))
+    final = _publish_to(show, s3, prefix)
+    assert final.returncode == 0, final.stderr
+    assert view.snapshot() == reference
+    assert feed_problems(view, _base_url(s3)) == []
+    record("publish-faults", name=name, rate=rate, kinds=kinds, outcomes=outcomes)
+
+
+# --- podcast publish killed with SIGKILL -------------------------------------------------------
+
+PUBLISH_KILLS = 20
+
+
+def _kill_at(process: subprocess.Popen, delay: float) -> bool:
+    """SIGKILL ``process`` after ``delay`` seconds unless it ended; True if it was killed."""
+    try:
+        process.wait(timeout=delay)
+        return False
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return True
+    finally:
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
+        s3: S3Server, show: Path, reference: dict, tmp_path: Path) -> None:
+    """SIGKILL ``podcast publish`` at random moments, at least 20 times, re-running it each
+    time.  After every kill the stored feed is whole; the last run ends exactly like a
+    clean publish.
+
+    The first kills hit a show without masters (mastering, then uploads); later ones, with
+    masters cached, land among the uploads, the manifest, the pages and the feed.  A run
+    that finishes before its kill time empties the store, so kills keep hitting real work.
+    """
+    folder = tmp_path / "show"
+    shutil.copytree(show.parent, folder, symlinks=True)
+    config = folder / "podcast.yaml"
+    masters = folder / ".podcast" / "masters"
+    view = BucketView(s3.client(), s3.bucket, "crash")
+    args = ("publish", "--storage", f"s3://{s3.bucket}/crash", "--now", NOW)
+    random = rng("publish-kill")
+
+    # How long do the two kinds of run take here?  Kill moments are drawn within them.
+    started = time.monotonic()
+    assert run_podcast(config, *args, env=s3.env()).returncode == 0
+    upload_run = time.monotonic() - started
+    view.clear()
+    shutil.rmtree(masters)
+    started = time.monotonic()
+    assert run_podcast(config, *args, env=s3.env()).returncode == 0
+    full_run = time.monotonic() - started
+    view.clear()
+    shutil.rmtree(masters)
+
+    kills = finished = 0
+    while kills < PUBLISH_KILLS:
+        mastering = kills < 5
+        delay = random.uniform(0.3, full_run if mastering else upload_run)
+        process = start_podcast(config, *args, env=s3.env())
+        if _kill_at(process, delay):
+            kills += 1
+        else:
+            finished += 1
+            assert process.returncode == 0
+            assert view.snapshot() == reference
+            view.clear()
+            if mastering:
+                shutil.rmtree(masters)
+        problems = feed_problems(view, _base_url(s3))
+        assert problems == [], (problems, f"kill {kills} at {delay:.2f}s", f"seed {test_seed()}")
+    result = run_podcast(config, *args, env=s3.env())
+    assert result.returncode == 0, result.stderr
+    assert view.snapshot() == reference, f"seed {test_seed()}"
+    assert feed_problems(view, _base_url(s3)) == []
+    record("publish-kill", kills=kills, finished_before_kill=finished,
+           full_run_s=round(full_run, 2), upload_run_s=round(upload_run, 2))
