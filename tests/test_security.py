@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -175,3 +176,34 @@ def test_no_module_asks_for_a_public_acl() -> None:
                  for n, line in enumerate(path.read_text().splitlines(), 1)
                  if asks.search(line)]
     assert offenders == []
+
+
+# --- credentials never leak ------------------------------------------------------------------
+
+ACCESS_KEY = "AKIALEAKCHECK7QX2ZPW"
+SECRET_KEY = "sEcReT/LeakCheck+9f8e7d6c5b4a3z2y1x0w"
+PASSWORD = "pw-LeakCheck-31415"
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in (SECRET_KEY, PASSWORD, ACCESS_KEY) if s in text]
+
+
+@pytest.mark.parametrize("endpoint", [
+    "http://127.0.0.1:{port}",  # nothing listens: connection refused
+    f"http://user:{PASSWORD}@127.0.0.1:{{port}}",  # credentials typed into the endpoint URL
+])
+@pytest.mark.parametrize("command", [["publish"], ["feed", "--upload"], ["doctor"]])
+def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str,
+                                                  command: list[str]) -> None:
+    config = demo_show.read_text().replace("storage: file://public", "storage: s3://show-bucket")
+    demo_show.write_text(config)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+           "AWS_ENDPOINT_URL": endpoint.format(port=_free_port())}
+    result = subprocess.run([*PODCAST, "--config", str(demo_show), *command],
+                            capture_output=True, text=True, env=env, cwd=demo_show.parent,
+                            timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert _leaks(result.stdout + result.stderr) == [], result.stdout + result.stderr
