@@ -1,0 +1,606 @@
+"""Validate stage: lint a podcast feed against Apple's, PSP-1's and Podcasting 2.0's rules.
+
+:func:`validate` reads a feed (a file or an http(s) URL) and returns :class:`Finding` s:
+``error`` for what makes Apple, Spotify or an app refuse or mangle the show, ``warning`` for
+what the standards recommend.  Each finding names the rule it comes from (see :data:`RULES`).
+
+Beyond the XML, it looks at what the feed points to:
+
+* the artwork (size, colour mode, format), fetched over HTTP, or, for a feed file in a
+  ``file://`` storage folder, read from that folder (``base_url/KEY`` -> ``DIR/KEY``, with
+  ``base_url`` taken from the feed's ``atom:link rel="self"``);
+* the enclosures: their size on disk in that folder, or over HTTP a HEAD answer with the
+  same Content-Length and a 206 answer to ``Range: bytes=0-1`` (what Apple checks).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from lxml import etree
+from PIL import Image, UnidentifiedImageError
+
+from .categories import category_problem
+from .errors import PodcastError
+
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+NAMESPACES = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "atom": ATOM_NS,
+              "content": CONTENT_NS}
+
+DESCRIPTION_MAX_BYTES = 4000
+ART_MIN_PX, ART_MAX_PX = 1400, 3000
+EPISODE_TYPES = ("full", "trailer", "bonus")
+SHOW_TYPES = ("episodic", "serial")
+TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "text/html",
+                    "text/plain", "application/srt")
+TIMEOUT = 10  # seconds for one HTTP request
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+USER_AGENT = "podcast-validate/1.0"
+
+#: Every rule the validator applies, with what it checks (``podcast validate`` shows them).
+RULES = {
+    "xml": "the feed is well-formed XML, an RSS 2.0 document with one <channel>",
+    "namespaces": "itunes, podcast, atom and content namespaces have their exact URIs",
+    "channel-required": "channel title, link, description, language and atom:link rel=self",
+    "image": "itunes:image on the channel: square 1400-3000 px RGB JPEG/PNG, right extension",
+    "category": "itunes:category names from Apple's list (exact case)",
+    "explicit": "itunes:explicit is true or false (required on the channel)",
+    "description-length": "channel and item descriptions are at most 4000 bytes",
+    "owner": "itunes:author and itunes:owner/itunes:email (Spotify sends its code there)",
+    "show-type": "itunes:type is episodic or serial; serial needs itunes:episode everywhere",
+    "copyright": "copyright without the word, the © sign or a year (PSP-1)",
+    "podcast-guid": "podcast:guid is present and a UUID",
+    "podcast-tags": "podcast:locked yes|no, person names, transcript and chapters types",
+    "item-title": "every item has a title",
+    "enclosure": "every item has an enclosure with an ASCII URL, a byte length and a type",
+    "guid": "every item has a guid, and no two items share one",
+    "pubdate": "every item has an RFC 2822 pubDate with a time zone",
+    "duration": "itunes:duration is a whole number of seconds",
+    "episode-number": "itunes:episode and itunes:season are non-zero whole numbers",
+    "episode-type": "itunes:episodeType is full, trailer or bonus",
+    "guid-stability": "an episode keeps its guid from one version of the feed to the next",
+    "enclosure-reachable": "the audio is there, with the length the feed says; HEAD and "
+                           "byte ranges work over HTTP",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a feed."""
+
+    level: str  # "error" | "warning"
+    rule: str  # a key of RULES
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: [{self.rule}] {self.message}"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def validate(source: str, *, previous: Path | None = None,
+             http_checks: int = 20) -> list[Finding]:
+    """Lint the feed at ``source`` (a file path or an http(s) URL).
+
+    ``previous`` is an earlier copy of the same feed: GUIDs must not change between them.
+    ``http_checks`` limits how many enclosures (newest first) are probed over HTTP.
+    Raises PodcastError when the feed itself cannot be read.
+    """
+    data = _read_source(source)
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        return [Finding("error", "xml", f"the feed is not well-formed XML: {exc}")]
+    channel = root.find("channel")
+    if root.tag != "rss" or root.get("version") != "2.0" or channel is None:
+        return [Finding("error", "xml", "the document is not an RSS 2.0 feed "
+                        "(<rss version=\"2.0\"><channel>…)")]
+    feed = _Feed(source=source, root=root, channel=channel, items=channel.findall("item"),
+                 http_checks=http_checks)
+    findings: list[Finding] = []
+    for check in CHECKS:
+        findings.extend(check(feed))
+    if previous is not None:
+        findings.extend(_check_guid_stability(feed, Path(previous)))
+    return findings
+
+
+def default_source(config: str | Path) -> str:
+    """The built feed of the show in ``config``.
+
+    For ``file://DIR`` storage it is the feed file in that folder (resolved against the
+    config's folder); for other storage the public ``feed_url``.
+    """
+    from .config import load_show
+    from .storage import FileStore, open_store
+
+    show = load_show(config)
+    if show.storage.startswith("file://"):
+        store = open_store(show.storage, show.root)
+        assert isinstance(store, FileStore)
+        prefix = show.base_url.rstrip("/") + "/"
+        key = show.feed_url[len(prefix):] if show.feed_url.startswith(prefix) else "feed.xml"
+        return str((store.folder / key).resolve())
+    return show.feed_url
+
+
+# --------------------------------------------------------------------------- the feed
+
+
+@dataclass
+class _Feed:
+    source: str
+    root: etree._Element
+    channel: etree._Element
+    items: list[etree._Element]
+    http_checks: int
+    _images: dict[str, list[Finding]] = field(default_factory=dict)
+
+    @property
+    def is_remote(self) -> bool:
+        return _is_http(self.source)
+
+    def local_path(self, url: str) -> Path | None:
+        """For a local feed file, the file that ``url`` maps to in the feed's folder.
+
+        ``base_url`` is where the feed says it lives (atom:link rel=self) minus its name.
+        """
+        if self.is_remote:
+            return None
+        self_link = _self_link(self.channel)
+        if not self_link or "/" not in self_link:
+            return None
+        base = self_link.rsplit("/", 1)[0] + "/"
+        if not url.startswith(base):
+            return None
+        folder = Path(self.source).resolve().parent
+        candidate = (folder / unquote(url[len(base):])).resolve()
+        if folder not in candidate.parents:
+            return None  # a URL that climbs out of the folder maps to nothing
+        return candidate if candidate.is_file() else None
+
+    def item_name(self, index: int, item: etree._Element) -> str:
+        title = (item.findtext("title") or "").strip()
+        return f"item {index + 1} ({title!r})" if title else f"item {index + 1}"
+
+
+def _self_link(channel: etree._Element) -> str | None:
+    for link in channel.findall(f"{{{ATOM_NS}}}link"):
+        if link.get("rel") == "self" and link.get("href"):
+            return link.get("href")
+    return None
+
+
+# --------------------------------------------------------------------------- channel rules
+
+
+def _check_namespaces(feed: _Feed) -> Iterator[Finding]:
+    for prefix, expected in NAMESPACES.items():
+        bound = feed.root.nsmap.get(prefix)
+        if bound is not None and bound != expected:
+            yield Finding("error", "namespaces",
+                          f"prefix {prefix!r} is bound to {bound!r}; it must be exactly "
+                          f"{expected!r} (apps compare it character by character)")
+    used = {etree.QName(el).namespace for el in feed.root.iter() if isinstance(el.tag, str)}
+    for uri in sorted(u for u in used if u and u not in NAMESPACES.values()):
+        for prefix, expected in NAMESPACES.items():
+            if _loose(uri) == _loose(expected):
+                yield Finding("error", "namespaces",
+                              f"namespace {uri!r} looks like {prefix} but is not exactly "
+                              f"{expected!r}: its tags are ignored")
+    if ITUNES_NS not in used:
+        yield Finding("error", "namespaces",
+                      f"no itunes tags in the namespace {ITUNES_NS!r}: Apple requires them")
+
+
+def _loose(uri: str) -> str:
+    return re.sub(r"^https?://", "", uri.lower()).rstrip("/")
+
+
+def _check_channel(feed: _Feed) -> Iterator[Finding]:
+    channel = feed.channel
+    for tag in ("title", "link", "description", "language"):
+        if not (channel.findtext(tag) or "").strip():
+            yield Finding("error", "channel-required", f"the channel has no <{tag}>")
+    language = (channel.findtext("language") or "").strip()
+    if language and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        yield Finding("error", "channel-required",
+                      f"<language> {language!r} is not an ISO 639 code such as fr or en-US")
+    if _self_link(channel) is None:
+        yield Finding("error", "channel-required",
+                      'the channel has no <atom:link rel="self" href="…"> (PSP-1)')
+    description = channel.findtext("description") or ""
+    if len(description.encode("utf-8")) > DESCRIPTION_MAX_BYTES:
+        yield Finding("error", "description-length",
+                      f"the channel description is {len(description.encode('utf-8'))} bytes; "
+                      f"Apple allows {DESCRIPTION_MAX_BYTES}")
+
+
+def _check_image(feed: _Feed) -> Iterator[Finding]:
+    images = feed.channel.findall(f"{{{ITUNES_NS}}}image")
+    hrefs = [i.get("href") for i in images if i.get("href")]
+    if not hrefs:
+        yield Finding("error", "image", 'the channel has no <itunes:image href="…">')
+        return
+    yield from _image_findings(feed, hrefs[0], "the show artwork")
+    for index, item in enumerate(feed.items):
+        element = item.find(f"{{{ITUNES_NS}}}image")
+        if element is not None and element.get("href") and element.get("href") != hrefs[0]:
+            yield from _image_findings(feed, element.get("href"),
+                                       f"the image of {feed.item_name(index, item)}")
+
+
+def _image_findings(feed: _Feed, url: str, what: str) -> list[Finding]:
+    """Findings about one artwork URL (cached: episodes usually share the show's art)."""
+    if url not in feed._images:
+        feed._images[url] = list(_inspect_image(feed, url, what))
+    return feed._images[url]
+
+
+def _inspect_image(feed: _Feed, url: str, what: str) -> Iterator[Finding]:
+    path = feed.local_path(url)
+    try:
+        if path is not None:
+            data = path.read_bytes()
+        elif _is_http(url):
+            status, _, data = _http(url, "GET", limit=MAX_IMAGE_BYTES)
+            if status != 200:
+                yield Finding("error", "image", f"{what} {url} answers HTTP {status}")
+                return
+        else:
+            yield Finding("warning", "image", f"{what} {url} was not checked: not an http(s) "
+                          "URL and not in the feed's folder")
+            return
+    except OSError as exc:
+        level = "error" if feed.is_remote else "warning"
+        yield Finding(level, "image", f"{what} {url} could not be fetched: {exc}")
+        return
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, (width, height), mode = image.format, image.size, image.mode
+    except (UnidentifiedImageError, OSError):
+        yield Finding("error", "image", f"{what} {url} is not a readable image")
+        return
+    if kind not in ("JPEG", "PNG"):
+        yield Finding("error", "image", f"{what} is {kind}; Apple accepts JPEG or PNG")
+    extension = Path(urlsplit(url).path).suffix.lower()
+    expected = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}.get(kind, ())
+    if expected and extension not in expected:
+        yield Finding("error", "image", f"{what} is a {kind} file but its name ends in "
+                      f"{extension or '(nothing)'}; use {expected[0]}")
+    if width != height:
+        yield Finding("error", "image", f"{what} is {width}x{height} px; it must be square")
+    if not ART_MIN_PX <= min(width, height) or max(width, height) > ART_MAX_PX:
+        yield Finding("error", "image", f"{what} is {width}x{height} px; Apple wants "
+                      f"{ART_MIN_PX} to {ART_MAX_PX} px")
+    if mode != "RGB":
+        yield Finding("error", "image", f"{what} uses the colour mode {mode}; Apple wants RGB")
+
+
+def _check_category(feed: _Feed) -> Iterator[Finding]:
+    categories = feed.channel.findall(f"{{{ITUNES_NS}}}category")
+    if not categories:
+        yield Finding("error", "category", 'the channel has no <itunes:category text="…">')
+    for element in categories:
+        top = element.get("text") or ""
+        subs = [s.get("text") or "" for s in element.findall(f"{{{ITUNES_NS}}}category")]
+        for name in [top] + [f"{top}/{sub}" for sub in subs]:
+            problem = category_problem(name)
+            if problem:
+                yield Finding("error", "category", problem)
+
+
+def _check_explicit(feed: _Feed) -> Iterator[Finding]:
+    value = feed.channel.findtext(f"{{{ITUNES_NS}}}explicit")
+    if value is None:
+        yield Finding("error", "explicit", "the channel has no <itunes:explicit>")
+    elif value.strip() not in ("true", "false"):
+        yield Finding("error", "explicit",
+                      f"channel <itunes:explicit> is {value!r}; write true or false")
+    for index, item in enumerate(feed.items):
+        value = item.findtext(f"{{{ITUNES_NS}}}explicit")
+        if value is not None and value.strip() not in ("true", "false"):
+            yield Finding("error", "explicit", f"{feed.item_name(index, item)}: "
+                          f"<itunes:explicit> is {value!r}; write true or false")
+
+
+def _check_owner(feed: _Feed) -> Iterator[Finding]:
+    if not (feed.channel.findtext(f"{{{ITUNES_NS}}}author") or "").strip():
+        yield Finding("warning", "owner", "the channel has no <itunes:author>")
+    email = feed.channel.findtext(f"{{{ITUNES_NS}}}owner/{{{ITUNES_NS}}}email") or ""
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip()):
+        yield Finding("warning", "owner", "the channel has no <itunes:owner> with an "
+                      "<itunes:email> (directories send ownership codes there)")
+
+
+def _check_show_type(feed: _Feed) -> Iterator[Finding]:
+    value = feed.channel.findtext(f"{{{ITUNES_NS}}}type")
+    if value is None:
+        return
+    if value.strip() not in SHOW_TYPES:
+        yield Finding("error", "show-type", f"<itunes:type> is {value!r}; write episodic "
+                      "or serial")
+    elif value.strip() == "serial":
+        for index, item in enumerate(feed.items):
+            if item.find(f"{{{ITUNES_NS}}}episode") is None:
+                yield Finding("error", "show-type", f"{feed.item_name(index, item)} has no "
+                              "<itunes:episode>, which a serial show needs on every item")
+
+
+def _check_copyright(feed: _Feed) -> Iterator[Finding]:
+    text = (feed.channel.findtext("copyright") or "").strip()
+    if not text:
+        return
+    if "©" in text or "copyright" in text.lower() or re.search(r"\b(1[89]|2\d)\d\d\b", text):
+        yield Finding("warning", "copyright", f"<copyright> {text!r} should name the holder "
+                      "only: no ©, no word 'copyright', no year (PSP-1)")
+
+
+def _check_podcast_guid(feed: _Feed) -> Iterator[Finding]:
+    value = feed.channel.findtext(f"{{{PODCAST_NS}}}guid")
+    if value is None:
+        yield Finding("warning", "podcast-guid", "the channel has no <podcast:guid>")
+        return
+    try:
+        uuid.UUID(value.strip())
+    except ValueError:
+        yield Finding("error", "podcast-guid", f"<podcast:guid> {value!r} is not a UUID")
+
+
+def _check_podcast_tags(feed: _Feed) -> Iterator[Finding]:
+    locked = feed.channel.find(f"{{{PODCAST_NS}}}locked")
+    if locked is not None and (locked.text or "").strip() not in ("yes", "no"):
+        yield Finding("error", "podcast-tags", f"<podcast:locked> is {locked.text!r}; "
+                      "write yes or no")
+    places = [("the channel", feed.channel)] + [
+        (feed.item_name(i, item), item) for i, item in enumerate(feed.items)]
+    for name, element in places:
+        for person in element.findall(f"{{{PODCAST_NS}}}person"):
+            if not (person.text or "").strip():
+                yield Finding("error", "podcast-tags", f"{name}: <podcast:person> has no name")
+        for transcript in element.findall(f"{{{PODCAST_NS}}}transcript"):
+            if not transcript.get("url") or transcript.get("type") not in TRANSCRIPT_TYPES:
+                yield Finding("error", "podcast-tags", f"{name}: <podcast:transcript> needs a "
+                              f"url and a type among {', '.join(TRANSCRIPT_TYPES)}")
+        for chapters in element.findall(f"{{{PODCAST_NS}}}chapters"):
+            if not chapters.get("url") or \
+                    chapters.get("type") != "application/json+chapters":
+                yield Finding("error", "podcast-tags", f"{name}: <podcast:chapters> needs a "
+                              'url and type="application/json+chapters"')
+
+
+# --------------------------------------------------------------------------- item rules
+
+
+def _check_items(feed: _Feed) -> Iterator[Finding]:
+    seen: dict[str, str] = {}
+    for index, item in enumerate(feed.items):
+        name = feed.item_name(index, item)
+        if not (item.findtext("title") or "").strip():
+            yield Finding("error", "item-title", f"{name} has no <title>")
+        yield from _item_enclosure(name, item)
+        guid = (item.findtext("guid") or "").strip()
+        if not guid:
+            yield Finding("error", "guid", f"{name} has no <guid>")
+        elif guid in seen:
+            yield Finding("error", "guid", f"{name} has the same guid {guid!r} as "
+                          f"{seen[guid]}; Apple silently drops duplicates")
+        else:
+            seen[guid] = name
+        yield from _item_dates(name, item)
+        description = item.findtext("description") or ""
+        if len(description.encode("utf-8")) > DESCRIPTION_MAX_BYTES:
+            yield Finding("error", "description-length", f"{name}: the description is "
+                          f"{len(description.encode('utf-8'))} bytes; Apple allows "
+                          f"{DESCRIPTION_MAX_BYTES}")
+        yield from _item_numbers(name, item)
+
+
+def _item_enclosure(name: str, item: etree._Element) -> Iterator[Finding]:
+    enclosure = item.find("enclosure")
+    if enclosure is None:
+        yield Finding("error", "enclosure", f"{name} has no <enclosure>")
+        return
+    url, length, kind = (enclosure.get(a) or "" for a in ("url", "length", "type"))
+    if not _is_http(url) or not url.isascii() or " " in url:
+        yield Finding("error", "enclosure", f"{name}: enclosure url {url!r} is not an "
+                      "ASCII http(s) URL")
+    if not length.isdigit() or int(length) <= 0:
+        yield Finding("error", "enclosure", f"{name}: enclosure length {length!r} is not "
+                      "the file size in bytes")
+    if not re.fullmatch(r"(audio|video)/[\w.+-]+", kind):
+        yield Finding("error", "enclosure", f"{name}: enclosure type {kind!r} is not an "
+                      "audio or video type")
+    elif urlsplit(url).path.lower().endswith(".mp3") and kind != "audio/mpeg":
+        yield Finding("error", "enclosure", f"{name}: an MP3 enclosure must have type "
+                      f"audio/mpeg, not {kind!r}")
+
+
+def _item_dates(name: str, item: etree._Element) -> Iterator[Finding]:
+    text = (item.findtext("pubDate") or "").strip()
+    if not text:
+        yield Finding("error", "pubdate", f"{name} has no <pubDate>")
+    else:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            yield Finding("error", "pubdate", f"{name}: <pubDate> {text!r} is not an RFC 2822 "
+                          "date with a time zone, e.g. Mon, 09 Nov 2026 06:00:00 +0000")
+    duration = item.findtext(f"{{{ITUNES_NS}}}duration")
+    if duration is None:
+        yield Finding("warning", "duration", f"{name} has no <itunes:duration>")
+    elif re.fullmatch(r"\d+(:[0-5]\d){1,2}", duration.strip()):
+        yield Finding("warning", "duration", f"{name}: <itunes:duration> {duration!r} should "
+                      "be whole seconds")
+    elif not duration.strip().isdigit():
+        yield Finding("error", "duration", f"{name}: <itunes:duration> {duration!r} is not a "
+                      "whole number of seconds")
+
+
+def _item_numbers(name: str, item: etree._Element) -> Iterator[Finding]:
+    for tag in ("episode", "season"):
+        value = item.findtext(f"{{{ITUNES_NS}}}{tag}")
+        if value is not None and not re.fullmatch(r"[1-9]\d*", value.strip()):
+            yield Finding("error", "episode-number", f"{name}: <itunes:{tag}> {value!r} is not "
+                          "a non-zero whole number")
+    kind = item.findtext(f"{{{ITUNES_NS}}}episodeType")
+    if kind is not None and kind.strip() not in EPISODE_TYPES:
+        yield Finding("error", "episode-type", f"{name}: <itunes:episodeType> {kind!r} is not "
+                      "full, trailer or bonus")
+
+
+def _check_enclosures_reachable(feed: _Feed) -> Iterator[Finding]:
+    probed = 0
+    for index, item in enumerate(feed.items):
+        enclosure = item.find("enclosure")
+        if enclosure is None or not (enclosure.get("length") or "").isdigit():
+            continue  # already an "enclosure" error
+        url, length = enclosure.get("url") or "", int(enclosure.get("length"))
+        name = feed.item_name(index, item)
+        path = feed.local_path(url)
+        if path is not None:
+            size = path.stat().st_size
+            if size != length:
+                yield Finding("error", "enclosure-reachable", f"{name}: the feed says "
+                              f"{length} bytes but {path.name} has {size}")
+            continue
+        if not _is_http(url) or probed >= feed.http_checks:
+            continue
+        probed += 1
+        yield from _probe_enclosure(feed, name, url, length)
+
+
+def _probe_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[Finding]:
+    try:
+        status, headers, _ = _http(url, "HEAD")
+        if status != 200:
+            yield Finding("error", "enclosure-reachable", f"{name}: HEAD {url} answers "
+                          f"HTTP {status}")
+            return
+        size = headers.get("content-length")
+        if size != str(length):
+            yield Finding("error", "enclosure-reachable", f"{name}: HEAD says Content-Length "
+                          f"{size}, the feed says length {length}")
+        status, headers, body = _http(url, "GET", {"Range": "bytes=0-1"}, limit=1024)
+        if status != 206 or len(body) != 2:
+            yield Finding("error", "enclosure-reachable", f"{name}: a request for bytes=0-1 "
+                          f"got HTTP {status} with {len(body)} bytes; the server must answer "
+                          "206 with 2 bytes (Apple requires byte ranges)")
+    except OSError as exc:
+        # A feed file checked before its server runs is not broken; a served feed is.
+        level = "error" if feed.is_remote else "warning"
+        yield Finding(level, "enclosure-reachable", f"{name}: {url} could not be reached: "
+                      f"{exc}")
+
+
+# --------------------------------------------------------------------------- GUID stability
+
+
+def _check_guid_stability(feed: _Feed, previous: Path) -> Iterator[Finding]:
+    try:
+        old_root = etree.fromstring(previous.read_bytes(), parser=_parser())
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise PodcastError(f"cannot read the previous feed: {exc}", file=previous,
+                           fix="pass an earlier copy of the feed file") from None
+    current = [_item_keys(item) for item in feed.items]
+    guids = {guid for guid, _, _ in current}
+    for item in old_root.iterfind("channel/item"):
+        guid, url, title = _item_keys(item)
+        if not guid or guid in guids:
+            continue
+        match = next((c for c in current if (url and c[1] == url) or (title and c[2] == title)),
+                     None)
+        if match is not None:
+            yield Finding("error", "guid-stability", f"episode {title!r} changed its guid from "
+                          f"{guid!r} to {match[0]!r}: every app will list it twice")
+        else:
+            yield Finding("warning", "guid-stability", f"episode {title!r} (guid {guid!r}) is "
+                          "gone from the feed; apps will remove it")
+
+
+def _item_keys(item: etree._Element) -> tuple[str, str, str]:
+    enclosure = item.find("enclosure")
+    return ((item.findtext("guid") or "").strip(),
+            (enclosure.get("url") or "") if enclosure is not None else "",
+            (item.findtext("title") or "").strip())
+
+
+CHECKS: tuple[Callable[[_Feed], Iterator[Finding]], ...] = (
+    _check_namespaces, _check_channel, _check_image, _check_category, _check_explicit,
+    _check_owner, _check_show_type, _check_copyright, _check_podcast_guid,
+    _check_podcast_tags, _check_items, _check_enclosures_reachable,
+)
+
+
+# --------------------------------------------------------------------------- I/O
+
+
+def _parser() -> etree.XMLParser:
+    # Never fetch DTDs or expand external entities from a feed we do not trust.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _is_http(text: str) -> bool:
+    return urlsplit(text).scheme in ("http", "https")
+
+
+def _read_source(source: str) -> bytes:
+    if _is_http(source):
+        try:
+            status, _, data = _http(source, "GET", limit=200 * 1024 * 1024)
+        except OSError as exc:
+            raise PodcastError(f"cannot fetch the feed: {exc}", file=source,
+                               fix="check the URL and that the server is running") from None
+        if status != 200:
+            raise PodcastError(f"the feed answers HTTP {status}", file=source,
+                               fix="check the URL; publish the feed first") from None
+        return data
+    path = Path(source)
+    if not path.is_file():
+        raise PodcastError("feed file not found", file=source,
+                           fix="run `podcast feed` (or `podcast publish`) first, or pass the "
+                               "feed's path or URL")
+    return path.read_bytes()
+
+
+def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
+          limit: int = 0, redirects: int = 5) -> tuple[int, dict[str, str], bytes]:
+    """``(status, lower-cased headers, first limit bytes of the body)``, following redirects.
+
+    http.client, not urllib: urllib turns a redirected HEAD into a GET of the whole file.
+    """
+    for _ in range(redirects + 1):
+        parts = urlsplit(url)
+        connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
+                            else http.client.HTTPConnection)
+        connection = connection_class(parts.netloc, timeout=TIMEOUT)
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request(method, path,
+                               headers={"User-Agent": USER_AGENT, **(headers or {})})
+            response = connection.getresponse()
+            answer = {k.lower(): v for k, v in response.getheaders()}
+            if response.status in (301, 302, 303, 307, 308) and "location" in answer:
+                url = urljoin(url, answer["location"])
+                continue
+            body = response.read(limit) if method != "HEAD" and limit else b""
+            return response.status, answer, body
+        except http.client.HTTPException as exc:  # a broken answer: as bad as no answer
+            raise OSError(f"bad HTTP answer: {exc!r}") from None
+        finally:
+            connection.close()
+    raise OSError(f"more than {redirects} redirects")
