@@ -339,8 +339,10 @@ def _s3_client():
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"},
-                    connect_timeout=10, read_timeout=60)
+    # AWS_MAX_ATTEMPTS / AWS_RETRY_MODE still win, as everywhere else in the AWS tools.
+    retries = {"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or RETRY_ATTEMPTS),
+               "mode": os.environ.get("AWS_RETRY_MODE") or "standard"}
+    config = Config(retries=retries, connect_timeout=10, read_timeout=60)
     if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3"):
         # S3-compatible servers (MinIO, SeaweedFS, moto) rarely have wildcard DNS for
         # bucket.host names: address buckets in the path.
@@ -348,8 +350,20 @@ def _s3_client():
     return boto3.client("s3", config=config)
 
 
+def redact(text: str) -> str:
+    """``text`` without passwords typed into URLs (``scheme://user:secret@host``)."""
+    return re.sub(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]*@", r"\1***@", text)
+
+
 def _storage_error(action: str, where: str, exc: Exception) -> StorageError:
-    """A StorageError that says what failed and what usually fixes it."""
+    """A StorageError that says what failed and what usually fixes it (never a secret)."""
+    error = _describe_error(action, where, exc)
+    error.message = redact(error.message)
+    error.args = (str(error),)
+    return error
+
+
+def _describe_error(action: str, where: str, exc: Exception) -> StorageError:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     if isinstance(exc, NoCredentialsError):
