@@ -173,6 +173,30 @@ def test_s3_store_survives_faults_or_says_why(s3: S3Server, tmp_path,
     assert len(failures) <= 1, (failures, proxy.stats, f"seed {test_seed()}")
 
 
+def test_a_stalled_answer_is_given_up_after_the_read_timeout_and_retried(
+        s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that goes silent must cost one read timeout, not hang the publish.
+
+    ``PODCAST_S3_READ_TIMEOUT`` (seconds) shortens the client's read timeout so the test
+    needs no minute-long stall; the stalled request was applied by S3, and the retry
+    overwrites it with the same bytes.
+    """
+    with FaultyProxy(s3.endpoint, rate=1.0, kinds=("stall",), max_faults=1,
+                     stall_seconds=12) as proxy:
+        for name, value in {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": proxy.endpoint,
+                            "PODCAST_S3_READ_TIMEOUT": "2"}.items():
+            monkeypatch.setenv(name, value)
+        store = S3Store(s3.bucket, "stall")
+        started = time.monotonic()
+        store.put_bytes("feed.xml", b"<rss/>", content_type="application/rss+xml",
+                        cache_control="public, max-age=300")
+        elapsed = time.monotonic() - started
+    assert proxy.stats.faults["stall"] == 1
+    assert elapsed < 8, f"the stalled request took {elapsed:.1f}s: is the read timeout set?"
+    stored = s3.client().get_object(Bucket=s3.bucket, Key="stall/feed.xml")["Body"].read()
+    assert stored == b"<rss/>"
+
+
 # --- podcast publish through faults -----------------------------------------------------------
 
 
