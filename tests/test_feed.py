@@ -1,0 +1,292 @@
+"""The RSS feed: what podcast apps read, checked with the parsers apps are built on.
+
+The demo show is laid out as if published (real MP3s, real artwork), then its feed is read
+back by feedparser and podcastparser (gPodder's parser) and by lxml for exact tags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import feedparser
+import podcastparser
+import pytest
+from feed_fixtures import NOW, THIRD_LIVE, Published, publish_demo
+from lxml import etree
+
+from podcast.errors import PodcastError
+from podcast.feed import (
+    DESCRIPTION_MAX_BYTES,
+    ITUNES_NS,
+    PODCAST_NS,
+    build_feed,
+    truncate_html,
+)
+from podcast.model import Chapter, Person
+
+NS = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "content":
+      "http://purl.org/rss/1.0/modules/content/", "atom": "http://www.w3.org/2005/Atom"}
+
+
+@pytest.fixture(scope="session")
+def mp3_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MP3s encoded once for the whole session (ffmpeg is the slow part)."""
+    return tmp_path_factory.mktemp("mp3")
+
+
+@pytest.fixture
+def published(demo_show: Path, mp3_cache: Path) -> Published:
+    return publish_demo(demo_show, mp3_cache)
+
+
+def build(pub: Published, now=NOW, episodes=None) -> bytes:
+    return build_feed(pub.show, pub.episodes if episodes is None else episodes,
+                      pub.catalog, now=now)
+
+
+def items(xml: bytes) -> list[etree._Element]:
+    return etree.fromstring(xml).findall("channel/item")
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def test_feedparser_reads_the_feed_without_complaint(published: Published):
+    parsed = feedparser.parse(build(published))
+
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.feed.title == "Salons & Rencontres"
+    assert parsed.feed.podcast_guid == published.show.guid
+    assert parsed.feed.itunes_type == "episodic"
+    # Two live episodes, newest first; the third is scheduled for 30 November.
+    assert [e.title for e in parsed.entries] == [
+        "Marc Olivier : organiser un congrès quand tout bouge",
+        "Sonia Mamin : le salon devient phygital",
+    ]
+    newest = parsed.entries[0]
+    media = published.catalog.media["002-marc-olivier"]
+    enclosure = next(link for link in newest.links if link.rel == "enclosure")
+    assert enclosure.href == f"http://127.0.0.1:8000/{media.key}"
+    assert int(enclosure.length) == media.bytes == (published.public / media.key).stat().st_size
+    assert enclosure.type == "audio/mpeg"
+    assert newest.itunes_duration == str(round(media.duration))
+    assert (newest.itunes_season, newest.itunes_episode) == ("1", "2")
+    assert newest.itunes_episodetype == "full"
+    assert newest.podcast_chapters["url"] == f"http://127.0.0.1:8000/{media.chapters_key}"
+    assert newest.podcast_chapters["type"] == "application/json+chapters"
+    assert newest.podcast_transcript["type"] == "text/vtt"
+    # feedparser keeps only the last podcast:person of an item: the guest.
+    assert newest.podcast_person["role"] == "guest"
+    assert newest.id == published.episodes[1].guid
+
+
+def test_podcastparser_reads_episodes_enclosures_durations_and_numbers(published: Published):
+    feed = published.write_feed()
+    with feed.open("rb") as stream:
+        parsed = podcastparser.parse(str(feed), stream)
+
+    assert parsed["title"] == "Salons & Rencontres"
+    assert parsed["type"] == "episodic"
+    episodes = parsed["episodes"]
+    # podcastparser sorts by date, newest first, like the feed itself.
+    assert [e["guid"] for e in episodes] == [published.episodes[1].guid,
+                                            published.episodes[0].guid]
+    for episode, source in zip(episodes, [published.episodes[1], published.episodes[0]],
+                               strict=True):
+        media = published.catalog.media[source.slug]
+        assert episode["enclosures"] == [{
+            "url": f"http://127.0.0.1:8000/{media.key}", "file_size": media.bytes,
+            "mime_type": "audio/mpeg"}]
+        assert episode["total_time"] == round(media.duration)
+        assert (episode["season"], episode["number"]) == (source.season, source.number)
+        assert episode["explicit"] is False
+        assert episode["published"] == int(source.published.timestamp())
+
+
+def test_podcastparser_sees_chapters_and_people_once_it_knows_the_namespace(
+        published: Published, monkeypatch: pytest.MonkeyPatch):
+    # podcastparser 0.6.11 only knows the podcast namespace by its old GitHub URL; the
+    # namespace document says both URIs are the same namespace, so teach it the official one.
+    monkeypatch.setitem(podcastparser.Namespace.NAMESPACES, PODCAST_NS, "podcast")
+    feed = published.write_feed()
+    with feed.open("rb") as stream:
+        newest = podcastparser.parse(str(feed), stream)["episodes"][0]
+
+    media = published.catalog.media["002-marc-olivier"]
+    assert newest["chapters_json_url"] == f"http://127.0.0.1:8000/{media.chapters_key}"
+    assert newest["transcript_url"] == f"http://127.0.0.1:8000/{media.transcript_key}"
+    assert [(p["name"], p["role"]) for p in newest["persons"]] == [
+        ("Julien Morel", "host"), ("Marc Olivier", "guest")]
+
+
+# --------------------------------------------------------------------------- exact tags
+
+
+def test_channel_carries_apple_and_podcasting20_tags(published: Published):
+    channel = etree.fromstring(build(published)).find("channel")
+
+    assert channel.findtext("link") == "https://podcast.example.com"
+    assert channel.find("atom:link", NS).attrib == {
+        "href": "http://127.0.0.1:8000/feed.xml", "rel": "self", "type": "application/rss+xml"}
+    art = f"http://127.0.0.1:8000/{published.catalog.image_key}"
+    assert [i.get("href") for i in channel.findall("itunes:image", NS)] == [art]
+    assert channel.findtext("itunes:explicit", namespaces=NS) == "false"
+    assert channel.findtext("itunes:author", namespaces=NS) == "Studio Rencontres"
+    assert channel.findtext("itunes:owner/itunes:email", namespaces=NS) == "studio@example.com"
+    category = channel.find("itunes:category", NS)
+    assert category.get("text") == "Business"
+    assert [c.get("text") for c in category.findall("itunes:category", NS)] == [
+        "Marketing", "Entrepreneurship"]
+    locked = channel.find("podcast:locked", NS)
+    assert (locked.text, locked.get("owner")) == ("no", "studio@example.com")
+    funding = channel.find("podcast:funding", NS)
+    assert (funding.text, funding.get("url")) == ("Soutenir le podcast",
+                                                  "https://podcast.example.com/soutenir")
+    assert channel.findtext("podcast:medium", namespaces=NS) == "podcast"
+    assert [p.text for p in channel.findall("podcast:person", NS)] == ["Julien Morel"]
+    assert channel.findtext("copyright") == "Studio Rencontres"
+    assert channel.findtext("lastBuildDate") == "Mon, 23 Nov 2026 12:00:00 +0000"
+
+
+def test_art_urls_that_feedgen_would_drop_are_kept(published: Published):
+    """feedgen silently drops itunes:image URLs not ending in .jpg/.png (e.g. .jpeg)."""
+    catalog = dataclasses.replace(published.catalog, image_key="art/cover-1.jpeg")
+    xml = build_feed(published.show, published.episodes, catalog, now=NOW)
+    channel = etree.fromstring(xml).find("channel")
+    assert channel.find("itunes:image", NS).get("href") == \
+        "http://127.0.0.1:8000/art/cover-1.jpeg"
+
+
+def test_each_item_has_guid_dates_explicit_persons_and_numbers(published: Published):
+    newest = items(build(published))[0]
+    episode = published.episodes[1]
+
+    guid = newest.find("guid")
+    assert (guid.text, guid.get("isPermaLink")) == (episode.guid, "false")
+    assert parsedate_to_datetime(newest.findtext("pubDate")) == episode.published
+    assert newest.findtext("itunes:explicit", namespaces=NS) == "false"
+    assert newest.findtext("itunes:title", namespaces=NS) == episode.title
+    persons = [(p.text, p.get("role")) for p in newest.findall("podcast:person", NS)]
+    assert persons == [("Julien Morel", "host"), ("Marc Olivier", "guest")]
+    assert newest.findtext("podcast:season", namespaces=NS) == "1"
+    assert newest.findtext("podcast:episode", namespaces=NS) == "2"
+    transcript = newest.find("podcast:transcript", NS)
+    assert (transcript.get("type"), transcript.get("rel")) == ("text/vtt", "captions")
+
+
+def test_explicit_episode_says_true(published: Published):
+    episodes = [dataclasses.replace(published.episodes[0], explicit=True)]
+    item = items(build(published, episodes=episodes))[0]
+    assert item.findtext("itunes:explicit", namespaces=NS) == "true"
+
+
+def test_description_is_the_notes_as_html_with_guests_and_chapters(published: Published):
+    newest = items(build(published))[0]
+    description = newest.findtext("description")
+
+    assert "<p>Marc Olivier organise des congrès médicaux" in description
+    assert "<em>écoutez vos participants" in description
+    assert "<li>Marc Olivier, Organisateur de congrès médicaux</li>" in description
+    assert "<li>0:10 Des réservations plus tardives</li>" in description
+    assert newest.findtext("content:encoded", namespaces=NS) == description
+    # Both are CDATA sections in the file, as Apple asks for HTML.
+    xml = build(published).decode()
+    assert "<description><![CDATA[<p>Marc Olivier" in xml
+    assert "<content:encoded><![CDATA[<p>Marc Olivier" in xml
+
+
+def test_long_notes_are_cut_to_4000_bytes_in_description_but_kept_in_content(
+        published: Published):
+    paragraph = "Une phrase assez longue sur les salons éco-responsables et leurs défis. "
+    notes = "\n\n".join(f"**Partie {n}.** " + paragraph * 5 for n in range(40))
+    episode = dataclasses.replace(published.episodes[0], notes=notes)
+    item = items(build(published, episodes=[episode]))[0]
+
+    description = item.findtext("description")
+    content = item.findtext("content:encoded", namespaces=NS)
+    assert len(description.encode("utf-8")) <= DESCRIPTION_MAX_BYTES
+    assert "Partie 39" in content and "Partie 39" not in description
+    assert "…" in description
+    assert 'href="http://127.0.0.1:8000/episodes/001-sonia-mamin.html"' in description
+    # The cut keeps the HTML well formed: it parses as XML once wrapped.
+    etree.fromstring(f"<div>{description}</div>".encode())
+
+
+def test_truncate_html_closes_open_tags_and_cuts_between_words():
+    html = "<p>Bonjour <strong>tout le monde, voici un texte</strong> suite</p><p>fin</p>"
+    cut = truncate_html(html, 40)
+    assert len(cut.encode()) <= 40
+    assert cut == "<p>Bonjour <strong>tout…</strong></p>"
+    assert truncate_html(html, 1000) == html
+
+
+def test_hostile_text_comes_back_exactly(published: Published):
+    title = 'Ventes <b>& "marges"</b> ]]> en 2026 🎙️\x07'
+    guest = Person(name="Zoé <script>alert(1)</script> & Cie", role="guest",
+                   title="CEO ]]> <i>", href="https://example.com/?a=1&b=2")
+    notes = "Raw <script>alert('x')</script> and [a link](javascript:alert(1)) ]]> done."
+    episode = dataclasses.replace(
+        published.episodes[0], title=title, guests=(guest,), notes=notes,
+        chapters=(Chapter(0, "Début <intro> & ]]>"),))
+    xml = build(published, episodes=[episode])
+
+    parsed = feedparser.parse(xml)
+    assert parsed.bozo == 0
+    item = items(xml)[0]
+    assert item.findtext("title") == title[:-1]  # the control character is dropped
+    assert item.findtext("itunes:title", namespaces=NS) == title[:-1]
+    names = [p.text for p in item.findall("podcast:person", NS)]
+    assert names == ["Julien Morel", guest.name]
+    description = item.findtext("description")
+    assert "<script>" not in description
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in description or \
+        "&lt;script&gt;alert('x')&lt;/script&gt;" in description
+    assert "javascript:" not in description
+    assert "]]&gt; done." in description
+    assert "Zoé &lt;script&gt;alert(1)&lt;/script&gt; &amp; Cie" in description
+    assert 'href="https://example.com/?a=1&amp;b=2"' in description
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def test_scheduled_episode_appears_only_once_its_time_has_come(published: Published):
+    third = published.episodes[2]
+    assert third.slug == "003-claire-dubois"
+
+    def guids(now):
+        return [i.findtext("guid") for i in items(build(published, now=now))]
+
+    assert third.guid not in guids(THIRD_LIVE - timedelta(seconds=1))
+    assert guids(THIRD_LIVE)[0] == third.guid
+    assert len(guids(THIRD_LIVE)) == 3
+
+
+def test_episode_without_published_media_stays_out(published: Published):
+    catalog = dataclasses.replace(published.catalog, media={
+        k: v for k, v in published.catalog.media.items() if k != "002-marc-olivier"})
+    xml = build_feed(published.show, published.episodes, catalog, now=THIRD_LIVE)
+    assert [i.findtext("itunes:episode", namespaces=NS) for i in items(xml)] == ["3", "1"]
+
+
+def test_same_inputs_and_clock_give_identical_bytes(published: Published):
+    first = build(published)
+    again = build_feed(published.show, list(reversed(published.episodes)), published.catalog,
+                       now=NOW)
+    assert first == again
+    assert build(published, now=NOW + timedelta(hours=1)) != first  # lastBuildDate moves
+
+
+def test_feed_without_published_artwork_is_refused(published: Published):
+    catalog = dataclasses.replace(published.catalog, image_key=None)
+    with pytest.raises(PodcastError, match="artwork has not been published"):
+        build_feed(published.show, published.episodes, catalog, now=NOW)
+
+
+def test_naive_clock_is_refused(published: Published):
+    with pytest.raises(PodcastError, match="no time zone"):
+        build_feed(published.show, published.episodes, published.catalog,
+                   now=NOW.replace(tzinfo=None))
