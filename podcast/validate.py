@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from lxml import etree
 from PIL import Image, UnidentifiedImageError
@@ -590,6 +590,7 @@ def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
         connection = connection_class(parts.netloc, timeout=TIMEOUT)
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            path = quote(path, safe="/%?=&:;@!$'()*+,~")  # non-ASCII URLs, as browsers do
             connection.request(method, path,
                                headers={"User-Agent": USER_AGENT, **(headers or {})})
             response = connection.getresponse()
@@ -599,7 +600,7 @@ def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
                 continue
             body = response.read(limit) if method != "HEAD" and limit else b""
             return response.status, answer, body
-        except http.client.HTTPException as exc:  # a broken answer: as bad as no answer
+        except (http.client.HTTPException, ValueError) as exc:  # as bad as no answer
             raise OSError(f"bad HTTP answer: {exc!r}") from None
         finally:
             connection.close()
