@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -230,7 +232,9 @@ class FileStore:
 MULTIPART_BYTES = 16 * 1024 * 1024
 #: botocore "standard" retry mode: bounded exponential backoff with jitter, on throttling,
 #: 5xx and connection errors.
-RETRY_ATTEMPTS = 5
+RETRY_ATTEMPTS = 6
+#: Full-jitter backoff for the retries done here (botocore's own: base 1 s, cap 20 s).
+BACKOFF_BASE, BACKOFF_CAP = 0.2, 5.0
 
 
 class S3Store:
@@ -301,12 +305,33 @@ class S3Store:
                           (answer.get("Metadata") or {}).get("sha256"))
 
     def get_bytes(self, key: str) -> bytes:
-        """The bytes of ``key``; StorageError if absent."""
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return answer["Body"].read()
-        except Exception as exc:
-            raise self._fail("download", key, exc) from None
+        """The bytes of ``key``; StorageError if absent.
+
+        botocore retries a request that fails, but not a body cut off after the headers
+        arrived; that is retried here, with the same bounded exponential backoff.
+        """
+        from botocore.exceptions import (
+            ConnectionClosedError,
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        broken_body = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
+                       ConnectionClosedError, Urllib3Error)
+        attempts = self.client.meta.config.retries.get("max_attempts") or RETRY_ATTEMPTS
+        for attempt in range(attempts):
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return answer["Body"].read()
+            except broken_body as exc:
+                if attempt + 1 == attempts:
+                    raise self._fail("download", key, exc) from None
+                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
+            except Exception as exc:
+                raise self._fail("download", key, exc) from None
+        raise AssertionError("unreachable")
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -342,7 +367,13 @@ def _s3_client():
     # AWS_MAX_ATTEMPTS / AWS_RETRY_MODE still win, as everywhere else in the AWS tools.
     retries = {"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or RETRY_ATTEMPTS),
                "mode": os.environ.get("AWS_RETRY_MODE") or "standard"}
-    config = Config(retries=retries, connect_timeout=10, read_timeout=60)
+    # A server that goes silent costs one read timeout, then a retry (not a hung publish).
+    try:
+        read_timeout = float(os.environ.get("PODCAST_S3_READ_TIMEOUT") or 60)
+    except ValueError:
+        raise StorageError("PODCAST_S3_READ_TIMEOUT is not a number of seconds",
+                           field="PODCAST_S3_READ_TIMEOUT", fix="e.g. 30, or unset it") from None
+    config = Config(retries=retries, connect_timeout=10, read_timeout=read_timeout)
     if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3"):
         # S3-compatible servers (MinIO, SeaweedFS, moto) rarely have wildcard DNS for
         # bucket.host names: address buckets in the path.
