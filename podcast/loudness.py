@@ -1,0 +1,315 @@
+"""Loudness measurement (ITU-R BS.1770 / EBU R128) with ffmpeg's ``ebur128`` meter.
+
+``measure(path)`` runs ``ebur128=peak=true`` over the whole file and reads its summary, so
+the figures agree with ffmpeg's own meter by construction.  The parsing helpers are pure
+functions (text in, numbers out) and the mastering stage (``podcast.audio``) reuses them,
+together with :func:`probe` and :func:`gated_loudness`, the BS.1770 gating over the 400 ms
+momentary blocks.
+
+Bad input never reaches the user as an ffmpeg dump: a missing file, a file that is not
+audio, and a truncated or corrupt file each raise :class:`AudioError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .binaries import ffmpeg, ffprobe
+from .errors import AudioError
+
+#: BS.1770 gates: blocks below -70 LUFS never count; then blocks 10 LU below the mean.
+ABSOLUTE_GATE = -70.0
+RELATIVE_GATE = -10.0
+
+#: ffmpeg log lines (with ``-v level+...``) that mean the input is damaged, not merely odd.
+_DAMAGE = re.compile(
+    r"\[(error|fatal)\]|corrupt|Invalid data|Error while decoding|decode_frame\(\) failed"
+    r"|Header missing|filesize and duration do not match|invalid residual",
+    re.IGNORECASE,
+)
+#: ``[wav @ 0x55d0] [warning] `` in front of ffmpeg log lines: noise in a user message.
+_PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] )?(\[(info|warning|error|fatal)\] )?")
+_NUMBER = r"(-?(?:\d+(?:\.\d*)?|inf|nan))"
+_FRAME = re.compile(r"\bt:\s*" + _NUMBER + r"\s+TARGET:.*?\bM:\s*" + _NUMBER
+                    + r"\s+S:\s*" + _NUMBER)
+_SUMMARY = {
+    "lufs": re.compile(r"^\s*I:\s*" + _NUMBER + r" LUFS"),
+    "lra": re.compile(r"^\s*LRA:\s*" + _NUMBER + r" LU\b"),
+    "lra_low": re.compile(r"^\s*LRA low:\s*" + _NUMBER + r" LUFS"),
+    "lra_high": re.compile(r"^\s*LRA high:\s*" + _NUMBER + r" LUFS"),
+    "peak": re.compile(r"^\s*Peak:\s*" + _NUMBER + r" dBFS"),
+}
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """What a BS.1770 meter reads for a file.
+
+    ``lufs`` is the gated integrated loudness, ``true_peak`` the 4x oversampled peak in
+    dBTP (``-inf`` for digital silence), ``lra`` the loudness range in LU (EBU Tech 3342),
+    ``duration`` the decoded length in seconds.  ``silent`` is true when no 400 ms block
+    reaches the -70 LUFS absolute gate (ffmpeg then reports -70.0 LUFS).
+    """
+
+    path: str
+    lufs: float
+    true_peak: float
+    lra: float
+    duration: float
+    lra_low: float
+    lra_high: float
+    sample_rate: int
+    channels: int
+    silent: bool
+
+    def to_dict(self) -> dict:
+        """JSON-ready figures; ``-inf`` (silence) becomes ``null``."""
+        return {key: _json_number(value) for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What ffprobe says about a file's first audio stream, before decoding it."""
+
+    path: Path
+    codec: str
+    sample_rate: int
+    channels: int
+    layout: str
+    declared_duration: float | None  # from the container header; None when unknown
+
+    def to_dict(self) -> dict:
+        """JSON-ready description of the stream."""
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def parse_number(text: str) -> float:
+    """ffmpeg's number text (``-23.5``, ``-inf``, ``nan``) as a float."""
+    return float(text)
+
+
+def parse_frame(line: str) -> tuple[float, float, float] | None:
+    """``(t, M, S)`` from one ebur128 frame-log line, or None for any other line.
+
+    ``M`` is the momentary loudness of the 400 ms block ending at ``t`` (one line every
+    100 ms, so consecutive blocks overlap by 75 %: exactly the BS.1770 gating blocks).
+    """
+    match = _FRAME.search(line)
+    if match is None:
+        return None
+    return tuple(parse_number(group) for group in match.groups())  # type: ignore[return-value]
+
+
+def parse_summary(lines: Iterable[str]) -> dict[str, float]:
+    """The figures of ebur128's closing ``Summary:`` block (lufs, lra, lra_low/high, peak).
+
+    Lines before ``Summary:`` are ignored, so the frame log (which also prints ``I:``)
+    cannot be mistaken for the result.  Raises ValueError if there is no summary.
+    """
+    found: dict[str, float] = {}
+    in_summary = False
+    for line in lines:
+        if "Summary:" in line:
+            in_summary, found = True, {}
+            continue
+        if not in_summary:
+            continue
+        for key, pattern in _SUMMARY.items():
+            match = pattern.match(line)
+            if match and key not in found:
+                found[key] = parse_number(match.group(1))
+    if "lufs" not in found:
+        raise ValueError("no ebur128 summary in the ffmpeg output")
+    return found
+
+
+def block_energy(momentary: np.ndarray) -> np.ndarray:
+    """Mean-square energy of each block from its loudness: ``L = -0.691 + 10 log10(E)``."""
+    return np.power(10.0, (np.asarray(momentary, dtype=float) + 0.691) / 10.0)
+
+
+def energy_loudness(energy: float | np.ndarray) -> float | np.ndarray:
+    """Inverse of :func:`block_energy` (``-inf`` for zero energy)."""
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(energy)
+
+
+def gated_loudness(momentary: Sequence[float] | np.ndarray) -> float:
+    """Integrated loudness of 400 ms / 75 %-overlap blocks with the BS.1770 gates.
+
+    ``momentary`` holds each block's loudness in LUFS.  Blocks below -70 LUFS are dropped,
+    then blocks more than 10 LU below the mean energy of the rest.  Returns ``-inf`` when
+    no block passes the absolute gate (silence).
+    """
+    loud = np.asarray(momentary, dtype=float)
+    loud = loud[np.isfinite(loud) & (loud > ABSOLUTE_GATE)]
+    if loud.size == 0:
+        return -math.inf
+    energy = block_energy(loud)
+    threshold = float(energy_loudness(energy.mean())) + RELATIVE_GATE
+    kept = energy[loud > threshold]
+    return float(energy_loudness(kept.mean()))
+
+
+def damage_lines(lines: Iterable[str]) -> list[str]:
+    """The ffmpeg log lines that say the input is truncated or corrupt."""
+    return [_PREFIX.sub("", line).strip() for line in lines if _DAMAGE.search(line)]
+
+
+def _json_number(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- ffmpeg edges
+
+
+def probe(path: Path, *, what: str = "audio file") -> AudioInfo:
+    """Describe the first audio stream of ``path``; AudioError if there is none.
+
+    ``what`` names the file in messages (e.g. ``"intro"``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"the {what} does not exist", file=path,
+                         fix="check the path, or record/copy the file there")
+    done = subprocess.run(
+        [ffprobe(), "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=codec_name,sample_rate,channels,channel_layout,duration:format=duration",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["ffprobe failed"])[-1]
+        raise AudioError(f"the {what} is not audio that ffmpeg can read ({reason})",
+                         file=path, fix="export it again as WAV, FLAC, MP3 or M4A")
+    data = json.loads(done.stdout or "{}")
+    streams = data.get("streams") or []
+    if not streams:
+        raise AudioError(f"the {what} has no audio stream", file=path,
+                         fix="point to the audio recording, not a video, image or text file")
+    stream = streams[0]
+    declared = stream.get("duration") or (data.get("format") or {}).get("duration")
+    channels = int(stream.get("channels") or 0)
+    return AudioInfo(
+        path=path,
+        codec=str(stream.get("codec_name", "unknown")),
+        sample_rate=int(stream.get("sample_rate") or 0),
+        channels=channels,
+        layout=str(stream.get("channel_layout") or f"{channels} channels"),
+        declared_duration=float(declared) if declared not in (None, "N/A") else None,
+    )
+
+
+def check_complete(info: AudioInfo, decoded: float, log: Sequence[str], *,
+                   what: str = "audio file") -> None:
+    """Raise AudioError if decoding hit damage or stopped well short of the declared length.
+
+    A WAV's header and an MP3's Xing header state the length: a file cut in transfer
+    decodes to less.  ffmpeg keeps going over damage, so its warnings are the evidence.
+    """
+    damage = damage_lines(log)
+    short = (info.declared_duration is not None
+             and decoded < info.declared_duration - max(0.5, 0.02 * info.declared_duration))
+    if damage or short:
+        detail = damage[0] if damage else (
+            f"it decodes to {decoded:.1f} s but its header says {info.declared_duration:.1f} s")
+        raise AudioError(f"the {what} is truncated or corrupt: {detail}", file=info.path,
+                         fix="copy or export the file again from the original recording")
+    if decoded <= 0:
+        raise AudioError(f"the {what} holds no audio samples", file=info.path,
+                         fix="export the recording again")
+
+
+def wav_declared_duration(path: Path) -> float | None:
+    """Length in seconds stated by a RIFF/WAVE header's data chunk, or None if not a WAV.
+
+    ffprobe estimates a WAV's duration from the file size, which hides truncation; the
+    header's data size does not.  Streaming placeholders (0 or 0xFFFFFFFF) give None.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"fmt " and pos + 16 <= len(head):
+            byte_rate = int.from_bytes(head[pos + 16:pos + 20], "little")
+        if chunk == b"data":
+            if size in (0, 0xFFFFFFFF) or byte_rate == 0:
+                return None
+            return size / byte_rate
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def declared_duration(info: AudioInfo) -> float | None:
+    """The length the file claims: the WAV header's own figure when there is one."""
+    wav = wav_declared_duration(info.path)
+    return wav if wav is not None else info.declared_duration
+
+
+def measure(path: Path) -> Loudness:
+    """Integrated loudness, true peak, loudness range and duration of an audio file.
+
+    Runs ``ffmpeg -af ebur128=peak=true`` on the first audio stream (all channels, BS.1770
+    channel weights) and reads its summary.  Raises AudioError for a missing, non-audio,
+    truncated or corrupt file.
+    """
+    path = Path(path)
+    info = probe(path)
+    done = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+         "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet",
+         "-f", "null", "-", "-progress", "pipe:1"],
+        capture_output=True, text=True, check=False)
+    log = done.stderr.splitlines()
+    if done.returncode != 0:
+        reason = (damage_lines(log) or log[-1:] or ["ffmpeg failed"])[0]
+        raise AudioError(f"cannot decode the audio file: {reason}", file=path,
+                         fix="export it again as WAV, FLAC, MP3 or M4A")
+    duration = progress_seconds(done.stdout.splitlines())
+    full = AudioInfo(**{**asdict(info), "declared_duration": declared_duration(info)})
+    # ffmpeg's progress stops at the start of the last packet: allow for one packet.
+    check_complete(full, duration + 0.2, log)
+    summary = parse_summary(log)
+    return Loudness(
+        path=str(path),
+        lufs=summary["lufs"],
+        true_peak=summary.get("peak", -math.inf),
+        lra=summary.get("lra", 0.0),
+        duration=round(duration, 3),
+        lra_low=summary.get("lra_low", -math.inf),
+        lra_high=summary.get("lra_high", -math.inf),
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        silent=summary["lufs"] <= ABSOLUTE_GATE,
+    )
+
+
+def progress_seconds(lines: Iterable[str]) -> float:
+    """The last ``out_time_us`` of ffmpeg's ``-progress`` output, in seconds (0 if none)."""
+    seconds = 0.0
+    for line in lines:
+        if line.startswith("out_time_us="):
+            value = line.split("=", 1)[1].strip()
+            if value.lstrip("-").isdigit() and int(value) >= 0:
+                seconds = int(value) / 1e6
+    return seconds

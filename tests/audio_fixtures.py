@@ -1,0 +1,161 @@
+"""Real test audio made by ffmpeg, and an independent ffmpeg meter for checking results.
+
+Nothing here imports the product's audio code: the interviews are generated and measured
+with plain ffmpeg commands, so a test that compares the product against them can fail.
+
+Speech-like signal: pink noise shaped into a voice band, amplitude-modulated at a syllable
+rate (~4 Hz) and gated into phrases with pauses.  The host and the guest differ in band
+(the guest sounds like a remote call) and rhythm.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from PIL import Image
+
+from podcast import binaries
+from podcast.model import AudioSettings, Chapter, Episode, Person, Show
+
+#: Voice shaping: (band filter, syllable rate Hz, phrase rate Hz, noise seed).
+VOICES = {
+    "host": ("highpass=f=110,lowpass=f=5000,equalizer=f=250:t=q:w=1:g=6", 4.1, 0.23, 11),
+    "guest": ("highpass=f=300,lowpass=f=3200,equalizer=f=1000:t=q:w=1:g=4", 3.6, 0.29, 23),
+}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One speaker's turn in a generated interview, in seconds."""
+
+    voice: str
+    start: float
+    end: float
+
+
+def run_ffmpeg(*args: str) -> subprocess.CompletedProcess:
+    """Run ffmpeg quietly; raise with its stderr if it fails."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-y",
+                           "-loglevel", "error", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg {' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def ebur128(path: Path, *extra_filters: str) -> dict[str, float]:
+    """Integrated loudness, true peak and LRA as ffmpeg's own meter reads ``path``.
+
+    ``extra_filters`` go before the meter (e.g. ``atrim=10:20``).
+    """
+    chain = ",".join([*extra_filters, "ebur128=peak=true:framelog=quiet"])
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
+                           "-i", str(path), "-af", chain, "-f", "null", "-"],
+                          capture_output=True, text=True, check=True)
+    summary = done.stderr[done.stderr.rindex("Summary:"):]
+
+    def number(label: str) -> float:
+        return float(re.search(label + r":\s*(-?[\d.]+|-?inf)", summary).group(1))
+
+    return {"lufs": number(r"\bI"), "true_peak": number("Peak"), "lra": number("LRA")}
+
+
+def short_term_series(path: Path) -> list[tuple[float, float]]:
+    """``(t, S)`` every 100 ms: ffmpeg's short-term (3 s) loudness of ``path``."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
+                           "-i", str(path), "-af", "ebur128=framelog=info", "-f", "null",
+                           "-"], capture_output=True, text=True, check=True)
+    return [(float(t), float(s)) for t, s in
+            re.findall(r"t:\s*([\d.]+)\s+TARGET.*?S:\s*(-?[\d.]+|-?inf)", done.stderr)]
+
+
+def _voice_track(path: Path, voice: str, passages: list[Passage], duration: float,
+                 rate: int) -> None:
+    """One voice speaking in its own passages and silent elsewhere (float WAV, mono)."""
+    band, syllables, phrases, seed = VOICES[voice]
+    mine = [p for p in passages if p.voice == voice]
+    mask = "+".join(f"between(t,{p.start},{p.end})" for p in mine) or "0"
+    # |sin| gives two bumps per period: syllables at `syllables` Hz; the phrase gate leaves
+    # a pause of about a third of each phrase period.
+    envelope = (f"pow(abs(sin(PI*{syllables / 2}*t)),1.5)"
+                f"*gt(sin(2*PI*{phrases}*t+1),-0.5)*({mask})")
+    run_ffmpeg("-f", "lavfi", "-i",
+               f"anoisesrc=d={duration}:c=pink:r={rate}:a=0.5:seed={seed}",
+               "-af", f"{band},aeval='val(0)*{envelope}'", "-c:a", "pcm_f32le", str(path))
+
+
+def interview(path: Path, passages: list[Passage], levels: dict[str, float], *,
+              rate: int = 48000, channels: int = 2, codec: tuple[str, ...] = ("-c:a",
+                                                                              "pcm_s16le"),
+              noise_dbfs: float = -72.0) -> Path:
+    """Write an interview: each voice speaks its passages at ``levels[voice]`` LUFS.
+
+    Levels are what ffmpeg's meter reads for that voice alone in the final channel layout
+    (so "-20" for a stereo file means -20 LUFS stereo).  A faint room noise runs throughout.
+    """
+    duration = max(p.end for p in passages)
+    work = path.parent / f".{path.stem}-voices"
+    work.mkdir(exist_ok=True)
+    layout = "mono" if channels == 1 else "stereo"
+    gains = {}
+    for voice in sorted({p.voice for p in passages}):
+        track = work / f"{voice}.wav"
+        _voice_track(track, voice, passages, duration, rate)
+        placed = work / f"{voice}-{layout}.wav"
+        run_ffmpeg("-i", str(track), "-af", f"aformat=channel_layouts={layout}",
+                   "-c:a", "pcm_f32le", str(placed))
+        gains[voice] = levels[voice] - ebur128(placed)["lufs"]
+    inputs, chains = [], []
+    for index, voice in enumerate(sorted(gains)):
+        inputs += ["-i", str(work / f"{voice}-{layout}.wav")]
+        chains.append(f"[{index}:a]volume={gains[voice]:.3f}dB[v{index}]")
+    noise_amp = 10 ** (noise_dbfs / 20)
+    chains.append(f"anoisesrc=d={duration}:c=white:r={rate}:a={noise_amp}:seed=5,"
+                  f"aformat=channel_layouts={layout}[noise]")
+    mix = "".join(f"[v{i}]" for i in range(len(gains))) + "[noise]"
+    chains.append(f"{mix}amix=inputs={len(gains) + 1}:normalize=0:duration=longest[out]")
+    run_ffmpeg(*inputs, "-filter_complex", ";".join(chains), "-map", "[out]", *codec,
+               str(path))
+    return path
+
+
+def alternating(duration: float, turn: float, first: str = "host") -> list[Passage]:
+    """Host and guest taking turns of ``turn`` seconds for ``duration`` seconds."""
+    passages, start, voice = [], 0.0, first
+    while start < duration - 1e-6:
+        end = min(duration, start + turn)
+        passages.append(Passage(voice, start, end))
+        start, voice = end, ("guest" if voice == "host" else "host")
+    return passages
+
+
+def cover(path: Path) -> Path:
+    """A 1400 px square JPEG cover."""
+    image = Image.linear_gradient("L").resize((1400, 1400)).convert("RGB")
+    image.save(path, "JPEG")
+    return path
+
+
+def show_and_episode(folder: Path, audio: Path, *, settings: AudioSettings | None = None,
+                     chapters: tuple[Chapter, ...] = ()) -> tuple[Show, Episode]:
+    """A Show and an Episode around ``audio`` (the episode folder is ``audio``'s folder)."""
+    image = folder / "cover.jpg"
+    if not image.exists():
+        cover(image)
+    show = Show(
+        config_path=folder / "podcast.yaml", title="Salons & Rencontres",
+        description="Rencontres.", author="Studio Rencontres", email="studio@example.com",
+        language="fr", link="https://podcast.example.com", image=image,
+        categories=("Business/Marketing",), explicit=False, base_url="https://cdn.example.com",
+        feed_url="https://cdn.example.com/feed.xml",
+        guid="83592e4d-9d26-5dd7-bc60-9d742a8bfb85",
+        hosts=(Person(name="Julien Morel"),), audio=settings or AudioSettings())
+    episode = Episode(
+        slug=audio.parent.name, folder=audio.parent, title="Le salon devient phygital",
+        published=datetime(2026, 11, 24, 7, tzinfo=timezone(timedelta(hours=1))),
+        audio=audio, notes="Une rencontre.", guid="urn:test:episode-1",
+        guests=(Person(name="Sonia Mamin", role="guest"),), chapters=chapters)
+    return show, episode
