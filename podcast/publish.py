@@ -221,9 +221,10 @@ def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool
     figures = {k: v for k, v in asdict(master).items() if k != "path"}
     _atomic_write(sidecar, json.dumps(figures, indent=2).encode())
     # Masters of earlier inputs are no longer needed locally (they stay in the store).
-    pattern = re.compile(rf"^{re.escape(episode.slug)}-[0-9a-f]{{16}}\.(mp3|json)$")
+    pattern = re.compile(rf"^{re.escape(episode.slug)}-([0-9a-f]{{16}})\.(mp3|json|media\.json)$")
     for old in path.parent.iterdir():
-        if pattern.match(old.name) and old.stem != path.stem:
+        match = pattern.match(old.name)
+        if match and match.group(1) != input_hash[:16]:
             old.unlink(missing_ok=True)
     return master
 
@@ -231,7 +232,8 @@ def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool
 def _cache_paths(show: Show, episode: Episode, input_hash: str) -> tuple[Path, Path]:
     stem = f"{episode.slug}-{input_hash[:16]}"
     folder = show.state_dir / "masters"
-    return folder / f"{stem}.mp3", folder / f"{stem}.json"
+    # ``<stem>.json`` is the mastering report audio.master writes; ours is ``.media.json``.
+    return folder / f"{stem}.mp3", folder / f"{stem}.media.json"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
