@@ -1,0 +1,574 @@
+"""Mastering: any input -> levelled, normalised, true-peak-limited, tagged CBR MP3.
+
+Two streaming passes over the audio, so memory does not grow with the episode's length:
+
+1. **Analysis.**  ffmpeg decodes each input (intro, interview, outro), converts it to the
+   output's sample rate and channel layout and runs ``ebur128``, whose frame log gives the
+   momentary loudness of every 400 ms block, 10 per second.  Those blocks are exactly the
+   BS.1770 gating blocks, so everything else is arithmetic in numpy (:func:`level_gains`):
+   a slowly moving *levelling* gain that brings the quiet guest up to the host, and the
+   *prediction* of the integrated loudness after it, from which one final offset hits the
+   target.  A silent input is caught here, before anything is written.
+2. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
+   ``A`` decodes, applies the gain curve (``asendcmd`` driving ``volume``, a step every
+   ~100 ms), and limits peaks (``alimiter``, ceiling below the true-peak target);
+   ``B`` encodes CBR MP3 with libmp3lame and, through the ``tee`` muxer, writes the file
+   and a copy of the same MP3 bytes to ``C``, which decodes and measures them
+   (``ebur128=peak=true``).  The figures reported are therefore those of the very MP3
+   that is published, at no cost to the encoder.
+
+Nothing half-made is ever left: the MP3 is written to a hidden temp file in the output's
+folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .binaries import ffmpeg, ffprobe
+from .errors import AudioError, ConfigError
+from .loudness import (
+    AudioInfo,
+    block_energy,
+    check_complete,
+    declared_duration,
+    energy_loudness,
+    gated_loudness,
+    parse_frame,
+    parse_summary,
+    probe,
+)
+from .model import Episode, Show
+
+#: Below this integrated loudness an input is silence or noise: boosting it would only
+#: amplify hiss (a +40 dB gain is never right for an interview).
+MIN_INPUT_LUFS = -55.0
+#: Seconds of the ebur128 frame log: one momentary value per 100 ms.
+BLOCK = 0.1
+#: A block counts as speech when louder than this many LU below the input's loudness
+#: (guests are typically 6-15 LU quieter than the host) ...
+SPEECH_RANGE = 25.0
+#: ... and louder than this floor (room noise, breaths).
+SPEECH_FLOOR = -60.0
+#: The limiter's ceiling sits this far below the true-peak target: alimiter limits
+#: sample peaks, and MP3 encoding adds inter-sample overshoot.
+PEAK_MARGIN = 1.2
+#: Gain changes smaller than this (dB) are not sent to ffmpeg.
+GAIN_STEP = 0.05
+
+
+@dataclass(frozen=True)
+class Levelling:
+    """The gain curve and what it is predicted to achieve.
+
+    ``gains_db[i]`` applies from ``times[i]`` (seconds) on.  ``levelling_db`` is the
+    speaker-levelling part alone; ``offset_db`` the one overall gain added to reach the
+    target; ``predicted_lufs`` the integrated loudness the curve is expected to give.
+    """
+
+    times: np.ndarray
+    gains_db: np.ndarray
+    levelling_db: np.ndarray
+    input_lufs: float
+    offset_db: float
+    predicted_lufs: float
+
+    def summary(self) -> dict:
+        """A JSON-ready description (range of gains applied)."""
+        return {
+            "input_lufs": round(self.input_lufs, 2),
+            "offset_db": round(self.offset_db, 2),
+            "predicted_lufs": round(self.predicted_lufs, 2),
+            "levelling_min_db": round(float(self.levelling_db.min()), 2),
+            "levelling_max_db": round(float(self.levelling_db.max()), 2),
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Pass 1 over one input file: its momentary loudness series and decoded length."""
+
+    info: AudioInfo
+    times: np.ndarray  # end of each 400 ms block, seconds from the file's start
+    momentary: np.ndarray  # LUFS of each block, as the output's layout reads it
+    duration: float
+    lra: float
+
+
+@dataclass(frozen=True)
+class MasterFigures:
+    """The finished MP3, as measured by ffmpeg's meter."""
+
+    path: str
+    lufs: float
+    true_peak: float
+    lra: float
+    duration: float
+    bytes: int
+    tag_size: int
+    bitrate: int
+    sample_rate: int
+    channels: int
+    target_lufs: float
+    target_true_peak: float
+
+
+@dataclass(frozen=True)
+class MasterResult:
+    """What :func:`master` made: the input's and the output's figures."""
+
+    input: dict
+    output: MasterFigures
+    levelling: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """``{"input": {...}, "output": {...}, "levelling": {...}}``, JSON-ready."""
+        return _finite({"input": self.input, "output": asdict(self.output),
+                        "levelling": self.levelling})
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` samples, edges padded with the edge values."""
+    if width <= 1 or values.size == 0:
+        return values.astype(float)
+    half = width // 2
+    padded = np.pad(values.astype(float), (half, width - 1 - half), mode="edge")
+    kernel = np.ones(width) / width
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
+                window: float = 3.0, smooth: float = 1.5, max_boost: float = 20.0,
+                max_cut: float = 10.0) -> Levelling:
+    """The speaker-levelling gain curve for blocks of momentary loudness, and its offset.
+
+    For each block: the loudness of the speech blocks within ``window`` seconds either side
+    (energy mean), and the gain that brings it to the input's integrated loudness, clamped
+    to ``+max_boost`` / ``-max_cut`` dB.  Pauses and silence never set a gain of their own:
+    they hold the gain of the speech around them.  The curve is smoothed twice over
+    ``smooth`` seconds so it never pumps.  Finally the integrated loudness after the curve
+    is predicted with the BS.1770 gates over the same blocks, and one offset moves it onto
+    ``target``.  ``times`` are the blocks' ends (as ebur128 logs them); the gains apply
+    from the blocks' centres.
+    """
+    times = np.asarray(times, dtype=float)
+    loud = np.where(np.isfinite(momentary), np.asarray(momentary, dtype=float), -200.0)
+    input_lufs = gated_loudness(loud)
+    if not math.isfinite(input_lufs):
+        raise ValueError("no block above the -70 LUFS gate: the input is silent")
+    speech = loud > max(input_lufs - SPEECH_RANGE, SPEECH_FLOOR)
+    energy = np.where(speech, block_energy(loud), 0.0)
+
+    half = max(1, round(window / BLOCK))
+    sums = np.concatenate([[0.0], np.cumsum(energy)])
+    counts = np.concatenate([[0], np.cumsum(speech)])
+    index = np.arange(loud.size)
+    low, high = np.clip(index - half, 0, loud.size), np.clip(index + half + 1, 0, loud.size)
+    count = counts[high] - counts[low]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        local = energy_loudness((sums[high] - sums[low]) / count)
+    defined = count > 0
+    gain = np.clip(input_lufs - np.where(defined, local, 0.0), -max_cut, max_boost)
+    if defined.any():
+        # Long silences: hold (interpolate between) the gains of the speech either side.
+        gain = np.interp(index, index[defined], gain[defined])
+    width = max(1, round(smooth / BLOCK))
+    levelling = moving_average(moving_average(gain, width), width)
+
+    predicted_before_offset = gated_loudness(loud + levelling)
+    offset = target - predicted_before_offset
+    gains = levelling + offset
+    return Levelling(
+        times=np.maximum(times - 2 * BLOCK, 0.0),
+        gains_db=gains,
+        levelling_db=levelling,
+        input_lufs=input_lufs,
+        offset_db=offset,
+        predicted_lufs=gated_loudness(loud + gains),
+    )
+
+
+def gain_commands(times: np.ndarray, gains_db: np.ndarray, *, step: float = GAIN_STEP,
+                  target: str = "lv") -> str:
+    """An ``asendcmd`` script setting the ``volume`` filter's gain along the curve.
+
+    One line per change of at least ``step`` dB (the first gain is always sent), e.g.
+    ``12.300 lv volume 0.501187;`` (``lv`` is the instance name of ``volume@lv``).  Linear
+    gains, so no expression parsing is involved on the ffmpeg side.
+    """
+    lines, last = [], None
+    for when, gain in zip(times, gains_db, strict=True):
+        if last is not None and abs(gain - last) < step:
+            continue
+        lines.append(f"{when:.3f} {target} volume {10 ** (gain / 20):.6f};")
+        last = gain
+    return "\n".join(lines) + "\n"
+
+
+def chapter_problems(episode: Episode, duration: float) -> list[str]:
+    """Chapters that start at or after the end of the interview audio (``duration`` s)."""
+    problems = []
+    for number, chapter in enumerate(episode.chapters, start=1):
+        if chapter.start >= duration:
+            problems.append(f"chapter {number} {chapter.title!r} starts at "
+                            f"{_clock(chapter.start)}, after the end of the audio "
+                            f"({_clock(duration)})")
+    return problems
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _channel_layout(channels: str) -> tuple[str, int]:
+    return ("mono", 1) if channels == "mono" else ("stereo", 2)
+
+
+def _format_filter(rate: int, layout: str) -> str:
+    return f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"
+
+
+def _filter_path(path: Path) -> str:
+    """``path`` quoted for use as a filter option inside a filtergraph."""
+    text = str(path).replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A click progress bar on stderr, fed with seconds done; silent when disabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._done = 0
+
+    @contextmanager
+    def phase(self, label: str, seconds: float) -> Iterator[Callable[[float], None]]:
+        if not self.enabled:
+            yield lambda _seconds: None
+            return
+        import click
+
+        with click.progressbar(length=max(1, int(seconds * 10)), label=label,
+                               file=sys.stderr) as bar:
+            self._done = 0
+
+            def update(done_seconds: float) -> None:
+                now = min(int(done_seconds * 10), bar.length)
+                if now > self._done:
+                    bar.update(now - self._done)
+                    self._done = now
+
+            yield update
+
+
+# --------------------------------------------------------------------------- pass 1
+
+
+def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
+            progress: Callable[[float], None] = lambda _s: None) -> Analysis:
+    """Decode ``info.path`` to the output format and log its momentary loudness.
+
+    Streams ffmpeg's stderr line by line, keeping only two numbers per 100 ms, so memory
+    stays small for any length.  Raises AudioError for damage or a decode failure.
+    """
+    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+               "-i", str(info.path), "-map", "0:a:0",
+               "-af", f"{_format_filter(rate, layout)},ebur128=framelog=info",
+               "-f", "null", "-"]
+    times: list[float] = []
+    values: list[float] = []
+    log: list[str] = []
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, errors="replace") as process:
+        for line in process.stderr:
+            frame = parse_frame(line)
+            if frame is not None:
+                times.append(frame[0])
+                values.append(frame[1])
+                progress(frame[0])
+                continue
+            tail.append(line)
+            if "[warning]" in line or "[error]" in line or "[fatal]" in line:
+                log.append(line)
+    if process.returncode != 0:
+        reason = ([*log, *tail][-1:] or ["ffmpeg failed"])[0].strip()
+        raise AudioError(f"cannot decode the {what}: {reason}", file=info.path,
+                         fix="export it again as WAV, FLAC, MP3 or M4A")
+    decoded = times[-1] if times else 0.0
+    full = AudioInfo(**{**asdict(info), "declared_duration": declared_duration(info)})
+    # The frame log stops at the last full 100 ms: allow for that and one packet.
+    check_complete(full, decoded + 0.25, log, what=what)
+    try:
+        lra = parse_summary(tail).get("lra", 0.0)
+    except ValueError:
+        lra = 0.0
+    return Analysis(info=info, times=np.asarray(times), momentary=np.asarray(values),
+                    duration=decoded, lra=lra)
+
+
+# --------------------------------------------------------------------------- pass 2
+
+
+def _encode_commands(inputs: list[Path], commands: Path, temp_name: str, *, rate: int,
+                     layout: str, channels: int, bitrate: str, first_gain: float,
+                     ceiling: float) -> tuple[list[str], list[str], list[str]]:
+    """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
+    chains, labels = [], []
+    for index in range(len(inputs)):
+        chains.append(f"[{index}:a:0]{_format_filter(rate, layout)}[s{index}]")
+        labels.append(f"[s{index}]")
+    joined = "".join(labels)
+    if len(inputs) > 1:
+        chains.append(f"{joined}concat=n={len(inputs)}:v=0:a=1[joined]")
+        joined = "[joined]"
+    limit = 10 ** (ceiling / 20)
+    chains.append(
+        f"{joined}asendcmd=f='{_filter_path(commands)}',"
+        f"volume@lv=volume={10 ** (first_gain / 20):.6f}:precision=float,"
+        # level=0: alimiter must not raise the level back up after limiting; latency=1
+        # keeps the audio aligned with the chapters.
+        f"alimiter=limit={limit:.6f}:attack=5:release=80:level=0:latency=1,"
+        f"aformat=sample_fmts=flt[out]")
+    process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
+               "-progress", "pipe:2"]
+    for path in inputs:
+        process += ["-i", str(path)]
+    process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
+                "-ar", str(rate), "-ac", str(channels), "pipe:1"]
+    encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error",
+              "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
+              "-map", "0:a", "-c:a", "libmp3lame", "-b:a", bitrate,
+              "-map_metadata", "-1", "-f", "tee",
+              f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
+              f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
+    measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+               "-f", "mp3", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet",
+               "-f", "null", "-"]
+    return process, encode, measure
+
+
+def _run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
+                progress: Callable[[float], None]) -> dict[str, float]:
+    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary."""
+    process_cmd, encode_cmd, measure_cmd = commands
+    with tempfile.TemporaryFile() as encode_log, tempfile.TemporaryFile() as measure_log:
+        a = subprocess.Popen(process_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        b = subprocess.Popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
+                             stderr=encode_log, cwd=workdir)
+        a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
+        c = subprocess.Popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
+                             stderr=measure_log)
+        b.stdout.close()
+        errors: list[str] = []
+        try:
+            for raw in a.stderr:
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith("out_time_us="):
+                    value = line.split("=", 1)[1]
+                    if value.isdigit():
+                        progress(int(value) / 1e6)
+                elif "=" not in line or line.startswith("["):
+                    errors.append(line)
+            codes = [a.wait(), b.wait(), c.wait()]
+        finally:
+            for proc in (a, b, c):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            a.stderr.close()
+        encode_log.seek(0)
+        measure_log.seek(0)
+        encode_text = encode_log.read().decode("utf-8", "replace")
+        measure_text = measure_log.read().decode("utf-8", "replace")
+    if any(codes):
+        detail = "; ".join([*errors[-2:], *encode_text.strip().splitlines()[-2:],
+                            *measure_text.strip().splitlines()[-2:]]) or f"exit codes {codes}"
+        raise AudioError(f"ffmpeg failed while mastering: {detail}",
+                         fix="run `podcast doctor`; check the free disk space")
+    return parse_summary(measure_text.splitlines())
+
+
+def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
+    """How much louder (dB, usually negative) the MP3 encoder makes the audio.
+
+    libmp3lame as built into ffmpeg comes out about 0.45 dB quieter than its input, for
+    sine, noise and speech alike; measuring it here, on 4 s of speech-band noise with the
+    master's own settings, keeps the master on target whatever encoder build is installed.
+    """
+    source = (f"anoisesrc=d=4:c=pink:r={rate}:a=0.3:seed=3,highpass=f=100,lowpass=f=6000,"
+              f"{_format_filter(rate, layout)}")
+    meter = "ebur128=framelog=quiet"
+    reference = subprocess.Popen(
+        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "lavfi", "-i", source,
+         "-af", meter, "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    encoded = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-f", "lavfi",
+         "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "pipe:1"],
+        capture_output=True, check=False)
+    decoded = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3", "-i", "pipe:0",
+         "-af", meter, "-f", "null", "-"], input=encoded.stdout, capture_output=True,
+        check=False)
+    _out, reference_log = reference.communicate()
+    if encoded.returncode != 0 or decoded.returncode != 0 or reference.returncode != 0:
+        raise AudioError(f"ffmpeg cannot encode MP3 at {bitrate}: "
+                         f"{encoded.stderr.decode('utf-8', 'replace').strip()}",
+                         field="audio.bitrate",
+                         fix="run `podcast doctor`; use a bitrate such as 96k or 128k")
+    after = parse_summary(decoded.stderr.decode("utf-8", "replace").splitlines())["lufs"]
+    before = parse_summary(reference_log.splitlines())["lufs"]
+    return after - before
+
+
+def _mp3_duration(path: Path) -> float:
+    done = subprocess.run([ffprobe(), "-v", "error", "-show_entries", "format=duration",
+                           "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                          check=False)
+    try:
+        return float(done.stdout.strip())
+    except ValueError:
+        raise AudioError("the encoded MP3 cannot be read back", file=path,
+                         fix="run `podcast doctor` to check ffmpeg's MP3 encoder") from None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
+           progress: bool = False) -> MasterResult:
+    """Master ``episode``'s audio into the tagged MP3 ``output`` and measure it.
+
+    Also writes the figures beside it as ``output.with_suffix(".json")``.  Raises
+    AudioError for a missing, silent, truncated or undecodable input, or an existing
+    output without ``overwrite``; ConfigError for a chapter past the end of the audio.
+    Nothing is left at ``output`` unless the whole master succeeded.
+    """
+    output = Path(output)
+    settings = show.audio
+    if output.exists() and not overwrite:
+        raise AudioError("the output file already exists", file=output,
+                         fix="pass --force to replace it, or choose another -o path")
+    if not output.parent.is_dir():
+        raise AudioError("the output folder does not exist", file=output.parent,
+                         fix="create the folder first, or choose another -o path")
+    layout, channels = _channel_layout(settings.channels)
+    rate, target = settings.sample_rate, settings.meter_target
+
+    parts = [("intro", settings.intro), ("audio file", episode.audio),
+             ("outro", settings.outro)]
+    infos = [(what, probe(path, what=what)) for what, path in parts if path is not None]
+    bar = _Progress(progress)
+    analyses = []
+    for what, info in infos:
+        length = declared_duration(info) or 0.0
+        with bar.phase(f"analysing {info.path.name}", length) as update:
+            analyses.append(analyse(info, rate=rate, layout=layout, what=what,
+                                    progress=update))
+    main = next(a for (what, _), a in zip(infos, analyses, strict=True)
+                if what == "audio file")
+
+    main_lufs = gated_loudness(main.momentary)
+    if main_lufs < MIN_INPUT_LUFS:
+        level = "no sound at all" if not math.isfinite(main_lufs) else f"{main_lufs:.1f} LUFS"
+        raise AudioError(
+            f"the audio file is silent or nearly silent ({level}); mastering would only "
+            f"amplify noise", file=episode.audio,
+            fix="check the recording: wrong track, muted microphone, or an empty export")
+    problems = chapter_problems(episode, main.duration)
+    if problems:
+        raise ConfigError("; ".join(problems), file=episode.source, field="chapters",
+                          fix="correct the chapter start times or use the full recording")
+
+    # One timeline over intro + interview + outro, as the concat filter will play them.
+    times, values, offset = [], [], 0.0
+    intro_length = 0.0
+    for (what, _info), analysis in zip(infos, analyses, strict=True):
+        times.append(analysis.times + offset)
+        values.append(analysis.momentary)
+        length = declared_duration(analysis.info) or analysis.duration
+        if what == "intro":
+            intro_length = length
+        offset += length
+    # Aim the PCM off target by what the encoder will take away, so the MP3 lands on it.
+    encoder = codec_gain(rate=rate, layout=layout, bitrate=settings.bitrate)
+    curve = level_gains(np.concatenate(times), np.concatenate(values), target - encoder)
+
+    folder = output.parent
+    temp = folder / f".podcast-master-{os.getpid()}-{threading.get_ident()}.mp3"
+    work = Path(tempfile.mkdtemp(prefix="podcast-master-"))
+    try:
+        script = work / "gain.cmd"
+        script.write_text(gain_commands(curve.times, curve.gains_db), encoding="ascii")
+        commands = _encode_commands(
+            [info.path.resolve() for _what, info in infos], script, temp.name, rate=rate,
+            layout=layout, channels=channels, bitrate=settings.bitrate,
+            first_gain=float(curve.gains_db[0]), ceiling=settings.true_peak - PEAK_MARGIN)
+        with bar.phase(f"mastering {output.name}", offset) as update:
+            measured = _run_encode(commands, folder, update)
+        duration = _mp3_duration(temp)
+        from .tags import write_tags
+
+        tag_size = write_tags(temp, show, episode, duration=duration,
+                              chapter_offset=intro_length)
+        figures = MasterFigures(
+            path=str(output), lufs=measured["lufs"], true_peak=measured.get("peak", -math.inf),
+            lra=measured.get("lra", 0.0), duration=round(duration, 3),
+            bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
+            sample_rate=rate, channels=channels, target_lufs=target,
+            target_true_peak=settings.true_peak)
+        result = MasterResult(
+            input={**main.info.to_dict(), "lufs": round(main_lufs, 2), "lra": main.lra,
+                   "duration": round(main.duration, 3), "intro": intro_length},
+            output=figures, levelling={**curve.summary(), "codec_gain_db": round(encoder, 2)})
+        _write_sidecar(output.with_suffix(".json"), result)
+        os.replace(temp, output)
+        return result
+    finally:
+        temp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_sidecar(path: Path, result: MasterResult) -> None:
+    """Write the figures as JSON, atomically (temp file in the same folder, then rename)."""
+    import json
+
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                        encoding="utf-8")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _finite(value):
+    """``-inf``/``nan`` are not JSON: write them as null."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
