@@ -67,18 +67,22 @@ LABELS = {
 # --------------------------------------------------------------------------- public API
 
 
-def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: datetime) -> bytes:
+def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: datetime,
+               renderer: NotesRenderer | None = None) -> bytes:
     """The RSS 2.0 feed of ``show`` as UTF-8 bytes.
 
     Only episodes that are live at ``now`` and have published media in ``catalog`` are in
     it, newest first.  ``now`` is also the ``lastBuildDate``, so identical inputs and the
     same ``now`` give byte-identical output.  Raises PodcastError when the show artwork has
     not been published (Apple refuses a feed without ``itunes:image``).
+
+    Rendering Markdown is most of the cost: pass the same ``renderer`` to
+    :func:`podcast.site.render_site` to render each episode's notes only once.
     """
     now = _aware(now, "now")
     art_url = show_art_url(show, catalog)
     items = live_items(episodes, catalog, now)
-    renderer = NotesRenderer(show)
+    renderer = renderer or NotesRenderer(show)
 
     fg = FeedGenerator()
     fg.load_extension("podcast")  # feedgen's itunes extension
@@ -189,7 +193,8 @@ class NotesRenderer:
 
     Raw HTML in the notes is shown as text and links other than http(s)/mailto are dropped:
     the same HTML goes into every podcast app and onto the show's web pages.  One Markdown
-    parser is reused for a whole build (building one per episode costs more than the feed).
+    parser is reused for a whole build (building one per episode costs more than the feed),
+    and each distinct text is rendered once per renderer (the feed and the pages share it).
     """
 
     def __init__(self, show: Show) -> None:
@@ -198,10 +203,14 @@ class NotesRenderer:
         self._md = markdown.Markdown(extensions=[_SafeNotes(), "sane_lists"],
                                      output_format="html")
         self._template = template_environment().get_template("item_description.html.j2")
+        self._notes: dict[str, Markup] = {}
 
     def notes_html(self, text: str) -> Markup:
         """The notes as HTML (safe to insert in a page unescaped)."""
-        return Markup(self._md.reset().convert(_text(text)))
+        html = self._notes.get(text)
+        if html is None:
+            html = self._notes[text] = Markup(self._md.reset().convert(_text(text)))
+        return html
 
     def description(self, episode: Episode, *, page_url: str | None = None) -> tuple[str, str]:
         """``(description, content)``: the item HTML, cut to Apple's 4000 bytes, and in full.

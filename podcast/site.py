@@ -53,14 +53,15 @@ class PageEpisode:
 
 
 def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
-                now: datetime) -> dict[str, bytes]:
+                now: datetime, renderer: NotesRenderer | None = None) -> dict[str, bytes]:
     """The show's pages as ``{storage key: UTF-8 HTML}``.
 
     Keys: ``index.html`` (the show page) and ``episodes/<slug>.html`` for every episode that
-    is live at ``now`` and has published media.
+    is live at ``now`` and has published media.  ``renderer``: see
+    :func:`podcast.feed.build_feed` (share one to render the notes once).
     """
     env = template_environment()
-    renderer = NotesRenderer(show)
+    renderer = renderer or NotesRenderer(show)
     entries = [_page_episode(episode, media, renderer)
                for episode, media in live_items(episodes, catalog, now)]
     common = {"show": show, "catalog": catalog, "t": labels(show)}
