@@ -130,9 +130,8 @@ def default_source(config: str | Path) -> str:
     if show.storage.startswith("file://"):
         store = open_store(show.storage, show.root)
         assert isinstance(store, FileStore)
-        prefix = show.base_url.rstrip("/") + "/"
-        key = show.feed_url[len(prefix):] if show.feed_url.startswith(prefix) else "feed.xml"
-        return str((store.folder / key).resolve())
+        # `podcast publish` and `podcast feed --upload` store the feed under this key.
+        return str((store.folder / "feed.xml").resolve())
     return show.feed_url
 
 
