@@ -189,7 +189,7 @@ def probe(path: Path, *, what: str = "audio file") -> AudioInfo:
                          fix="check the path, or record/copy the file there")
     done = subprocess.run(
         [ffprobe(), "-v", "error", "-select_streams", "a:0", "-show_entries",
-         "stream=codec_name,sample_rate,channels,channel_layout,duration:format=duration",
+         "stream=codec_name,sample_rate,channels,channel_layout,duration:format=duration,format_name",
          "-of", "json", str(path)],
         capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -199,7 +199,9 @@ def probe(path: Path, *, what: str = "audio file") -> AudioInfo:
     data = json.loads(done.stdout or "{}")
     streams = data.get("streams") or []
     if not streams:
-        raise AudioError(f"the {what} has no audio stream", file=path,
+        kind = (data.get("format") or {}).get("format_name", "unknown")
+        raise AudioError(f"the {what} is not audio: it holds no audio stream "
+                         f"(ffmpeg reads it as {kind!r})", file=path,
                          fix="point to the audio recording, not a video, image or text file")
     stream = streams[0]
     declared = stream.get("duration") or (data.get("format") or {}).get("duration")
