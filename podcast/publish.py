@@ -126,20 +126,20 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         "settings": {"loudness": audio.loudness, "true_peak": audio.true_peak,
                      "channels": audio.channels, "bitrate": audio.bitrate,
                      "sample_rate": audio.sample_rate},
+        # The fields podcast.tags writes into the ID3 tag, and no others: a new show
+        # description must not re-master (and re-publish under new URLs) every episode.
         "episode": {
             "title": episode.title, "published": episode.published.isoformat(),
-            "guid": episode.guid, "type": episode.type, "season": episode.season,
-            "number": episode.number, "explicit": episode.explicit, "notes": episode.notes,
-            "summary": episode.summary, "guests": [asdict(g) for g in episode.guests],
+            "guid": episode.guid, "season": episode.season, "number": episode.number,
+            "notes": episode.notes, "summary": episode.summary,
+            "guests": [asdict(g) for g in episode.guests],
             "chapters": [asdict(c) for c in episode.chapters],
             "image": file_hash(episode.image),
         },
         "show": {
-            "title": show.title, "author": show.author, "description": show.description,
-            "email": show.email, "language": show.language, "link": show.link,
-            "feed_url": show.feed_url, "guid": show.guid, "copyright": show.copyright,
-            "explicit": show.explicit, "hosts": [asdict(h) for h in show.hosts],
-            "categories": list(show.categories), "image": file_hash(show.image),
+            "title": show.title, "author": show.author, "language": show.language,
+            "link": show.link, "feed_url": show.feed_url, "guid": show.guid,
+            "hosts": [asdict(h) for h in show.hosts], "image": file_hash(show.image),
         },
     }
     return _sha(json.dumps(document, sort_keys=True, ensure_ascii=True).encode())
@@ -398,6 +398,9 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
         report.bytes_uploaded += item.size
         echo(f"uploaded {item.describe()}")
 
+    # A master that is current again (an edit undone) is no longer retired.
+    current_keys = {entry.key for entry in media.values()}
+    retired = [entry for entry in retired if entry.key not in current_keys]
     new_catalog = Catalog(media=media, retired=tuple(retired), image_key=cover.key)
     report.catalog = new_catalog
     if dry_run:
