@@ -15,6 +15,8 @@ import feedparser
 import podcastparser
 import pytest
 from feed_fixtures import NOW, THIRD_LIVE, Published, publish_demo
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from podcast.errors import PodcastError
@@ -290,3 +292,32 @@ def test_naive_clock_is_refused(published: Published):
     with pytest.raises(PodcastError, match="no time zone"):
         build_feed(published.show, published.episodes, published.catalog,
                    now=NOW.replace(tzinfo=None))
+
+
+# --------------------------------------------------------------------------- any text
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=st.text(min_size=1, max_size=80), notes=st.text(max_size=300),
+       guest=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1,
+                     max_size=40))
+def test_any_text_survives_the_feed(published: Published, title: str, notes: str, guest: str):
+    """Whatever producers type, the feed stays well-formed and says what they typed.
+
+    Only characters XML 1.0 cannot carry at all (most control characters) are dropped.
+    """
+    episode = dataclasses.replace(published.episodes[0], title=title, notes=notes,
+                                  guests=(Person(guest, role="guest"),))
+    xml = build(published, episodes=[episode])
+
+    assert feedparser.parse(xml).bozo == 0
+    item = items(xml)[0]
+    assert (item.findtext("title") or "") == _xml_chars(title)
+    assert (item.find("podcast:person[@role='guest']", NS).text or "") == _xml_chars(guest)
+    assert len(item.findtext("description").encode("utf-8")) <= DESCRIPTION_MAX_BYTES
+
+
+def _xml_chars(text: str) -> str:
+    return "".join(c for c in text if c in "\t\n\r" or (
+        "\x20" <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"))
