@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,6 +48,8 @@ TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "tex
 TIMEOUT = 10  # seconds for one HTTP request
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 USER_AGENT = "podcast-validate/1.0"
+EPISODE_NUMBER_IN_TITLE = re.compile(r"^\s*(#|n°\s*|(ep|ép)(isode|isodio)?\.?\s*)\d+",
+                                     re.IGNORECASE)
 
 #: Every rule the validator applies, with what it checks (``podcast validate`` shows them).
 RULES = {
@@ -63,6 +66,8 @@ RULES = {
     "podcast-guid": "podcast:guid is present and a UUID",
     "podcast-tags": "podcast:locked yes|no, person names, transcript and chapters types",
     "item-title": "every item has a title",
+    "title-style": "item titles without the show's name or an episode number (Apple)",
+    "chapters": "podcast:chapters files are JSON chapters 1.2 with ascending startTime",
     "enclosure": "every item has an enclosure with an ASCII URL, a byte length and a type",
     "guid": "every item has a guid, and no two items share one",
     "pubdate": "every item has an RFC 2822 pubDate with a time zone",
@@ -249,22 +254,9 @@ def _image_findings(feed: _Feed, url: str, what: str) -> list[Finding]:
 
 
 def _inspect_image(feed: _Feed, url: str, what: str) -> Iterator[Finding]:
-    path = feed.local_path(url)
-    try:
-        if path is not None:
-            data = path.read_bytes()
-        elif _is_http(url):
-            status, _, data = _http(url, "GET", limit=MAX_IMAGE_BYTES)
-            if status != 200:
-                yield Finding("error", "image", f"{what} {url} answers HTTP {status}")
-                return
-        else:
-            yield Finding("warning", "image", f"{what} {url} was not checked: not an http(s) "
-                          "URL and not in the feed's folder")
-            return
-    except OSError as exc:
-        level = "error" if feed.is_remote else "warning"
-        yield Finding(level, "image", f"{what} {url} could not be fetched: {exc}")
+    data, problem = _fetch(feed, url, "image", what, MAX_IMAGE_BYTES)
+    if data is None:
+        yield from problem
         return
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -286,6 +278,29 @@ def _inspect_image(feed: _Feed, url: str, what: str) -> Iterator[Finding]:
                       f"{ART_MIN_PX} to {ART_MAX_PX} px")
     if mode != "RGB":
         yield Finding("error", "image", f"{what} uses the colour mode {mode}; Apple wants RGB")
+
+
+def _fetch(feed: _Feed, url: str, rule: str, what: str,
+           limit: int) -> tuple[bytes | None, list[Finding]]:
+    """The bytes behind ``url`` (from the feed's folder, else over HTTP), or the findings.
+
+    An unreachable URL is an error for a served feed and a warning for a feed file (it may be
+    checked before its server runs).
+    """
+    path = feed.local_path(url)
+    try:
+        if path is not None:
+            return path.read_bytes()[:limit], []
+        if not _is_http(url):
+            return None, [Finding("warning", rule, f"{what} {url} was not checked: not an "
+                                  "http(s) URL and not in the feed's folder")]
+        status, _, data = _http(url, "GET", limit=limit)
+    except OSError as exc:
+        level = "error" if feed.is_remote else "warning"
+        return None, [Finding(level, rule, f"{what} {url} could not be fetched: {exc}")]
+    if status != 200:
+        return None, [Finding("error", rule, f"{what} {url} answers HTTP {status}")]
+    return data, []
 
 
 def _check_category(feed: _Feed) -> Iterator[Finding]:
@@ -385,10 +400,18 @@ def _check_podcast_tags(feed: _Feed) -> Iterator[Finding]:
 
 def _check_items(feed: _Feed) -> Iterator[Finding]:
     seen: dict[str, str] = {}
+    show_title = (feed.channel.findtext("title") or "").strip()
     for index, item in enumerate(feed.items):
         name = feed.item_name(index, item)
-        if not (item.findtext("title") or "").strip():
+        title = (item.findtext("title") or "").strip()
+        if not title:
             yield Finding("error", "item-title", f"{name} has no <title>")
+        elif show_title and show_title.lower() in title.lower():
+            yield Finding("warning", "title-style", f"{name}: the title repeats the show's "
+                          "name; Apple shows it already")
+        elif EPISODE_NUMBER_IN_TITLE.match(title):
+            yield Finding("warning", "title-style", f"{name}: the title starts with an "
+                          "episode number; put it in <itunes:episode> instead")
         yield from _item_enclosure(name, item)
         guid = (item.findtext("guid") or "").strip()
         if not guid:
@@ -506,6 +529,44 @@ def _probe_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[
                       f"{exc}")
 
 
+def _check_chapters(feed: _Feed) -> Iterator[Finding]:
+    """The newest items' chapters files parse as Podcasting 2.0 JSON chapters."""
+    for index, item in enumerate(feed.items[:feed.http_checks]):
+        element = item.find(f"{{{PODCAST_NS}}}chapters")
+        if element is None or not element.get("url"):
+            continue
+        what = f"{feed.item_name(index, item)}: the chapters file"
+        data, problems = _fetch(feed, element.get("url"), "chapters", what, 5 * 1024 * 1024)
+        if data is None:
+            yield from problems
+            continue
+        problem = chapters_problem(data)
+        if problem:
+            yield Finding("error", "chapters", f"{what} {element.get('url')}: {problem}")
+
+
+def chapters_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a JSON chapters file (``None`` when it is one)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"not JSON ({exc})"
+    if not isinstance(document, dict) or not isinstance(document.get("version"), str):
+        return 'no "version" text (write "1.2")'
+    chapters = document.get("chapters")
+    if not isinstance(chapters, list):
+        return 'no "chapters" list'
+    previous = -1.0
+    for number, chapter in enumerate(chapters, 1):
+        start = chapter.get("startTime") if isinstance(chapter, dict) else None
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
+            return f"chapter {number} has no startTime in seconds"
+        if start < previous:
+            return f"chapter {number} starts before the one above it"
+        previous = start
+    return None
+
+
 # --------------------------------------------------------------------------- GUID stability
 
 
@@ -541,7 +602,7 @@ def _item_keys(item: etree._Element) -> tuple[str, str, str]:
 CHECKS: tuple[Callable[[_Feed], Iterator[Finding]], ...] = (
     _check_namespaces, _check_channel, _check_image, _check_category, _check_explicit,
     _check_owner, _check_show_type, _check_copyright, _check_podcast_guid,
-    _check_podcast_tags, _check_items, _check_enclosures_reachable,
+    _check_podcast_tags, _check_items, _check_enclosures_reachable, _check_chapters,
 )
 
 

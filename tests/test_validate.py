@@ -115,6 +115,15 @@ def garbage_art(root, public: Path) -> None:
     root.find("channel/itunes:image", NS).set("href", "http://127.0.0.1:8000/art/garbage.jpg")
 
 
+def chapters_file(content: bytes) -> Callable:
+    """Point the newest item at a chapters file holding ``content``."""
+    def mutate(root, public: Path) -> None:
+        (public / "media" / "bad.chapters.json").write_bytes(content)
+        root.find("channel/item/podcast:chapters", NS).set(
+            "url", "http://127.0.0.1:8000/media/bad.chapters.json")
+    return mutate
+
+
 def make_serial_without_numbers(root, public: Path) -> None:
     root.find("channel/itunes:type", NS).text = "serial"
     xpath_remove("channel/item[1]/itunes:episode")(root, public)
@@ -177,6 +186,20 @@ BROKEN = {
         ("chapters type", xpath_set("channel/item/podcast:chapters", type="application/json")),
     ],
     "item-title": [("empty title", xpath_set("channel/item/title", " "))],
+    "title-style": [
+        ("show name", xpath_set("channel/item/title", "Salons & Rencontres : Marc Olivier")),
+        ("number first", xpath_set("channel/item/title", "Épisode 2 : Marc Olivier")),
+        ("hash number", xpath_set("channel/item/title", "#2 Marc Olivier")),
+    ],
+    "chapters": [
+        ("not JSON", chapters_file(b"<chapters/>")),
+        ("no version", chapters_file(b'{"chapters": []}')),
+        ("backwards", chapters_file(
+            b'{"version": "1.2", "chapters": [{"startTime": 9, "title": "b"},'
+            b' {"startTime": 3, "title": "a"}]}')),
+        ("time as text", chapters_file(
+            b'{"version": "1.2", "chapters": [{"startTime": "0:00", "title": "a"}]}')),
+    ],
     "enclosure": [
         ("no enclosure", xpath_remove("channel/item[1]/enclosure")),
         ("length in MB", xpath_set("channel/item/enclosure", length="0.05MB")),
@@ -202,7 +225,7 @@ BROKEN = {
         ("length off by one", enclosure_longer_than_file),
     ],
 }
-LEVEL = {"owner": "warning", "copyright": "warning"}
+LEVEL = {"owner": "warning", "copyright": "warning", "title-style": "warning"}
 CASES = [pytest.param(rule, mutate, id=f"{rule}: {name}")
          for rule, cases in BROKEN.items() for name, mutate in cases]
 
@@ -291,7 +314,8 @@ def test_a_served_feed_passes_head_and_range_checks(published: Published, tmp_pa
         assert validate(url) == []
     log = (tmp_path / "access.log").read_text()
     assert log.count('"HEAD /media/') == 2
-    assert log.count('"GET /media/') == 2 and ' 206 2 ' in log
+    assert log.count('.mp3 HTTP/1.1" 206 2 ') == 2  # the bytes=0-1 probes
+    assert log.count('.chapters.json HTTP/1.1" 200 ') == 2
 
 
 def test_a_server_without_byte_ranges_fails(published: Published):
