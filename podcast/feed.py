@@ -117,7 +117,7 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     p20.persons = list(show.hosts)
 
     for episode, media in items:
-        _add_item(fg, show, episode, media, catalog, renderer, art_url)
+        _add_item(fg, show, episode, media, renderer, art_url)
 
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
 
@@ -246,7 +246,7 @@ def truncate_html(html: str, limit: int) -> str:
 # --------------------------------------------------------------------------- items
 
 
-def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media, catalog: Catalog,
+def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
               renderer: NotesRenderer, art_url: str) -> None:
     page_url = media_url(show, episode_page_key(episode))
     description, content = renderer.description(episode, page_url=page_url)

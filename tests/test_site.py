@@ -194,3 +194,9 @@ def test_episode_page_plays_the_real_mp3_in_chromium(published: Published, brows
     assert duration == pytest.approx(media.duration, abs=0.1)
     assert players == 2
     assert problems == []
+
+
+def test_pages_render_before_the_artwork_is_published(published: Published):
+    catalog = dataclasses.replace(published.catalog, image_key=None)
+    index = render_site(published.show, published.episodes, catalog, now=NOW)["index.html"]
+    assert b"<img" not in index and b"None" not in index
