@@ -9,6 +9,7 @@ is deterministic: no clock, no random ids.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,6 +94,30 @@ def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
     return tuple(cues)
 
 
+def parse_json_transcript(text: str) -> tuple[Cue, ...]:
+    """Cues of a Podcasting 2.0 JSON transcript (``segments`` with startTime/speaker/body).
+
+    Consecutive segments of one speaker are joined into one line, as people read them.
+    """
+    try:
+        segments = json.loads(text).get("segments") or []
+    except (ValueError, AttributeError):
+        return ()  # not a transcript we can show; the page still links to the file
+    cues: list[Cue] = []
+    for segment in segments:
+        if not isinstance(segment, dict) or not str(segment.get("body", "")).strip():
+            continue
+        speaker = segment.get("speaker") or None
+        body = str(segment["body"]).strip()
+        if cues and cues[-1].speaker == speaker:
+            cues[-1] = Cue(cues[-1].start, speaker, f"{cues[-1].text} {body}")
+        else:
+            start = segment.get("startTime", 0)
+            cues.append(Cue(float(start) if isinstance(start, (int, float)) else 0.0,
+                            speaker, body))
+    return tuple(cues)
+
+
 def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
     cues: tuple[Cue, ...] = ()
     plain: str | None = None
@@ -102,6 +127,8 @@ def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> Pa
         suffix = Path(source).suffix.lower()
         if suffix in (".vtt", ".srt"):
             cues = parse_timed_transcript(text)
+        elif suffix == ".json":
+            cues = parse_json_transcript(text)
         elif suffix == ".txt":
             plain = text.strip()
     return PageEpisode(

@@ -20,7 +20,7 @@ from feed_fixtures import NOW, THIRD_LIVE, Published, publish_demo
 
 from podcast.model import Person
 from podcast.serve import serving
-from podcast.site import parse_timed_transcript, render_site
+from podcast.site import parse_json_transcript, parse_timed_transcript, render_site
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> & "Co" ]]>'
@@ -145,6 +145,16 @@ def test_timed_transcripts_are_read_from_vtt_and_srt():
         (62.5, "Ana Lu", "Salut & bienvenue")]
     assert [(c.start, c.speaker, c.text) for c in parse_timed_transcript(srt)] == [
         (3600.0, None, "Ligne une ligne deux")]
+
+
+def test_json_transcripts_join_a_speakers_segments():
+    text = ('{"version": "1.0.0", "segments": ['
+            '{"speaker": "Ana", "startTime": 0.5, "endTime": 1, "body": "Bonjour"},'
+            '{"speaker": "Ana", "startTime": 1.0, "endTime": 2, "body": "à tous."},'
+            '{"speaker": "Léo", "startTime": 2.5, "endTime": 3, "body": "Merci <b>!</b>"}]}')
+    assert [(c.start, c.speaker, c.text) for c in parse_json_transcript(text)] == [
+        (0.5, "Ana", "Bonjour à tous."), (2.5, "Léo", "Merci <b>!</b>")]
+    assert parse_json_transcript("[1, 2]") == ()
 
 
 # --------------------------------------------------------------------------- in a browser
