@@ -1,0 +1,125 @@
+"""The IAB counting rules, written once (SPEC.md "Counting rules", STANDARDS.md).
+
+A download is one (episode, listener, UTC day) whose GET requests answered 200 or 206
+delivered at least the episode's ID3 tag plus one minute of audio (the whole file when it
+is shorter).  Everything else is rejected, and every rejected log line is counted under
+exactly one reason, checked in this order:
+
+1. ``malformed``      the line cannot be read (garbage, missing fields, bad date or IP)
+2. ``not_get``        HEAD, PUT, ... (only GET delivers an episode)
+3. ``bad_status``     any status but 200 and 206 (304, 403, 404, 416, 5xx, ...)
+4. ``unknown_object`` not a media file of this show (art, feed, pages, other buckets)
+5. ``bots``           declared bots, crawler lists, empty agents, Apple Watch duplicates
+6. ``below_threshold`` 2-byte range probes, and every line of a listener-day on an
+                      episode whose bytes, summed over the day, stay under the threshold
+
+Line-level rules (1-3 and the probe test) are SQL over the normalised request columns of
+``podcast.stats.logs``; value-level rules (paths, addresses, agents) are Python functions
+applied to the *distinct* values, which are few compared with the lines.
+
+Listener: HMAC-SHA256, keyed by a secret that changes every UTC month, of the address
+(IPv6 cut to its /64) and the user agent.  X-Forwarded-For is never read: any client can
+write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+from podcast.model import Media
+
+#: Every rejection reason, in the order the rules are checked.
+REASONS = ("malformed", "not_get", "bad_status", "unknown_object", "bots", "below_threshold")
+
+#: A 206 that delivered this many bytes or fewer is a range probe (``bytes=0-1``).
+PROBE_BYTES = 2
+
+#: SQL over normalised request columns: ``ok``, ``probe`` or a line-level rejection.
+LINE_REASON_SQL = f"""
+CASE
+  WHEN NOT coalesce(complete, false) OR day_text IS NULL OR day_text = ''
+       OR ip IS NULL OR ip = '' OR status IS NULL OR sent IS NULL OR sent < 0
+       OR method IS NULL OR method = '' THEN 'malformed'
+  WHEN method <> 'GET' THEN 'not_get'
+  WHEN status NOT IN (200, 206) THEN 'bad_status'
+  WHEN status = 206 AND sent <= {PROBE_BYTES} THEN 'probe'
+  ELSE 'ok'
+END"""
+
+
+def threshold(media: Media) -> int:
+    """Bytes a listener-day must reach: the ID3 tag plus one minute of CBR audio.
+
+    A file shorter than that counts when it is delivered whole; a file whose size is
+    unknown (0) needs the tag plus the minute.
+    """
+    minute = media.tag_size + media.bitrate // 8 * 60
+    return min(minute, media.bytes) if media.bytes > 0 else minute
+
+
+def listener_address(ip: str) -> str | None:
+    """The part of an address that identifies a listener, or None if it is no address.
+
+    IPv4 as it is; IPv6 cut to its /64 (one household or phone, whose low 64 bits change
+    for privacy); an IPv4-mapped IPv6 address is the IPv4 address it maps.
+    """
+    try:
+        address = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def media_by_name(media: Iterable[Media]) -> dict[str, list[Media]]:
+    """Media indexed by the last part of their key (``media/ep-1a2b3c.mp3`` -> ``ep-...``)."""
+    index: dict[str, list[Media]] = {}
+    for item in media:
+        index.setdefault(item.key.rsplit("/", 1)[-1], []).append(item)
+    return index
+
+
+def match_media(path: str | None, index: dict[str, list[Media]]) -> Media | None:
+    """The media a logged key or URL path asks for, or None.
+
+    Logs write the object as an S3 key (URL-encoded), a CloudFront URI stem or a request
+    path that may carry a query string and the site's path prefix: the decoded path must
+    equal the media key or end with ``/`` + the key.
+    """
+    if not path:
+        return None
+    path = unquote(path.split("?", 1)[0]).lstrip("/")
+    for item in index.get(path.rsplit("/", 1)[-1], ()):
+        if path == item.key or path.endswith("/" + item.key):
+            return item
+    return None
+
+
+def listener_id(key: bytes, address: str, agent: str) -> str:
+    """The keyed hash of a listener (the reference for :func:`listener_sql`)."""
+    return hmac.new(key, f"{address}|{agent}".encode(), hashlib.sha256).hexdigest()
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer HMAC-SHA256 pads of ``key`` (RFC 2104), for SQL."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def listener_sql(ipad: str, opad: str, address: str, agent: str) -> str:
+    """SQL computing :func:`listener_id` from pad columns, address and agent columns.
+
+    Written out as RFC 2104 so that millions of rows are hashed inside DuckDB; a test
+    checks it against :func:`listener_id`.
+    """
+    message = f"encode({address} || '|' || {agent})"
+    return f"sha256({opad} || from_hex(sha256({ipad} || {message})))"

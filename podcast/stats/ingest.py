@@ -1,0 +1,607 @@
+"""``podcast stats ingest``: access logs in, listener-days and rejections out.
+
+The pipeline, per batch of files of one format:
+
+1. **read** (SQL, :mod:`podcast.stats.logs`): DuckDB's CSV reader turns every line into
+   the normalised request columns, the line-level rules of :mod:`podcast.stats.counting`
+   give each line a reason, and lines are grouped by (day, path, address, agent, reason)
+   with their bytes summed — millions of lines become a few hundred thousand groups;
+2. **values** (Python): the distinct paths, addresses, agents and days of the groups go
+   through the value-level rules (media match, /64 cut, bot and app detection, GeoIP);
+3. **write** (SQL, one transaction): listener hashes, rejections, byte sums and the
+   "ingested" mark of every file of the batch are committed together, so a crash never
+   counts a file twice or half.
+
+Raw addresses exist only in memory (temporary tables, with spilling to disk disabled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from podcast.errors import PodcastError
+from podcast.model import Catalog, Show
+from podcast.stats import agents, counting, logs, store
+
+#: Files are read this many (uncompressed) bytes at a time, in one transaction each.
+BATCH_BYTES = 384 * 1024 * 1024
+_GZIP_RATIO = 8  # rough size of a decompressed .gz log relative to the file
+_SNIFF_BYTES = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One log file to read: a local path, or an S3 object (bucket, key)."""
+
+    name: str  # what the user sees and what the database remembers
+    size: int
+    stamp: str  # local: mtime in ns; S3: ETag — same name, size and stamp = unchanged
+    path: Path | None = None
+    s3: tuple[str, str] | None = None
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; :meth:`summary` is what the CLI prints."""
+
+    files_read: int = 0
+    files_unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    truncated: list[str] = field(default_factory=list)
+    lines: int = 0
+    downloads_added: int = 0
+    downloads_total: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """A few lines for a person: files, lines, downloads, rejections by reason."""
+        out = [f"files: {self.files_read} read, {self.files_unchanged} already ingested, "
+               f"{len(self.skipped)} skipped",
+               f"lines: {self.lines}",
+               f"downloads: {self.downloads_added} added ({self.downloads_total} in the "
+               "database)",
+               "rejected lines: " + ", ".join(f"{reason} {self.rejected.get(reason, 0)}"
+                                              for reason in counting.REASONS)]
+        out += [f"  skipped {name}: {why}" for name, why in self.skipped]
+        out += [f"  truncated (read up to the damage): {name}" for name in self.truncated]
+        return "\n".join(out)
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def expand_sources(sources: list[str]) -> list[Source]:
+    """Every log file named by ``sources``: files, folders (recursively) and s3:// URLs."""
+    found: list[Source] = []
+    for text in sources:
+        if text.startswith("s3://"):
+            found.extend(_s3_sources(text))
+            continue
+        path = Path(text)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            files = [path]
+        else:
+            raise PodcastError("no such log file or folder", file=text,
+                               fix="give files, folders or s3://BUCKET/PREFIX")
+        for item in files:
+            stat = item.stat()
+            found.append(Source(str(item.resolve()), stat.st_size, str(stat.st_mtime_ns),
+                                path=item))
+    return found
+
+
+def _s3_client():
+    from podcast.storage import _s3_client as client
+
+    return client()
+
+
+def _s3_sources(url: str) -> list[Source]:
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not bucket:
+        raise PodcastError("no bucket in the S3 URL", file=url, fix="write s3://BUCKET/PREFIX")
+    try:
+        pages = _s3_client().get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix)
+        return [Source(f"s3://{bucket}/{item['Key']}", item["Size"],
+                       item.get("ETag", "").strip('"'), s3=(bucket, item["Key"]))
+                for page in pages for item in page.get("Contents", [])]
+    except Exception as exc:
+        from podcast.storage import _storage_error
+
+        raise _storage_error("list logs in", url, exc) from None
+
+
+def _read_bytes(source: Source) -> bytes:
+    if source.path is not None:
+        return source.path.read_bytes()
+    bucket, key = source.s3
+    try:
+        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        from podcast.storage import _storage_error
+
+        raise _storage_error("read log", source.name, exc) from None
+
+
+def _file_hash(path: Path, prefix_size: int | None = None) -> tuple[str, str | None]:
+    """SHA-256 of a file, and of its first ``prefix_size`` bytes (to spot appended logs)."""
+    digest, prefix = hashlib.sha256(), None
+    done = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if prefix_size is not None and prefix is None and done + len(chunk) >= prefix_size:
+                cut = prefix_size - done
+                digest.update(chunk[:cut])
+                prefix = digest.copy().hexdigest()
+                digest.update(chunk[cut:])
+            else:
+                digest.update(chunk)
+            done += len(chunk)
+    return digest.hexdigest(), prefix
+
+
+def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
+    """Decompress gzip ``data`` as far as it goes; True when it was cut short or damaged.
+
+    A truncated transfer must not lose the lines before the damage nor crash the ingest:
+    the incomplete last line is dropped (and counted as malformed by the caller).
+    """
+    out, damaged = io.BytesIO(), False
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out.write(inflater.decompress(data))
+        except zlib.error:
+            damaged = True
+            break
+        if not inflater.eof:
+            damaged = True
+            break
+        data = inflater.unused_data  # concatenated gzip members
+        if data[:2] != _GZIP_MAGIC:
+            break
+    text = out.getvalue()
+    if damaged and text and not text.endswith(b"\n"):
+        text = text[: text.rfind(b"\n") + 1] + b"\x00truncated\n"
+    return text, damaged
+
+
+def _head(data_or_path: bytes | Path) -> bytes:
+    """The first decompressed bytes of a file, for format detection."""
+    if isinstance(data_or_path, bytes):
+        data = data_or_path
+    else:
+        with data_or_path.open("rb") as handle:
+            data = handle.read(_SNIFF_BYTES)
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[:_SNIFF_BYTES],
+                                                                      _SNIFF_BYTES)
+        except zlib.error:
+            return b""
+    return data[:_SNIFF_BYTES]
+
+
+# --- the work ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """A file ready to read: where DuckDB finds it, and what the database records."""
+
+    source: Source
+    sha256: str
+    sniffed: logs.Sniffed
+    location: str  # a local path or memory:// URL
+    compression: str = "auto"
+    size: int = 0  # uncompressed estimate, for batching
+
+
+class _Memory:
+    """An in-memory file system that DuckDB reads (so downloaded logs never touch disk)."""
+
+    def __init__(self, con) -> None:
+        from fsspec.implementations.memory import MemoryFileSystem
+
+        self.fs = MemoryFileSystem()
+        self.con = con
+        self.names: list[str] = []
+        con.register_filesystem(self.fs)
+
+    def put(self, name: str, data: bytes) -> str:
+        path = f"/podcast-stats/{os.getpid()}/{len(self.names)}/{Path(name).name or 'log'}"
+        with self.fs.open(path, "wb") as handle:
+            handle.write(data)
+        self.names.append(path)
+        return "memory://" + path
+
+    def clear(self) -> None:
+        for path in self.names:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(path)
+        self.names.clear()
+
+
+def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
+           echo: Callable[[str], None] | None = None, progress: bool = False) -> IngestReport:
+    """``podcast stats ingest``: read the logs into the show's stats database."""
+    from podcast.publish import load_catalog
+
+    found = expand_sources(sources)
+    return ingest_sources(show, load_catalog(show), found, geoip=geoip, echo=echo,
+                          progress=progress)
+
+
+def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
+                   geoip: Path | None = None, echo: Callable[[str], None] | None = None,
+                   progress: bool = False) -> IngestReport:
+    """Read ``found`` into the database, counting against ``catalog``'s media."""
+    report = IngestReport()
+    con = store.connect(show)
+    memory = None
+    try:
+        known = {(name, size, stamp) for name, size, stamp in
+                 con.execute("SELECT name, size, stamp FROM files").fetchall()}
+        new = [s for s in found if (s.name, s.size, s.stamp) not in known]
+        report.files_unchanged = len(found) - len(new)
+        if not new:
+            report.downloads_total = _count_downloads(con)
+            report.downloads_added = 0
+            return report
+        _save_media(con, catalog)
+        before = _count_downloads(con)
+        memory = _Memory(con)
+        reader = _GeoIP(geoip) if geoip else None
+        values = _Values(show, catalog, reader)
+        con.execute("CREATE OR REPLACE TEMP TABLE run_groups "
+                    "(day DATE, key VARCHAR, listener VARCHAR, lines BIGINT)")
+        with _progress_bar(sum(s.size for s in new), progress) as bar:
+            for batch in _batches(con, new, memory, report, bar):
+                _ingest_batch(con, batch, memory, values, report)
+                memory.clear()
+        report.downloads_total = _count_downloads(con)
+        report.downloads_added = report.downloads_total - before
+        report.rejected["below_threshold"] += _run_below_threshold(con)
+        con.execute("DROP TABLE IF EXISTS run_groups")
+    finally:
+        if memory is not None:
+            memory.clear()
+        con.close()
+    if echo is not None and report.skipped:
+        for name, why in report.skipped:
+            echo(f"skipped {name}: {why}")
+    return report
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator:
+    if not enabled:
+        yield None
+        return
+    import click
+
+    with click.progressbar(length=total, label="ingesting logs", file=sys.stderr) as bar:
+        yield bar
+
+
+def _save_media(con, catalog: Catalog) -> None:
+    media = catalog.all_media()
+    if not media:
+        return
+    con.execute("INSERT OR REPLACE INTO media SELECT unnest(?), unnest(?), unnest(?)",
+                [[m.key for m in media], [m.slug for m in media],
+                 [counting.threshold(m) for m in media]])
+
+
+def _count_downloads(con) -> int:
+    (count,) = con.execute(f"""
+        SELECT count(*) FROM (SELECT DISTINCT day, slug, listener
+        FROM ({store._DOWNLOADS.format(where='true')}) WHERE bytes >= threshold)""").fetchone()
+    return int(count)
+
+
+def _run_below_threshold(con) -> int:
+    (lines,) = con.execute(f"""
+        SELECT coalesce(sum(r.lines), 0) FROM run_groups r
+        JOIN ({store._DOWNLOADS.format(where='true')}) d USING (day, key, listener)
+        WHERE d.bytes < d.threshold""").fetchone()
+    return int(lines)
+
+
+def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
+             bar) -> Iterator[list[_Item]]:
+    """Hash, deduplicate and sniff the new files, and group them into batches."""
+    previous = {}
+    for name, size, sha in con.execute("SELECT name, size, sha256 FROM files").fetchall():
+        if size > previous.get(name, (0, ""))[0]:
+            previous[name] = (size, sha)
+    seen = {sha for (sha,) in con.execute("SELECT sha256 FROM files").fetchall()}
+    pending: dict[tuple, list[_Item]] = {}
+    pending_size: dict[tuple, int] = {}
+    for source in new:
+        item = _prepare(source, previous.get(source.name), seen, memory, report)
+        if bar is not None:
+            bar.update(source.size)
+        if item is None:
+            continue
+        seen.add(item.sha256)
+        group = (item.sniffed, item.compression, item.location.startswith("memory://"))
+        pending.setdefault(group, []).append(item)
+        pending_size[group] = pending_size.get(group, 0) + item.size
+        if pending_size[group] >= BATCH_BYTES:
+            yield pending.pop(group)
+            pending_size.pop(group)
+    yield from pending.values()
+
+
+def _prepare(source: Source, previous: tuple[int, str] | None, seen: set[str],
+             memory: _Memory, report: IngestReport) -> _Item | None:
+    """One source as a readable item, or None (already ingested, or skipped and why)."""
+    try:
+        if source.path is not None:
+            grown = previous is not None and source.size > previous[0]
+            sha, prefix = _file_hash(source.path, previous[0] if grown else None)
+            if sha in seen:
+                report.files_unchanged += 1
+                return None
+            head = _head(source.path)
+            if grown and prefix == previous[1] and head[:2] != _GZIP_MAGIC:
+                # An appended log (``podcast serve`` writes one): read only the new lines.
+                with source.path.open("rb") as handle:
+                    handle.seek(previous[0])
+                    data = handle.read()
+                return _from_bytes(source, sha, data, memory, report)
+            sniffed = logs.sniff(head)
+            if sniffed is None:
+                report.skipped.append((source.name, "not an access log in a known format"))
+                return None
+            with source.path.open("rb") as handle:
+                gz = handle.read(2) == _GZIP_MAGIC
+            return _Item(source, sha, sniffed, str(source.path),
+                         compression="gzip" if gz else "none",
+                         size=source.size * (_GZIP_RATIO if gz else 1))
+        data = _read_bytes(source)
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in seen:
+            report.files_unchanged += 1
+            return None
+        return _from_bytes(source, sha, data, memory, report)
+    except OSError as exc:
+        report.skipped.append((source.name, f"cannot read: {exc.strerror or exc}"))
+        return None
+
+
+def _from_bytes(source: Source, sha: str, data: bytes, memory: _Memory,
+                report: IngestReport) -> _Item | None:
+    """An item read from memory (S3 objects, appended tails, damaged gzip files)."""
+    damaged = False
+    if data[:2] == _GZIP_MAGIC:
+        data, damaged = gunzip_tolerant(data)
+    sniffed = logs.sniff(data[:_SNIFF_BYTES])
+    if sniffed is None:
+        if data.strip():
+            report.skipped.append((source.name, "not an access log in a known format"))
+        else:
+            # Nothing new in an appended log, or an empty file: remember it as read.
+            sniffed = logs.Sniffed(logs.COMBINED)
+    if sniffed is None:
+        return None
+    if damaged:
+        report.truncated.append(source.name)
+    return _Item(source, sha, sniffed, memory.put(source.name, data), compression="none",
+                 size=len(data))
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+
+_GROUP_SQL = """
+CREATE OR REPLACE TEMP TABLE line_groups AS
+WITH lines AS (SELECT *, {reason} AS reason FROM ({normalised}))
+SELECT filename, day_text, reason,
+       CASE WHEN reason IN ('ok', 'probe') THEN path END AS path,
+       CASE WHEN reason IN ('ok', 'probe') THEN ip END AS ip,
+       CASE WHEN reason IN ('ok', 'probe') THEN ua END AS ua,
+       sum(CASE WHEN reason = 'ok' THEN sent ELSE 0 END) AS bytes,
+       count(*) AS lines
+FROM lines GROUP BY ALL
+"""
+
+
+def _ingest_batch(con, batch: list[_Item], memory: _Memory, values: _Values,
+                  report: IngestReport) -> None:
+    """Read one batch; on a read error retry file by file, then from memory, then skip."""
+    try:
+        _read_groups(con, batch)
+    except Exception as exc:  # DuckDB raises many error types for unreadable input
+        if len(batch) > 1:
+            for item in batch:
+                _ingest_batch(con, [item], memory, values, report)
+            return
+        item = batch[0]
+        if item.location.startswith("memory://"):
+            report.skipped.append((item.source.name, f"unreadable: {str(exc).splitlines()[0]}"))
+            return
+        retry = _from_bytes(item.source, item.sha256, _read_bytes(item.source), memory, report)
+        if retry is None:
+            return
+        _ingest_batch(con, [retry], memory, values, report)
+        return
+    _write_batch(con, batch, values, report)
+
+
+def _read_groups(con, batch: list[_Item]) -> None:
+    sniffed = batch[0].sniffed
+    source = logs.read_csv_sql([item.location for item in batch], sniffed,
+                               compression=batch[0].compression, rejects_table="rejects")
+    con.execute(_GROUP_SQL.format(reason=counting.LINE_REASON_SQL,
+                                  normalised=logs.normalised_sql(source, sniffed)))
+    if sniffed.format == logs.CLOUDFRONT:
+        con.execute("UPDATE line_groups SET ua = url_decode(ua) WHERE ua IS NOT NULL")
+
+
+@dataclass
+class _Values:
+    """The value-level rules, applied to the distinct values of a batch."""
+
+    show: Show
+    catalog: Catalog
+    geoip: _GeoIP | None
+    agent_cache: dict[str, agents.Agent] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = counting.media_by_name(self.catalog.all_media())
+
+    def load(self, con) -> None:
+        """Fill the temporary tables ``paths``, ``agents``, ``addresses``, ``keys``."""
+        paths = [p for (p,) in con.execute(
+            "SELECT DISTINCT path FROM line_groups WHERE path IS NOT NULL").fetchall()]
+        keys = [getattr(counting.match_media(p, self.index), "key", None) for p in paths]
+        _table(con, "paths", ["path", "key"], ["VARCHAR", "VARCHAR"], [paths, keys])
+
+        uas = [u for (u,) in con.execute(
+            "SELECT DISTINCT ua FROM line_groups WHERE ua IS NOT NULL").fetchall()]
+        found = []
+        for ua in uas:
+            if ua not in self.agent_cache:
+                self.agent_cache[ua] = agents.classify(ua)
+            found.append(self.agent_cache[ua])
+        _table(con, "agents", ["ua", "app", "device", "bot"],
+               ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
+               [uas, [a.app for a in found], [a.device for a in found],
+                [a.bot for a in found]])
+
+        ips = [i for (i,) in con.execute(
+            "SELECT DISTINCT ip FROM line_groups WHERE ip IS NOT NULL").fetchall()]
+        cut = [counting.listener_address(ip) for ip in ips]
+        countries = ([self.geoip.country(ip) for ip in ips] if self.geoip
+                     else [None] * len(ips))
+        _table(con, "addresses", ["ip", "address", "country"],
+               ["VARCHAR", "VARCHAR", "VARCHAR"], [ips, cut, countries])
+
+    def load_keys(self, con) -> None:
+        periods = {p for (p,) in con.execute(
+            "SELECT DISTINCT strftime(day, '%Y-%m') FROM classified WHERE reason = 'ok'"
+        ).fetchall()}
+        keys = store.period_keys(self.show, periods)
+        pads = [counting.hmac_pads(keys[p]) for p in sorted(periods)]
+        _table(con, "period_keys", ["period", "ipad", "opad"], ["VARCHAR", "BLOB", "BLOB"],
+               [sorted(periods), [p[0] for p in pads], [p[1] for p in pads]])
+
+
+def _table(con, name: str, columns: list[str], types: list[str], data: list[list]) -> None:
+    """A temporary table from column lists (one round trip, not a row at a time)."""
+    spec = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({spec})")
+    if data and data[0]:
+        select = ", ".join(f"unnest(?::{t}[])" for t in types)
+        con.execute(f"INSERT INTO {name} SELECT {select}", data)
+
+
+_CLASSIFY_SQL = """
+CREATE OR REPLACE TEMP TABLE classified AS
+SELECT g.filename, try_strptime(g.day_text, '{day_format}')::DATE AS day,
+       CASE WHEN g.reason NOT IN ('ok', 'probe') THEN g.reason
+            WHEN try_strptime(g.day_text, '{day_format}') IS NULL
+                 OR a.address IS NULL THEN 'malformed'
+            WHEN p.key IS NULL THEN 'unknown_object'
+            WHEN u.bot THEN 'bots'
+            WHEN g.reason = 'probe' THEN 'below_threshold'
+            ELSE 'ok' END AS reason,
+       p.key, a.address, g.ua, u.app, u.device, a.country, g.bytes, g.lines
+FROM line_groups g
+LEFT JOIN paths p ON p.path = g.path
+LEFT JOIN agents u ON u.ua = g.ua
+LEFT JOIN addresses a ON a.ip = g.ip
+"""
+
+_LISTENERS_SQL = """
+INSERT INTO {target}
+SELECT c.day, c.key, {listener} AS listener, k.period, min(c.app), min(c.device),
+       min(c.country), sum(c.bytes), sum(c.lines)
+FROM classified c JOIN period_keys k ON k.period = strftime(c.day, '%Y-%m')
+WHERE c.reason = 'ok'
+GROUP BY c.day, c.key, listener, k.period
+"""
+
+
+def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
+    """Classify the batch's groups and commit them with the files' ingested marks."""
+    values.load(con)
+    day_format = logs.DAY_FORMATS[batch[0].sniffed.format]
+    con.execute(_CLASSIFY_SQL.format(day_format=day_format))
+    values.load_keys(con)
+    (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
+                                "FROM rejects").fetchone()
+    listener = counting.listener_sql("k.ipad", "k.opad", "c.address", "c.ua")
+    per_file = dict(con.execute(
+        "SELECT filename, sum(lines) FROM classified GROUP BY filename").fetchall())
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(_LISTENERS_SQL.format(target="listener_bytes", listener=listener))
+        con.execute(f"""INSERT INTO run_groups
+            SELECT c.day, c.key, {listener}, sum(c.lines)
+            FROM classified c JOIN period_keys k ON k.period = strftime(c.day, '%Y-%m')
+            WHERE c.reason = 'ok' GROUP BY ALL""")
+        con.execute("""INSERT INTO rejections SELECT day, reason, sum(lines)
+                       FROM classified WHERE reason <> 'ok' GROUP BY day, reason""")
+        if unreadable:
+            con.execute("INSERT INTO rejections VALUES (NULL, 'malformed', ?)", [unreadable])
+        for item in batch:
+            con.execute("INSERT OR REPLACE INTO files (sha256, name, size, stamp, format, "
+                        "lines) VALUES (?, ?, ?, ?, ?, ?)",
+                        [item.sha256, item.source.name, item.source.size, item.source.stamp,
+                         item.sniffed.format, int(per_file.get(item.location, 0))])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    for reason, lines in con.execute("SELECT reason, sum(lines) FROM classified "
+                                     "WHERE reason <> 'ok' GROUP BY reason").fetchall():
+        report.rejected[reason] += int(lines)
+    report.rejected["malformed"] += unreadable
+    report.lines += int(sum(per_file.values())) + unreadable
+    report.files_read += len(batch)
+    for name in ("line_groups", "classified", "paths", "agents", "addresses", "period_keys"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute("DROP TABLE IF EXISTS rejects")
+    con.execute("DROP TABLE IF EXISTS rejects_scan")
+
+
+class _GeoIP:
+    """Country of an address from a MaxMind database (looked up before any hashing)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import maxminddb
+
+            self.reader = maxminddb.open_database(str(path))
+        except (OSError, ValueError) as exc:
+            raise PodcastError(f"cannot read the GeoIP database: {exc}", file=path,
+                               field="--geoip", fix="give a MaxMind .mmdb file "
+                               "(e.g. GeoLite2-Country.mmdb)") from None
+
+    def country(self, ip: str) -> str | None:
+        try:
+            record = self.reader.get(ip.strip("[]"))
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        country = record.get("country") or record.get("registered_country") or {}
+        return country.get("iso_code") if isinstance(country, dict) else None
+

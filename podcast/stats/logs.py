@@ -1,0 +1,192 @@
+"""Access-log formats: detect which one a file is, and read it with DuckDB's CSV reader.
+
+Three formats reach us (STANDARDS.md "Counting downloads"):
+
+* **S3 server access log** — space-separated, ``[dd/Mon/yyyy:HH:MM:SS +0000]`` time,
+  quoted request-URI, referer and user agent, more fields appended over the years.
+* **CloudFront standard log** — tab-separated, ``#Version`` / ``#Fields`` headers that name
+  the columns (we map columns by that header, never by position).
+* **Combined log** (Apache/nginx, and ``podcast serve``) —
+  ``ip - user [time] "METHOD path HTTP/x" status bytes "referer" "ua"``.
+
+Detection is pure Python on the first lines of a file.  Reading is SQL: every format is
+turned into the same *normalised request* columns by :func:`normalised_sql`, so the
+counting rules (``podcast.stats.counting``) are written once, against those columns:
+
+``filename, day_text, ip, ua, method, path, status, sent``
+
+``day_text`` is the UTC day as text in :data:`DAY_FORMATS` [fmt] (converted after
+grouping, which is far cheaper than parsing every line's time stamp); ``sent`` is the
+body bytes delivered (for CloudFront, whose ``sc-bytes`` includes headers, the smaller
+of ``sc-bytes`` and the logged byte range); ``path`` is raw (URL-encoded, may carry a
+query string).
+
+Why split S3 and combined lines on the double quote rather than on spaces: a user agent
+or a request line holds spaces, and DuckDB's quote handling lets a single stray quote
+swallow the following lines.  With ``"`` as the delimiter and no quoting at all, every
+physical line stays one row whatever it contains, and the unquoted parts are split on
+spaces with ``split_part``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+S3 = "s3"
+CLOUDFRONT = "cloudfront"
+COMBINED = "combined"
+FORMATS = (S3, CLOUDFRONT, COMBINED)
+
+#: strptime format of ``day_text`` per format.
+DAY_FORMATS = {S3: "%d/%b/%Y", COMBINED: "%d/%b/%Y", CLOUDFRONT: "%Y-%m-%d"}
+
+_STAMP = r"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]"
+_S3_LINE = re.compile(rb"^\S+ \S+ " + _STAMP.encode() + rb" \S+ \S+ \S+ [A-Z_]+\.[A-Z_.]+ \S+ \"")
+_COMBINED_LINE = re.compile(rb"^\S+ \S+ \S+ " + _STAMP.encode() + rb" \"")
+
+#: CloudFront fields we read; any other field in ``#Fields`` is ignored.
+CLOUDFRONT_NEEDED = ("date", "c-ip", "cs-method", "cs-uri-stem", "sc-status", "sc-bytes",
+                     "cs(User-Agent)")
+_CLOUDFRONT_OPTIONAL = ("sc-range-start", "sc-range-end")
+
+# The S3 and combined readers split a line on '"' into at most this many parts; extra
+# quoted fields appended to either format land in the later columns and are ignored.
+_QUOTED_PARTS = 16
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What a file's first lines say about it."""
+
+    format: str
+    fields: tuple[str, ...] = ()  # CloudFront: the ``#Fields`` header, in order
+
+
+def sniff(head: bytes) -> Sniffed | None:
+    """The log format of a file from its first bytes (decompressed), or None if unknown.
+
+    A CloudFront header wins at once; otherwise the first line that looks like an S3 or a
+    combined log line decides, so a few garbage lines at the top do not hide the format.
+    """
+    fields: tuple[str, ...] = ()
+    for raw in head.splitlines()[:50]:
+        line = raw.strip(b"\r")
+        if line.startswith(b"#Fields:"):
+            fields = tuple(line[len(b"#Fields:"):].decode("ascii", "replace").split())
+            if all(name in fields for name in CLOUDFRONT_NEEDED):
+                return Sniffed(CLOUDFRONT, fields)
+            return None
+        if line.startswith(b"#"):
+            continue
+        if _S3_LINE.match(line):
+            return Sniffed(S3)
+        if _COMBINED_LINE.match(line):
+            return Sniffed(COMBINED)
+    return None
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_csv_sql(paths: list[str], sniffed: Sniffed, *, compression: str = "auto",
+                 rejects_table: str | None = None) -> str:
+    """A ``read_csv(...)`` call that yields one row per physical line of ``paths``.
+
+    Lines DuckDB cannot read at all (invalid UTF-8, binary garbage) are skipped and, when
+    ``rejects_table`` is given, listed there so that they are counted as malformed.
+    """
+    files = "[" + ", ".join(_sql_text(p) for p in paths) + "]"
+    if sniffed.format == CLOUDFRONT:
+        names = {f"c{i}": "VARCHAR" for i in range(len(sniffed.fields))}
+        layout = "delim='\\t', comment='#'"
+    else:
+        names = {f"f{i}": "VARCHAR" for i in range(_QUOTED_PARTS)}
+        layout = "delim='\"'"
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in names.items()) + "}"
+    rejects = (f", store_rejects=true, rejects_table={_sql_text(rejects_table)}, "
+               f"rejects_scan={_sql_text(rejects_table + '_scan')}") if rejects_table else ""
+    return (f"read_csv({files}, {layout}, quote='', escape='', header=false, "
+            f"columns={columns}, auto_detect=false, null_padding=true, strict_mode=false, "
+            f"ignore_errors=true, compression={_sql_text(compression)}, filename=true, "
+            f"max_line_size=1048576{rejects})")
+
+
+def _utc_day(stamp: str, zone: str) -> str:
+    """SQL: the UTC day (``dd/Mon/yyyy``) of ``[dd/Mon/yyyy:HH:MM:SS`` + ``+hhmm]``.
+
+    Most logs are in UTC already and the day is a plain substring; a local-time combined
+    log is shifted by its offset (parsing every line's time would cost more than the rest
+    of the read together).
+    """
+    local = f"try_strptime(substr({stamp}, 2), '%d/%b/%Y:%H:%M:%S')"
+    offset = (f"(CASE WHEN substr({zone}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+              f"(try_cast(substr({zone}, 2, 2) AS INTEGER) * 60 "
+              f"+ try_cast(substr({zone}, 4, 2) AS INTEGER))")
+    return (f"CASE WHEN {zone} = '+0000]' THEN substr({stamp}, 2, 11) "
+            f"ELSE strftime({local} - {offset} * INTERVAL 1 MINUTE, '%d/%b/%Y') END")
+
+
+def _sent(text: str) -> str:
+    # '-' is how both formats write "no body".
+    return f"CASE WHEN {text} = '-' THEN 0 ELSE try_cast({text} AS BIGINT) END"
+
+
+def normalised_sql(source: str, sniffed: Sniffed) -> str:
+    """SQL selecting the normalised request columns from ``source`` (a read_csv call)."""
+    if sniffed.format == S3:
+        # f0: owner bucket [time +0000] ip requester request-id operation key
+        # f2: status error bytes-sent object-size total-ms turnaround-ms; f5: user agent
+        head = "split_part(f0, ' ', {})"
+        return f"""
+        SELECT filename,
+               {_utc_day(head.format(3), head.format(4))} AS day_text,
+               {head.format(5)} AS ip,
+               f5 AS ua,
+               split_part({head.format(8)}, '.', 2) AS method,
+               {head.format(9)} AS path,
+               try_cast(split_part(f2, ' ', 2) AS INTEGER) AS status,
+               {_sent("split_part(f2, ' ', 4)")} AS sent,
+               {_s3_like_complete('f0', 9)} AND f5 IS NOT NULL AS complete
+        FROM {source}"""
+    if sniffed.format == COMBINED:
+        # f0: ip ident user [time +0000]; f1: request line; f2: status bytes; f5: agent.
+        # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
+        head = "split_part(f0, ' ', {})"
+        return f"""
+        SELECT filename,
+               {_utc_day(head.format(4), head.format(5))} AS day_text,
+               {head.format(1)} AS ip,
+               f5 AS ua,
+               split_part(f1, ' ', 1) AS method,
+               split_part(f1, ' ', 2) AS path,
+               try_cast(split_part(f2, ' ', 2) AS INTEGER) AS status,
+               {_sent("split_part(f2, ' ', 3)")} AS sent,
+               {_s3_like_complete('f0', 5)} AND f5 IS NOT NULL AS complete
+        FROM {source}"""
+    if sniffed.format == CLOUDFRONT:
+        col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
+        sent = f"try_cast({col['sc-bytes']} AS BIGINT)"
+        if all(name in col for name in _CLOUDFRONT_OPTIONAL):
+            start = f"try_cast({col['sc-range-start']} AS BIGINT)"
+            end = f"try_cast({col['sc-range-end']} AS BIGINT)"
+            # sc-bytes counts headers too; the logged range is what the body held.
+            sent = f"least({sent}, {end} - {start} + 1)"
+        return f"""
+        SELECT filename,
+               {col['date']} AS day_text,
+               {col['c-ip']} AS ip,
+               {col['cs(User-Agent)']} AS ua,
+               {col['cs-method']} AS method,
+               {col['cs-uri-stem']} AS path,
+               try_cast({col['sc-status']} AS INTEGER) AS status,
+               {sent} AS sent,
+               {col['cs(User-Agent)']} IS NOT NULL AS complete
+        FROM {source}"""
+    raise ValueError(f"unknown log format {sniffed.format!r}")
+
+
+def _s3_like_complete(column: str, parts: int) -> str:
+    """SQL: the unquoted head of the line has at least ``parts`` space-separated fields."""
+    return f"split_part({column}, ' ', {parts}) <> ''"

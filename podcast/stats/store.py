@@ -1,0 +1,191 @@
+"""The stats database: DuckDB in ``.podcast/stats.duckdb``, and the listener-hash keys.
+
+What is stored (never a raw IP, never a user agent):
+
+* ``files``           every log file ingested, by content hash (re-ingest skips it);
+* ``media``           media key -> episode slug and byte threshold, from the catalog;
+* ``listener_bytes``  per (UTC day, media key, listener): bytes delivered by GET 200/206,
+                      the lines, and the listener's app, device and country.  Rows are
+                      appended per file and summed when read, so a late file for an old
+                      day merges with what is already there and may push a listener-day
+                      over the threshold;
+* ``rejections``      lines rejected at ingest, per day and reason.
+
+Listener hashes are HMAC-SHA256 keyed by one secret per UTC month, kept in
+``.podcast/ip-key`` (outside the database, mode 0600).  A log line is hashed with the key
+of the month it was logged in, so hashes are stable within a month (late files merge) and
+cannot be linked across months.  Deleting a month's key from the file forgets how to
+recognise that month's listeners; logs for that month ingested afterwards get new hashes.
+
+Downloads are decided when read (:func:`load_downloads`): a listener-day counts when its
+summed bytes reach the media's threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from podcast.errors import PodcastError
+from podcast.model import Download, Show
+from podcast.stats.counting import REASONS
+
+DB_NAME = "stats.duckdb"
+KEY_NAME = "ip-key"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256 VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
+    format VARCHAR, lines BIGINT, ingested_at TIMESTAMP DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
+CREATE TABLE IF NOT EXISTS listener_bytes (
+    day DATE, key VARCHAR, listener VARCHAR, key_period VARCHAR, app VARCHAR,
+    device VARCHAR, country VARCHAR, bytes BIGINT, lines BIGINT);
+CREATE TABLE IF NOT EXISTS rejections (day DATE, reason VARCHAR, lines BIGINT);
+"""
+
+
+def db_path(show: Show) -> Path:
+    """Where the show's stats database lives."""
+    return show.state_dir / DB_NAME
+
+
+def connect(show: Show, *, read_only: bool = False):
+    """An open DuckDB connection to the show's stats database (created if missing).
+
+    Nothing spills to disk: raw addresses live in temporary tables during an ingest, so
+    the connection may use memory only (a query that needs more fails instead).
+    """
+    import duckdb
+
+    path = db_path(show)
+    if read_only and not path.exists():
+        read_only = False  # an empty database: create it so reports read zeros
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise PodcastError(f"cannot open the stats database: {exc}", file=path,
+                           fix="close other `podcast stats` runs, or delete the file and "
+                               "ingest the logs again") from None
+    con.execute("SET max_temp_directory_size = '0B'")
+    con.execute("SET preserve_insertion_order = false")
+    if not read_only:
+        con.execute(_SCHEMA)
+    return con
+
+
+def _period(since: date | None, until: date | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("day >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("day <= ?")
+        params.append(until)
+    return (" AND ".join(clauses) or "true"), params
+
+
+_DOWNLOADS = """
+WITH days AS (
+    SELECT day, key, listener, min(app) AS app, min(device) AS device,
+           min(country) AS country, sum(bytes) AS bytes, sum(lines) AS lines
+    FROM listener_bytes WHERE {where}
+    GROUP BY day, key, listener)
+SELECT days.*, media.slug, media.threshold
+FROM days JOIN media USING (key)
+"""
+
+
+def load_downloads(show: Show, since: date | None, until: date | None) -> list[Download]:
+    """Every counted download between ``since`` and ``until`` (inclusive, UTC days).
+
+    One per (day, episode, listener): when a listener fetched two masters of one episode
+    on one day, it is one download (the larger byte count is kept).
+    """
+    where, params = _period(since, until)
+    con = connect(show)
+    try:
+        rows = con.execute(f"""
+            SELECT day, slug, listener, min(app), min(device), min(country), max(bytes)
+            FROM ({_DOWNLOADS.format(where=where)}) WHERE bytes >= threshold
+            GROUP BY day, slug, listener ORDER BY day, slug, listener""", params).fetchall()
+    finally:
+        con.close()
+    return [Download(day=day, slug=slug, listener=listener, app=app, device=device,
+                     country=country, bytes=int(nbytes))
+            for day, slug, listener, app, device, country, nbytes in rows]
+
+
+def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[str, int]:
+    """Rejected log lines per reason between ``since`` and ``until`` (all six reasons).
+
+    ``below_threshold`` adds the lines of listener-days that never reached the threshold
+    (decided now, so a late file can still move them to downloads).  Lines too broken to
+    have a date count only when no period is asked for.
+    """
+    where, params = _period(since, until)
+    counts = dict.fromkeys(REASONS, 0)
+    con = connect(show)
+    try:
+        undated = " OR day IS NULL" if since is None and until is None else ""
+        for reason, lines in con.execute(
+                f"SELECT reason, sum(lines) FROM rejections WHERE ({where}){undated} "
+                "GROUP BY reason", params).fetchall():
+            counts[reason] = counts.get(reason, 0) + int(lines)
+        (below,) = con.execute(
+            f"SELECT coalesce(sum(lines), 0) FROM ({_DOWNLOADS.format(where=where)}) "
+            "WHERE bytes < threshold", params).fetchone()
+        counts["below_threshold"] += int(below)
+    finally:
+        con.close()
+    return counts
+
+
+# --- listener-hash keys -------------------------------------------------------------------
+
+
+def key_path(show: Show) -> Path:
+    """The file holding the monthly HMAC keys (never inside the database)."""
+    return show.state_dir / KEY_NAME
+
+
+def period_keys(show: Show, periods: set[str]) -> dict[str, bytes]:
+    """The HMAC key of each month (``YYYY-MM``), creating missing ones in ``ip-key``.
+
+    The file is JSON ``{"YYYY-MM": "hex key", ...}``, created with mode 0600 and replaced
+    atomically, so a crash leaves the old keys intact.
+    """
+    path = key_path(show)
+    keys: dict[str, str] = {}
+    if path.exists():
+        try:
+            keys = json.loads(path.read_text())
+            if not isinstance(keys, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as exc:
+            raise PodcastError(f"cannot read the listener-hash keys: {exc}", file=path,
+                               fix="restore the file from a backup; deleting it starts new "
+                                   "listener hashes (listeners are counted again)") from None
+    missing = sorted(p for p in periods if p not in keys)
+    if missing:
+        for period in missing:
+            keys[period] = secrets.token_hex(32)
+        _write_private(path, json.dumps(keys, indent=1, sort_keys=True) + "\n")
+    return {p: bytes.fromhex(keys[p]) for p in periods}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
