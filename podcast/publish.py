@@ -417,10 +417,20 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
     echo(f"feed: {len(live)} episode(s) live" + (
         f", {len(scheduled)} scheduled ({', '.join(scheduled)})" if scheduled else "") + (
         f"; wrote {', '.join(report.written)}" if report.written else "; unchanged"))
-    if freeze_guid(show):
+    # Every scaffolded show starts on 127.0.0.1:8000: freezing that would give them all the
+    # same podcast:guid, so the guid is frozen on the first publish to a public URL.
+    if not is_local_url(show.feed_url) and freeze_guid(show):
         report.guid_frozen = True
         echo(f"wrote guid: {show.guid} into {show.config_path.name} (keep it)")
     return report
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (a local test, not the show's public home)."""
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
 def _companions(episode: Episode, offset: float) -> dict[str, Planned | None]:

@@ -347,15 +347,23 @@ def test_a_new_transcript_is_uploaded_without_re_mastering(tmp_path, masters_cac
     assert "feed.xml" in report.written
 
 
-def test_first_publish_freezes_the_podcast_guid_in_the_config(tmp_path, masters_cache):
-    config = tiny_show(tmp_path, masters_cache)
+def test_first_public_publish_freezes_the_podcast_guid_in_the_config(tmp_path):
+    config = tiny_show(tmp_path, None, base_url="https://podcast.example.org/show")
+    text = re.sub(r"(?m)^(# podcast:guid.*\n)?guid: .*\n", "", config.read_text())
+    config.write_text(text)
+    report, _ = run_publish(config, "001-sonia-mamin")
+    assert report.guid_frozen
+    expected = podcast_guid("https://podcast.example.org/show/feed.xml")
+    assert f"guid: {expected}" in config.read_text()
+    assert not run_publish(config, "001-sonia-mamin")[0].guid_frozen  # written once
+
+
+def test_a_local_test_publish_does_not_freeze_a_localhost_guid(tmp_path, masters_cache):
+    config = tiny_show(tmp_path, masters_cache)  # base_url http://127.0.0.1:8000
     text = re.sub(r"(?m)^(# podcast:guid.*\n)?guid: .*\n", "", config.read_text())
     config.write_text(text)
     report, _ = run_publish(config)
-    assert report.guid_frozen
-    expected = podcast_guid("http://127.0.0.1:8000/feed.xml")
-    assert f"guid: {expected}" in config.read_text()
-    assert not run_publish(config)[0].guid_frozen  # written once
+    assert not report.guid_frozen and "guid:" not in config.read_text()
 
 
 def test_a_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
