@@ -278,8 +278,13 @@ def serve_paths(config: str | Path | None, root: str | Path | None,
     from .storage import FileStore, open_store
 
     show = None
-    if root is None or log_path is None:
+    if root is None:
         show = load_show(config)
+    elif log_path is None:
+        try:  # serving any folder needs no show, but its log belongs beside the config
+            show = load_show(config)
+        except ConfigError:
+            show = None
     if root is not None:
         folder = Path(root)
     else:
@@ -289,5 +294,8 @@ def serve_paths(config: str | Path | None, root: str | Path | None,
                               file=show.config_path, field="storage",
                               fix="serve a folder with --root FOLDER (S3 serves itself)")
         folder = store.folder
-    log = Path(log_path) if log_path is not None else show.state_dir / "access.log"
+    if log_path is not None:
+        log = Path(log_path)
+    else:
+        log = (show.state_dir if show else Path(".podcast")) / "access.log"
     return folder, log

@@ -221,3 +221,45 @@ def test_serve_paths_default_to_the_storage_folder_and_state_log(demo_show):
     assert folder == demo_show.parent / "public"
     assert log == demo_show.parent / ".podcast" / "access.log"
     assert serve_paths(None, "/srv/x", "/tmp/a.log") == (Path("/srv/x"), Path("/tmp/a.log"))
+    # Any folder can be served without a show; the log then goes to ./.podcast/.
+    missing = str(demo_show.parent / "nothing.yaml")
+    assert serve_paths(missing, "/srv/x", None) == (Path("/srv/x"),
+                                                    Path(".podcast/access.log"))
+
+
+def test_s3_storage_has_nothing_local_to_serve(demo_show):
+    from podcast.errors import ConfigError
+
+    demo_show.write_text(demo_show.read_text().replace("file://public", "s3://bucket/show"))
+    with pytest.raises(ConfigError, match="--root"):
+        serve_paths(str(demo_show), None, None)
+
+
+def test_the_command_serves_until_stopped(tmp_path):
+    import subprocess
+    import sys
+
+    from s3_servers import free_port
+
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / "feed.xml").write_bytes(b"<rss/>")
+    port, log = free_port(), tmp_path / "access.log"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from cli import main; main()", "serve", "--port", str(port),
+         "--root", str(folder), "--log", str(log)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                status, _, body = fetch(port, "/feed.xml")
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+        assert (status, body) == (200, b"<rss/>")
+        assert wait_for_lines(log, 1)[0].endswith('"GET /feed.xml HTTP/1.1" 200 6 "-" "-"')
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
