@@ -101,6 +101,14 @@ def write_tags(
     return tag_size(path)
 
 
+def check_cover(show: Show, episode: Episode) -> None:
+    """Raise the PodcastError :func:`write_tags` would raise for the episode's cover art.
+
+    Cheap (one image decode): call it before a long encode so a broken cover fails first.
+    """
+    cover_jpeg(*_cover_source(show, episode))
+
+
 def chapters_json(episode: Episode, *, offset: float = 0.0) -> bytes:
     """The episode's chapters as a Podcasting 2.0 JSON chapters file (version 1.2), UTF-8.
 
@@ -505,5 +513,5 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}{frac}" if hours else clock
 
 
-__all__ = ["write_tags", "chapters_json", "tag_size", "read_tags", "build_tags",
+__all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags", "build_tags",
            "chapter_frames", "render_tag", "notes_text", "cover_jpeg"]

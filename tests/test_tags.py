@@ -28,6 +28,7 @@ from podcast.model import Chapter, Episode, Person, Show
 from podcast.tags import (
     build_tags,
     chapters_json,
+    check_cover,
     notes_text,
     read_tags,
     render_tag,
@@ -378,6 +379,15 @@ def test_an_unreadable_cover_is_a_clear_error_and_the_mp3_is_untouched(
     assert "podcast.yaml" in message and "fix:" in message
     assert digest(mp3) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cover.jpg", "master.mp3"]
+
+
+def test_check_cover_finds_a_broken_cover_before_any_audio_work(tmp_path, episode, cover):
+    broken = tmp_path / "cover.jpg"
+    broken.write_bytes(b"GIF89a but not really")
+
+    check_cover(make_show(tmp_path, cover), episode)  # a good cover passes silently
+    with pytest.raises(PodcastError, match="cover.jpg"):
+        check_cover(make_show(tmp_path, broken), episode)
 
 
 def test_a_truncated_jpeg_cover_is_an_error(mp3, tmp_path, episode):
