@@ -48,6 +48,7 @@ from .loudness import (
     energy_loudness,
     gated_loudness,
     parse_frame,
+    parse_named_summaries,
     parse_summary,
     probe,
 )
@@ -68,6 +69,12 @@ SPEECH_FLOOR = -60.0
 PEAK_MARGIN = 1.2
 #: Gain changes smaller than this (dB) are not sent to ffmpeg.
 GAIN_STEP = 0.05
+#: The limiter calibration listens to windows of this many seconds ...
+CALIBRATION_WINDOW = 6.0
+#: ... and to at least this share of a long program (all of a short one).
+CALIBRATION_SHARE = 0.1
+#: The largest correction (dB) the calibration may apply; more means something is off.
+MAX_CORRECTION = 4.0
 
 
 @dataclass(frozen=True)
@@ -221,6 +228,42 @@ def gain_commands(times: np.ndarray, gains_db: np.ndarray, *, step: float = GAIN
     return "\n".join(lines) + "\n"
 
 
+def calibration_period(duration: float) -> float:
+    """Seconds between the starts of calibration windows: every window for a short
+    program, about ``CALIBRATION_SHARE`` of a long one (a minute apart for an hour)."""
+    return max(CALIBRATION_WINDOW,
+               min(duration / 60.0, CALIBRATION_WINDOW / CALIBRATION_SHARE))
+
+
+def window_mask(times: np.ndarray, period: float, window: float = CALIBRATION_WINDOW
+                ) -> np.ndarray:
+    """Which 400 ms blocks (ending at ``times``) lie inside the calibration windows
+    ``[k * period, k * period + window)``."""
+    times = np.asarray(times, dtype=float)
+    if period <= window:
+        return np.ones(times.size, dtype=bool)
+    start = np.maximum(times - 4 * BLOCK, 0.0)
+    base = np.floor(start / period) * period
+    return times - base <= window + 1e-6
+
+
+def limiter_correction(predicted: float, unlimited: float, limited: float,
+                       limited_louder: float, *, step: float = 1.0) -> float:
+    """The extra gain (dB) that puts the limited master on the predicted loudness.
+
+    From the calibration windows: ``predicted`` is what the gain curve should give there,
+    ``unlimited`` what it really gives, ``limited`` the same through the limiter, and
+    ``limited_louder`` through the limiter with ``step`` dB more gain.  Limiting loses
+    more the louder it is driven, so the correction is solved on the line through the
+    two limited measurements (its slope kept in [0, 0.8] so it always converges).
+    """
+    model_error = unlimited - predicted
+    loss = unlimited - limited
+    slope = float(np.clip(((unlimited + step - limited_louder) - loss) / step, 0.0, 0.8))
+    correction = (loss - model_error) / (1.0 - slope)
+    return float(np.clip(correction, -MAX_CORRECTION, MAX_CORRECTION))
+
+
 def chapter_problems(episode: Episode, duration: float) -> list[str]:
     """Chapters that start at or after the end of the interview audio (``duration`` s)."""
     problems = []
@@ -331,10 +374,8 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
 # --------------------------------------------------------------------------- pass 2
 
 
-def _encode_commands(inputs: list[Path], commands: Path, temp_name: str, *, rate: int,
-                     layout: str, channels: int, bitrate: str, first_gain: float,
-                     ceiling: float) -> tuple[list[str], list[str], list[str]]:
-    """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
+def _program_chains(inputs: list[Path], *, rate: int, layout: str) -> tuple[list[str], str]:
+    """Filter chains decoding and joining the inputs; returns them and the joined label."""
     chains, labels = [], []
     for index in range(len(inputs)):
         chains.append(f"[{index}:a:0]{_format_filter(rate, layout)}[s{index}]")
@@ -343,14 +384,62 @@ def _encode_commands(inputs: list[Path], commands: Path, temp_name: str, *, rate
     if len(inputs) > 1:
         chains.append(f"{joined}concat=n={len(inputs)}:v=0:a=1[joined]")
         joined = "[joined]"
-    limit = 10 ** (ceiling / 20)
-    chains.append(
-        f"{joined}asendcmd=f='{_filter_path(commands)}',"
-        f"volume@lv=volume={10 ** (first_gain / 20):.6f}:precision=float,"
-        # level=0: alimiter must not raise the level back up after limiting; latency=1
-        # keeps the audio aligned with the chapters.
-        f"alimiter=limit={limit:.6f}:attack=5:release=80:level=0:latency=1,"
-        f"aformat=sample_fmts=flt[out]")
+    return chains, joined
+
+
+def _gain_chain(commands: Path, first_gain: float) -> str:
+    return (f"asendcmd=f='{_filter_path(commands)}',"
+            f"volume@lv=volume={10 ** (first_gain / 20):.6f}:precision=float")
+
+
+def _limiter(ceiling: float) -> str:
+    # level=0: alimiter must not raise the level back up after limiting; latency=1 keeps
+    # the audio aligned with the chapters.
+    return (f"alimiter=limit={10 ** (ceiling / 20):.6f}:attack=5:release=80:level=0"
+            f":latency=1")
+
+
+def calibrate(inputs: list[Path], commands: Path, *, rate: int, layout: str,
+              first_gain: float, ceiling: float, period: float,
+              step: float = 1.0) -> dict[str, float]:
+    """Measure the gain curve with and without the limiter over the calibration windows.
+
+    One ffmpeg run: the program (only windows of ``CALIBRATION_WINDOW`` s every
+    ``period`` s when it is long) through the gain curve, split three ways into meters:
+    ``u`` unlimited, ``a`` limited, ``b`` limited with ``step`` dB more gain.
+    """
+    chains, joined = _program_chains(inputs, rate=rate, layout=layout)
+    select = (f"aselect='lt(mod(t,{period:.3f}),{CALIBRATION_WINDOW})'," if
+              period > CALIBRATION_WINDOW else "")
+    meter = "ebur128@{}=framelog=quiet"
+    chains.append(f"{joined}{select}{_gain_chain(commands, first_gain)},asplit=3[u][a][b]")
+    chains.append(f"[u]{meter.format('u')}[ou]")
+    chains.append(f"[a]{_limiter(ceiling)},{meter.format('a')}[oa]")
+    chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
+                  f"{meter.format('b')}[ob]")
+    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
+    for path in inputs:
+        command += ["-i", str(path)]
+    command += ["-filter_complex", ";".join(chains)]
+    for label in ("ou", "oa", "ob"):
+        command += ["-map", f"[{label}]", "-f", "null", "-"]
+    done = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                          check=False)
+    summaries = parse_named_summaries(done.stderr.splitlines())
+    if done.returncode != 0 or not {"u", "a", "b"} <= set(summaries):
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise AudioError(f"ffmpeg failed while calibrating the limiter: {detail}",
+                         fix="run `podcast doctor`")
+    return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
+
+
+def _encode_commands(inputs: list[Path], commands: Path, temp_name: str, *, rate: int,
+                     layout: str, channels: int, bitrate: str, first_gain: float,
+                     ceiling: float) -> tuple[list[str], list[str], list[str]]:
+    """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
+    chains, joined = _program_chains(inputs, rate=rate, layout=layout)
+    chains.append(f"{joined}{_gain_chain(commands, first_gain)},{_limiter(ceiling)},"
+                  f"aformat=sample_fmts=flt[out]")
     process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
                "-progress", "pipe:2"]
     for path in inputs:
@@ -516,16 +605,31 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     encoder = codec_gain(rate=rate, layout=layout, bitrate=settings.bitrate)
     curve = level_gains(np.concatenate(times), np.concatenate(values), target - encoder)
 
+    all_times, all_values = np.concatenate(times), np.concatenate(values)
     folder = output.parent
     temp = folder / f".podcast-master-{os.getpid()}-{threading.get_ident()}.mp3"
     work = Path(tempfile.mkdtemp(prefix="podcast-master-"))
     try:
+        sources = [info.path.resolve() for _what, info in infos]
+        ceiling = settings.true_peak - PEAK_MARGIN
         script = work / "gain.cmd"
         script.write_text(gain_commands(curve.times, curve.gains_db), encoding="ascii")
+        # The limiter takes some loudness away: measure how much on part of the program
+        # and add it back before the real encode.
+        period = calibration_period(offset)
+        with bar.phase("calibrating", 1) as update:
+            heard = calibrate(sources, script, rate=rate, layout=layout,
+                              first_gain=float(curve.gains_db[0]), ceiling=ceiling,
+                              period=period)
+            update(1)
+        mask = window_mask(all_times, period)
+        predicted = gated_loudness(all_values[mask] + curve.gains_db[mask])
+        correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
+        gains = curve.gains_db + correction
+        script.write_text(gain_commands(curve.times, gains), encoding="ascii")
         commands = _encode_commands(
-            [info.path.resolve() for _what, info in infos], script, temp.name, rate=rate,
-            layout=layout, channels=channels, bitrate=settings.bitrate,
-            first_gain=float(curve.gains_db[0]), ceiling=settings.true_peak - PEAK_MARGIN)
+            sources, script, temp.name, rate=rate, layout=layout, channels=channels,
+            bitrate=settings.bitrate, first_gain=float(gains[0]), ceiling=ceiling)
         with bar.phase(f"mastering {output.name}", offset) as update:
             measured = _run_encode(commands, folder, update)
         duration = _mp3_duration(temp)
@@ -542,7 +646,8 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
         result = MasterResult(
             input={**main.info.to_dict(), "lufs": round(main_lufs, 2), "lra": main.lra,
                    "duration": round(main.duration, 3), "intro": intro_length},
-            output=figures, levelling={**curve.summary(), "codec_gain_db": round(encoder, 2)})
+            output=figures, levelling={**curve.summary(), "codec_gain_db": round(encoder, 2),
+                                       "limiter_correction_db": round(correction, 2)})
         _write_sidecar(output.with_suffix(".json"), result)
         os.replace(temp, output)
         return result

@@ -136,6 +136,34 @@ def parse_summary(lines: Iterable[str]) -> dict[str, float]:
     return found
 
 
+def parse_named_summaries(lines: Iterable[str]) -> dict[str, dict[str, float]]:
+    """The summaries of several meters in one graph, by instance name (``ebur128@NAME``).
+
+    ffmpeg prefixes only a summary's first line (``[NAME @ 0x55d0] [info] Summary:``); the
+    figures follow it.  A name seen twice keeps its last summary (ffmpeg may configure a
+    graph twice and log an empty first run).
+    """
+    found: dict[str, dict[str, float]] = {}
+    name, block = None, []
+
+    def close() -> None:
+        if name is not None:
+            try:
+                found[name] = parse_summary(["Summary:", *block])
+            except ValueError:
+                pass
+
+    for line in lines:
+        if "Summary:" in line:
+            close()
+            match = re.match(r"^\[([^\]@ ]+) @ 0x[0-9a-f]+\]", line)
+            name, block = (match.group(1) if match else ""), []
+        elif name is not None:
+            block.append(line)
+    close()
+    return found
+
+
 def block_energy(momentary: np.ndarray) -> np.ndarray:
     """Mean-square energy of each block from its loudness: ``L = -0.691 + 10 log10(E)``."""
     return np.power(10.0, (np.asarray(momentary, dtype=float) + 0.691) / 10.0)

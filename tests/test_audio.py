@@ -30,11 +30,14 @@ from mutagen.id3 import ID3
 from podcast import binaries
 from podcast.audio import (
     MIN_INPUT_LUFS,
+    calibration_period,
     chapter_problems,
     gain_commands,
     level_gains,
+    limiter_correction,
     master,
     moving_average,
+    window_mask,
 )
 from podcast.errors import AudioError, ConfigError
 from podcast.loudness import gated_loudness
@@ -109,6 +112,29 @@ def test_moving_average_keeps_constant_signals_and_edges():
 def test_gain_commands_send_only_changes_as_linear_volumes():
     script = gain_commands(np.array([0.0, 0.1, 0.2, 0.3]), np.array([-6.0206, -6.0, 0.0, 0.01]))
     assert script.splitlines() == ["0.000 lv volume 0.500000;", "0.200 lv volume 1.000000;"]
+
+
+def test_calibration_hears_all_of_a_short_program_and_a_tenth_of_a_long_one():
+    assert calibration_period(120.0) == 6.0
+    assert calibration_period(3600.0) == 60.0
+    assert calibration_period(3 * 3600.0) == 60.0
+    times = np.arange(1, 1201) * 0.1  # 2 minutes of blocks
+    assert window_mask(times, 6.0).all()
+    mask = window_mask(times, 60.0)
+    # Blocks inside [0, 6] (60, counting the partial ones at the very start) and wholly
+    # inside [60, 66] (57: the first ends at 60.4 s).
+    assert mask.sum() == 60 + 57
+    assert mask[times == 3.0].all() and not mask[times == 30.0].any()
+
+
+def test_the_limiter_correction_adds_back_what_the_limiter_took():
+    # The curve is as predicted; the limiter takes 0.5 LU, and 0.7 LU with 1 dB more.
+    correction = limiter_correction(-19.0, -19.0, -19.5, -18.7)
+    assert correction == pytest.approx(0.5 / 0.8)  # slope 0.2: a bit more than the loss
+    # A prediction 0.2 LU too low on its own is corrected as well.
+    assert limiter_correction(-19.0, -19.2, -19.2, -18.2) == pytest.approx(0.2)
+    # A wild measurement never turns into a wild gain.
+    assert limiter_correction(-19.0, -19.0, -40.0, -39.0) == 4.0
 
 
 def test_chapters_past_the_end_are_named():

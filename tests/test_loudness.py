@@ -27,6 +27,7 @@ from podcast.loudness import (
     gated_loudness,
     measure,
     parse_frame,
+    parse_named_summaries,
     parse_summary,
     progress_seconds,
     wav_declared_duration,
@@ -72,6 +73,14 @@ def test_the_summary_is_read_after_the_frame_log_never_from_it():
 def test_output_without_a_summary_is_an_error():
     with pytest.raises(ValueError):
         parse_summary([FRAME])
+
+
+def test_summaries_of_named_meters_are_told_apart():
+    log = [*SUMMARY.replace("Parsed_ebur128_0", "a").splitlines(),
+           "[b @ 0x5ce4bc0] [info] Summary:", "  Integrated loudness:",
+           "    I:         -19.5 LUFS"]
+    found = parse_named_summaries(log)
+    assert found["a"]["lufs"] == -21.7 and found["b"]["lufs"] == -19.5
 
 
 def test_progress_seconds_ignores_the_unset_first_report():
