@@ -243,6 +243,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with handle:
             handle.write(data)
+        # mkstemp makes the file private (0600); published files are for everyone.
+        os.chmod(handle.name, 0o644)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

@@ -88,6 +88,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with handle:
             handle.write(data)
+        # mkstemp makes the file private (0600); these are ordinary files of the show.
+        os.chmod(handle.name, 0o644)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

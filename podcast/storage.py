@@ -157,6 +157,8 @@ class FileStore:
         try:
             with handle:
                 fill(handle)
+            # mkstemp makes the file private (0600); published files are for everyone.
+            os.chmod(handle.name, 0o644)
             os.replace(handle.name, target)
         except BaseException as exc:
             Path(handle.name).unlink(missing_ok=True)

@@ -120,6 +120,13 @@ def test_file_store_writes_atomically_and_leaves_no_temp_on_failure(tmp_path):
     assert sorted(p.name for p in (tmp_path / "public").iterdir()) == ["feed.xml"]
 
 
+def test_file_store_objects_are_readable_by_a_web_server(tmp_path):
+    store = FileStore(tmp_path / "public")
+    store.put_bytes("feed.xml", b"<rss/>", content_type="application/rss+xml",
+                    cache_control=SHORT_CACHE)
+    assert (tmp_path / "public" / "feed.xml").stat().st_mode & 0o777 == 0o644
+
+
 def test_file_store_paths_are_relative_to_the_config_folder(tmp_path):
     assert open_store("file://public", tmp_path).folder == tmp_path / "public"
     absolute = tmp_path / "elsewhere"
@@ -177,8 +184,8 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch, tmp_path):
     for name, value in DUMMY_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # fail fast: no retries with backoff
     store = S3Store("bucket", "x")
-    store.client.meta.config.retries["max_attempts"] = 1  # fail fast
     with pytest.raises(StorageError) as caught:
         store.head("feed.xml")
     assert "AWS_ENDPOINT_URL" in str(caught.value)
