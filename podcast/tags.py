@@ -53,7 +53,7 @@ from mutagen.id3 import (
 )
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import AudioError, PodcastError
+from .errors import AudioError, ConfigError
 from .model import Episode, Show
 
 #: ID3 text encoding 1 = UTF-16 with BOM: the only Unicode encoding ID3v2.3 knows.
@@ -90,7 +90,7 @@ def write_tags(
     ``duration`` is the length of the MP3 in seconds (it closes the last chapter);
     ``chapter_offset`` shifts the episode's chapters, e.g. by the length of an intro that was
     put in front of the interview.  Returns the size in bytes of the ID3 tag now at the start
-    of the file (header and padding included).  Raises PodcastError for a chapter that starts
+    of the file (header and padding included).  Raises ConfigError for a chapter that starts
     after the end of the audio or an unreadable cover; the file is then left untouched.
     """
     path = Path(path)
@@ -102,7 +102,7 @@ def write_tags(
 
 
 def check_cover(show: Show, episode: Episode) -> None:
-    """Raise the PodcastError :func:`write_tags` would raise for the episode's cover art.
+    """Raise the ConfigError :func:`write_tags` would raise for the episode's cover art.
 
     Cheap (one image decode): call it before a long encode so a broken cover fails first.
     """
@@ -237,7 +237,7 @@ def build_tags(
 
 def chapter_frames(episode: Episode, *, duration: float, offset: float = 0.0) -> list:
     """One CHAP frame per chapter and the top-level ordered CTOC listing them (no chapters:
-    no frames).  A chapter at or after the end of the audio is a PodcastError."""
+    no frames).  A chapter at or after the end of the audio is a ConfigError."""
     chapters = sorted(episode.chapters, key=lambda c: c.start)
     if not chapters:
         return []
@@ -246,7 +246,7 @@ def chapter_frames(episode: Episode, *, duration: float, offset: float = 0.0) ->
     for index, (chapter, start_ms) in enumerate(zip(chapters, starts, strict=True)):
         if start_ms >= end_ms:
             shifted = f" (+{offset:g} s intro)" if offset else ""
-            raise PodcastError(
+            raise ConfigError(
                 f"chapter {chapter.title!r} starts at {_clock(chapter.start)}{shifted}, "
                 f"but the audio lasts only {_clock(duration)}",
                 file=episode.source, field=f"chapters[{index}].start",
@@ -358,8 +358,8 @@ def _cover_source(show: Show, episode: Episode) -> tuple[Path, Path]:
     return show.image, show.config_path
 
 
-def _cover_error(path: Path, config_file: Path, reason: str) -> PodcastError:
-    return PodcastError(
+def _cover_error(path: Path, config_file: Path, reason: str) -> ConfigError:
+    return ConfigError(
         f"cannot use {path.name!r} as cover art: {reason}",
         file=path, field=None,
         fix=f"replace it with a square JPEG or PNG (1400-3000 px), or point 'image:' in "

@@ -23,7 +23,7 @@ from PIL import Image
 
 from podcast import binaries
 from podcast.config import find_episode, load_show
-from podcast.errors import AudioError, PodcastError
+from podcast.errors import AudioError, ConfigError
 from podcast.model import Chapter, Episode, Person, Show
 from podcast.tags import (
     build_tags,
@@ -304,7 +304,7 @@ def test_a_chapter_past_the_end_is_an_error_and_the_file_is_untouched(
     episode = make_episode(tmp_path, chapters=(Chapter(0, "Intro"), Chapter(start, "Trop tard")))
     before = digest(mp3)
 
-    with pytest.raises(PodcastError) as caught:
+    with pytest.raises(ConfigError) as caught:
         write_tags(mp3, show, episode, duration=DURATION, chapter_offset=offset)
 
     message = str(caught.value)
@@ -371,7 +371,7 @@ def test_an_unreadable_cover_is_a_clear_error_and_the_mp3_is_untouched(
     broken.write_bytes(content)
     before = digest(mp3)
 
-    with pytest.raises(PodcastError) as caught:
+    with pytest.raises(ConfigError) as caught:
         write_tags(mp3, make_show(tmp_path, broken), episode, duration=DURATION)
 
     message = str(caught.value)
@@ -386,7 +386,7 @@ def test_check_cover_finds_a_broken_cover_before_any_audio_work(tmp_path, episod
     broken.write_bytes(b"GIF89a but not really")
 
     check_cover(make_show(tmp_path, cover), episode)  # a good cover passes silently
-    with pytest.raises(PodcastError, match="cover.jpg"):
+    with pytest.raises(ConfigError, match="cover.jpg"):
         check_cover(make_show(tmp_path, broken), episode)
 
 
@@ -396,14 +396,14 @@ def test_a_truncated_jpeg_cover_is_an_error(mp3, tmp_path, episode):
     truncated = tmp_path / "cover.jpg"
     truncated.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
 
-    with pytest.raises(PodcastError, match="cover.jpg"):
+    with pytest.raises(ConfigError, match="cover.jpg"):
         write_tags(mp3, make_show(tmp_path, truncated), episode, duration=DURATION)
 
 
 def test_a_missing_episode_image_names_episode_md(mp3, show, tmp_path):
     episode = make_episode(tmp_path, image=tmp_path / "gone.png")
 
-    with pytest.raises(PodcastError) as caught:
+    with pytest.raises(ConfigError) as caught:
         write_tags(mp3, show, episode, duration=DURATION)
 
     assert "gone.png" in str(caught.value) and "does not exist" in str(caught.value)
