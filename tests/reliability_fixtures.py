@@ -57,7 +57,7 @@ def record(test: str, **figures) -> None:
 TINY_EPISODES = {
     "001-sonia-mamin": ("interview.mp3", "0:00", "0:04", {}),
     "002-marc-olivier": ("interview.m4a", "0:00", "0:03", {"transcript": "transcript.vtt"}),
-    "003-claire-dubois": ("interview.flac", "0:00", "0:05", {"image": "cover.jpg"}),
+    "003-claire-dubois": ("interview.flac", "0:00", "0:05", {"image": "guest.jpg"}),
 }
 
 
@@ -83,8 +83,11 @@ def make_tiny_show(folder: Path, *, storage: str, base_url: str, seconds: float 
         if not wav.exists():
             subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", str(source / audio),
                             "-t", str(seconds), "-c:a", "pcm_s16le", str(wav)], check=True)
-        for name in extra.values():
-            shutil.copy(source / name, target / name)
+        for key, name in extra.items():
+            if key == "image":
+                _make_cover(target / name)
+            else:
+                shutil.copy(source / name, target / name)
         lines = [
             "---",
             f'title: "{_front_matter_title(source)}{title_suffix}"',
@@ -104,6 +107,15 @@ def make_tiny_show(folder: Path, *, storage: str, base_url: str, seconds: float 
         ]
         (target / "episode.md").write_text("\n".join(lines), encoding="utf-8")
     return folder / "podcast.yaml"
+
+
+def _make_cover(path: Path) -> None:
+    """A real 1400 px square RGB JPEG (an episode's own artwork)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1400, 1400), (139, 40, 60))
+    ImageDraw.Draw(image).rectangle((200, 200, 1200, 1200), fill=(250, 220, 120))
+    image.save(path, "JPEG", quality=85)
 
 
 def _front_matter_title(folder: Path) -> str:
@@ -199,6 +211,24 @@ class FolderView:
 
 
 FEED_KEY = "feed.xml"
+
+
+def store_differences(view, reference) -> list[str]:
+    """How ``view``'s objects differ from ``reference``'s; text objects as unified diffs."""
+    import difflib
+
+    mine, theirs = view.snapshot(), reference.snapshot()
+    out = [f"missing {key}" for key in sorted(set(theirs) - set(mine))]
+    out += [f"extra {key}" for key in sorted(set(mine) - set(theirs))]
+    for key in sorted(set(mine) & set(theirs)):
+        if mine[key] == theirs[key]:
+            continue
+        out.append(f"differs {key}: {mine[key]} vs reference {theirs[key]}")
+        if key.endswith((".json", ".xml", ".html")):
+            out += list(difflib.unified_diff(
+                reference.get(key).decode().splitlines(), view.get(key).decode().splitlines(),
+                "reference", "this run", lineterm="", n=1))[:40]
+    return out
 
 
 def feed_problems(view, base_url: str) -> list[str]:

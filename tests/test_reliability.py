@@ -37,6 +37,7 @@ from reliability_fixtures import (
     rng,
     run_podcast,
     start_podcast,
+    store_differences,
     test_seed,
 )
 from s3_servers import DUMMY_CREDENTIALS, S3Server, moto_s3
@@ -229,6 +230,12 @@ def _base_url(s3: S3Server) -> str:
     return f"{s3.endpoint}/{s3.bucket}/site"
 
 
+def _differences(s3: S3Server, view: BucketView) -> str:
+    """Why a store is not the clean reference (for assertion messages), with the seed."""
+    clean = BucketView(s3.client(), s3.bucket, "clean")
+    return "\n".join([f"seed {test_seed()}", *store_differences(view, clean)])
+
+
 def _publish_to(config: Path, s3: S3Server, prefix: str, *, endpoint: str | None = None,
                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**s3.env(), "AWS_ENDPOINT_URL": endpoint or s3.endpoint, **(extra_env or {})}
@@ -255,7 +262,7 @@ FAULT_RUNS = [  # (name, fault rate, kinds, must every run succeed through retri
 def test_publish_through_faults_succeeds_or_says_why_and_the_feed_stays_whole(
         s3: S3Server, show: Path, reference: dict, name: str, rate: float,
         kinds: tuple[str, ...], must_succeed: bool) -> None:
-    """Publish through the faulty proxy, three times, then once more on a clean network.
+    """Publish through the faulty proxy, twice, then once more on a clean network.
 
     Each faulty run either ends like a clean publish (same objects, byte for byte) or exits
     1 with ``Error: ... fix: ...``; after every run the stored feed names only complete
@@ -265,14 +272,14 @@ def test_publish_through_faults_succeeds_or_says_why_and_the_feed_stays_whole(
     view = BucketView(s3.client(), s3.bucket, prefix)
     random = rng(f"publish-{name}")
     outcomes = []
-    for attempt in range(3):
+    for attempt in range(2):
         with FaultyProxy(s3.endpoint, rate=rate, seed=random.randrange(2**32), kinds=kinds,
                          stall_seconds=1.5) as proxy:
             result = _publish_to(show, s3, prefix, endpoint=proxy.endpoint)
         problems = feed_problems(view, _base_url(s3))
         assert problems == [], (problems, f"seed {test_seed()}", attempt, proxy.stats)
         if result.returncode == 0:
-            assert view.snapshot() == reference, f"seed {test_seed()}"
+            assert view.snapshot() == reference, _differences(s3, view)
         else:
             _assert_clear_failure(result)
             # At these rates six attempts per request make giving up nearly impossible.
@@ -280,9 +287,31 @@ def test_publish_through_faults_succeeds_or_says_why_and_the_feed_stays_whole(
         outcomes.append((result.returncode, proxy.stats.requests, dict(proxy.stats.faults)))
     final = _publish_to(show, s3, prefix)
     assert final.returncode == 0, final.stderr
-    assert view.snapshot() == reference
+    assert view.snapshot() == reference, _differences(s3, view)
     assert feed_problems(view, _base_url(s3)) == []
     record("publish-faults", name=name, rate=rate, kinds=kinds, outcomes=outcomes)
+
+
+def test_an_outage_fails_publish_clearly_after_bounded_retries_and_keeps_the_old_feed(
+        s3: S3Server, show: Path, reference: dict) -> None:
+    """S3 answers every request with 503 SlowDown: publish gives up after its bounded
+    retries with a message that says what to do, and the feed already stored is untouched."""
+    prefix = "outage"
+    assert _publish_to(show, s3, prefix).returncode == 0
+    view = BucketView(s3.client(), s3.bucket, prefix)
+    before = view.snapshot()
+    with FaultyProxy(s3.endpoint, rate=1.0, kinds=("503",)) as proxy:
+        started = time.monotonic()
+        result = _publish_to(show, s3, prefix, endpoint=proxy.endpoint)
+        elapsed = time.monotonic() - started
+    _assert_clear_failure(result)
+    assert "SlowDown" in result.stderr or "503" in result.stderr, result.stderr
+    # A few attempts of the first request, then the error: retried, but bounded.
+    assert 3 <= proxy.stats.requests <= 7, proxy.stats
+    assert elapsed < 45
+    assert view.snapshot() == before == reference
+    record("publish-outage", requests=proxy.stats.requests, seconds=round(elapsed, 1),
+           exit_status=result.returncode)
 
 
 # --- podcast publish killed with SIGKILL -------------------------------------------------------
@@ -344,7 +373,7 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
         else:
             finished += 1
             assert process.returncode == 0
-            assert view.snapshot() == reference
+            assert view.snapshot() == reference, _differences(s3, view)
             view.clear()
             if mastering:
                 shutil.rmtree(masters)
@@ -352,7 +381,7 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
         assert problems == [], (problems, f"kill {kills} at {delay:.2f}s", f"seed {test_seed()}")
     result = run_podcast(config, *args, env=s3.env())
     assert result.returncode == 0, result.stderr
-    assert view.snapshot() == reference, f"seed {test_seed()}"
+    assert view.snapshot() == reference, _differences(s3, view)
     assert feed_problems(view, _base_url(s3)) == []
     record("publish-kill", kills=kills, finished_before_kill=finished,
            full_run_s=round(full_run, 2), upload_run_s=round(upload_run, 2))
