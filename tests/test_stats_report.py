@@ -265,6 +265,7 @@ def test_chart_png_is_a_real_image(tmp_path: Path) -> None:
         width, height = image.size
     assert 600 <= width <= 1200 and 400 <= height <= 1200
     assert [p.name for p in tmp_path.iterdir()] == ["progress.png"]  # no temp left behind
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by a web server, like the rest
 
 
 def test_chart_needs_a_png_or_svg_name() -> None:
