@@ -6,10 +6,11 @@ The first rule that matches wins:
    Overcast's feed sync (``Overcast/1.0 Podcast Sync``), Apple Watch duplicates (the
    watch downloads what the phone already counted: ``atc/… watchOS…`` and
    ``(null)/(null) watchOS…``) and agents that call themselves bot, crawler or spider;
-2. podcast apps (so that ``Pocket Casts``, ``Overcast/3`` or ``CastBox … okhttp``, which
-   the generic crawler list catches on ``+http://`` or ``okhttp``, still count);
-3. the crawler patterns of the ``crawler-user-agents`` package;
-4. media libraries and players; 5. browsers; else ``Other``.
+2. podcast apps, then the media libraries and players apps are built on (so that
+   ``Pocket Casts``, ``Overcast/3`` or ``okhttp``, which the generic crawler list catches
+   on ``+http://`` or ``okhttp``, still count);
+3. the crawler patterns of the ``crawler-user-agents`` package (curl, python-requests...);
+4. browsers; else ``Other``.
 """
 
 from __future__ import annotations
@@ -130,13 +131,13 @@ def classify(agent: str | None) -> Agent:
     for pattern, name in _OWN_BOTS:
         if pattern.search(agent):
             return Agent(name, kind, bot=True)
-    for pattern, name in _APP_RULES:
-        if pattern.search(agent):
-            return Agent(name, kind)
-    if _crawler_pattern().search(agent):
-        return Agent("Bot", kind, bot=True)
-    for rules in (_LIBRARY_RULES, _BROWSER_RULES):
+    for rules in (_APP_RULES, _LIBRARY_RULES):
         for pattern, name in rules:
             if pattern.search(agent):
                 return Agent(name, kind)
+    if _crawler_pattern().search(agent):
+        return Agent("Bot", kind, bot=True)
+    for pattern, name in _BROWSER_RULES:
+        if pattern.search(agent):
+            return Agent(name, kind)
     return Agent("Other", kind)

@@ -78,6 +78,15 @@ def listener_address(ip: str) -> str | None:
     return str(address)
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
+def ipv4_sql(column: str) -> str:
+    """SQL: ``column`` is a dotted-quad IPv4 address exactly as :func:`listener_address`
+    accepts it (no leading zeros, octets up to 255), which is then its own address."""
+    return f"regexp_full_match({column}, '{_OCTET}(\\.{_OCTET}){{3}}')"
+
+
 def media_by_name(media: Iterable[Media]) -> dict[str, list[Media]]:
     """Media indexed by the last part of their key (``media/ep-1a2b3c.mp3`` -> ``ep-...``)."""
     index: dict[str, list[Media]] = {}

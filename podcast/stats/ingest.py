@@ -248,8 +248,12 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
 
 def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
                    geoip: Path | None = None, echo: Callable[[str], None] | None = None,
-                   progress: bool = False) -> IngestReport:
-    """Read ``found`` into the database, counting against ``catalog``'s media."""
+                   progress: bool = False, robust: bool = False) -> IngestReport:
+    """Read ``found`` into the database, counting against ``catalog``'s media.
+
+    ``robust`` reads every file with the line-safe reader at once (the fast reader falls
+    back to it by itself when a file needs it; tests use this to check both readers).
+    """
     report = IngestReport()
     con = store.connect(show)
     memory = None
@@ -271,7 +275,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
                     "(day DATE, key VARCHAR, listener VARCHAR, lines BIGINT)")
         with _progress_bar(sum(s.size for s in new), progress) as bar:
             for batch in _batches(con, new, memory, report, bar):
-                _ingest_batch(con, batch, memory, values, report)
+                _ingest_batch(con, batch, memory, values, report, robust=robust)
                 memory.clear()
         report.downloads_total = _count_downloads(con)
         report.downloads_added = report.downloads_total - before
@@ -423,33 +427,42 @@ FROM lines GROUP BY ALL
 
 
 def _ingest_batch(con, batch: list[_Item], memory: _Memory, values: _Values,
-                  report: IngestReport) -> None:
-    """Read one batch; on a read error retry file by file, then from memory, then skip."""
+                  report: IngestReport, *, robust: bool = False) -> None:
+    """Read one batch and write it.
+
+    When DuckDB cannot read the batch, each file is tried alone, then with the line-safe
+    reader, then (a damaged .gz) decompressed as far as it goes; a file that still fails
+    is reported as skipped.  Nothing of a failed read reaches the database.
+    """
     try:
-        _read_groups(con, batch)
+        _read_groups(con, batch, robust)
     except Exception as exc:  # DuckDB raises many error types for unreadable input
         if len(batch) > 1:
             for item in batch:
-                _ingest_batch(con, [item], memory, values, report)
-            return
-        item = batch[0]
-        if item.location.startswith("memory://"):
-            report.skipped.append((item.source.name, f"unreadable: {str(exc).splitlines()[0]}"))
-            return
-        retry = _from_bytes(item.source, item.sha256, _read_bytes(item.source), memory, report)
-        if retry is None:
-            return
-        _ingest_batch(con, [retry], memory, values, report)
+                _ingest_batch(con, [item], memory, values, report, robust=robust)
+        elif not robust:
+            _ingest_batch(con, batch, memory, values, report, robust=True)
+        elif not batch[0].location.startswith("memory://"):
+            item = batch[0]
+            retry = _from_bytes(item.source, item.sha256, _read_bytes(item.source), memory,
+                                report)
+            if retry is not None:
+                _ingest_batch(con, [retry], memory, values, report, robust=True)
+        else:
+            report.skipped.append((batch[0].source.name,
+                                   f"unreadable: {str(exc).splitlines()[0]}"))
         return
     _write_batch(con, batch, values, report)
 
 
-def _read_groups(con, batch: list[_Item]) -> None:
+def _read_groups(con, batch: list[_Item], robust: bool) -> None:
     sniffed = batch[0].sniffed
     source = logs.read_csv_sql([item.location for item in batch], sniffed,
-                               compression=batch[0].compression, rejects_table="rejects")
+                               compression=batch[0].compression, rejects_table="rejects",
+                               robust=robust)
     con.execute(_GROUP_SQL.format(reason=counting.LINE_REASON_SQL,
-                                  normalised=logs.normalised_sql(source, sniffed)))
+                                  normalised=logs.normalised_sql(source, sniffed,
+                                                                 robust=robust)))
     if sniffed.format == logs.CLOUDFRONT:
         con.execute("UPDATE line_groups SET ua = url_decode(ua) WHERE ua IS NOT NULL")
 
@@ -485,13 +498,24 @@ class _Values:
                [uas, [a.app for a in found], [a.device for a in found],
                 [a.bot for a in found]])
 
-        ips = [i for (i,) in con.execute(
-            "SELECT DISTINCT ip FROM line_groups WHERE ip IS NOT NULL").fetchall()]
-        cut = [counting.listener_address(ip) for ip in ips]
-        countries = ([self.geoip.country(ip) for ip in ips] if self.geoip
-                     else [None] * len(ips))
-        _table(con, "addresses", ["ip", "address", "country"],
-               ["VARCHAR", "VARCHAR", "VARCHAR"], [ips, cut, countries])
+        # Plain IPv4 addresses are their own listener address (checked in SQL: they are
+        # most of the distinct values); the rest go through counting.listener_address.
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE addresses AS
+            SELECT ip, CASE WHEN {counting.ipv4_sql('ip')} THEN ip END AS address,
+                   NULL::VARCHAR AS country
+            FROM (SELECT DISTINCT ip FROM line_groups WHERE ip IS NOT NULL)""")
+        other = [i for (i,) in con.execute(
+            "SELECT ip FROM addresses WHERE address IS NULL").fetchall()]
+        _table(con, "other_addresses", ["ip", "address"], ["VARCHAR", "VARCHAR"],
+               [other, [counting.listener_address(ip) for ip in other]])
+        con.execute("""UPDATE addresses SET address = o.address FROM other_addresses o
+                       WHERE addresses.ip = o.ip""")
+        if self.geoip is not None:
+            ips = [i for (i,) in con.execute("SELECT ip FROM addresses").fetchall()]
+            _table(con, "countries", ["ip", "country"], ["VARCHAR", "VARCHAR"],
+                   [ips, [self.geoip.country(ip) for ip in ips]])
+            con.execute("""UPDATE addresses SET country = c.country FROM countries c
+                           WHERE addresses.ip = c.ip""")
 
     def load_keys(self, con) -> None:
         periods = {p for (p,) in con.execute(
@@ -529,14 +553,16 @@ LEFT JOIN agents u ON u.ua = g.ua
 LEFT JOIN addresses a ON a.ip = g.ip
 """
 
-_LISTENERS_SQL = """
-INSERT INTO {target}
-SELECT c.day, c.key, {listener} AS listener, k.period, min(c.app), min(c.device),
-       min(c.country), sum(c.bytes), sum(c.lines)
+_HASH_SQL = """
+CREATE OR REPLACE TEMP TABLE hashed AS
+SELECT c.day, c.key, {listener} AS listener, k.period, c.app, c.device, c.country,
+       c.bytes, c.lines
 FROM classified c JOIN period_keys k ON k.period = strftime(c.day, '%Y-%m')
 WHERE c.reason = 'ok'
-GROUP BY c.day, c.key, listener, k.period
 """
+
+_TEMPORARY = ("line_groups", "classified", "paths", "agents", "addresses", "other_addresses",
+              "countries", "period_keys", "hashed", "rejects", "rejects_scan")
 
 
 def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
@@ -545,41 +571,42 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     day_format = logs.DAY_FORMATS[batch[0].sniffed.format]
     con.execute(_CLASSIFY_SQL.format(day_format=day_format))
     values.load_keys(con)
+    con.execute(_HASH_SQL.format(
+        listener=counting.listener_sql("k.ipad", "k.opad", "c.address", "c.ua")))
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
-    listener = counting.listener_sql("k.ipad", "k.opad", "c.address", "c.ua")
     per_file = dict(con.execute(
         "SELECT filename, sum(lines) FROM classified GROUP BY filename").fetchall())
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(_LISTENERS_SQL.format(target="listener_bytes", listener=listener))
-        con.execute(f"""INSERT INTO run_groups
-            SELECT c.day, c.key, {listener}, sum(c.lines)
-            FROM classified c JOIN period_keys k ON k.period = strftime(c.day, '%Y-%m')
-            WHERE c.reason = 'ok' GROUP BY ALL""")
+        con.execute("""INSERT INTO listener_bytes
+            SELECT day, key, listener, period, min(app), min(device), min(country),
+                   sum(bytes), sum(lines)
+            FROM hashed GROUP BY day, key, listener, period""")
         con.execute("""INSERT INTO rejections SELECT day, reason, sum(lines)
                        FROM classified WHERE reason <> 'ok' GROUP BY day, reason""")
         if unreadable:
             con.execute("INSERT INTO rejections VALUES (NULL, 'malformed', ?)", [unreadable])
-        for item in batch:
-            con.execute("INSERT OR REPLACE INTO files (sha256, name, size, stamp, format, "
-                        "lines) VALUES (?, ?, ?, ?, ?, ?)",
-                        [item.sha256, item.source.name, item.source.size, item.source.stamp,
-                         item.sniffed.format, int(per_file.get(item.location, 0))])
+        con.execute("INSERT OR REPLACE INTO files (sha256, name, size, stamp, format, lines) "
+                    "SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
+                    [[i.sha256 for i in batch], [i.source.name for i in batch],
+                     [i.source.size for i in batch], [i.source.stamp for i in batch],
+                     [i.sniffed.format for i in batch],
+                     [int(per_file.get(i.location, 0)) for i in batch]])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    con.execute("INSERT INTO run_groups SELECT day, key, listener, sum(lines) "
+                "FROM hashed GROUP BY ALL")
     for reason, lines in con.execute("SELECT reason, sum(lines) FROM classified "
                                      "WHERE reason <> 'ok' GROUP BY reason").fetchall():
         report.rejected[reason] += int(lines)
     report.rejected["malformed"] += unreadable
     report.lines += int(sum(per_file.values())) + unreadable
     report.files_read += len(batch)
-    for name in ("line_groups", "classified", "paths", "agents", "addresses", "period_keys"):
+    for name in _TEMPORARY:
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    con.execute("DROP TABLE IF EXISTS rejects")
-    con.execute("DROP TABLE IF EXISTS rejects_scan")
 
 
 class _GeoIP:

@@ -50,8 +50,10 @@ CLOUDFRONT_NEEDED = ("date", "c-ip", "cs-method", "cs-uri-stem", "sc-status", "s
                      "cs(User-Agent)")
 _CLOUDFRONT_OPTIONAL = ("sc-range-start", "sc-range-end")
 
-# The S3 and combined readers split a line on '"' into at most this many parts; extra
-# quoted fields appended to either format land in the later columns and are ignored.
+# Columns read from S3 and combined lines (fast reader: space-separated fields; robust
+# reader: parts between double quotes).  Fields appended to either format over the years
+# land in the later columns and are ignored.
+_SPACED_PARTS = 40
 _QUOTED_PARTS = 16
 
 
@@ -91,23 +93,26 @@ def _sql_text(value: str) -> str:
 
 
 def read_csv_sql(paths: list[str], sniffed: Sniffed, *, compression: str = "auto",
-                 rejects_table: str | None = None) -> str:
-    """A ``read_csv(...)`` call that yields one row per physical line of ``paths``.
+                 rejects_table: str | None = None, robust: bool = False) -> str:
+    """A ``read_csv(...)`` call that yields one row per line of ``paths``.
 
-    Lines DuckDB cannot read at all (invalid UTF-8, binary garbage) are skipped and, when
-    ``rejects_table`` is given, listed there so that they are counted as malformed.
+    The fast reader splits S3 and combined lines on spaces with ``"`` quoting (as cheap as
+    reading gets); a stray quote can make DuckDB fail on such a file, which is then read
+    again ``robust``: split on ``"`` without any quoting, so every physical line stays one
+    row whatever it holds.  Lines DuckDB cannot read at all (invalid UTF-8, binary
+    garbage) are skipped and, with ``rejects_table``, listed there to be counted.
     """
     files = "[" + ", ".join(_sql_text(p) for p in paths) + "]"
     if sniffed.format == CLOUDFRONT:
-        names = {f"c{i}": "VARCHAR" for i in range(len(sniffed.fields))}
-        layout = "delim='\\t', comment='#'"
+        count, layout = len(sniffed.fields), "delim='\\t', comment='#', quote='', escape=''"
+    elif robust:
+        count, layout = _QUOTED_PARTS, "delim='\"', quote='', escape=''"
     else:
-        names = {f"f{i}": "VARCHAR" for i in range(_QUOTED_PARTS)}
-        layout = "delim='\"'"
-    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in names.items()) + "}"
+        count, layout = _SPACED_PARTS, "delim=' ', quote='\"', escape='\\'"
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(count)) + "}"
     rejects = (f", store_rejects=true, rejects_table={_sql_text(rejects_table)}, "
                f"rejects_scan={_sql_text(rejects_table + '_scan')}") if rejects_table else ""
-    return (f"read_csv({files}, {layout}, quote='', escape='', header=false, "
+    return (f"read_csv({files}, {layout}, header=false, "
             f"columns={columns}, auto_detect=false, null_padding=true, strict_mode=false, "
             f"ignore_errors=true, compression={_sql_text(compression)}, filename=true, "
             f"max_line_size=1048576{rejects})")
@@ -133,37 +138,68 @@ def _sent(text: str) -> str:
     return f"CASE WHEN {text} = '-' THEN 0 ELSE try_cast({text} AS BIGINT) END"
 
 
-def normalised_sql(source: str, sniffed: Sniffed) -> str:
-    """SQL selecting the normalised request columns from ``source`` (a read_csv call)."""
+def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> str:
+    """SQL selecting the normalised request columns from ``source`` (a read_csv call).
+
+    ``robust`` must match the :func:`read_csv_sql` that made ``source``.
+    """
+    if sniffed.format == S3 and not robust:
+        # owner bucket [time +0000] ip requester request-id operation key "request-uri"
+        # status error bytes-sent object-size total-ms turnaround-ms "referer" "agent" ...
+        return f"""
+        SELECT filename,
+               {_utc_day('c2', 'c3')} AS day_text,
+               c4 AS ip,
+               c17 AS ua,
+               split_part(c7, '.', 2) AS method,
+               c8 AS path,
+               try_cast(c10 AS INTEGER) AS status,
+               {_sent('c12')} AS sent,
+               c17 IS NOT NULL AS complete
+        FROM {source}"""
+    if sniffed.format == COMBINED and not robust:
+        # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
+        # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
+        return f"""
+        SELECT filename,
+               {_utc_day('c3', 'c4')} AS day_text,
+               c0 AS ip,
+               c9 AS ua,
+               split_part(c5, ' ', 1) AS method,
+               split_part(c5, ' ', 2) AS path,
+               try_cast(c6 AS INTEGER) AS status,
+               {_sent('c7')} AS sent,
+               c9 IS NOT NULL AS complete
+        FROM {source}"""
     if sniffed.format == S3:
-        # f0: owner bucket [time +0000] ip requester request-id operation key
-        # f2: status error bytes-sent object-size total-ms turnaround-ms; f5: user agent
-        head = "split_part(f0, ' ', {})"
+        # c0: owner bucket [time +0000] ip requester request-id operation key
+        # c2: status error bytes-sent object-size total-ms turnaround-ms; c5: user agent
+        head = "split_part(c0, ' ', {})"
         return f"""
         SELECT filename,
                {_utc_day(head.format(3), head.format(4))} AS day_text,
                {head.format(5)} AS ip,
-               f5 AS ua,
+               c5 AS ua,
                split_part({head.format(8)}, '.', 2) AS method,
                {head.format(9)} AS path,
-               try_cast(split_part(f2, ' ', 2) AS INTEGER) AS status,
-               {_sent("split_part(f2, ' ', 4)")} AS sent,
-               {_s3_like_complete('f0', 9)} AND f5 IS NOT NULL AS complete
+               try_cast(split_part(c2, ' ', 2) AS INTEGER) AS status,
+               {_sent("split_part(c2, ' ', 4)")} AS sent,
+               {_s3_like_complete('c0', 9)} AND c5 IS NOT NULL AS complete
         FROM {source}"""
     if sniffed.format == COMBINED:
-        # f0: ip ident user [time +0000]; f1: request line; f2: status bytes; f5: agent.
+        # c0: ip ident user [time +0000]; c1: request line; c2: status bytes; c5: agent.
         # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
-        head = "split_part(f0, ' ', {})"
+        head = "split_part(c0, ' ', {})"
         return f"""
         SELECT filename,
                {_utc_day(head.format(4), head.format(5))} AS day_text,
                {head.format(1)} AS ip,
-               f5 AS ua,
-               split_part(f1, ' ', 1) AS method,
-               split_part(f1, ' ', 2) AS path,
-               try_cast(split_part(f2, ' ', 2) AS INTEGER) AS status,
-               {_sent("split_part(f2, ' ', 3)")} AS sent,
-               {_s3_like_complete('f0', 5)} AND f5 IS NOT NULL AS complete
+               c5 AS ua,
+               split_part(c1, ' ', 1) AS method,
+               split_part(c1, ' ', 2) AS path,
+               try_cast(split_part(c2, ' ', 2) AS INTEGER) AS status,
+               {_sent("split_part(c2, ' ', 3)")} AS sent,
+               {_s3_like_complete('c0', 5)} AND c5 IS NOT NULL AS complete
         FROM {source}"""
     if sniffed.format == CLOUDFRONT:
         col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}

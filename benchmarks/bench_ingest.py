@@ -1,0 +1,220 @@
+"""Benchmark ``podcast stats ingest`` on 5 million realistic S3 access-log lines.
+
+    /work/venv/bin/python benchmarks/bench_ingest.py [--lines N] [--files N]
+
+Generates the logs once (cached in ``benchmarks/.data/``): listeners with podcast apps on
+phones, range requests that walk through an episode, 2-byte probes, HEAD, 304, bots,
+IPv6 households, several files.  Then prints, in one run:
+
+* the floor: a minimal DuckDB scan of the same files (``read_csv`` with ``delim ' '``,
+  counting rows grouped by key) — what reading the bytes costs at the least;
+* the full ingest into a fresh database: time, lines/s, peak RSS, ratio to the floor;
+* a re-run with nothing new.
+
+Each measurement runs in its own process so that peak RSS is the ingest's alone.
+Targets: ingest <= 2x floor, >= 1M lines/s, peak RSS <= 1 GiB, re-run < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+EPISODES = 30
+EPISODE_BYTES = 40_000_000  # ~55 min at 96 kbps
+OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+APPS = [
+    "AppleCoreMedia/1.0.0.21A5326a (iPhone; U; CPU OS 17_0 like Mac OS X; en_us)",
+    "Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0",
+    "Spotify/8.8.56 iOS/17.0 (iPhone15,2)",
+    "Spotify/8.8.60 Android/33 (SM-G991B)",
+    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    "PocketCasts/1.0 (Pocket Casts - Android v7.45)",
+    "AntennaPod/3.2.0",
+    "PodcastAddict/v5 (+https://podcastaddict.com/; Android podcast app)",
+    "CastBox/8.2.1 (fm.castbox.audiolite; build:1; Android 11) okhttp/4.9.1",
+    "Deezer/7.0.0.0 (Android; 11; Mobile; fr) samsung SM-A515F",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0 Safari/537.36",
+]
+BOTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Spotify/1.0", "Overcast/1.0 Podcast Sync", "-",
+    "atc/1.0 watchOS/9.1 model/Watch6,2 hwp/t8301 build/20S75 (6; dt:275) AMS/1",
+]
+
+
+def media_keys() -> list[str]:
+    return [f"media/episode-{i:02d}-{i:012x}.mp3" for i in range(EPISODES)]
+
+
+def catalog():
+    from podcast.model import Catalog, Media
+
+    media = {}
+    for i, key in enumerate(media_keys()):
+        slug = f"episode-{i:02d}"
+        media[slug] = Media(slug=slug, key=key, bytes=EPISODE_BYTES, sha256=f"{i:064x}",
+                            duration=3300.0, tag_size=60_000, bitrate=96_000, input_hash="b")
+    return Catalog(media=media)
+
+
+def generate(folder: Path, lines: int, files: int, seed: int = 1) -> list[Path]:
+    """Write ``lines`` S3 log lines over ``files`` files (cached by name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"s3-access-{n:03d}.log" for n in range(files)]
+    marker = folder.with_suffix(".json")  # outside the folder: not a log
+    if marker.exists() and json.loads(marker.read_text()) == {"lines": lines, "files": files}:
+        return paths
+    rng = random.Random(seed)
+    keys = media_keys()
+    listeners = []
+    for n in range(max(lines // 12, 10)):
+        if rng.random() < 0.2:
+            ip = f"2a01:cb00:{n % 65536:x}:{n // 65536:x}:{rng.randrange(65536):x}::1"
+        else:
+            ip = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}." \
+                 f"{rng.randrange(1, 255)}"
+        agent = rng.choice(BOTS) if rng.random() < 0.05 else rng.choice(APPS)
+        listeners.append((ip, agent))
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    per_file = lines // files
+    for path in paths:
+        out = []
+        written = 0
+        while written < per_file:
+            ip, agent = rng.choice(listeners)
+            key = rng.choice(keys)
+            when = start + timedelta(seconds=rng.randrange(14 * 86400))
+            session = []
+            roll = rng.random()
+            if roll < 0.03:
+                session.append(("HEAD", 200, 0))
+            elif roll < 0.05:
+                session.append(("GET", 304, 0))
+            elif roll < 0.06:
+                key = "feed.xml"
+                session.append(("GET", 200, 48_000))
+            elif roll < 0.35:
+                partial = rng.randrange(1, 2_000_000)  # the app stopped early
+                session.append(("GET", 200, rng.choice([EPISODE_BYTES, partial])))
+            else:
+                session.append(("GET", 206, 2))  # the player's probe
+                for _ in range(rng.randrange(1, 12)):
+                    session.append(("GET", 206, rng.randrange(65_536, 1_500_000)))
+            for method, status, sent in session:
+                stamp = when.strftime("[%d/%b/%Y:%H:%M:%S +0000]")
+                out.append(
+                    f"{OWNER} podcast-media {stamp} {ip} - {rng.getrandbits(64):016X} "
+                    f"REST.{method}.OBJECT show/{key} \"{method} /show/{key} HTTP/1.1\" "
+                    f"{status} - {sent or '-'} {EPISODE_BYTES} 12 8 \"-\" \"{agent}\" - "
+                    f"ZGF0YQ== SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader "
+                    f"podcast-media.s3.eu-west-3.amazonaws.com TLSv1.2 - -\n")
+                when += timedelta(seconds=rng.randrange(1, 90))
+                written += 1
+        path.write_text("".join(out))
+    marker.write_text(json.dumps({"lines": lines, "files": files}))
+    return paths
+
+
+def child_floor(folder: str) -> dict:
+    import duckdb
+
+    files = sorted(str(p) for p in Path(folder).glob("*.log"))
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(30)) + "}"
+    started = time.perf_counter()
+    con = duckdb.connect()
+    rows = con.execute(f"""
+        SELECT c8, count(*) FROM read_csv({files}, delim=' ', quote='"', escape='"',
+            header=false, columns={columns}, auto_detect=false, null_padding=true,
+            strict_mode=false, ignore_errors=true)
+        GROUP BY c8""").fetchall()
+    return {"seconds": time.perf_counter() - started,
+            "lines": sum(count for _, count in rows)}
+
+
+def child_ingest(folder: str, show_root: str) -> dict:
+    from stats_fixtures import make_show
+
+    from podcast.stats.ingest import expand_sources, ingest_sources
+
+    show = make_show(Path(show_root))
+    started = time.perf_counter()
+    report = ingest_sources(show, catalog(), expand_sources([folder]))
+    return {"seconds": time.perf_counter() - started, "lines": report.lines,
+            "downloads": report.downloads_added, "files_read": report.files_read,
+            "summary": report.summary()}
+
+
+def run_child(*args: str) -> tuple[dict, int]:
+    """Run this script's child mode; returns its JSON answer and peak RSS (bytes)."""
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
+                          capture_output=True, text=True)
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer, answer.pop("rss")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=5_000_000)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        answer = child_floor(*rest) if kind == "floor" else child_ingest(*rest)
+        answer["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps(answer))
+        return
+
+    folder = DATA / f"s3-{args.lines}-{args.files}"
+    t = time.perf_counter()
+    paths = generate(folder, args.lines, args.files)
+    size = sum(p.stat().st_size for p in paths)
+    print(f"logs: {len(paths)} files, {size / 2**20:.0f} MiB "
+          f"(ready in {time.perf_counter() - t:.1f} s, cached in {folder})")
+
+    show_root = DATA / "show"
+    shutil.rmtree(show_root, ignore_errors=True)
+    show_root.mkdir(parents=True)
+
+    floor, floor_rss = run_child("floor", str(folder))
+    ingest, rss = run_child("ingest", str(folder), str(show_root))
+    rerun, _ = run_child("ingest", str(folder), str(show_root))
+
+    lines = floor["lines"]
+    print(f"floor   (DuckDB read_csv, group by key): {floor['seconds']:.2f} s for "
+          f"{lines:,} lines, peak RSS {floor_rss / 2**20:.0f} MiB")
+    print(f"ingest  (full rules, fresh database):    {ingest['seconds']:.2f} s, "
+          f"{ingest['lines'] / ingest['seconds']:,.0f} lines/s, "
+          f"peak RSS {rss / 2**20:.0f} MiB, {ingest['downloads']:,} downloads")
+    print(f"ratio   ingest / floor:                  {ingest['seconds'] / floor['seconds']:.2f}x")
+    print(f"re-run  (nothing new):                   {rerun['seconds']:.3f} s, "
+          f"{rerun['files_read']} files read")
+    print("summary of the ingest:\n  " + ingest["summary"].replace("\n", "\n  "))
+    checks = {
+        "ingest <= 2x floor": ingest["seconds"] <= 2 * floor["seconds"],
+        ">= 1M lines/s": ingest["lines"] / ingest["seconds"] >= 1_000_000,
+        "peak RSS <= 1 GiB": rss <= 2**30,
+        "re-run < 1 s": rerun["seconds"] < 1.0,
+    }
+    for name, ok in checks.items():
+        print(f"  {'met' if ok else 'MISSED'}: {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The IAB counting rules on their own: thresholds, addresses, media keys, agents, hashes.
+
+Each rule is a pure function (or an SQL expression over plain values); the ingest tests
+check that the rules hold end to end on real log files.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stats_fixtures import CATALOG, LONG, RETIRED, SHORT, THRESHOLD
+
+from podcast.model import Media
+from podcast.stats import agents, counting
+
+
+def test_threshold_is_tag_plus_one_minute_of_audio():
+    assert counting.threshold(LONG) == THRESHOLD == 50_000 + 12_000 * 60
+
+
+def test_threshold_of_a_file_shorter_than_a_minute_is_the_whole_file():
+    assert counting.threshold(SHORT) == SHORT.bytes == 500_000
+
+
+def test_threshold_of_a_file_of_unknown_size_is_tag_plus_one_minute():
+    unknown = Media(slug="x", key="media/x.mp3", bytes=0, sha256="", duration=0.0,
+                    tag_size=1_000, bitrate=128_000, input_hash="")
+    assert counting.threshold(unknown) == 1_000 + 16_000 * 60
+
+
+@pytest.mark.parametrize(("ip", "address"), [
+    ("192.0.2.10", "192.0.2.10"),
+    ("2001:db8:1:2::10", "2001:db8:1:2::/64"),
+    ("2001:0db8:0001:0002:aaaa:bbbb:cccc:0020", "2001:db8:1:2::/64"),
+    ("[2001:db8:1:2::10]", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.10", "192.0.2.10"),  # IPv4-mapped: the IPv4 listener
+    ("not-an-ip", None),
+    ("", None),
+    ("300.1.1.1", None),
+])
+def test_listener_address_cuts_ipv6_to_its_64(ip, address):
+    assert counting.listener_address(ip) == address
+
+
+@given(st.one_of(st.ip_addresses(v=4).map(str),
+                 st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){3}\Z"),
+                 st.text(alphabet="0123456789.", max_size=16)))
+def test_sql_ipv4_check_agrees_with_the_python_rule(text):
+    (sql,) = duckdb.execute(f"SELECT {counting.ipv4_sql('?')}", [text]).fetchone()
+    assert sql == (counting.listener_address(text) == text and ":" not in text)
+
+
+INDEX = counting.media_by_name(CATALOG.all_media())
+
+
+@pytest.mark.parametrize(("path", "media"), [
+    (LONG.key, LONG),                                         # an S3 key at the bucket root
+    ("show/" + LONG.key, LONG),                               # under a storage prefix
+    ("/show/" + LONG.key + "?from=feed&t=1", LONG),           # a request path with a query
+    ("/" + LONG.key.replace("-", "%2D"), LONG),               # URL-encoded
+    (RETIRED.key, RETIRED),                                   # an earlier master
+    ("/media/other-" + LONG.key.rsplit("/", 1)[1], None),     # same file name, other folder
+    ("feed.xml", None),
+    ("/", None),
+    ("-", None),
+    (None, None),
+])
+def test_logged_paths_match_media_keys_by_suffix(path, media):
+    assert counting.match_media(path, INDEX) == media
+
+
+def test_listener_hash_in_sql_is_hmac_sha256():
+    key = bytes(range(32))
+    ipad, opad = counting.hmac_pads(key)
+    sql = counting.listener_sql("ipad", "opad", "address", "agent")
+    (value,) = duckdb.execute(
+        f"SELECT {sql} FROM (SELECT ?::BLOB AS ipad, ?::BLOB AS opad, ? AS address, "
+        "? AS agent)", [ipad, opad, "2001:db8::/64", "Pod é"]).fetchone()
+    assert value == counting.listener_id(key, "2001:db8::/64", "Pod é")
+    assert value != counting.listener_id(key, "2001:db8::/64", "Pod e")
+    assert value != counting.listener_id(bytes(32), "2001:db8::/64", "Pod é")
+
+
+def line_reason(method="GET", status=200, sent=1000, complete=True, day_text="20/Nov/2026",
+                ip="192.0.2.1") -> str:
+    (reason,) = duckdb.execute(
+        f"SELECT {counting.LINE_REASON_SQL} FROM (SELECT ?::VARCHAR AS method, "
+        "?::INTEGER AS status, ?::BIGINT AS sent, ?::BOOLEAN AS complete, "
+        "?::VARCHAR AS day_text, ?::VARCHAR AS ip)",
+        [method, status, sent, complete, day_text, ip]).fetchone()
+    return reason
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ({}, "ok"),
+    ({"status": 206, "sent": 300_000}, "ok"),
+    ({"status": 206, "sent": 2}, "probe"),        # bytes=0-1
+    ({"status": 206, "sent": 1}, "probe"),
+    ({"status": 206, "sent": 3}, "ok"),
+    ({"status": 200, "sent": 0}, "ok"),           # counts 0 bytes, not a probe
+    ({"method": "HEAD"}, "not_get"),
+    ({"method": "HEAD", "status": 404}, "not_get"),
+    ({"status": 304}, "bad_status"),
+    ({"status": 416}, "bad_status"),
+    ({"status": 500}, "bad_status"),
+    ({"status": None}, "malformed"),
+    ({"sent": None}, "malformed"),
+    ({"complete": False}, "malformed"),
+    ({"ip": ""}, "malformed"),
+    ({"day_text": None}, "malformed"),
+])
+def test_line_level_rules(line, reason):
+    assert line_reason(**line) == reason
+
+
+@pytest.mark.parametrize(("agent", "app", "device", "bot"), [
+    ("AppleCoreMedia/1.0.0.21A5326a (iPhone; U; CPU OS 17_0 like Mac OS X; en_us)",
+     "AppleCoreMedia", "iPhone", False),
+    ("Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0", "Apple Podcasts", "Unknown", False),
+    ("Spotify/8.8.56 iOS/17.0 (iPhone15,2)", "Spotify", "iPhone", False),
+    ("Spotify/1.0", "Spotify (cache)", "Unknown", True),
+    ("Overcast/3.0 (+http://overcast.fm/; iOS podcast app)", "Overcast", "iPhone", False),
+    ("Overcast/1.0 Podcast Sync (123 subscribers; feed-id=1; +http://overcast.fm/)",
+     "Overcast (sync)", "Unknown", True),
+    ("PocketCasts/1.0 (Pocket Casts - Android v7.45)", "Pocket Casts", "Android", False),
+    ("CastBox/8.2.1 (fm.castbox.audiolite; build:1; Android 11) okhttp/4.9.1", "CastBox",
+     "Android", False),
+    ("okhttp/4.9.3", "okhttp", "Unknown", False),
+    ("AntennaPod/3.2.0", "AntennaPod", "Unknown", False),
+    ("atc/1.0 watchOS/9.1 model/Watch6,2 hwp/t8301 build/20S75 (6; dt:275) AMS/1",
+     "Apple Watch (duplicate)", "Watch", True),
+    ("(null)/(null) watchOS/9.1 model/Watch6,2 hwp/t8301 build/20S75 (6; dt:275)",
+     "Apple Watch (duplicate)", "Watch", True),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Bot",
+     "Unknown", True),
+    ("curl/8.4.0", "Bot", "Unknown", True),              # from crawler-user-agents
+    ("python-requests/2.31.0", "Bot", "Unknown", True),
+    ("", "(empty)", "Unknown", True),
+    ("-", "(empty)", "Unknown", True),
+    (None, "(empty)", "Unknown", True),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.1 Safari/605.1.15", "Safari", "Mac", False),
+    ("SomethingNew/1.0", "Other", "Unknown", False),
+])
+def test_user_agents(agent, app, device, bot):
+    assert agents.classify(agent) == agents.Agent(app, device, bot)
+
+
+def test_every_reason_is_named_once_in_checking_order():
+    assert counting.REASONS == ("malformed", "not_get", "bad_status", "unknown_object",
+                                "bots", "below_threshold")

@@ -1,0 +1,332 @@
+"""`podcast stats ingest` end to end: real log files in, counted downloads out.
+
+The traffic is hand-built in ``stats_fixtures.SCENARIO`` (one request per rule to check)
+and written in each log format; every format must give the same downloads and the same
+rejections.  The database is then read back through the store API the reports use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import sys
+from collections import Counter
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from stats_fixtures import (
+    ALL_IPS,
+    CATALOG,
+    DAY1,
+    DAY2,
+    DAY3,
+    EXPECTED,
+    LATE,
+    LONG,
+    SCENARIO,
+    SPOTIFY,
+    combined_log,
+    make_show,
+    ranged,
+    s3_log,
+    shuffled,
+    write_log,
+)
+
+from podcast.stats.ingest import expand_sources, ingest_sources
+from podcast.stats.store import key_path, load_downloads, rejected_counts
+
+FORMATS = ["s3", "cloudfront", "combined"]
+
+
+def run(show, *paths, robust: bool = False, **options):
+    """Ingest ``paths`` against the fixture catalog."""
+    return ingest_sources(show, CATALOG, expand_sources([str(p) for p in paths]),
+                          robust=robust, **options)
+
+
+def per_episode_day(show) -> Counter:
+    return Counter((d.slug, d.day) for d in load_downloads(show, None, None))
+
+
+@pytest.fixture
+def show(tmp_path):
+    return make_show(tmp_path / "show")
+
+
+@pytest.mark.parametrize("robust", [False, True], ids=["fast-reader", "line-safe-reader"])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_counts_the_same_downloads_and_rejections(show, tmp_path, fmt, gz,
+                                                                robust):
+    log = write_log(tmp_path / "logs", fmt, shuffled(SCENARIO), gz=gz)
+    report = run(show, log, robust=robust)
+
+    assert per_episode_day(show) == Counter({
+        ("ep-long", DAY1.date()): 6,   # A, C (two apps), D, I (one /64), K (one listener)
+        ("ep-long", DAY2.date()): 2,   # D's second day, N (the retired master)
+        ("ep-long", DAY3.date()): 1,   # J, first thing at midnight
+        ("ep-short", DAY1.date()): 1,  # M, shorter than a minute, delivered whole
+    })
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    assert rejected_counts(show, None, None) == EXPECTED["rejected"]
+    assert report.lines == len(SCENARIO)
+    assert report.downloads_added == EXPECTED["downloads"]
+    assert +report.rejected == Counter(EXPECTED["rejected"])
+
+
+def test_downloads_carry_app_device_and_bytes(show, tmp_path):
+    run(show, write_log(tmp_path / "logs", "s3", SCENARIO))
+    downloads = load_downloads(show, DAY3.date(), DAY3.date())
+    assert len(downloads) == 1
+    (j,) = downloads
+    assert (j.slug, j.app, j.device, j.bytes, j.country) == (
+        "ep-long", "Apple Podcasts", "Unknown", LONG.bytes, None)
+    assert len(j.listener) == 64 and "192.0.2" not in j.listener
+
+
+def test_two_apps_behind_one_address_are_two_listeners(show, tmp_path):
+    run(show, write_log(tmp_path / "logs", "combined", SCENARIO))
+    household = [d for d in load_downloads(show, DAY1.date(), DAY1.date())
+                 if d.app in ("Apple Podcasts", "Overcast")]
+    assert len({d.listener for d in household}) == len(household) == 3  # C twice, K
+
+
+def test_reingesting_a_file_changes_nothing(show, tmp_path):
+    log = write_log(tmp_path / "logs", "s3", SCENARIO)
+    run(show, log)
+    before = (load_downloads(show, None, None), rejected_counts(show, None, None))
+    again = run(show, log)
+    assert again.files_read == 0 and again.files_unchanged == 1
+    assert again.downloads_added == 0 and again.lines == 0
+    # A copy under another name (or touched) is recognised by its content.
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(log.read_bytes())
+    assert run(show, copy).files_read == 0
+    assert (load_downloads(show, None, None), rejected_counts(show, None, None)) == before
+
+
+def test_a_late_file_for_an_old_day_pushes_a_listener_over_the_threshold(show, tmp_path):
+    run(show, write_log(tmp_path / "logs", "cloudfront", SCENARIO))
+    b_day1 = [d for d in load_downloads(show, DAY1.date(), DAY1.date()) if d.app == "Spotify"]
+    assert b_day1 == []  # 600,000 bytes: below the 770,000 threshold
+    below = rejected_counts(show, None, None)["below_threshold"]
+
+    late = run(show, write_log(tmp_path / "late", "cloudfront", LATE, name="late"))
+    assert late.downloads_added == 1
+    (b,) = [d for d in load_downloads(show, DAY1.date(), DAY1.date()) if d.app == "Spotify"]
+    assert b.bytes == 800_000
+    # B's two earlier lines are no longer below the threshold: they made a download.
+    assert rejected_counts(show, None, None)["below_threshold"] == below - 2
+
+
+def test_late_bytes_that_still_fall_short_stay_below_threshold(show, tmp_path):
+    run(show, write_log(tmp_path / "a", "s3", [ranged(DAY1, "192.0.2.9", SPOTIFY, 0, 100)]))
+    run(show, write_log(tmp_path / "b", "s3", [ranged(DAY2, "192.0.2.9", SPOTIFY, 0, 800_000)]))
+    # Bytes never add up across days: DAY1 stays short, DAY2 counts on its own.
+    assert [d.day for d in load_downloads(show, None, None)] == [DAY2.date()]
+    assert rejected_counts(show, None, None)["below_threshold"] == 1
+
+
+def test_period_filters_downloads_and_rejections(show, tmp_path):
+    run(show, write_log(tmp_path / "logs", "s3", SCENARIO))
+    assert len(load_downloads(show, DAY2.date(), None)) == 3
+    assert len(load_downloads(show, None, DAY1.date())) == 7
+    assert rejected_counts(show, DAY2.date(), DAY3.date()) == dict.fromkeys(
+        EXPECTED["rejected"], 0)
+    assert rejected_counts(show, date(2030, 1, 1), None)["bots"] == 0
+
+
+GARBAGE = [
+    b"this is not a log line\n",
+    b"\xff\xfe\x00\x01 binary \x80\x81 garbage\n",
+    b'79a59d podcast-media [99/Xyz/2026:10:00:00 +0000] 192.0.2.1 - X REST.GET.OBJECT '
+    b'show/media/ep-long-0123456789ab.mp3 "GET / HTTP/1.1" 200 - 10 10 1 1 "-" "UA" -\n',
+    b"\n",
+]
+
+
+@pytest.mark.parametrize("robust", [False, True], ids=["fast-reader", "line-safe-reader"])
+def test_malformed_lines_and_binary_garbage_are_counted_never_fatal(show, tmp_path, robust):
+    text = s3_log(SCENARIO).encode()
+    lines = text.splitlines(keepends=True)
+    mixed = b"".join(lines[:5]) + b"".join(GARBAGE) + b"".join(lines[5:]) + b'stray " quote\n'
+    log = tmp_path / "mixed.log"
+    log.write_bytes(mixed)
+    report = run(show, log, robust=robust)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    counts = rejected_counts(show, None, None)
+    assert counts == EXPECTED["rejected"] | {"malformed": counts["malformed"]}
+    assert counts["malformed"] >= 4  # the text, the binary line, the bad date, the quote
+    assert report.rejected["malformed"] == counts["malformed"]
+
+
+def test_a_truncated_gzip_keeps_the_lines_before_the_damage(show, tmp_path):
+    data = gzip.compress(s3_log(SCENARIO).encode() * 50, mtime=0)
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(data[: len(data) * 2 // 3])
+    report = run(show, log)
+    assert report.truncated == [str(log.resolve())]
+    assert report.files_read == 1
+    assert report.rejected["malformed"] >= 1  # the line cut in half
+    assert report.lines > len(SCENARIO)
+    assert sum(per_episode_day(show).values()) >= EXPECTED["downloads"]
+    assert "truncated" in report.summary()
+
+
+def test_files_in_no_known_format_are_skipped_and_named(show, tmp_path):
+    folder = tmp_path / "logs"
+    write_log(folder, "s3", SCENARIO)
+    (folder / "notes.txt").write_text("not a log\n")
+    (folder / "random.bin").write_bytes(os.urandom(4096))
+    (folder / "empty.log").write_bytes(b"")
+    report = run(show, folder)
+    assert report.files_read == 1
+    assert sorted(Path(name).name for name, _ in report.skipped) == [
+        "empty.log", "notes.txt", "random.bin"]
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+
+def test_another_buckets_log_is_all_unknown_objects(show, tmp_path):
+    theirs = [replace(r, key=r.key.replace("ep-", "their-")) for r in SCENARIO
+              if r.method == "GET" and r.status == 200 and r.agent]
+    log = tmp_path / "other.log"
+    log.write_text(s3_log(theirs, bucket="another-bucket", prefix="site/"))
+    report = run(show, log)
+    assert load_downloads(show, None, None) == []
+    assert rejected_counts(show, None, None)["unknown_object"] == len(theirs) == report.lines
+
+
+def test_out_of_order_timestamps_across_files(show, tmp_path):
+    first, second = shuffled(SCENARIO, seed=1)[:14], shuffled(SCENARIO, seed=1)[14:]
+    run(show, write_log(tmp_path / "a", "combined", list(reversed(second)), name="b"),
+        write_log(tmp_path / "b", "combined", first, name="a"))
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+
+def test_raw_addresses_never_reach_the_disk_or_the_output(show, tmp_path, capsys):
+    logs = [write_log(tmp_path / "logs", fmt, SCENARIO + LATE) for fmt in FORMATS]
+    report = run(show, *logs, echo=print)
+    stored = b"".join(p.read_bytes() for p in show.state_dir.rglob("*") if p.is_file())
+    printed = report.summary() + capsys.readouterr().out
+    for ip in ALL_IPS:
+        assert ip.encode() not in stored, ip
+        assert ip not in printed, ip
+    assert all(ip not in d.listener for d in load_downloads(show, None, None) for ip in ALL_IPS)
+
+
+def test_the_hash_key_is_private_and_changes_every_month(show, tmp_path):
+    nov = ranged(DAY1, "192.0.2.77", SPOTIFY, 0, 900_000)
+    dec = ranged(DAY1.replace(month=12), "192.0.2.77", SPOTIFY, 0, 900_000)
+    run(show, write_log(tmp_path / "a", "s3", [nov, dec]))
+    assert stat.S_IMODE(key_path(show).stat().st_mode) == 0o600
+    first, second = load_downloads(show, None, None)
+    assert first.listener != second.listener  # unlinkable across months
+    # Within a month, a later ingest hashes the same listener the same way.
+    run(show, write_log(tmp_path / "b", "s3", [replace(nov, when=DAY1.replace(day=25))]))
+    listeners = {d.day: d.listener for d in load_downloads(show, None, None)}
+    assert listeners[date(2026, 11, 25)] == listeners[date(2026, 11, 20)]
+    assert listeners[date(2026, 12, 20)] != listeners[date(2026, 11, 20)]
+
+
+def test_an_appended_log_is_read_from_where_it_stopped(show, tmp_path):
+    """`podcast serve` appends to one access.log: only the new lines are read again."""
+    log = tmp_path / "access.log"
+    log.write_text(combined_log(SCENARIO))
+    run(show, log)
+    with log.open("a") as handle:
+        handle.write(combined_log(LATE))
+    report = run(show, log)
+    assert report.lines == len(LATE)
+    assert report.downloads_added == 1
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"] + 1
+
+
+def test_serve_access_log_is_read(show, tmp_path):
+    from podcast.serve import combined_log_line
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        combined_log_line("192.0.2.5", DAY1, f"GET /{LONG.key} HTTP/1.1", 200, LONG.bytes,
+                          None, 'Pod "quoted" agent') + "\n"
+        + combined_log_line("192.0.2.6", DAY1, f"HEAD /{LONG.key} HTTP/1.1", 200, 0, None,
+                            "AntennaPod/3.2.0") + "\n")
+    report = run(show, log)
+    assert report.lines == 2
+    assert [d.slug for d in load_downloads(show, None, None)] == ["ep-long"]
+    assert rejected_counts(show, None, None)["not_get"] == 1
+
+
+def test_local_time_combined_logs_count_on_the_utc_day(show, tmp_path):
+    log = tmp_path / "paris.log"
+    log.write_text(
+        f'192.0.2.5 - - [21/Nov/2026:00:30:00 +0100] "GET /{LONG.key} HTTP/1.1" 200 '
+        f'{LONG.bytes} "-" "AntennaPod/3.2.0"\n'
+        f'192.0.2.6 - - [20/Nov/2026:20:00:00 -0500] "GET /{LONG.key} HTTP/1.1" 200 '
+        f'{LONG.bytes} "-" "AntennaPod/3.2.0"\n')
+    run(show, log)
+    assert sorted(d.day for d in load_downloads(show, None, None)) == [
+        date(2026, 11, 20), date(2026, 11, 21)]
+
+
+def test_cloudfront_columns_are_found_by_their_header(show, tmp_path):
+    from stats_fixtures import CLOUDFRONT_FIELDS, cloudfront_line
+
+    order = list(reversed(CLOUDFRONT_FIELDS))
+    lines = ["\t".join(reversed(cloudfront_line(r).split("\t"))) for r in SCENARIO]
+    log = tmp_path / "cf.log"
+    log.write_text("#Version: 1.0\n#Fields: " + " ".join(order) + "\n" + "\n".join(lines) + "\n")
+    run(show, log)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    assert rejected_counts(show, None, None) == EXPECTED["rejected"]
+
+
+def test_progress_bar_goes_to_stderr(show, tmp_path, capsys):
+    run(show, write_log(tmp_path / "logs", "s3", SCENARIO), progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+
+
+def test_s3_sources_are_listed_and_read_through_the_s3_api(show, tmp_path, monkeypatch):
+    from s3_servers import moto_s3
+
+    with moto_s3() as server:
+        client = server.client()
+        client.put_object(Bucket=server.bucket, Key="logs/2026-11-20-a",
+                          Body=s3_log(SCENARIO[:14]).encode())
+        client.put_object(Bucket=server.bucket, Key="logs/2026-11-20-b.gz",
+                          Body=gzip.compress(s3_log(SCENARIO[14:]).encode()))
+        client.put_object(Bucket=server.bucket, Key="other/ignored", Body=b"x")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        sources = expand_sources([f"s3://{server.bucket}/logs/"])
+        assert [s.name for s in sources] == [f"s3://{server.bucket}/logs/2026-11-20-a",
+                                             f"s3://{server.bucket}/logs/2026-11-20-b.gz"]
+        report = ingest_sources(show, CATALOG, sources)
+        assert report.files_read == 2
+        again = ingest_sources(show, CATALOG, expand_sources([f"s3://{server.bucket}/logs/"]))
+        assert again.files_read == 0 and again.files_unchanged == 2
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    assert rejected_counts(show, None, None) == EXPECTED["rejected"]
+
+
+def test_a_missing_source_is_a_clear_error(tmp_path):
+    from podcast.errors import PodcastError
+
+    with pytest.raises(PodcastError, match="no such log file"):
+        expand_sources([str(tmp_path / "nope.log")])
+
+
+def test_summary_names_every_reason(show, tmp_path):
+    text = run(show, write_log(tmp_path / "logs", "s3", SCENARIO)).summary()
+    assert "files: 1 read" in text and f"lines: {len(SCENARIO)}" in text
+    assert f"downloads: {EXPECTED['downloads']} added" in text
+    for reason, count in EXPECTED["rejected"].items():
+        assert f"{reason} {count}" in text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
