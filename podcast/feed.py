@@ -72,9 +72,11 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     """The RSS 2.0 feed of ``show`` as UTF-8 bytes.
 
     Only episodes that are live at ``now`` and have published media in ``catalog`` are in
-    it, newest first.  ``now`` is also the ``lastBuildDate``, so identical inputs and the
-    same ``now`` give byte-identical output.  Raises PodcastError when the show artwork has
-    not been published (Apple refuses a feed without ``itunes:image``).
+    it, newest first.  The output depends on nothing else (no clock): identical inputs give
+    byte-identical output, also on another day as long as no new episode went live.
+    ``lastBuildDate`` and ``pubDate`` are the newest live episode's publication time.
+    Raises PodcastError when the show artwork has not been published (Apple refuses a feed
+    without ``itunes:image``).
 
     Rendering Markdown is most of the cost: pass the same ``renderer`` to
     :func:`podcast.site.render_site` to render each episode's notes only once.
@@ -99,9 +101,14 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     if show.copyright:
         fg.copyright(_text(show.copyright))
     fg.generator(generator_name())
-    fg.lastBuildDate(now)
+    # RSS 2.0: lastBuildDate is "the last time the content of the channel changed", here the
+    # newest live episode.  Not the clock: a nightly rebuild of an unchanged show must give
+    # the same bytes (and upload nothing).  feedgen would write "now"; an empty feed has none.
     if items:
+        fg.lastBuildDate(_utc(items[0][0].published))
         fg.pubDate(_utc(items[0][0].published))
+    else:  # no entry will ever be added, so no entry extension is needed
+        fg.register_extension("nodate", _NoLastBuildDate, None)
 
     fg.podcast.itunes_author(_text(show.author))
     fg.podcast.itunes_owner(name=_text(show.author), email=show.email)
@@ -321,6 +328,15 @@ def _apple_tags(parent, image: str | None, explicit: bool | None) -> None:
         xml_elem(f"{{{ITUNES_NS}}}image", parent, href=image)
     if explicit is not None:
         xml_elem(f"{{{ITUNES_NS}}}explicit", parent).text = "true" if explicit else "false"
+
+
+class _NoLastBuildDate(BaseExtension):
+    """Removes the ``lastBuildDate`` feedgen always writes (its default is the clock)."""
+
+    def extend_rss(self, feed):
+        for element in feed[0].findall("lastBuildDate"):
+            feed[0].remove(element)
+        return feed
 
 
 class PodcastIndexExtension(BaseExtension):

@@ -150,7 +150,9 @@ def test_channel_carries_apple_and_podcasting20_tags(published: Published):
     assert channel.findtext("podcast:medium", namespaces=NS) == "podcast"
     assert [p.text for p in channel.findall("podcast:person", NS)] == ["Julien Morel"]
     assert channel.findtext("copyright") == "Studio Rencontres"
-    assert channel.findtext("lastBuildDate") == "Mon, 23 Nov 2026 12:00:00 +0000"
+    # The content last changed when the newest live episode came out, not when we built it.
+    assert channel.findtext("lastBuildDate") == "Mon, 16 Nov 2026 06:00:00 +0000"
+    assert channel.findtext("pubDate") == "Mon, 16 Nov 2026 06:00:00 +0000"
 
 
 def test_art_urls_that_feedgen_would_drop_are_kept(published: Published):
@@ -279,7 +281,24 @@ def test_same_inputs_and_clock_give_identical_bytes(published: Published):
     again = build_feed(published.show, list(reversed(published.episodes)), published.catalog,
                        now=NOW)
     assert first == again
-    assert build(published, now=NOW + timedelta(hours=1)) != first  # lastBuildDate moves
+
+
+def test_nightly_rebuild_of_an_unchanged_show_gives_identical_bytes(published: Published):
+    tonight = build(published, now=NOW)
+    assert build(published, now=NOW + timedelta(days=1)) == tonight
+    later = build(published, now=THIRD_LIVE)  # a scheduled episode went live: it changes
+    assert later != tonight
+    assert etree.fromstring(later).findtext("channel/lastBuildDate") == \
+        "Mon, 30 Nov 2026 06:00:00 +0000"
+
+
+def test_a_show_with_nothing_live_yet_has_an_empty_but_valid_feed(published: Published):
+    xml = build(published, now=NOW - timedelta(days=365))
+    assert feedparser.parse(xml).bozo == 0
+    channel = etree.fromstring(xml).find("channel")
+    assert channel.findall("item") == []
+    assert channel.find("lastBuildDate") is None  # feedgen would have written the clock
+    assert build(published, now=NOW - timedelta(days=300)) == xml
 
 
 def test_feed_without_published_artwork_is_refused(published: Published):
