@@ -74,6 +74,7 @@ class PublishReport:
     """What a publish did (or, in a dry run, would do)."""
 
     dry_run: bool = False
+    progress: bool = False  # progress bars on stderr
     mastered: list[str] = field(default_factory=list)  # slugs
     uploaded: list[str] = field(default_factory=list)  # media/art keys put
     bytes_uploaded: int = 0
@@ -338,7 +339,7 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
     episodes = load_episodes(show)
     selected = select_episodes(show, episodes, slugs)
     catalog = read_catalog(store)
-    report = PublishReport(dry_run=dry_run)
+    report = PublishReport(dry_run=dry_run, progress=progress)
 
     plan: list[Planned] = []
     cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
@@ -346,45 +347,15 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
     media = dict(catalog.media)
     retired = list(catalog.retired)
     offset = intro_offset(show) if any(e.chapters for e in selected) else 0.0
-
     for episode in selected:
-        input_hash = episode_input_hash(show, episode)
         current = catalog.media.get(episode.slug)
-        companions = _companions(episode, offset)
-        plan.extend(item for item in companions.values() if item is not None)
-        up_to_date = (current is not None and current.input_hash == input_hash
-                      and _is_stored(store, Planned(current.key, current.bytes,
-                                                    current.sha256)))
-        if up_to_date:
-            master_item = None
-            entry = current
-        else:
-            master = cached_master(show, episode, input_hash)
-            if master is None and dry_run:
-                echo(f"would master {episode.slug}"
-                     f" ({'changed' if current else 'new'})")
-                plan.append(Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None))
-                continue
-            if master is None:
-                echo(f"mastering {episode.slug}...")
-                master = make_master(show, episode, input_hash, progress=progress)
-                report.mastered.append(episode.slug)
-            master_item = Planned(media_key(episode.slug, master.sha256), master.bytes,
-                                  master.sha256, path=master.path)
-            plan.append(master_item)
-            entry = Media(slug=episode.slug, key=master_item.key, bytes=master.bytes,
-                          sha256=master.sha256, duration=master.duration,
-                          tag_size=master.tag_size, bitrate=show.audio.bitrate_bps,
-                          input_hash=input_hash)
-            if current is not None and current.key != entry.key and current not in retired:
-                retired.append(current)
-        media[episode.slug] = replace(
-            entry,
-            chapters_key=companions["chapters"].key if companions["chapters"] else None,
-            transcript_key=companions["transcript"].key if companions["transcript"] else None,
-            transcript_type=(TRANSCRIPT_TYPES[episode.transcript.suffix.lower()]
-                             if episode.transcript else None),
-            image_key=companions["image"].key if companions["image"] else None)
+        entry, items = _plan_episode(store, show, episode, current, offset, report, echo)
+        plan.extend(items)
+        if entry is None:  # dry run: not mastered yet
+            continue
+        media[episode.slug] = entry
+        if current is not None and current.key != entry.key and current not in retired:
+            retired.append(current)  # its downloads still count
 
     # Objects already stored with the same bytes are not sent again.
     todo = [item for item in dict((i.key, i) for i in plan).values()
@@ -433,6 +404,49 @@ def is_local_url(url: str) -> bool:
 
     host = (urlparse(url).hostname or "").lower()
     return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | None,
+                  offset: float, report: PublishReport, echo: Echo
+                  ) -> tuple[Media | None, list[Planned]]:
+    """The catalog entry and the objects one episode needs, mastering it if it changed.
+
+    ``current`` is its entry in the stored catalog.  The entry is None in a dry run when
+    the master is not made yet.
+    """
+    companions = _companions(episode, offset)
+    items = [item for item in companions.values() if item is not None]
+    input_hash = episode_input_hash(show, episode)
+    if (current is not None and current.input_hash == input_hash
+            and _is_stored(store, Planned(current.key, current.bytes, current.sha256))):
+        entry = current  # unchanged and safely stored: no master needed
+    else:
+        master = cached_master(show, episode, input_hash)
+        if master is None and report.dry_run:
+            echo(f"would master {episode.slug} ({'changed' if current else 'new'})")
+            items.append(Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None))
+            return None, items
+        if master is None:
+            echo(f"mastering {episode.slug}...")
+            master = make_master(show, episode, input_hash, progress=report.progress)
+            report.mastered.append(episode.slug)
+        item = Planned(media_key(episode.slug, master.sha256), master.bytes, master.sha256,
+                       path=master.path)
+        items.append(item)
+        entry = Media(slug=episode.slug, key=item.key, bytes=master.bytes,
+                      sha256=master.sha256, duration=master.duration,
+                      tag_size=master.tag_size, bitrate=show.audio.bitrate_bps,
+                      input_hash=input_hash)
+    chapters, transcript, image = (companions["chapters"], companions["transcript"],
+                                   companions["image"])
+    entry = replace(
+        entry,
+        chapters_key=chapters.key if chapters else None,
+        transcript_key=transcript.key if transcript else None,
+        transcript_type=(TRANSCRIPT_TYPES[episode.transcript.suffix.lower()]
+                         if episode.transcript else None),
+        image_key=image.key if image else None)
+    return entry, items
 
 
 def _companions(episode: Episode, offset: float) -> dict[str, Planned | None]:
