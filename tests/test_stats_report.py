@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from podcast.errors import PodcastError
-from podcast.model import Download, Episode, Person, Target
+from podcast.model import Catalog, Download, Episode, Media, Person, Target
 from podcast.stats.charts import progress_figure, save
 from podcast.stats.report import (
     REJECT_REASONS,
@@ -313,3 +313,148 @@ def test_the_same_data_draws_the_same_bytes() -> None:
     panels = progress_panels([dl("2026-11-03", "001-sonia", "a")], (), TODAY)
     for fmt in ("png", "svg"):
         assert save(progress_figure(panels), fmt) == save(progress_figure(panels), fmt)
+
+
+# --- end to end: a combined access log -> ingest -> the CLI report ------------------------
+
+SONIA, MARC = "001-sonia-mamin", "002-marc-olivier"
+APPLE_UA = "Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0"
+SPOTIFY_UA = "Spotify/8.8.56 Android/33 (SM-G991B)"
+# The served MP3s: 10,000-byte ID3 tag, 96 kbit/s, so a download needs 730,000 bytes.
+SERVED = {slug: Media(slug=slug, key=f"media/{slug}-0123456789ab.mp3", bytes=2_000_000,
+                      sha256=str(n) * 64, duration=160.0, tag_size=10_000, bitrate=96_000,
+                      input_hash=str(n))
+          for n, slug in enumerate((SONIA, MARC, "003-claire-dubois"), 1)}
+
+
+def access_line(when: str, ip: str, path: str, status: int, sent: int, agent: str,
+                method: str = "GET") -> str:
+    """One line of a combined log (what `podcast serve` and nginx write)."""
+    stamp = datetime.fromisoformat(when).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'{ip} - - [{stamp}] "{method} {path} HTTP/1.1" {status} {sent} "-" "{agent}"'
+
+
+def media_path(slug: str) -> str:
+    return "/" + SERVED[slug].key
+
+
+ACCESS_LOG = [
+    # Spotify listener B gets Marc's episode on its publication day in two ranges.
+    access_line("2026-11-16T10:00:00", "198.51.100.2", media_path(MARC), 206, 400_000,
+                SPOTIFY_UA),
+    access_line("2026-11-16T10:01:00", "198.51.100.2", media_path(MARC), 206, 400_000,
+                SPOTIFY_UA),
+    # Apple Podcasts listener A: Sonia twice on the 20th (one download), again on the 21st,
+    # and Marc on the 21st.
+    access_line("2026-11-20T10:00:00", "192.0.2.1", media_path(SONIA), 200, 800_000,
+                APPLE_UA),
+    access_line("2026-11-20T10:05:00", "192.0.2.1", media_path(SONIA), 206, 500_000,
+                APPLE_UA),
+    access_line("2026-11-21T08:00:00", "192.0.2.1", media_path(SONIA), 200, 800_000,
+                APPLE_UA),
+    access_line("2026-11-21T09:00:00", "192.0.2.1", media_path(MARC), 200, 800_000, APPLE_UA),
+    # One line of each kind that never counts.
+    access_line("2026-11-21T09:30:00", "203.0.113.3", media_path(SONIA), 200, 100_000,
+                "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"),  # below threshold
+    access_line("2026-11-21T09:31:00", "66.249.66.1", media_path(SONIA), 200, 800_000,
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+    access_line("2026-11-21T09:32:00", "192.0.2.1", media_path(SONIA), 200, 0, APPLE_UA,
+                method="HEAD"),
+    access_line("2026-11-21T09:33:00", "192.0.2.9", media_path(SONIA), 404, 150, APPLE_UA),
+    access_line("2026-11-21T09:34:00", "192.0.2.9", "/media/old-episode.mp3", 200, 900_000,
+                APPLE_UA),
+    "this is not a log line",
+]
+
+
+@pytest.fixture
+def measured_show(demo_show: Path, tmp_path: Path) -> Path:
+    """The demo show with its MP3s published and ACCESS_LOG ingested; returns the config."""
+    from podcast.config import load_show
+    from podcast.stats import ingest
+    from podcast.storage import open_store, write_catalog
+
+    show = load_show(demo_show)
+    write_catalog(open_store(show.storage, show.root), Catalog(media=SERVED))
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(ACCESS_LOG) + "\n", encoding="utf-8")
+    ingest(show, [str(log)])
+    return demo_show
+
+
+def cli(config: Path, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(config), "stats", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -> None:
+    data = json.loads(cli(measured_show, "report", "--format", "json", "--until",
+                          "2026-11-30"))
+    assert data["total"] == {"downloads": 4, "listeners": 2}
+    assert (data["since"], data["until"]) == ("2026-11-16", "2026-11-30")
+    # A line too broken to have a date belongs to no period, so a dated report omits it.
+    assert data["rejected"] == {"bots": 1, "below_threshold": 1, "not_get": 1,
+                                "bad_status": 1, "malformed": 0, "unknown_object": 1}
+    episodes = {e["slug"]: e for e in data["episodes"]}
+    assert [e["slug"] for e in data["episodes"]] == ["003-claire-dubois", MARC, SONIA]
+    assert episodes[SONIA] | {"guid": None} == {
+        "slug": SONIA, "guid": None, "title": "Sonia Mamin : le salon devient phygital",
+        "published": "2026-11-09", "downloads": 2, "listeners": 1,
+        "day_1": 0, "day_7": 0, "day_30": None, "all_time": 2}
+    assert episodes[SONIA]["guid"]  # the episode's own guid, from episode.md
+    assert {k: episodes[MARC][k] for k in ("downloads", "listeners", "day_1", "day_7")} == {
+        "downloads": 2, "listeners": 2, "day_1": 1, "day_7": 2}
+    assert episodes["003-claire-dubois"]["downloads"] == 0
+
+
+def test_end_to_end_breakdowns_and_period(measured_show: Path) -> None:
+    by_app = json.loads(cli(measured_show, "report", "--format", "json", "--by", "app"))
+    assert [(r["app"], r["downloads"]) for r in by_app["rows"]] == [
+        ("Apple Podcasts", 3), ("Spotify", 1)]
+    assert by_app["rejected"]["malformed"] == 1  # no period asked: every line is reported
+    by_guest = list(csv.DictReader(io.StringIO(
+        cli(measured_show, "report", "--format", "csv", "--by", "guest"))))
+    assert {(r["guest"], r["downloads"]) for r in by_guest} == {
+        ("Sonia Mamin", "2"), ("Marc Olivier", "2")}
+    late = json.loads(cli(measured_show, "report", "--format", "json", "--since",
+                          "2026-11-20", "--until", "2026-11-21", "--by", "day"))
+    assert late["total"] == {"downloads": 3, "listeners": 1}
+    assert late["rows"] == [{"day": "2026-11-20", "downloads": 1, "listeners": 1},
+                            {"day": "2026-11-21", "downloads": 2, "listeners": 1}]
+    marc = next(e for e in late["episodes"] if e["slug"] == MARC)
+    assert (marc["downloads"], marc["all_time"]) == (1, 2)
+    table = cli(measured_show, "report", "--until", "2026-11-30")
+    assert "Downloads: 4    Listeners: 2" in table and "Salons & Rencontres" in table
+
+
+def test_end_to_end_targets_chart_and_html(measured_show: Path, tmp_path: Path) -> None:
+    data = json.loads(cli(measured_show, "targets", "--today", "2026-11-22", "--format",
+                          "json"))
+    saison, uniques = data["targets"]
+    assert (saison["name"], saison["value"], saison["remaining"]) == ("Saison 1", 4, 39_996)
+    assert saison["pace_7d"] == round(4 / 7, 2) and saison["pace_28d"] == round(4 / 28, 2)
+    assert (uniques["metric"], uniques["value"]) == ("listeners", 2)
+    assert "Saison 1" in cli(measured_show, "targets", "--today", "2026-11-22")
+
+    chart, page = tmp_path / "progress.png", tmp_path / "report.html"
+    cli(measured_show, "report", "--chart", str(chart), "--html", str(page))
+    with Image.open(chart) as image:
+        assert image.format == "PNG" and image.size[1] > 500  # two target panels
+    html = page.read_text(encoding="utf-8")
+    assert "Auditeurs uniques" in html and "Marc Olivier" in html
+
+
+def test_an_inverted_period_is_refused_clearly(demo_show: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(demo_show), "stats", "report",
+                                       "--since", "2026-11-30", "--until", "2026-11-01"])
+    assert result.exit_code != 0
+    assert "after --until" in result.output and "swap" in result.output
