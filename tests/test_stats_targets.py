@@ -69,6 +69,12 @@ def test_no_downloads_for_28_days_projects_never() -> None:
     assert (p.value, p.pace_28d, p.projected, p.on_track) == (2, 0.0, "never", False)
 
 
+def test_a_goal_centuries_away_at_this_pace_is_never() -> None:
+    # 88 downloads in a month against a goal of ten million: 9,000 years at 3 a day.
+    p = progress(Target("Dream", "downloads", 10_000_000, date(2027, 1, 1)), november(), TODAY)
+    assert (p.projected, p.on_track) == ("never", False)
+
+
 def test_a_passed_deadline_needs_no_pace_and_is_not_on_track() -> None:
     p = progress(Target("Too late", "downloads", 1000, date(2026, 11, 15)), november(), TODAY)
     assert (p.days_left, p.pace_needed, p.on_track) == (0, None, False)

@@ -46,6 +46,15 @@ if TYPE_CHECKING:
 
 REJECT_REASONS = ("bots", "below_threshold", "not_get", "bad_status", "malformed",
                   "unknown_object")
+#: What each rejection reason means, for people.
+REASON_LABELS = {
+    "bots": "from bots and crawlers",
+    "below_threshold": "too little audio (less than a minute)",
+    "not_get": "not a GET (HEAD and other methods)",
+    "bad_status": "failed or unchanged (not 200/206)",
+    "malformed": "unreadable log lines",
+    "unknown_object": "not an episode file",
+}
 DIMENSIONS = ("episode", "day", "app", "guest", "country")
 FIRST_DAYS = (1, 7, 30)
 NO_GUEST = "(no guest)"
@@ -340,9 +349,10 @@ def to_table(report: Report) -> str:
         lines.append("Day 1/7/30: downloads in the episode's first days (— = not over yet).")
     else:
         lines.append("No episodes yet.")
-    rejected = ", ".join(f"{n:,} {reason.replace('_', ' ')}"
-                         for reason, n in report.rejected.items() if n)
-    lines += ["", f"Not counted: {rejected or 'nothing'}."]
+    lines += ["", "Requests not counted:" if any(report.rejected.values())
+              else "Requests not counted: none."]
+    lines += [f"  {n:>9,}  {REASON_LABELS[reason]}"
+              for reason, n in report.rejected.items() if n]
     return "\n".join(lines)
 
 
@@ -401,6 +411,7 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
         report=report,
         episodes=[episode_dict(e) for e in report.episodes],
         first_days=FIRST_DAYS,
+        reason_labels=REASON_LABELS,
         breakdowns=breakdowns,
         targets=[progress_dict(p) for p in progress],
         progress_chart=_data_uri(charts.save(charts.progress_figure(panels), "svg")),

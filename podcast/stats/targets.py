@@ -9,7 +9,8 @@ pace gets it there in time:
 - ``pace_7d`` / ``pace_28d``: the average daily gain over the last 7 / 28 *complete*
   days, i.e. the days before ``today`` (logs arrive late, so today's count is partial);
 - ``projected``: the day the goal is reached at the 28-day pace, ``"reached"`` when it
-  already is, ``"never"`` when nothing came in for 28 days;
+  already is, ``"never"`` when nothing came in for 28 days or the goal is more than ten
+  years away at that pace;
 - ``on_track``: reached, or projected on or before ``by``.
 
 For ``listeners`` the gain of a day is the number of listeners seen for the first time
@@ -32,6 +33,9 @@ from podcast.model import Download, Show, Target
 #: Recent windows the pace is measured over, in days.
 SHORT_WINDOW = 7
 LONG_WINDOW = 28
+#: A projection further out than this is "never": nobody plans a show in centuries (and
+#: dates stop at year 9999).
+HORIZON_DAYS = 10 * 365
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def progress(target: Target, downloads: Sequence[Download], today: date) -> Prog
     projected: date | str
     if remaining == 0:
         projected = "reached"
-    elif pace_28d <= 0:
+    elif pace_28d <= 0 or remaining / pace_28d > HORIZON_DAYS:
         projected = "never"
     else:
         projected = today + timedelta(days=math.ceil(remaining / pace_28d))
