@@ -458,3 +458,15 @@ def test_an_inverted_period_is_refused_clearly(demo_show: Path) -> None:
                                        "--since", "2026-11-30", "--until", "2026-11-01"])
     assert result.exit_code != 0
     assert "after --until" in result.output and "swap" in result.output
+
+
+def test_an_unwritable_html_path_fails_before_any_work(demo_show: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(demo_show), "stats", "report",
+                                       "--html", str(tmp_path / "missing" / "r.html")])
+    assert result.exit_code != 0
+    assert "--html: the folder does not exist" in result.output and "mkdir" in result.output
+    assert not (demo_show.parent / ".podcast").exists()  # the database was not even opened

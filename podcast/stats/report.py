@@ -424,12 +424,21 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
 # --- files -----------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder: never half-written."""
+def check_writable(path: Path, option: str | None = None) -> None:
+    """Fail early, with the fix, if ``path`` cannot be written (no folder, or a folder)."""
     folder = path.parent
     if not folder.is_dir():
-        raise PodcastError("the folder does not exist", file=folder,
+        raise PodcastError("the folder does not exist", file=folder, field=option,
                            fix=f"create it first (mkdir -p {folder}) or pick another path")
+    if path.is_dir():
+        raise PodcastError("is a folder, not a file name", file=path, field=option,
+                           fix=f"name a file inside it, e.g. {path / 'report.html'}")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder: never half-written."""
+    check_writable(path)
+    folder = path.parent
     handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -464,8 +473,12 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
     if by is not None and by not in DIMENSIONS:
         raise PodcastError(f"cannot group by {by!r}", field="--by",
                            fix="use one of: " + ", ".join(DIMENSIONS))
+    # Fail before any work on a path that cannot be written.
     if chart is not None:
-        chart_format(chart)  # fail before any work
+        chart_format(chart)
+        check_writable(chart, "--chart")
+    if html is not None:
+        check_writable(html, "--html")
     as_of = until or datetime.now(UTC).date()
     episodes = load_episodes(show)
     all_downloads = load_downloads(show, None, until)
