@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
@@ -24,10 +25,11 @@ from podcast.feed import (
     DESCRIPTION_MAX_BYTES,
     ITUNES_NS,
     PODCAST_NS,
+    NotesRenderer,
     build_feed,
     truncate_html,
 )
-from podcast.model import Chapter, Person
+from podcast.model import Chapter, Person, Show
 
 NS = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "content":
       "http://purl.org/rss/1.0/modules/content/", "atom": "http://www.w3.org/2005/Atom"}
@@ -340,3 +342,42 @@ def test_any_text_survives_the_feed(published: Published, title: str, notes: str
 def _xml_chars(text: str) -> str:
     return "".join(c for c in text if c in "\t\n\r" or (
         "\x20" <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"))
+
+
+class _Balance(HTMLParser):
+    """Fails on a closing tag that does not close the innermost open element."""
+
+    VOID = {"br", "img", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, (tag, self.stack)
+
+
+@settings(max_examples=200, deadline=None)
+@given(notes=st.lists(st.sampled_from(list("ab é*_-#>`[]()&<\n") + ["\n\n", "- ", "**"]),
+                     max_size=200).map("".join),
+       limit=st.integers(min_value=12, max_value=400))
+def test_any_cut_fits_the_budget_and_keeps_tags_balanced(notes: str, limit: int):
+    html = str(NotesRenderer(SHOW_FOR_NOTES).notes_html(notes))
+    cut = truncate_html(html, limit)
+
+    assert len(cut.encode("utf-8")) <= limit
+    checker = _Balance()
+    checker.feed(cut)
+    checker.close()
+    assert checker.stack == []
+
+
+SHOW_FOR_NOTES = Show(
+    config_path=Path("podcast.yaml"), title="t", description="d", author="a",
+    email="a@example.com", language="fr", link="https://example.com", image=Path("c.jpg"),
+    categories=("Business",), explicit=False, base_url="https://example.com",
+    feed_url="https://example.com/feed.xml", guid="83592e4d-9d26-5dd7-bc60-9d742a8bfb85")
