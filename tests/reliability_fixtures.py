@@ -281,3 +281,48 @@ def feed_problems(view, base_url: str) -> list[str]:
     for url in re.findall(rb"<link>([^<]+)</link>", data):
         check(url.decode().strip())
     return problems
+
+
+# --- access logs ------------------------------------------------------------------------------
+
+AGENTS = (
+    "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4 like Mac OS X; fr_fr)",
+    "Podcasts/1650.20 CFNetwork/1410.1 Darwin/22.6.0",
+    "Spotify/8.9.10 iOS/17.4 (iPhone15,2)",
+    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    "AntennaPod/3.4.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36",
+    "Googlebot/2.1 (+http://www.google.com/bot.html)",
+    "-",
+)
+
+
+def combined_lines(media: list[tuple[str, int]], *, days: list[str], count: int,
+                   rand: random.Random, prefix: str = "") -> list[str]:
+    """``count`` combined-format lines for ``media`` ((key, size) pairs) on ``days``
+    (``"23/Nov/2026"``): whole downloads, partial ranges, 2-byte probes, HEADs, 304s, bots
+    and other objects, from a few hundred listeners (IPv4 and IPv6)."""
+    lines = []
+    for _ in range(count):
+        key, size = rand.choice(media)
+        listener = rand.randrange(400)
+        ip = (f"203.0.{listener % 256}.{listener // 256 + 1}" if listener % 3
+              else f"2001:db8:{listener:x}::{rand.randrange(1, 9)}")
+        agent = AGENTS[listener % len(AGENTS)]
+        method, status, sent = "GET", 200, size
+        roll = rand.random()
+        if roll < 0.30:
+            status, sent = 206, rand.randrange(3, size)
+        elif roll < 0.38:
+            status, sent = 206, 2
+        elif roll < 0.42:
+            method, sent = "HEAD", 0
+        elif roll < 0.45:
+            status, sent = 304, 0
+        elif roll < 0.50:
+            key, sent = "feed.xml", 4000
+        clock = (f"{rand.choice(days)}:{rand.randrange(24):02d}:"
+                 f"{rand.randrange(60):02d}:{rand.randrange(60):02d} +0000")
+        lines.append(f'{ip} - - [{clock}] "{method} {prefix}/{key} HTTP/1.1" {status} {sent} '
+                     f'"-" "{agent}"')
+    return lines

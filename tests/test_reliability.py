@@ -18,10 +18,12 @@ replays it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from faulty_proxy import FAULT_KINDS, FaultyProxy
 from reliability_fixtures import (
     NOW,
     BucketView,
+    combined_lines,
     feed_problems,
     make_tiny_show,
     record,
@@ -42,7 +45,9 @@ from reliability_fixtures import (
 )
 from s3_servers import DUMMY_CREDENTIALS, S3Server, moto_s3
 
+from podcast.config import load_show
 from podcast.errors import StorageError
+from podcast.stats.store import load_downloads, rejected_counts
 from podcast.storage import S3Store
 
 
@@ -385,3 +390,92 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
     assert feed_problems(view, _base_url(s3)) == []
     record("publish-kill", kills=kills, finished_before_kill=finished,
            full_run_s=round(full_run, 2), upload_run_s=round(upload_run, 2))
+
+
+# --- podcast stats ingest killed with SIGKILL ---------------------------------------------------
+
+INGEST_KILLS = 20
+LOG_DAYS = [f"{day:02d}/Nov/2026" for day in range(20, 27)]
+
+
+@pytest.fixture(scope="module")
+def access_logs(s3: S3Server, reference: dict, tmp_path_factory: pytest.TempPathFactory
+                ) -> Path:
+    """A folder of combined logs for the published tiny show: five small files and one
+    large one (so kills land in the middle of a file), 60,000 lines."""
+    manifest = json.loads(BucketView(s3.client(), s3.bucket, "clean")
+                          .get("podcast-manifest.json"))
+    media = [(item["key"], item["bytes"]) for item in manifest["media"].values()]
+    folder = tmp_path_factory.mktemp("logs")
+    random = rng("access-logs")
+    path_prefix = f"/{s3.bucket}/site"
+    for index, count in enumerate([4_000] * 5 + [40_000]):
+        lines = combined_lines(media, days=LOG_DAYS, count=count, rand=random,
+                               prefix=path_prefix)
+        (folder / f"access-{index}.log").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _stats_copy(show: Path, folder: Path) -> Path:
+    """The show without its local state: a fresh, empty stats database."""
+    folder.mkdir(parents=True)
+    for name in ("assets", "episodes"):
+        shutil.copytree(show.parent / name, folder / name)
+    shutil.copy(show, folder / "podcast.yaml")
+    return folder / "podcast.yaml"
+
+
+def _counts(config: Path) -> tuple[Counter, dict[str, int], int]:
+    """Downloads per (day, episode), rejected lines per reason and listeners, read from the
+    stats database by the product's own store functions."""
+    stats_show = load_show(config)
+    downloads = load_downloads(stats_show, None, None)
+    per_day = Counter((d.day.isoformat(), d.slug) for d in downloads)
+    return per_day, rejected_counts(stats_show, None, None), len({d.listener for d in downloads})
+
+
+def test_ingest_killed_at_random_moments_never_counts_twice_or_loses_a_download(
+        s3: S3Server, show: Path, access_logs: Path, tmp_path: Path) -> None:
+    """SIGKILL ``podcast stats ingest`` at random moments, at least 20 times, re-running it.
+
+    After each kill the database holds a part of the truth (no (day, episode) above the
+    clean count); each completed run equals a clean ingest exactly.  Then the database
+    is deleted so the kills keep landing in real work.
+    """
+    clean = _stats_copy(show, tmp_path / "clean")
+    started = time.monotonic()
+    result = run_podcast(clean, "stats", "ingest", str(access_logs), env=s3.env())
+    ingest_time = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    truth, truth_rejected, truth_listeners = _counts(clean)
+    assert sum(truth.values()) > 100 and truth_listeners > 100
+
+    crashed = _stats_copy(show, tmp_path / "crashed")
+    database = crashed.parent / ".podcast"
+    random = rng("ingest-kill")
+    kills = finished = 0
+    while kills < INGEST_KILLS:
+        delay = random.uniform(0.3, ingest_time)
+        process = start_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
+        if _kill_at(process, delay):
+            kills += 1
+            partial, _, _ = _counts(crashed)
+            over = {k: (v, truth[k]) for k, v in partial.items() if v > truth[k]}
+            assert over == {}, (over, f"kill {kills} at {delay:.2f}s", f"seed {test_seed()}")
+        else:
+            finished += 1
+            assert process.returncode == 0
+            assert _counts(crashed) == (truth, truth_rejected, truth_listeners)
+            for path in database.glob("stats.duckdb*"):
+                path.unlink()
+    rerun = run_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
+    assert rerun.returncode == 0, rerun.stderr
+    assert _counts(crashed) == (truth, truth_rejected, truth_listeners), f"seed {test_seed()}"
+    # And a third run changes nothing: every file is known.
+    again = run_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
+    assert "0 added" in again.stdout, again.stdout
+    assert _counts(crashed) == (truth, truth_rejected, truth_listeners)
+    record("ingest-kill", kills=kills, finished_before_kill=finished,
+           lines=sum(1 for p in access_logs.iterdir() for _ in p.open()),
+           ingest_s=round(ingest_time, 2), downloads=sum(truth.values()),
+           listeners=truth_listeners, lost=0, double_counted=0)
