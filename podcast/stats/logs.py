@@ -13,7 +13,7 @@ Detection is pure Python on the first lines of a file.  Reading is SQL: every fo
 turned into the same *normalised request* columns by :func:`normalised_sql`, so the
 counting rules (``podcast.stats.counting``) are written once, against those columns:
 
-``filename, day_text, ip, ua, method, path, status, sent``
+``day_text, ip, ua, method, path, status, sent, complete``
 
 ``day_text`` is the UTC day as text in :data:`DAY_FORMATS` [fmt] (converted after
 grouping, which is far cheaper than parsing every line's time stamp); ``sent`` is the
@@ -114,7 +114,7 @@ def read_csv_sql(paths: list[str], sniffed: Sniffed, *, compression: str = "auto
                f"rejects_scan={_sql_text(rejects_table + '_scan')}") if rejects_table else ""
     return (f"read_csv({files}, {layout}, header=false, "
             f"columns={columns}, auto_detect=false, null_padding=true, strict_mode=false, "
-            f"ignore_errors=true, compression={_sql_text(compression)}, filename=true, "
+            f"ignore_errors=true, compression={_sql_text(compression)}, "
             f"max_line_size=1048576{rejects})")
 
 
@@ -147,7 +147,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
         # owner bucket [time +0000] ip requester request-id operation key "request-uri"
         # status error bytes-sent object-size total-ms turnaround-ms "referer" "agent" ...
         return f"""
-        SELECT filename,
+        SELECT
                {_utc_day('c2', 'c3')} AS day_text,
                c4 AS ip,
                c17 AS ua,
@@ -161,7 +161,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
         # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
         # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
         return f"""
-        SELECT filename,
+        SELECT
                {_utc_day('c3', 'c4')} AS day_text,
                c0 AS ip,
                c9 AS ua,
@@ -176,7 +176,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
         # c2: status error bytes-sent object-size total-ms turnaround-ms; c5: user agent
         head = "split_part(c0, ' ', {})"
         return f"""
-        SELECT filename,
+        SELECT
                {_utc_day(head.format(3), head.format(4))} AS day_text,
                {head.format(5)} AS ip,
                c5 AS ua,
@@ -191,7 +191,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
         # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
         head = "split_part(c0, ' ', {})"
         return f"""
-        SELECT filename,
+        SELECT
                {_utc_day(head.format(4), head.format(5))} AS day_text,
                {head.format(1)} AS ip,
                c5 AS ua,
@@ -210,7 +210,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
             # sc-bytes counts headers too; the logged range is what the body held.
             sent = f"least({sent}, {end} - {start} + 1)"
         return f"""
-        SELECT filename,
+        SELECT
                {col['date']} AS day_text,
                {col['c-ip']} AS ip,
                {col['cs(User-Agent)']} AS ua,

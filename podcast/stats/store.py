@@ -40,7 +40,7 @@ KEY_NAME = "ip-key"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     sha256 VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
-    format VARCHAR, lines BIGINT, ingested_at TIMESTAMP DEFAULT current_timestamp);
+    format VARCHAR, ingested_at TIMESTAMP DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
 CREATE TABLE IF NOT EXISTS listener_bytes (
     day DATE, key VARCHAR, listener VARCHAR, key_period VARCHAR, app VARCHAR,
