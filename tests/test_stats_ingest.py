@@ -330,3 +330,54 @@ def test_summary_names_every_reason(show, tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_countries_come_from_the_geoip_database_before_hashing(show, tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    mmdb = tmp_path / "countries.mmdb"
+    writer = MMDBWriter(6, "GeoIP2-Country", ipv4_compatible=True)
+    writer.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "FR"}})
+    writer.insert_network(IPSet(["2001:db8:1::/48"]), {"country": {"iso_code": "CA"}})
+    writer.to_db_file(str(mmdb))
+    run(show, write_log(tmp_path / "logs", "s3", SCENARIO), geoip=mmdb)
+    countries = Counter(d.country for d in load_downloads(show, None, None))
+    assert countries == Counter({"FR": 2, "CA": 1, None: EXPECTED["downloads"] - 3})
+
+
+def test_a_file_that_is_not_a_geoip_database_is_a_clear_error(show, tmp_path):
+    from podcast.errors import PodcastError
+
+    bad = tmp_path / "countries.mmdb"
+    bad.write_text("not a database")
+    with pytest.raises(PodcastError, match="GeoIP") as error:
+        run(show, write_log(tmp_path / "logs", "s3", SCENARIO), geoip=bad)
+    assert error.value.field == "--geoip"
+
+
+def test_the_command_line_ingests_against_the_published_catalog(demo_show, tmp_path):
+    """`podcast stats ingest` reads the manifest of the show's store, then `report` agrees."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    from podcast.config import load_show
+    from podcast.storage import open_store, write_catalog
+
+    real = load_show(demo_show)
+    write_catalog(open_store(real.storage, real.root), CATALOG)
+    logs = write_log(tmp_path / "logs", "combined", SCENARIO)
+    runner = CliRunner()
+    result = runner.invoke(main, ["--config", str(demo_show), "stats", "ingest", str(logs)])
+    assert result.exit_code == 0, result.output
+    assert f"downloads: {EXPECTED['downloads']} added" in result.output
+    again = runner.invoke(main, ["--config", str(demo_show), "stats", "ingest", str(logs)])
+    assert "0 read, 1 already ingested" in again.output
+    report = runner.invoke(main, ["--config", str(demo_show), "stats", "report",
+                                  "--format", "json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.output)["rejected"] == EXPECTED["rejected"]
+    for ip in ALL_IPS:
+        assert ip not in result.output + report.output

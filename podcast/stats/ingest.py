@@ -255,6 +255,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
     back to it by itself when a file needs it; tests use this to check both readers).
     """
     report = IngestReport()
+    reader = _GeoIP(geoip) if geoip else None  # a bad --geoip fails before any work
     con = store.connect(show)
     memory = None
     try:
@@ -269,7 +270,6 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         _save_media(con, catalog)
         before = _count_downloads(con)
         memory = _Memory(con)
-        reader = _GeoIP(geoip) if geoip else None
         values = _Values(show, catalog, reader)
         con.execute("CREATE OR REPLACE TEMP TABLE run_groups "
                     "(day DATE, key VARCHAR, listener VARCHAR, lines BIGINT)")
@@ -627,11 +627,12 @@ class _GeoIP:
     """Country of an address from a MaxMind database (looked up before any hashing)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            import maxminddb
+        import maxminddb
+        from maxminddb.errors import InvalidDatabaseError
 
+        try:
             self.reader = maxminddb.open_database(str(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, InvalidDatabaseError) as exc:
             raise PodcastError(f"cannot read the GeoIP database: {exc}", file=path,
                                field="--geoip", fix="give a MaxMind .mmdb file "
                                "(e.g. GeoLite2-Country.mmdb)") from None
