@@ -422,9 +422,9 @@ WITH requests AS (
            sum(sent) AS sent, count(*) AS lines
     FROM ({normalised})
     GROUP BY ALL)
-SELECT day_text, {reason} AS reason,
-       path, ip, ua, CASE WHEN {reason} = 'ok' THEN sent ELSE 0 END AS bytes, lines
-FROM requests
+SELECT day_text, reason, path, ip, ua, CASE WHEN reason = 'ok' THEN sent ELSE 0 END AS bytes,
+       lines
+FROM (SELECT *, {reason} AS reason FROM requests)
 """
 
 
