@@ -70,8 +70,8 @@ def test_s3_storage_is_probed_for_real(demo_show, monkeypatch):
         good = demo_show.read_text().replace("file://public", f"s3://{server.bucket}/show")
         demo_show.write_text(good)
         assert by_name(run_checks(str(demo_show)))["storage"].ok
+        # The probe object was deleted again: doctor leaves no trace in the bucket.
         assert server.client().list_objects_v2(Bucket=server.bucket).get("KeyCount") == 0
-        # (the probe was deleted again)
 
         demo_show.write_text(good.replace(server.bucket, "no-such-bucket"))
         storage = by_name(run_checks(str(demo_show)))["storage"]
