@@ -10,8 +10,9 @@ Two streaming passes over the audio, so memory does not grow with the episode's 
    *prediction* of the integrated loudness after it, from which one final offset hits the
    target.  A silent input is caught here, before anything is written.
 2. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
-   ``A`` decodes, applies the gain curve (``asendcmd`` driving ``volume``, a step every
-   ~100 ms), and limits peaks (``alimiter``, ceiling below the true-peak target);
+   ``A`` decodes, applies the gain curve (a 10 Hz gain envelope read as a second audio
+   input, resampled to the audio rate and multiplied in: smooth, per sample), and limits
+   peaks (``alimiter``, ceiling below the true-peak target);
    ``B`` encodes CBR MP3 with libmp3lame and, through the ``tee`` muxer, writes the file
    and a copy of the same MP3 bytes to ``C``, which decodes and measures them
    (``ebur128=peak=true``).  The figures reported are therefore those of the very MP3
@@ -67,8 +68,8 @@ SPEECH_FLOOR = -60.0
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
 #: sample peaks, and MP3 encoding adds inter-sample overshoot.
 PEAK_MARGIN = 1.2
-#: Gain changes smaller than this (dB) are not sent to ffmpeg.
-GAIN_STEP = 0.05
+#: Sample rate (Hz) of the gain envelope handed to ffmpeg.
+ENVELOPE_RATE = 10
 #: The limiter calibration listens to windows of this many seconds ...
 CALIBRATION_WINDOW = 6.0
 #: ... and to at least this share of a long program (all of a short one).
@@ -211,21 +212,15 @@ def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
     )
 
 
-def gain_commands(times: np.ndarray, gains_db: np.ndarray, *, step: float = GAIN_STEP,
-                  target: str = "lv") -> str:
-    """An ``asendcmd`` script setting the ``volume`` filter's gain along the curve.
+def gain_envelope(times: np.ndarray, gains_db: np.ndarray, duration: float, *,
+                  rate: int = ENVELOPE_RATE) -> np.ndarray:
+    """The gain curve as linear factors sampled ``rate`` times a second from 0 s.
 
-    One line per change of at least ``step`` dB (the first gain is always sent), e.g.
-    ``12.300 lv volume 0.501187;`` (``lv`` is the instance name of ``volume@lv``).  Linear
-    gains, so no expression parsing is involved on the ffmpeg side.
+    It runs 2 s past ``duration`` (held at the last gain) so the multiplication never
+    runs out of envelope before the audio ends.
     """
-    lines, last = [], None
-    for when, gain in zip(times, gains_db, strict=True):
-        if last is not None and abs(gain - last) < step:
-            continue
-        lines.append(f"{when:.3f} {target} volume {10 ** (gain / 20):.6f};")
-        last = gain
-    return "\n".join(lines) + "\n"
+    grid = np.arange(int(math.ceil((duration + 2.0) * rate))) / rate
+    return np.power(10.0, np.interp(grid, times, gains_db) / 20.0).astype("<f4")
 
 
 def calibration_period(duration: float) -> float:
@@ -286,12 +281,6 @@ def _channel_layout(channels: str) -> tuple[str, int]:
 
 def _format_filter(rate: int, layout: str) -> str:
     return f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"
-
-
-def _filter_path(path: Path) -> str:
-    """``path`` quoted for use as a filter option inside a filtergraph."""
-    text = str(path).replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
-    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 # --------------------------------------------------------------------------- progress
@@ -387,9 +376,19 @@ def _program_chains(inputs: list[Path], *, rate: int, layout: str) -> tuple[list
     return chains, joined
 
 
-def _gain_chain(commands: Path, first_gain: float) -> str:
-    return (f"asendcmd=f='{_filter_path(commands)}',"
-            f"volume@lv=volume={10 ** (first_gain / 20):.6f}:precision=float")
+def _gain_chains(joined: str, envelope_index: int, *, rate: int, layout: str) -> list[str]:
+    """Chains multiplying the program by the gain envelope (input ``envelope_index``).
+
+    The 10 Hz envelope is resampled to the audio rate (band-limited, so the gain moves
+    smoothly between its points) and copied to every channel before the multiplication.
+    """
+    spread = ",pan=stereo|c0=c0|c1=c0" if layout == "stereo" else ""
+    return [f"[{envelope_index}:a]aresample={rate},aformat=sample_fmts=flt{spread}[gain]",
+            f"{joined}[gain]amultiply[levelled]"]
+
+
+def _envelope_input(envelope: Path) -> list[str]:
+    return ["-f", "f32le", "-ar", str(ENVELOPE_RATE), "-ac", "1", "-i", str(envelope)]
 
 
 def _limiter(ceiling: float) -> str:
@@ -399,8 +398,8 @@ def _limiter(ceiling: float) -> str:
             f":latency=1")
 
 
-def calibrate(inputs: list[Path], commands: Path, *, rate: int, layout: str,
-              first_gain: float, ceiling: float, period: float,
+def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
+              ceiling: float, period: float,
               step: float = 1.0) -> dict[str, float]:
     """Measure the gain curve with and without the limiter over the calibration windows.
 
@@ -412,7 +411,8 @@ def calibrate(inputs: list[Path], commands: Path, *, rate: int, layout: str,
     select = (f"aselect='lt(mod(t,{period:.3f}),{CALIBRATION_WINDOW})'," if
               period > CALIBRATION_WINDOW else "")
     meter = "ebur128@{}=framelog=quiet"
-    chains.append(f"{joined}{select}{_gain_chain(commands, first_gain)},asplit=3[u][a][b]")
+    chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
+    chains.append(f"[levelled]{select}asplit=3[u][a][b]")
     chains.append(f"[u]{meter.format('u')}[ou]")
     chains.append(f"[a]{_limiter(ceiling)},{meter.format('a')}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
@@ -420,7 +420,7 @@ def calibrate(inputs: list[Path], commands: Path, *, rate: int, layout: str,
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     for path in inputs:
         command += ["-i", str(path)]
-    command += ["-filter_complex", ";".join(chains)]
+    command += [*_envelope_input(envelope), "-filter_complex", ";".join(chains)]
     for label in ("ou", "oa", "ob"):
         command += ["-map", f"[{label}]", "-f", "null", "-"]
     done = subprocess.run(command, capture_output=True, text=True, errors="replace",
@@ -433,18 +433,19 @@ def calibrate(inputs: list[Path], commands: Path, *, rate: int, layout: str,
     return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
 
 
-def _encode_commands(inputs: list[Path], commands: Path, temp_name: str, *, rate: int,
-                     layout: str, channels: int, bitrate: str, first_gain: float,
+def _encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
+                     layout: str, channels: int, bitrate: str,
                      ceiling: float) -> tuple[list[str], list[str], list[str]]:
     """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
     chains, joined = _program_chains(inputs, rate=rate, layout=layout)
-    chains.append(f"{joined}{_gain_chain(commands, first_gain)},{_limiter(ceiling)},"
-                  f"aformat=sample_fmts=flt[out]")
+    chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
+    chains.append(f"[levelled]{_limiter(ceiling)},aformat=sample_fmts=flt[out]")
     process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
                "-progress", "pipe:2"]
     for path in inputs:
         process += ["-i", str(path)]
-    process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
+    process += [*_envelope_input(envelope), "-filter_complex", ";".join(chains),
+                "-map", "[out]", "-f", "f32le",
                 "-ar", str(rate), "-ac", str(channels), "pipe:1"]
     encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error",
               "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
@@ -612,24 +613,22 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     try:
         sources = [info.path.resolve() for _what, info in infos]
         ceiling = settings.true_peak - PEAK_MARGIN
-        script = work / "gain.cmd"
-        script.write_text(gain_commands(curve.times, curve.gains_db), encoding="ascii")
+        envelope = work / "gain.f32"
+        gain_envelope(curve.times, curve.gains_db, offset).tofile(envelope)
         # The limiter takes some loudness away: measure how much on part of the program
         # and add it back before the real encode.
         period = calibration_period(offset)
         with bar.phase("calibrating", 1) as update:
-            heard = calibrate(sources, script, rate=rate, layout=layout,
-                              first_gain=float(curve.gains_db[0]), ceiling=ceiling,
+            heard = calibrate(sources, envelope, rate=rate, layout=layout, ceiling=ceiling,
                               period=period)
             update(1)
         mask = window_mask(all_times, period)
         predicted = gated_loudness(all_values[mask] + curve.gains_db[mask])
         correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
-        gains = curve.gains_db + correction
-        script.write_text(gain_commands(curve.times, gains), encoding="ascii")
+        gain_envelope(curve.times, curve.gains_db + correction, offset).tofile(envelope)
         commands = _encode_commands(
-            sources, script, temp.name, rate=rate, layout=layout, channels=channels,
-            bitrate=settings.bitrate, first_gain=float(gains[0]), ceiling=ceiling)
+            sources, envelope, temp.name, rate=rate, layout=layout, channels=channels,
+            bitrate=settings.bitrate, ceiling=ceiling)
         with bar.phase(f"mastering {output.name}", offset) as update:
             measured = _run_encode(commands, folder, update)
         duration = _mp3_duration(temp)

@@ -32,7 +32,7 @@ from podcast.audio import (
     MIN_INPUT_LUFS,
     calibration_period,
     chapter_problems,
-    gain_commands,
+    gain_envelope,
     level_gains,
     limiter_correction,
     master,
@@ -109,9 +109,13 @@ def test_moving_average_keeps_constant_signals_and_edges():
     assert steps[0] == 0.0 and steps[-1] == 10.0 and len(steps) == 20
 
 
-def test_gain_commands_send_only_changes_as_linear_volumes():
-    script = gain_commands(np.array([0.0, 0.1, 0.2, 0.3]), np.array([-6.0206, -6.0, 0.0, 0.01]))
-    assert script.splitlines() == ["0.000 lv volume 0.500000;", "0.200 lv volume 1.000000;"]
+def test_the_gain_envelope_is_linear_at_10_hz_and_outlasts_the_audio():
+    envelope = gain_envelope(np.array([0.0, 1.0]), np.array([-6.0206, 0.0]), 3.0)
+    assert envelope.dtype == np.dtype("<f4")
+    assert len(envelope) == 50  # 3 s + 2 s of margin, 10 per second
+    assert envelope[0] == pytest.approx(0.5, abs=1e-4)
+    assert envelope[5] == pytest.approx(10 ** (-3.0103 / 20), abs=1e-4)  # halfway in dB
+    assert envelope[10:] == pytest.approx(np.ones(40))
 
 
 def test_calibration_hears_all_of_a_short_program_and_a_tenth_of_a_long_one():
