@@ -44,6 +44,8 @@ CHRISTMAS = datetime(2026, 12, 25, 12, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 SECONDS = 6  # of real speech per episode: enough for chapters, quick to master
+#: The demo episodes used (the second has a transcript; the third gets its own artwork).
+DEMO_EPISODES = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois")
 
 
 def make_short_show(folder: Path, *, storage: str, base_url: str) -> Path:
@@ -58,7 +60,8 @@ def make_short_show(folder: Path, *, storage: str, base_url: str) -> Path:
     config = re.sub(r"(?m)^base_url: .*$", f"base_url: {base_url}", config)
     config = re.sub(r"(?m)^storage: .*$", f"storage: {storage}", config)
     (folder / "podcast.yaml").write_text(config, encoding="utf-8")
-    for source in sorted((REPO / "episodes").iterdir()):
+    for slug in DEMO_EPISODES:
+        source = REPO / "episodes" / slug
         target = folder / "episodes" / source.name
         target.mkdir(parents=True)
         data, notes = split_front_matter((source / "episode.md").read_text("utf-8"), source)
