@@ -60,7 +60,7 @@ class IngestReport:
     truncated: list[str] = field(default_factory=list)
     lines: int = 0
     downloads_added: int = 0
-    downloads_total: int = 0
+    downloads_total: int | None = None  # counted only when something new was read
     rejected: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -68,8 +68,9 @@ class IngestReport:
         out = [f"files: {self.files_read} read, {self.files_unchanged} already ingested, "
                f"{len(self.skipped)} skipped",
                f"lines: {self.lines}",
-               f"downloads: {self.downloads_added} added ({self.downloads_total} in the "
-               "database)",
+               f"downloads: {self.downloads_added} added"
+               + (f" ({self.downloads_total} in the database)"
+                  if self.downloads_total is not None else ""),
                "rejected lines: " + ", ".join(f"{reason} {self.rejected.get(reason, 0)}"
                                               for reason in counting.REASONS)]
         out += [f"  skipped {name}: {why}" for name, why in self.skipped]
@@ -264,9 +265,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         new = [s for s in found if (s.name, s.size, s.stamp) not in known]
         report.files_unchanged = len(found) - len(new)
         if not new:
-            report.downloads_total = _count_downloads(con)
-            report.downloads_added = 0
-            return report
+            return report  # the common nightly case: answer at once
         _save_media(con, catalog)
         before = _count_downloads(con)
         memory = _Memory(con)
@@ -277,6 +276,8 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
             for batch in _batches(con, new, memory, report, bar):
                 _ingest_batch(con, batch, memory, values, report, robust=robust)
                 memory.clear()
+                if bar is not None:
+                    bar.update(sum(item.source.size for item in batch))
         report.downloads_total = _count_downloads(con)
         report.downloads_added = report.downloads_total - before
         report.rejected["below_threshold"] += _run_below_threshold(con)
@@ -338,9 +339,9 @@ def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
     pending_size: dict[tuple, int] = {}
     for source in new:
         item = _prepare(source, previous.get(source.name), seen, memory, report)
-        if bar is not None:
-            bar.update(source.size)
         if item is None:
+            if bar is not None:
+                bar.update(source.size)
             continue
         seen.add(item.sha256)
         group = (item.sniffed, item.compression, item.location.startswith("memory://"))
@@ -458,6 +459,9 @@ def _ingest_batch(con, batch: list[_Item], memory: _Memory, values: _Values,
 
 
 def _read_groups(con, batch: list[_Item], robust: bool) -> None:
+    # A failed attempt may have left rejected lines behind: count only this attempt's.
+    for name in ("rejects", "rejects_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     sniffed = batch[0].sniffed
     source = logs.read_csv_sql([item.location for item in batch], sniffed,
                                compression=batch[0].compression, rejects_table="rejects",
