@@ -381,3 +381,27 @@ def test_the_command_line_ingests_against_the_published_catalog(demo_show, tmp_p
     assert json.loads(report.output)["rejected"] == EXPECTED["rejected"]
     for ip in ALL_IPS:
         assert ip not in result.output + report.output
+
+
+def test_a_crash_before_the_commit_leaves_nothing_half_counted(show, tmp_path):
+    """A file's rows and its "ingested" mark are one transaction: all or nothing."""
+    from podcast.stats.store import connect
+
+    log = write_log(tmp_path / "logs", "s3", SCENARIO)
+    con = connect(show)
+    # Sabotage the last statement of the transaction: the files table becomes a view.
+    con.execute("DROP TABLE files")
+    con.execute("CREATE VIEW files AS SELECT ''::VARCHAR AS sha256, ''::VARCHAR AS name, "
+                "0::BIGINT AS size, ''::VARCHAR AS stamp, ''::VARCHAR AS format WHERE false")
+    con.close()
+    with pytest.raises(Exception, match="files"):
+        run(show, log)
+    con = connect(show)
+    assert con.execute("SELECT count(*) FROM listener_bytes").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM rejections").fetchone() == (0,)
+    con.execute("DROP VIEW files")
+    con.close()
+
+    run(show, log)  # the schema comes back; the file is read once, in full
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    assert rejected_counts(show, None, None) == EXPECTED["rejected"]
