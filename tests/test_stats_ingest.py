@@ -294,21 +294,23 @@ def test_s3_sources_are_listed_and_read_through_the_s3_api(show, tmp_path, monke
     from s3_servers import moto_s3
 
     with moto_s3() as server:
+        # S3 writes one small object per few requests: a listener-day spans objects.
         client = server.client()
-        client.put_object(Bucket=server.bucket, Key="logs/2026-11-20-a",
-                          Body=s3_log(SCENARIO[:14]).encode())
-        client.put_object(Bucket=server.bucket, Key="logs/2026-11-20-b.gz",
-                          Body=gzip.compress(s3_log(SCENARIO[14:]).encode()))
+        for n, request in enumerate(SCENARIO):
+            body = s3_log([request]).encode()
+            key = f"logs/2026-11-20-{n:02d}" + (".gz" if n % 3 == 0 else "")
+            client.put_object(Bucket=server.bucket, Key=key,
+                              Body=gzip.compress(body) if n % 3 == 0 else body)
         client.put_object(Bucket=server.bucket, Key="other/ignored", Body=b"x")
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         sources = expand_sources([f"s3://{server.bucket}/logs/"])
-        assert [s.name for s in sources] == [f"s3://{server.bucket}/logs/2026-11-20-a",
-                                             f"s3://{server.bucket}/logs/2026-11-20-b.gz"]
+        assert len(sources) == len(SCENARIO)
+        assert all(s.name.startswith(f"s3://{server.bucket}/logs/") for s in sources)
         report = ingest_sources(show, CATALOG, sources)
-        assert report.files_read == 2
+        assert report.files_read == len(SCENARIO)
         again = ingest_sources(show, CATALOG, expand_sources([f"s3://{server.bucket}/logs/"]))
-        assert again.files_read == 0 and again.files_unchanged == 2
+        assert again.files_read == 0 and again.files_unchanged == len(SCENARIO)
     assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
     assert rejected_counts(show, None, None) == EXPECTED["rejected"]
 

@@ -126,12 +126,12 @@ def _s3_sources(url: str) -> list[Source]:
         raise _storage_error("list logs in", url, exc) from None
 
 
-def _read_bytes(source: Source) -> bytes:
+def _read_bytes(source: Source, client=None) -> bytes:
     if source.path is not None:
         return source.path.read_bytes()
     bucket, key = source.s3
     try:
-        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return (client or _s3_client()).get_object(Bucket=bucket, Key=key)["Body"].read()
     except Exception as exc:
         from podcast.storage import _storage_error
 
@@ -337,8 +337,8 @@ def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
     seen = {sha for (sha,) in con.execute("SELECT sha256 FROM files").fetchall()}
     pending: dict[tuple, list[_Item]] = {}
     pending_size: dict[tuple, int] = {}
-    for source in new:
-        item = _prepare(source, previous.get(source.name), seen, memory, report)
+    for source, body in _fetched(new):
+        item = _prepare(source, body, previous.get(source.name), seen, memory, report)
         if item is None:
             if bar is not None:
                 bar.update(source.size)
@@ -353,8 +353,28 @@ def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
     yield from pending.values()
 
 
-def _prepare(source: Source, previous: tuple[int, str] | None, seen: set[str],
-             memory: _Memory, report: IngestReport) -> _Item | None:
+def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, bytes | None]]:
+    """The sources in order, with S3 objects downloaded a few dozen at a time in parallel.
+
+    S3 writes many small log files; fetching them one by one would wait on the network
+    for each.  Local files are read later, by DuckDB (their body here is None).
+    """
+    remote = [s for s in sources if s.s3 is not None]
+    if not remote:
+        yield from ((s, None) for s in sources)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _s3_client()  # boto3 clients are thread-safe; one connection pool for all
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for start in range(0, len(sources), ahead):
+            chunk = sources[start:start + ahead]
+            bodies = pool.map(lambda s: _read_bytes(s, client) if s.s3 else None, chunk)
+            yield from zip(chunk, bodies, strict=True)
+
+
+def _prepare(source: Source, body: bytes | None, previous: tuple[int, str] | None,
+             seen: set[str], memory: _Memory, report: IngestReport) -> _Item | None:
     """One source as a readable item, or None (already ingested, or skipped and why)."""
     try:
         if source.path is not None:
@@ -379,7 +399,7 @@ def _prepare(source: Source, previous: tuple[int, str] | None, seen: set[str],
             return _Item(source, sha, sniffed, str(source.path),
                          compression="gzip" if gz else "none",
                          size=source.size * (_GZIP_RATIO if gz else 1))
-        data = _read_bytes(source)
+        data = body if body is not None else _read_bytes(source)
         sha = hashlib.sha256(data).hexdigest()
         if sha in seen:
             report.files_unchanged += 1
