@@ -57,6 +57,10 @@ KEY_RE = re.compile(r"^[A-Za-z0-9._\-]+(?:/[A-Za-z0-9._\-]+)*$")
 Progress = Callable[[int], None]
 
 
+class MissingObject(StorageError):
+    """The store works but holds no object under this key."""
+
+
 def content_type(key: str) -> str:
     """The Content-Type to store ``key`` with, from its extension."""
     name = key.lower()
@@ -204,7 +208,7 @@ class FileStore:
         try:
             return target.read_bytes()
         except FileNotFoundError:
-            raise StorageError(f"no object {key!r} in {self.url}", file=target) from None
+            raise MissingObject(f"no object {key!r} in {self.url}", file=target) from None
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -332,6 +336,9 @@ class S3Store:
                     raise self._fail("download", key, exc) from None
                 time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
             except Exception as exc:
+                if _error_code(exc) in ("NoSuchKey", "404"):
+                    raise MissingObject(f"no object {key!r} in {self.url}",
+                                        file=f"s3://{self.bucket}/{self._key(key)}") from None
                 raise self._fail("download", key, exc) from None
         raise AssertionError("unreachable")
 
@@ -360,6 +367,12 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             raise self._fail("delete", key, exc) from None
+
+
+def _error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore ClientError (``NoSuchKey``, ``404``...), else ''."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _s3_client():
@@ -468,10 +481,16 @@ def catalog_from_json(data: bytes, where: str = MANIFEST_KEY) -> Catalog:
 
 
 def read_catalog(store: Store) -> Catalog:
-    """The catalog in ``store``; an empty one before the first publish."""
-    if not store.exists(MANIFEST_KEY):
+    """The catalog in ``store``; an empty one before the first publish.
+
+    Read with a GET, not a HEAD: S3 answers a HEAD in a missing bucket with a bare 404, but
+    a GET says NoSuchBucket, so a wrong bucket fails here, before anything is mastered.
+    """
+    try:
+        data = store.get_bytes(MANIFEST_KEY)
+    except MissingObject:
         return Catalog()
-    return catalog_from_json(store.get_bytes(MANIFEST_KEY), f"{store.url}/{MANIFEST_KEY}")
+    return catalog_from_json(data, f"{store.url}/{MANIFEST_KEY}")
 
 
 def write_catalog(store: Store, catalog: Catalog) -> bool:

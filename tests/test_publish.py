@@ -523,3 +523,37 @@ def test_publish_to_seaweedfs_serves_every_enclosure(tmp_path, masters_cache, mo
         assert assert_enclosures_answer_like_a_host(body, _s3_object(server)) == 2
         report, _ = run_publish(config)
         assert report.uploaded == []
+
+
+# --- from the command line -----------------------------------------------------------------
+
+
+def test_the_commands_publish_and_rebuild(tmp_path, masters_cache):
+    config = tiny_show(tmp_path, masters_cache)
+    runner = CliRunner()
+    base = ["--config", str(config)]
+    done = runner.invoke(main, [*base, "publish", "--dry-run", "--now", "2026-11-20T12:00:00Z"])
+    assert done.exit_code == 0, done.output
+    assert "would upload" in done.output and not (tmp_path / "public").exists()
+
+    done = runner.invoke(main, [*base, "publish", "--now", "2026-11-20T12:00:00Z"])
+    assert done.exit_code == 0, done.output
+    assert "feed: 2 episode(s) live, 1 scheduled (003-claire-dubois)" in done.output
+    done = runner.invoke(main, [*base, "publish", "--now", "2026-11-20T12:00:00Z"])
+    assert "nothing to upload" in done.output
+
+    done = runner.invoke(main, [*base, "feed", "--upload", "--now", "2026-12-25T00:00:00Z"])
+    assert done.exit_code == 0, done.output
+    assert "feed.xml" in done.output
+    assert len(enclosures((tmp_path / "public" / "feed.xml").read_bytes())) == 3
+
+
+def test_a_missing_bucket_fails_cleanly_before_anything_is_mastered(tmp_path, monkeypatch):
+    with moto_s3() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        config = tiny_show(tmp_path, None, storage="s3://no-such-bucket/show")
+        done = CliRunner().invoke(main, ["--config", str(config), "publish"])
+    assert done.exit_code == 1
+    assert "create the bucket" in done.output and "Traceback" not in done.output
+    assert not (tmp_path / ".podcast").exists()  # failed before mastering anything
