@@ -266,6 +266,9 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         report.files_unchanged = len(found) - len(new)
         if not new:
             return report  # the common nightly case: answer at once
+        if echo is not None:
+            echo(f"reading {len(new)} new log file(s), "
+                 f"{sum(s.size for s in new) / 2**20:.1f} MiB")
         _save_media(con, catalog)
         before = _count_downloads(con)
         memory = _Memory(con)
@@ -286,9 +289,6 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         if memory is not None:
             memory.clear()
         con.close()
-    if echo is not None and report.skipped:
-        for name, why in report.skipped:
-            echo(f"skipped {name}: {why}")
     return report
 
 
