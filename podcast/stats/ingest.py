@@ -243,8 +243,11 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
     from podcast.publish import load_catalog
 
     found = expand_sources(sources)
-    return ingest_sources(show, load_catalog(show), found, geoip=geoip, echo=echo,
-                          progress=progress)
+    catalog = load_catalog(show)
+    if not catalog.all_media() and echo is not None:
+        echo(f"warning: nothing is published in {show.storage} yet, so no request can be "
+             "an episode download (run `podcast publish` first)")
+    return ingest_sources(show, catalog, found, geoip=geoip, echo=echo, progress=progress)
 
 
 def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
