@@ -17,17 +17,23 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from stats_fixtures import (
     ALL_IPS,
+    APPLE,
     CATALOG,
     DAY1,
     DAY2,
     DAY3,
     EXPECTED,
+    GOOGLEBOT,
     LATE,
     LONG,
+    OVERCAST,
     SCENARIO,
     SPOTIFY,
+    Request,
     combined_log,
     make_show,
     ranged,
@@ -36,6 +42,7 @@ from stats_fixtures import (
     write_log,
 )
 
+from podcast.stats import agents, counting
 from podcast.stats.ingest import expand_sources, ingest_sources
 from podcast.stats.store import key_path, load_downloads, rejected_counts
 
@@ -407,3 +414,60 @@ def test_a_crash_before_the_commit_leaves_nothing_half_counted(show, tmp_path):
     run(show, log)  # the schema comes back; the file is read once, in full
     assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
     assert rejected_counts(show, None, None) == EXPECTED["rejected"]
+
+
+# --- property: the pipeline agrees with a plain reading of the rules ---------------------
+
+POOL_IPS = ["192.0.2.1", "192.0.2.2", "2001:db8:5:6::1", "2001:db8:5:6::2", "2001:db8:7::9"]
+POOL_AGENTS = [APPLE, OVERCAST, SPOTIFY, GOOGLEBOT, "Spotify/1.0", ""]
+POOL_KEYS = [m.key for m in CATALOG.all_media()] + ["feed.xml"]
+
+requests = st.builds(
+    Request,
+    when=st.sampled_from([DAY1, DAY1.replace(hour=23, minute=59, second=59), DAY2]),
+    ip=st.sampled_from(POOL_IPS), agent=st.sampled_from(POOL_AGENTS),
+    key=st.sampled_from(POOL_KEYS), method=st.sampled_from(["GET", "GET", "GET", "HEAD"]),
+    status=st.sampled_from([200, 206, 206, 304, 404]),
+    sent=st.sampled_from([0, 1, 2, 250_000, 400_000, 500_000, 800_000]))
+
+
+def reference_counts(reqs: list[Request]) -> tuple[Counter, dict]:
+    """SPEC.md's counting rules, read literally, one request at a time."""
+    media = {m.key: m for m in CATALOG.all_media()}
+    rejected = dict.fromkeys(counting.REASONS, 0)
+    days: dict[tuple, list] = {}
+    for r in reqs:
+        if r.method != "GET":
+            rejected["not_get"] += 1
+        elif r.status not in (200, 206):
+            rejected["bad_status"] += 1
+        elif r.key not in media:
+            rejected["unknown_object"] += 1
+        elif agents.classify(r.agent).bot:
+            rejected["bots"] += 1
+        elif r.status == 206 and r.sent <= 2:
+            rejected["below_threshold"] += 1
+        else:
+            group = (r.when.date(), r.key, counting.listener_address(r.ip), r.agent)
+            days.setdefault(group, [0, 0])
+            days[group][0] += r.sent
+            days[group][1] += 1
+    downloads = set()
+    for (day, key, address, agent), (sent, lines) in days.items():
+        if sent >= counting.threshold(media[key]):
+            downloads.add((media[key].slug, day, address, agent))
+        else:
+            rejected["below_threshold"] += lines
+    return Counter((slug, day) for slug, day, _, _ in downloads), rejected
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reqs=st.lists(requests, min_size=1, max_size=40), fmt=st.sampled_from(FORMATS))
+def test_the_pipeline_agrees_with_the_rules_read_literally(tmp_path_factory, reqs, fmt):
+    root = tmp_path_factory.mktemp("prop")
+    show = make_show(root / "show")
+    run(show, write_log(root / "logs", fmt, reqs))
+    expected_downloads, expected_rejected = reference_counts(reqs)
+    assert per_episode_day(show) == expected_downloads
+    assert rejected_counts(show, None, None) == expected_rejected
