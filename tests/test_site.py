@@ -87,7 +87,7 @@ def test_show_page_lists_episodes_newest_first_each_with_a_player(published: Pub
     assert index.index("Marc Olivier : organiser") < index.index("Sonia Mamin : le salon")
     for slug in ("001-sonia-mamin", "002-marc-olivier"):
         media = published.catalog.media[slug]
-        assert f'<audio controls preload="none" src="{media.key}"></audio>' in index
+        assert f'<audio controls preload="none" src="{media.key}">' in index
     assert f'<img src="{published.catalog.image_key}"' in index
     assert "Salons &amp; Rencontres" in index
 
@@ -115,7 +115,10 @@ def test_episode_page_has_notes_guests_chapters_and_transcript(published: Publis
     assert f'href="../{media.transcript_key}"' in page
     assert ("<p><time>0:05</time> <b>Marc Olivier</b> Bonjour à tous, et merci pour "
             "l&#39;invitation.</p>") in page
-    assert f'<audio controls preload="metadata" src="../{media.key}"></audio>' in page
+    assert f'<audio controls preload="metadata" src="../{media.key}">' in page
+    # Shared on social networks: absolute URLs and a plain-text summary of the notes.
+    assert f'<meta property="og:audio" content="http://127.0.0.1:8000/{media.key}">' in page
+    assert '<meta property="og:description" content="Marc Olivier organise des congrès' in page
 
     sonia = render(published)["episodes/001-sonia-mamin.html"].decode()
     assert '<a href="https://example.com/sonia-mamin">Sonia Mamin</a>' in sonia
