@@ -25,6 +25,7 @@ import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,20 +341,34 @@ def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
     seen = {sha for (sha,) in con.execute("SELECT sha256 FROM files").fetchall()}
     pending: dict[tuple, list[_Item]] = {}
     pending_size: dict[tuple, int] = {}
-    for source, body in _fetched(new):
-        item = _prepare(source, body, previous.get(source.name), seen, memory, report)
-        if item is None:
-            if bar is not None:
-                bar.update(source.size)
-            continue
-        seen.add(item.sha256)
-        group = (item.sniffed, item.compression, item.location.startswith("memory://"))
-        pending.setdefault(group, []).append(item)
-        pending_size[group] = pending_size.get(group, 0) + item.size
-        if pending_size[group] >= BATCH_BYTES:
-            yield pending.pop(group)
-            pending_size.pop(group)
-    yield from pending.values()
+    # Local files are hashed by one background thread, running ahead of the batches:
+    # hashing (C code, without the GIL) overlaps with DuckDB reading the previous batch.
+    hasher = ThreadPoolExecutor(max_workers=1)
+    try:
+        digests = {}
+        for source in new:
+            if source.path is not None:
+                old = previous.get(source.name)
+                grown = old is not None and source.size > old[0]
+                digests[source.name] = hasher.submit(_file_hash, source.path,
+                                                     old[0] if grown else None)
+        for source, body in _fetched(new):
+            item = _prepare(source, body, digests.get(source.name),
+                            previous.get(source.name), seen, memory, report)
+            if item is None:
+                if bar is not None:
+                    bar.update(source.size)
+                continue
+            seen.add(item.sha256)
+            group = (item.sniffed, item.compression, item.location.startswith("memory://"))
+            pending.setdefault(group, []).append(item)
+            pending_size[group] = pending_size.get(group, 0) + item.size
+            if pending_size[group] >= BATCH_BYTES:
+                yield pending.pop(group)
+                pending_size.pop(group)
+        yield from pending.values()
+    finally:
+        hasher.shutdown(wait=True, cancel_futures=True)
 
 
 def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, bytes | None]]:
@@ -366,8 +381,6 @@ def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, b
     if not remote:
         yield from ((s, None) for s in sources)
         return
-    from concurrent.futures import ThreadPoolExecutor
-
     client = _s3_client()  # boto3 clients are thread-safe; one connection pool for all
     with ThreadPoolExecutor(max_workers=8) as pool:
         for start in range(0, len(sources), ahead):
@@ -376,13 +389,18 @@ def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, b
             yield from zip(chunk, bodies, strict=True)
 
 
-def _prepare(source: Source, body: bytes | None, previous: tuple[int, str] | None,
-             seen: set[str], memory: _Memory, report: IngestReport) -> _Item | None:
-    """One source as a readable item, or None (already ingested, or skipped and why)."""
+def _prepare(source: Source, body: bytes | None, digest: Future | None,
+             previous: tuple[int, str] | None, seen: set[str], memory: _Memory,
+             report: IngestReport) -> _Item | None:
+    """One source as a readable item, or None (already ingested, or skipped and why).
+
+    ``digest`` is the pending :func:`_file_hash` of a local file; ``body`` the downloaded
+    bytes of an S3 object.
+    """
     try:
         if source.path is not None:
             grown = previous is not None and source.size > previous[0]
-            sha, prefix = _file_hash(source.path, previous[0] if grown else None)
+            sha, prefix = digest.result()
             if sha in seen:
                 report.files_unchanged += 1
                 return None
