@@ -295,6 +295,7 @@ def test_progress_bar_goes_to_stderr(show, tmp_path, capsys):
     run(show, write_log(tmp_path / "logs", "s3", SCENARIO), progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
+    assert "ingesting logs" in captured.err
 
 
 def test_s3_sources_are_listed_and_read_through_the_s3_api(show, tmp_path, monkeypatch):
