@@ -317,16 +317,17 @@ def _save_media(con, catalog: Catalog) -> None:
 
 
 def _count_downloads(con) -> int:
+    days = store.LISTENER_DAYS_SQL.format(where="true")
     (count,) = con.execute(f"""
         SELECT count(*) FROM (SELECT DISTINCT day, slug, listener
-        FROM ({store._DOWNLOADS.format(where='true')}) WHERE bytes >= threshold)""").fetchone()
+        FROM ({days}) WHERE bytes >= threshold)""").fetchone()
     return int(count)
 
 
 def _run_below_threshold(con) -> int:
     (lines,) = con.execute(f"""
         SELECT coalesce(sum(r.lines), 0) FROM run_groups r
-        JOIN ({store._DOWNLOADS.format(where='true')}) d USING (day, key, listener)
+        JOIN ({store.LISTENER_DAYS_SQL.format(where='true')}) d USING (day, key, listener)
         WHERE d.bytes < d.threshold""").fetchone()
     return int(lines)
 
@@ -610,7 +611,7 @@ FROM (SELECT DISTINCT strftime(day, '%Y-%m') AS period, address, ua
 JOIN period_keys k USING (period)
 """
 
-_LISTENER_DAYS_SQL = """
+_BATCH_LISTENER_DAYS_SQL = """
 CREATE OR REPLACE TEMP TABLE listener_days AS
 SELECT c.day, c.key, l.listener, l.period, min(c.app) AS app, min(c.device) AS device,
        min(c.country) AS country, sum(c.bytes) AS bytes, sum(c.lines) AS lines
@@ -634,7 +635,7 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     values.load_keys(con)
     con.execute(_HASH_SQL.format(
         listener=counting.listener_sql("k.ipad", "k.opad", "c.address", "c.ua")))
-    con.execute(_LISTENER_DAYS_SQL)
+    con.execute(_BATCH_LISTENER_DAYS_SQL)
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
     rejected = con.execute("SELECT day, reason, sum(lines) FROM classified "

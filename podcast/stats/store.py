@@ -90,7 +90,9 @@ def _period(since: date | None, until: date | None) -> tuple[str, list]:
     return (" AND ".join(clauses) or "true"), params
 
 
-_DOWNLOADS = """
+#: SQL: each (day, media key, listener) with its summed bytes, and its media's slug and
+#: threshold; ``{where}`` filters the days.  Whether it is a download is decided here.
+LISTENER_DAYS_SQL = """
 WITH days AS (
     SELECT day, key, listener, min(app) AS app, min(device) AS device,
            min(country) AS country, sum(bytes) AS bytes, sum(lines) AS lines
@@ -112,7 +114,7 @@ def load_downloads(show: Show, since: date | None, until: date | None) -> list[D
     try:
         rows = con.execute(f"""
             SELECT day, slug, listener, min(app), min(device), min(country), max(bytes)
-            FROM ({_DOWNLOADS.format(where=where)}) WHERE bytes >= threshold
+            FROM ({LISTENER_DAYS_SQL.format(where=where)}) WHERE bytes >= threshold
             GROUP BY day, slug, listener ORDER BY day, slug, listener""", params).fetchall()
     finally:
         con.close()
@@ -138,7 +140,7 @@ def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[
                 "GROUP BY reason", params).fetchall():
             counts[reason] = counts.get(reason, 0) + int(lines)
         (below,) = con.execute(
-            f"SELECT coalesce(sum(lines), 0) FROM ({_DOWNLOADS.format(where=where)}) "
+            f"SELECT coalesce(sum(lines), 0) FROM ({LISTENER_DAYS_SQL.format(where=where)}) "
             "WHERE bytes < threshold", params).fetchone()
         counts["below_threshold"] += int(below)
     finally:
