@@ -3,14 +3,20 @@
 - The front-matter parser returns exactly what was written, whatever the text, line endings
   or byte-order mark, and any text at all either parses or gives a clear ConfigError.
 - ``load_episode`` keeps any printable title, guest name and chapter list as typed.
-- The log parsers and IAB counting rules: see the second half of this file.
+- The log parsers and the IAB counting rules: counts match an independent model of the
+  rules, never depend on line order or on how lines are split into files, and are the
+  same whichever of the three log formats carries the requests.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -19,6 +25,9 @@ from hypothesis import strategies as st
 
 from podcast.config import load_episode, load_show, split_front_matter
 from podcast.errors import ConfigError
+from podcast.model import Catalog, Media, Show
+from podcast.stats.ingest import expand_sources, ingest_sources
+from podcast.stats.store import load_downloads, rejected_counts
 
 REPO = Path(__file__).resolve().parent.parent
 EPISODE_MD = Path("episode.md")
@@ -162,3 +171,206 @@ def test_load_episode_keeps_what_the_producer_typed(show_dir: Path, title: str,
     assert [c.start for c in episode.chapters] == [float(s) for s in starts]
     assert [c.title for c in episode.chapters] == chapter_titles[: len(starts)]
     assert episode.notes == notes.strip()
+
+
+# --- access logs and the IAB counting rules -------------------------------------------------
+#
+# Generated requests are written out as real log files (combined, S3 server access log,
+# CloudFront) and read by the real ingest (DuckDB).  The expected downloads come from an
+# independent model of SPEC.md's rules written below in plain Python.
+
+SHORT = Media(slug="ep-short", key="media/ep-short-111111111111.mp3", bytes=300_000,
+              sha256="1" * 64, duration=25.0, tag_size=20_000, bitrate=96_000,
+              input_hash="a")
+LONG = Media(slug="ep-long", key="media/ep-long-222222222222.mp3", bytes=2_000_000,
+             sha256="2" * 64, duration=160.0, tag_size=50_000, bitrate=96_000, input_hash="b")
+CATALOG = Catalog(media={m.slug: m for m in (SHORT, LONG)})
+#: ID3 tag + one minute of audio, or the whole file when shorter (SPEC "Counting rules").
+THRESHOLD = {SHORT.key: SHORT.bytes, LONG.key: LONG.tag_size + 96_000 // 8 * 60}
+APPS = ("AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4 like Mac OS X; fr_fr)",
+        "Podcasts/1650.20 CFNetwork/1410.1 Darwin/22.6.0",
+        "Spotify/8.9.10 iOS/17.4 (iPhone15,2)", "AntennaPod/3.4.0")
+BOTS = ("Googlebot/2.1 (+http://www.google.com/bot.html)", "atc/1.0 watchOS/10.4 (Watch6,2)")
+DAYS = (date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22))
+BUCKET = "show-bucket"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One logged request, before it is written in any log format."""
+
+    day: date
+    listener: int  # who: an address (v4 or v6) and an agent
+    key: str
+    method: str
+    status: int
+    sent: int
+    v6_suffix: int  # IPv6 listeners change their low 64 bits; the /64 stays
+
+    @property
+    def ip(self) -> str:
+        if self.listener % 2:
+            return f"198.51.100.{self.listener}"
+        return f"2001:db8:0:{self.listener:x}::{self.v6_suffix >> 16:x}:{self.v6_suffix & 0xFFFF:x}"
+
+    @property
+    def agent(self) -> str:
+        return (BOTS + APPS)[self.listener % (len(BOTS) + len(APPS))]
+
+
+requests_strategy = st.lists(st.builds(
+    Request,
+    day=st.sampled_from(DAYS),
+    listener=st.integers(1, 12),
+    key=st.sampled_from([SHORT.key, SHORT.key, LONG.key, LONG.key, "feed.xml"]),
+    method=st.sampled_from(["GET"] * 6 + ["HEAD"]),
+    status=st.sampled_from([200, 200, 206, 206, 206, 304, 404]),
+    sent=st.one_of(st.just(2), st.integers(0, 2_000_000), st.sampled_from(
+        [SHORT.bytes, LONG.bytes, THRESHOLD[LONG.key], THRESHOLD[LONG.key] - 1])),
+    v6_suffix=st.integers(1, 2**32),
+), min_size=1, max_size=60)
+
+
+def expected_downloads(requests: list[Request]) -> Counter:
+    """SPEC.md's counting rules, modelled directly: downloads per (day, episode)."""
+    sent: Counter = Counter()
+    for r in requests:
+        if r.method != "GET" or r.status not in (200, 206) or r.key not in THRESHOLD:
+            continue
+        if r.agent in BOTS or (r.status == 206 and r.sent <= 2):
+            continue
+        address = r.ip if ":" not in r.ip else r.ip.split("::")[0]  # the /64
+        sent[(r.day, r.key, address, r.agent)] += r.sent
+    slug = {SHORT.key: SHORT.slug, LONG.key: LONG.slug}
+    return Counter((day, slug[key]) for (day, key, _, _), total in sent.items()
+                   if total >= THRESHOLD[key])
+
+
+def _stamp(r: Request, index: int) -> str:
+    # One second per line keeps every line unique (two files never have equal content).
+    seconds = index % 86400
+    return (f"{r.day.strftime('%d/%b/%Y')}:{seconds // 3600:02d}:{seconds // 60 % 60:02d}:"
+            f"{seconds % 60:02d} +0000")
+
+
+def combined_log(requests: list[Request]) -> str:
+    return "".join(
+        f'{r.ip} - - [{_stamp(r, i)}] "{r.method} /{BUCKET}/{r.key} HTTP/1.1" {r.status} '
+        f'{r.sent if r.method == "GET" and r.sent else "-"} "-" "{r.agent}"\n'
+        for i, r in enumerate(requests))
+
+
+def s3_log(requests: list[Request]) -> str:
+    lines = []
+    for i, r in enumerate(requests):
+        error = "NoSuchKey" if r.status == 404 else "-"
+        sent = r.sent if r.method == "GET" and r.sent else "-"
+        lines.append(
+            f"79a5owner {BUCKET} [{_stamp(r, i)}] {r.ip} - REQ{i:08d} "
+            f"REST.{r.method}.OBJECT {r.key} \"{r.method} /{BUCKET}/{r.key} HTTP/1.1\" "
+            f"{r.status} {error} {sent} 2000000 12 11 \"-\" \"{r.agent}\" - hostid= SigV4 "
+            f"ECDHE-RSA-AES128-GCM-SHA256 AuthHeader {BUCKET}.s3.amazonaws.com TLSv1.2 - -\n")
+    return "".join(lines)
+
+
+CLOUDFRONT_FIELDS = ("date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
+                     "sc-status cs(Referer) cs(User-Agent) cs-uri-query")
+
+
+def cloudfront_log(requests: list[Request]) -> str:
+    lines = ["#Version: 1.0", f"#Fields: {CLOUDFRONT_FIELDS}"]
+    for i, r in enumerate(requests):
+        clock = _stamp(r, i).split(":", 1)[1].split(" ")[0]
+        sent = r.sent if r.method == "GET" else 0
+        lines.append("\t".join([
+            r.day.isoformat(), clock, "CDG50-C1", str(sent), r.ip, r.method,
+            "d111111abcdef8.cloudfront.net", f"/{r.key}", str(r.status), "-",
+            quote(r.agent, safe="/;()+,:"), "-"]))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def stats_show() -> Show:
+    """A show whose stats database is recreated for every example."""
+    folder = Path(tempfile.mkdtemp(prefix="props-stats-"))
+    shutil.copytree(REPO / "assets", folder / "assets")
+    shutil.copy(REPO / "podcast.yaml", folder / "podcast.yaml")
+    yield load_show(folder / "podcast.yaml")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def ingest_texts(show: Show, texts: list[str]) -> tuple[list[tuple], dict[str, int]]:
+    """Ingest ``texts`` as log files into an empty database: (downloads, rejections).
+
+    The listener-hash key is kept between calls, so equal inputs give equal hashes.
+    """
+    for path in show.state_dir.glob("stats.duckdb*"):
+        path.unlink()
+    folder = Path(tempfile.mkdtemp(dir=show.root))
+    try:
+        paths = []
+        for index, text in enumerate(texts):
+            paths.append(folder / f"access-{index}.log")
+            paths[-1].write_text(text, encoding="utf-8")
+        ingest_sources(show, CATALOG, expand_sources([str(p) for p in paths]))
+    finally:
+        shutil.rmtree(folder)
+    downloads = [(d.day, d.slug, d.listener) for d in load_downloads(show, None, None)]
+    return downloads, rejected_counts(show, None, None)
+
+
+def _per_day(downloads: list[tuple]) -> Counter:
+    return Counter((day, slug) for day, slug, _ in downloads)
+
+
+# Each example is a real ingest into a new DuckDB database: few examples, but each one a
+# full log file of up to 60 requests.
+STATS_SETTINGS = settings(max_examples=20, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.too_slow])
+
+
+@given(requests=requests_strategy)
+@STATS_SETTINGS
+def test_ingested_counts_follow_the_counting_rules(stats_show: Show,
+                                                   requests: list[Request]) -> None:
+    downloads, rejected = ingest_texts(stats_show, [combined_log(requests)])
+    assert _per_day(downloads) == expected_downloads(requests)
+    assert rejected["not_get"] == sum(r.method != "GET" for r in requests)
+    assert rejected["bad_status"] == sum(r.method == "GET" and r.status not in (200, 206)
+                                         for r in requests)
+
+
+@given(requests=requests_strategy, seed=st.randoms(use_true_random=False))
+@STATS_SETTINGS
+def test_counts_never_depend_on_line_order(stats_show: Show, requests: list[Request],
+                                           seed) -> None:
+    shuffled = list(requests)
+    seed.shuffle(shuffled)
+    # Same lines, other order: renumbering would change the time stamps, so shuffle text.
+    lines = combined_log(requests).splitlines(keepends=True)
+    order = sorted(range(len(lines)), key=lambda i: seed.random())
+    assert (ingest_texts(stats_show, ["".join(lines[i] for i in order)])
+            == ingest_texts(stats_show, ["".join(lines)]))
+
+
+@given(requests=requests_strategy.filter(lambda r: len(r) >= 2), cut=st.floats(0.01, 0.99))
+@STATS_SETTINGS
+def test_splitting_a_log_file_in_two_changes_nothing(stats_show: Show,
+                                                     requests: list[Request],
+                                                     cut: float) -> None:
+    lines = combined_log(requests).splitlines(keepends=True)
+    at = min(max(1, round(len(lines) * cut)), len(lines) - 1)
+    whole = ingest_texts(stats_show, ["".join(lines)])
+    assert ingest_texts(stats_show, ["".join(lines[:at]), "".join(lines[at:])]) == whole
+
+
+@given(requests=requests_strategy)
+@STATS_SETTINGS
+def test_the_three_log_formats_count_the_same(stats_show: Show,
+                                              requests: list[Request]) -> None:
+    expected = expected_downloads(requests)
+    for render in (combined_log, s3_log, cloudfront_log):
+        downloads, rejected = ingest_texts(stats_show, [render(requests)])
+        assert _per_day(downloads) == expected, render.__name__
+        assert rejected["not_get"] == sum(r.method != "GET" for r in requests), render.__name__
