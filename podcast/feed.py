@@ -220,7 +220,6 @@ class NotesRenderer:
     def __init__(self, show: Show) -> None:
         self.show = show
         self.labels = labels(show)
-        self._template = template_environment().get_template("item_description.html.j2")
         self._notes: dict[str, Markup] = {}
 
     def notes_html(self, text: str) -> Markup:
@@ -236,9 +235,7 @@ class NotesRenderer:
         The cut keeps whole words and closes open tags; a link to the episode page (when
         given) says where the rest is.
         """
-        full = self._template.render(
-            notes=self.notes_html(episode.notes), episode=episode, t=self.labels,
-        ).strip()
+        full = item_html(self.notes_html(episode.notes), episode, self.labels)
         if len(full.encode("utf-8")) <= DESCRIPTION_MAX_BYTES:
             return full, full
         more = ""
@@ -246,6 +243,31 @@ class NotesRenderer:
             more = f'<p><a href="{escape(page_url)}">{escape(self.labels["more"])}</a></p>'
         budget = DESCRIPTION_MAX_BYTES - len(more.encode("utf-8"))
         return truncate_html(full, budget) + more, full
+
+
+def item_html(notes_html: str, episode: Episode, t: dict[str, str]) -> str:
+    """An item's full description: the notes (already HTML), then guests and chapters.
+
+    Plain HTML that podcast apps render: no CSS, no script; every text but the notes is
+    escaped.  Built with f-strings, not a template: a jinja2 render per item cost as much
+    as feedgen writing the item.
+    """
+    parts = [notes_html.strip()]
+    if episode.guests:
+        parts.append(f"<p><strong>{escape(t['guests'])}</strong></p>\n<ul>")
+        for guest in episode.guests:
+            name = escape(guest.name)
+            if guest.href:
+                name = f'<a href="{escape(guest.href)}">{name}</a>'
+            title = f", {escape(guest.title)}" if guest.title else ""
+            parts.append(f"<li>{name}{title}</li>")
+        parts.append("</ul>")
+    if episode.chapters:
+        parts.append(f"<p><strong>{escape(t['chapters'])}</strong></p>\n<ul>")
+        parts.extend(f"<li>{clock(chapter.start)} {escape(chapter.title)}</li>"
+                     for chapter in episode.chapters)
+        parts.append("</ul>")
+    return "\n".join(parts).strip()
 
 
 def safe_markdown(text: str) -> str:
@@ -256,8 +278,9 @@ def safe_markdown(text: str) -> str:
     """
     source = _RAW_LT.sub(_LT, _text(text))
     html = cmarkgfm.markdown_to_html(source, cmarkgfm.cmark.Options.CMARK_OPT_VALIDATE_UTF8)
-    # cmark percent-encodes the marker inside link URLs.
-    html = html.replace(_LT, "&lt;").replace("%EF%BF%BF", "%3C")
+    # cmark percent-encodes the marker inside link URLs.  It writes void tags XHTML-style
+    # (``<hr />``); HTML style, as in the rest of the description (``>`` in text is ``&gt;``).
+    html = html.replace(_LT, "&lt;").replace("%EF%BF%BF", "%3C").replace(" />", ">")
     return _URL_ATTR.sub(_keep_safe_url, html)
 
 
