@@ -1,6 +1,6 @@
 """Mastering: any input -> levelled, normalised, true-peak-limited, tagged CBR MP3.
 
-Two streaming passes over the audio, so memory does not grow with the episode's length:
+Streaming passes over the audio, so memory does not grow with the episode's length:
 
 1. **Analysis.**  ffmpeg decodes each input (intro, interview, outro), converts it to the
    output's sample rate and channel layout and runs ``ebur128``, whose frame log gives the
@@ -9,7 +9,12 @@ Two streaming passes over the audio, so memory does not grow with the episode's 
    a slowly moving *levelling* gain that brings the quiet guest up to the host, and the
    *prediction* of the integrated loudness after it, from which one final offset hits the
    target.  A silent input is caught here, before anything is written.
-2. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
+2. **Calibration.**  Two things the prediction cannot know are measured instead: the MP3
+   encoder's own gain (:func:`codec_gain`, 4 s of noise, libmp3lame comes out ~0.45 dB
+   quiet) and the loudness the limiter shaves off (:func:`calibrate`: the gain curve with
+   and without the limiter over 6 s windows covering a tenth of a long program, all of a
+   short one).  :func:`limiter_correction` turns them into one more gain.
+3. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
    ``A`` decodes, applies the gain curve (a 10 Hz gain envelope read as a second audio
    input, resampled to the audio rate and multiplied in: smooth, per sample), and limits
    peaks (``alimiter``, ceiling below the true-peak target);

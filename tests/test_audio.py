@@ -416,3 +416,24 @@ def test_progress_is_shown_on_stderr(tmp_path: Path, short_interview: Path, caps
     captured = capsys.readouterr()
     assert "analysing a.wav" in captured.err and "mastering episode.mp3" in captured.err
     assert captured.out == ""
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_master_command_prints_the_figures_as_json(demo_show: Path, tmp_path: Path):
+    from click.testing import CliRunner
+
+    from cli import main as cli
+
+    output = tmp_path / "claire.mp3"
+    args = ["--config", str(demo_show), "master", "003-claire-dubois", "-o", str(output)]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert set(figures["output"]) >= {"lufs", "true_peak", "lra", "duration", "bytes", "path",
+                                      "tag_size", "bitrate", "sample_rate", "channels"}
+    assert figures["output"]["bytes"] == output.stat().st_size
+    assert figures["output"]["lufs"] == pytest.approx(-19.0, abs=0.5)  # real espeak speech
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "already exists" in again.output
