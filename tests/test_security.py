@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,11 +21,18 @@ import socket
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
+import feedparser
 import pytest
+import yaml
+from mutagen.id3 import ID3
+from reliability_fixtures import NOW, BucketView, make_tiny_show, run_podcast
+from s3_servers import moto_s3
 
-from podcast.config import load_show
+from podcast.config import load_show, split_front_matter
 from podcast.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -207,3 +215,192 @@ def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert _leaks(result.stdout + result.stderr) == [], result.stdout + result.stderr
+
+
+# --- a hostile show, published for real ------------------------------------------------------
+
+HOSTILE_TITLE = "<b>Ça</b> & \"cie\" ]]> <script>alert('title')</script>"
+HOSTILE_GUEST = "Zoé <i>&amp;</i> \"O'Brien\" <img src=x onerror=alert('guest')>"
+HOSTILE_CHAPTER = "</title><script>alert('chapter')</script>"
+HOSTILE_NOTES = ("Intro <script>alert('notes')</script>\n\n<img src=x onerror=alert('img')>\n\n"
+                 "[click](javascript:alert('link')) and ]]> and <![CDATA[ nested ]]>\n")
+PAYLOADS = ("alert('title')", "alert('guest')", "alert('chapter')", "alert('notes')",
+            "alert('img')", "alert('link')")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny show with markup in a title, guest, chapter and notes, published to a real
+    S3 server (moto) with recognisable credentials.  Yields (server, run, view)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    with moto_s3() as s3:
+        config = make_tiny_show(folder / "show", storage=f"s3://{s3.bucket}/show",
+                                base_url=f"{s3.endpoint}/{s3.bucket}/show")
+        episode = config.parent / "episodes" / "001-sonia-mamin" / "episode.md"
+        data, _ = split_front_matter(episode.read_text(encoding="utf-8"), episode)
+        data.update(title=HOSTILE_TITLE, guests=[{"name": HOSTILE_GUEST}],
+                    chapters=[{"start": "0:00", "title": HOSTILE_CHAPTER}])
+        episode.write_text("---\n" + yaml.safe_dump(data, allow_unicode=True) + "---\n"
+                           + HOSTILE_NOTES, encoding="utf-8")
+        env = {**s3.env(), "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        run = run_podcast(config, "publish", "--now", NOW, env=env)
+        assert run.returncode == 0, run.stderr
+        yield s3, run, BucketView(s3.client(), s3.bucket, "show"), config
+
+
+def test_publishing_prints_no_credentials_and_stores_none(hostile) -> None:
+    s3, run, view, config = hostile
+    assert _leaks(run.stdout + run.stderr) == []
+    for key in view.snapshot():
+        assert _leaks(view.get(key).decode("latin-1")) == [], key
+    for path in config.parent.rglob("*"):
+        if path.is_file():
+            assert _leaks(path.read_bytes().decode("latin-1")) == [], path
+
+
+def test_no_published_object_is_public_unless_the_bucket_says_so(hostile) -> None:
+    s3, _, view, _ = hostile
+    client = s3.client()
+    everyone = ("http://acs.amazonaws.com/groups/global/AllUsers",
+                "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+    keys = list(view.snapshot())
+    assert keys
+    for key in keys:
+        grants = client.get_object_acl(Bucket=s3.bucket, Key=f"show/{key}")["Grants"]
+        assert [g for g in grants if g["Grantee"].get("URI") in everyone] == [], key
+        assert [g["Permission"] for g in grants] == ["FULL_CONTROL"], (key, grants)
+
+
+def test_hostile_text_is_escaped_in_the_feed_and_read_back_exactly(hostile) -> None:
+    s3, _, view, _ = hostile
+    data = view.get("feed.xml")
+    ElementTree.fromstring(data)  # well-formed XML: no markup broke out of its element
+    feed = feedparser.parse(data)
+    assert not feed.bozo, feed.bozo_exception
+    titles = [entry.title for entry in feed.entries]
+    assert HOSTILE_TITLE in titles
+    # No payload runs: scripts, event handlers and javascript: links are gone or text.
+    assert b"<script" not in data.lower()
+    assert b"javascript:" not in data.lower()
+    assert not re.search(rb"<img[^>]*onerror", data, re.IGNORECASE)
+
+
+class _LiveMarkup(HTMLParser):
+    """Collects what a browser would *run*: script bodies, on* attributes, js: links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: list[str] = []
+        self.text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script"
+        for name, value in attrs:
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                self.live.append(f"<{tag} {name}={value}>")
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.live if self._in_script else self.text).append(data)
+
+
+def test_hostile_text_is_shown_not_run_on_the_pages(hostile) -> None:
+    s3, _, view, _ = hostile
+    pages = [key for key in view.snapshot() if key.endswith(".html")]
+    assert "index.html" in pages and len(pages) >= 2
+    for key in pages:
+        parser = _LiveMarkup()
+        parser.feed(view.get(key).decode("utf-8"))
+        live = "\n".join(parser.live)
+        assert [p for p in PAYLOADS if p in live] == [], (key, live[:500])
+    episode_page = next(key for key in pages if "001-sonia-mamin" in key)
+    parser = _LiveMarkup()
+    parser.feed(view.get(episode_page).decode("utf-8"))
+    shown = "".join(parser.text)
+    assert HOSTILE_TITLE in shown  # the producer's text, displayed as typed
+    assert HOSTILE_GUEST in shown
+
+
+def test_hostile_text_is_stored_exactly_in_the_id3_tag(hostile, tmp_path: Path) -> None:
+    s3, _, view, _ = hostile
+    manifest = json.loads(view.get("podcast-manifest.json"))
+    key = manifest["media"]["001-sonia-mamin"]["key"]
+    mp3 = tmp_path / "episode.mp3"
+    mp3.write_bytes(view.get(key))
+    tags = ID3(mp3)
+    assert tags.version[:2] == (2, 3)
+    assert str(tags["TIT2"]) == HOSTILE_TITLE
+    assert [str(f.sub_frames["TIT2"]) for f in tags.getall("CHAP")] == [HOSTILE_CHAPTER]
+
+
+# --- full IP addresses never leave the log they came in ---------------------------------------
+
+IPS = ("203.0.113.77", "198.51.100.213", "2001:db8:abcd:12::77", "2001:db8:abcd:13:1:2:3:4")
+IP_TRACES = ("203.0.113.77", "198.51.100.213", "2001:db8:abcd:12", "2001:db8:abcd:13")
+
+
+def _ip_leaks(text: str) -> list[str]:
+    return [ip for ip in IP_TRACES if ip in text]
+
+
+def _hostile_logs(folder: Path, media_key: str, prefix: str) -> Path:
+    """Well-formed downloads from the listed addresses, plus broken lines that carry them."""
+    import gzip
+
+    folder.mkdir()
+    agent = "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4 like Mac OS X; fr_fr)"
+    good = [f'{ip} - - [23/Nov/2026:0{n}:00:00 +0000] "GET {prefix}/{media_key} HTTP/1.1" '
+            f'200 900000 "-" "{agent}"' for n, ip in enumerate(IPS)]
+    broken = [f'{IPS[0]} - - [23/Nov/2026:25:61:00 +0000] "GET {prefix}/{media_key}',
+              f'{IPS[1]} - - [99/Xyz/2026:00:00:00 +0000] "GET / HTTP/1.1" abc -1 "-" "x"',
+              f'{IPS[2]} - - [23/Nov/2026:01:00:00 +0000] "GET "quoted" HTTP/1.1" 200 "',
+              f'{IPS[3]}\t\t"\x00\x01garbage']
+    (folder / "access.log").write_text("\n".join(good + broken) + "\n", encoding="utf-8")
+    (folder / "binary.log").write_bytes(("\n".join(good)).encode() + b"\n\xff\xfe\x00"
+                                        + IPS[0].encode() + b" \xc3\x28 bad utf-8\n")
+    data = gzip.compress(("\n".join(good) + "\n").encode())
+    (folder / "cut.log.gz").write_bytes(data[: len(data) // 2])  # a truncated download
+    return folder
+
+
+def test_no_full_ip_reaches_output_reports_or_the_database(hostile, tmp_path: Path) -> None:
+    import duckdb
+
+    s3, _, view, config = hostile
+    manifest = json.loads(view.get("podcast-manifest.json"))
+    media_key = manifest["media"]["001-sonia-mamin"]["key"]
+    logs = _hostile_logs(tmp_path / "logs", media_key, f"/{s3.bucket}/show")
+    outputs = []
+    for args in (["stats", "ingest", str(logs)],
+                 ["stats", "ingest", str(logs / "access.log"), str(logs / "cut.log.gz")],
+                 ["stats", "report"], ["stats", "report", "--format", "json", "--by", "app"],
+                 ["stats", "report", "--format", "csv", "--by", "day"],
+                 ["stats", "report", "--html", str(tmp_path / "r.html"),
+                  "--chart", str(tmp_path / "r.png")],
+                 ["stats", "targets", "--today", "2026-11-24"]):
+        result = run_podcast(config, *args, env=s3.env())
+        assert "Traceback" not in result.stderr, result.stderr
+        outputs.append(result.stdout + result.stderr)
+        if "json" in args:
+            counted = json.loads(result.stdout)["total"]["downloads"]
+    text = "\n".join(outputs)
+    assert counted >= 4  # the addresses were really read and counted
+    assert _ip_leaks(text) == [], text
+    assert _ip_leaks((tmp_path / "r.html").read_text(encoding="utf-8")) == []
+    # Every file the show keeps, byte for byte (DuckDB, its WAL, the key file, masters).
+    for path in (config.parent / ".podcast").rglob("*"):
+        if path.is_file():
+            assert _ip_leaks(path.read_bytes().decode("latin-1")) == [], path
+    # And every value of every table, as SQL reads it (DuckDB may compress strings on disk).
+    con = duckdb.connect(str(config.parent / ".podcast" / "stats.duckdb"), read_only=True)
+    try:
+        tables = [name for (name,) in con.execute("SHOW TABLES").fetchall()]
+        assert "listener_bytes" in tables
+        for table in tables:
+            dump = "\n".join(map(str, con.execute(f"SELECT * FROM {table}").fetchall()))
+            assert _ip_leaks(dump) == [], table
+    finally:
+        con.close()
