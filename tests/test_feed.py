@@ -256,6 +256,94 @@ def test_hostile_text_comes_back_exactly(published: Published):
     assert 'href="https://example.com/?a=1&amp;b=2"' in description
 
 
+# --------------------------------------------------------------------------- notes Markdown
+
+
+def notes_html(text: str) -> str:
+    return str(NotesRenderer(SHOW_FOR_NOTES).notes_html(text))
+
+
+def test_notes_are_commonmark_with_links_and_code_but_raw_html_is_shown_as_text():
+    html = notes_html(
+        "A `a < b` span, <https://example.com/?a=1&b=2>, <team@example.com> and "
+        "[the site](https://example.com \"Home\").\n\n"
+        '<div onclick="steal()">block</div>\n\n- one\n- two\n\n---\n\n1. first\n')
+
+    assert "<code>a &lt; b</code>" in html  # a < in code is text, like everywhere else
+    assert '<a href="https://example.com/?a=1&amp;b=2">' in html
+    assert '<a href="mailto:team@example.com">team@example.com</a>' in html
+    assert '<a href="https://example.com" title="Home">the site</a>' in html
+    assert "<p>&lt;div onclick=&quot;steal()&quot;&gt;block&lt;/div&gt;</p>" in html
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
+    assert "<hr>" in html and "/>" not in html  # HTML void tags, as in the rest of the item
+    assert "<ol>\n<li>first</li>\n</ol>" in html
+
+
+@pytest.mark.parametrize("notes", [
+    "[x](javascript:alert(1))",
+    "[x](JaVaScRiPt:alert(1))",
+    "[x](<javascript:alert(1)>)",
+    "<javascript:alert(1)>",
+    "[x][r]\n\n[r]: vbscript:msgbox(1)",
+    "[x](data:text/html,<script>alert(1)</script>)",
+    "![x](data:image/svg+xml,<svg onload=alert(1)>)",
+    "[x](file:///etc/passwd)",
+    "[x](ftp://example.com/a)",
+])
+def test_notes_links_other_than_http_and_mailto_lose_their_target(notes: str):
+    html = notes_html(notes)
+    assert "href=" not in html and "src=" not in html
+    assert "<script" not in html and "<svg" not in html
+
+
+@pytest.mark.parametrize(("notes", "url"), [
+    ("[x](https://example.com/a?b=1)", "https://example.com/a?b=1"),
+    ("[x](http://example.com)", "http://example.com"),
+    ("[x](mailto:studio@example.com)", "mailto:studio@example.com"),
+    ("[x](../episodes/001.html)", "../episodes/001.html"),
+    ("[x](<https://example.com/a>)", "https://example.com/a"),
+])
+def test_notes_links_to_the_web_mail_and_our_pages_are_kept(notes: str, url: str):
+    assert f'href="{url}"' in notes_html(notes)
+
+
+class _Elements(HTMLParser):
+    """Every tag and attribute of a piece of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs.extend(attrs)
+
+
+MARKDOWN_TAGS = {"p", "em", "strong", "a", "code", "pre", "ul", "ol", "li", "blockquote",
+                 "h1", "h2", "h3", "h4", "h5", "h6", "hr", "br", "img"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(notes=st.lists(st.sampled_from(
+    ["<", ">", "/", "a", " ", "\n", "\n\n", "`", "\\", "*", "- ", "> ", "[x](", ")", "]", "![",
+     '<img src=x onerror="alert(1)">', "<script>", "</script>", "<a href='javascript:x'>",
+     "javascript:", "[x](ftp://e.org)", "data:", "http://e.org", "<https://e.org>", "<a@b.org>",
+     "<!--", "&", "&lt;", "\t", "\uffff", '"', "'"]),
+    max_size=30).map("".join))
+def test_any_notes_give_only_markdown_tags_and_safe_links(notes: str):
+    parsed = _Elements()
+    parsed.feed(notes_html(notes))
+    parsed.close()
+
+    assert parsed.tags <= MARKDOWN_TAGS
+    for name, value in parsed.attrs:
+        assert name in {"href", "src", "alt", "title", "class"}
+        if name in {"href", "src"}:
+            assert value and value.split(":")[0].lower() in {"http", "https", "mailto"} \
+                or ":" not in value.split("/")[0]
+
+
 # --------------------------------------------------------------------------- scheduling
 
 
