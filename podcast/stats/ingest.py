@@ -61,7 +61,6 @@ class IngestReport:
     truncated: list[str] = field(default_factory=list)
     lines: int = 0
     downloads_added: int = 0
-    downloads_total: int | None = None  # counted only when something new was read
     rejected: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -69,9 +68,7 @@ class IngestReport:
         out = [f"files: {self.files_read} read, {self.files_unchanged} already ingested, "
                f"{len(self.skipped)} skipped",
                f"lines: {self.lines}",
-               f"downloads: {self.downloads_added} added"
-               + (f" ({self.downloads_total} in the database)"
-                  if self.downloads_total is not None else ""),
+               f"downloads: {self.downloads_added} added",
                "rejected lines: " + ", ".join(f"{reason} {self.rejected.get(reason, 0)}"
                                               for reason in counting.REASONS)]
         out += [f"  skipped {name}: {why}" for name, why in self.skipped]
@@ -274,20 +271,19 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
             echo(f"reading {len(new)} new log file(s), "
                  f"{sum(s.size for s in new) / 2**20:.1f} MiB")
         _save_media(con, catalog)
-        before = _count_downloads(con)
         memory = _Memory(con)
         values = _Values(show, catalog, reader)
         con.execute("CREATE OR REPLACE TEMP TABLE run_groups "
-                    "(day DATE, key VARCHAR, listener VARCHAR, lines BIGINT)")
+                    "(day DATE, key VARCHAR, listener VARCHAR, bytes BIGINT, lines BIGINT)")
         with _progress_bar(sum(s.size for s in new), progress) as bar:
             for batch in _batches(con, new, memory, report, bar):
                 _ingest_batch(con, batch, memory, values, report, robust=robust)
                 memory.clear()
                 if bar is not None:
                     bar.update(sum(item.source.size for item in batch))
-        report.downloads_total = _count_downloads(con)
-        report.downloads_added = report.downloads_total - before
-        report.rejected["below_threshold"] += _run_below_threshold(con)
+        added, below = _run_outcome(con)
+        report.downloads_added = added
+        report.rejected["below_threshold"] += below
         con.execute("DROP TABLE IF EXISTS run_groups")
     finally:
         if memory is not None:
@@ -316,20 +312,26 @@ def _save_media(con, catalog: Catalog) -> None:
                  [counting.threshold(m) for m in media]])
 
 
-def _count_downloads(con) -> int:
-    days = store.LISTENER_DAYS_SQL.format(where="true")
-    (count,) = con.execute(f"""
-        SELECT count(*) FROM (SELECT DISTINCT day, slug, listener
-        FROM ({days}) WHERE bytes >= threshold)""").fetchone()
-    return int(count)
+def _run_outcome(con) -> tuple[int, int]:
+    """Downloads this run added, and its lines left below the threshold.
 
-
-def _run_below_threshold(con) -> int:
-    (lines,) = con.execute(f"""
-        SELECT coalesce(sum(r.lines), 0) FROM run_groups r
-        JOIN ({store.LISTENER_DAYS_SQL.format(where='true')}) d USING (day, key, listener)
-        WHERE d.bytes < d.threshold""").fetchone()
-    return int(lines)
+    Only the listener-days this run touched can change, so only they are summed (a nightly
+    run stays fast however large the database): a listener-day is added when its total
+    now reaches the threshold and its total without this run's bytes did not.
+    """
+    (added, below) = con.execute("""
+        WITH run AS (SELECT day, key, listener, sum(bytes) AS bytes, sum(lines) AS lines
+                     FROM run_groups GROUP BY ALL),
+        now AS (SELECT day, key, listener, sum(bytes) AS total
+                FROM listener_bytes SEMI JOIN run USING (day, key, listener)
+                GROUP BY ALL)
+        SELECT count(DISTINCT CASE WHEN total >= threshold
+                                   THEN (run.day, slug, run.listener) END)
+               - count(DISTINCT CASE WHEN total - run.bytes >= threshold
+                                     THEN (run.day, slug, run.listener) END),
+               coalesce(sum(CASE WHEN total < threshold THEN run.lines END), 0)
+        FROM run JOIN now USING (day, key, listener) JOIN media USING (key)""").fetchone()
+    return int(added), int(below)
 
 
 def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
@@ -660,7 +662,8 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    con.execute("INSERT INTO run_groups SELECT day, key, listener, lines FROM listener_days")
+    con.execute("INSERT INTO run_groups SELECT day, key, listener, bytes, lines "
+                "FROM listener_days")
     for _day, reason, lines in rejected:
         report.rejected[reason] += int(lines)
     report.lines += int(ok_lines) + sum(int(r[2]) for r in rejected)
