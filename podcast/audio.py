@@ -75,10 +75,12 @@ SPEECH_FLOOR = -60.0
 PEAK_MARGIN = 1.2
 #: Sample rate (Hz) of the gain envelope handed to ffmpeg.
 ENVELOPE_RATE = 10
-#: The limiter calibration listens to windows of this many seconds ...
+#: The limiter calibration listens to the whole of a recording up to this long (s) ...
+CALIBRATION_WHOLE = 600.0
+#: ... and to this many windows of this many seconds, evenly spread, over a longer one
+#: (a tenth of an hour), read by seeking so the rest is not even decoded.
+CALIBRATION_WINDOWS = 60
 CALIBRATION_WINDOW = 6.0
-#: ... and to at least this share of a long program (all of a short one).
-CALIBRATION_SHARE = 0.1
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
 
@@ -225,26 +227,33 @@ def gain_envelope(times: np.ndarray, gains_db: np.ndarray, duration: float, *,
     runs out of envelope before the audio ends.
     """
     grid = np.arange(int(math.ceil((duration + 2.0) * rate))) / rate
+    return sample_gains(grid, times, gains_db)
+
+
+def sample_gains(grid: np.ndarray, times: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
+    """The gain curve at the instants ``grid`` (s), as little-endian float32 factors."""
     return np.power(10.0, np.interp(grid, times, gains_db) / 20.0).astype("<f4")
 
 
-def calibration_period(duration: float) -> float:
-    """Seconds between the starts of calibration windows: every window for a short
-    program, about ``CALIBRATION_SHARE`` of a long one (a minute apart for an hour)."""
-    return max(CALIBRATION_WINDOW,
-               min(duration / 60.0, CALIBRATION_WINDOW / CALIBRATION_SHARE))
+def calibration_windows(duration: float) -> np.ndarray | None:
+    """Start times (s) of the calibration windows over a recording of ``duration`` s, or
+    None when it is short enough to be heard whole."""
+    if duration <= CALIBRATION_WHOLE:
+        return None
+    return np.linspace(0.0, duration - CALIBRATION_WINDOW, CALIBRATION_WINDOWS)
 
 
-def window_mask(times: np.ndarray, period: float, window: float = CALIBRATION_WINDOW
-                ) -> np.ndarray:
-    """Which 400 ms blocks (ending at ``times``) lie inside the calibration windows
-    ``[k * period, k * period + window)``."""
+def window_mask(times: np.ndarray, starts: np.ndarray | None,
+                window: float = CALIBRATION_WINDOW) -> np.ndarray:
+    """Which 400 ms blocks (ending at ``times``) lie wholly inside a window
+    ``[start, start + window]``; all of them when ``starts`` is None."""
     times = np.asarray(times, dtype=float)
-    if period <= window:
+    if starts is None:
         return np.ones(times.size, dtype=bool)
-    start = np.maximum(times - 4 * BLOCK, 0.0)
-    base = np.floor(start / period) * period
-    return times - base <= window + 1e-6
+    begin = times - 4 * BLOCK
+    index = np.searchsorted(starts, begin + 1e-6, side="right") - 1
+    inside = times <= starts[np.clip(index, 0, None)] + window + 1e-6
+    return (index >= 0) & inside
 
 
 def limiter_correction(predicted: float, unlimited: float, limited: float,
@@ -404,27 +413,42 @@ def _limiter(ceiling: float) -> str:
 
 
 def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
-              ceiling: float, period: float,
+              ceiling: float, windows: tuple[Path, np.ndarray] | None = None,
               step: float = 1.0) -> dict[str, float]:
-    """Measure the gain curve with and without the limiter over the calibration windows.
+    """Measure the gain curve with and without the limiter, in one ffmpeg run.
 
-    One ffmpeg run: the program (only windows of ``CALIBRATION_WINDOW`` s every
-    ``period`` s when it is long) through the gain curve, split three ways into meters:
-    ``u`` unlimited, ``a`` limited, ``b`` limited with ``step`` dB more gain.
+    The program (``inputs`` joined) or, given ``windows`` = (recording, start times), only
+    ``CALIBRATION_WINDOW`` s of the recording at each start (input seeking: nothing else
+    is decoded; ``envelope`` then holds just those windows' gains) goes through the gain
+    envelope and is split three ways into meters: ``u`` unlimited, ``a`` limited,
+    ``b`` limited with ``step`` dB more gain.  Returns the three integrated loudnesses.
     """
-    chains, joined = _program_chains(inputs, rate=rate, layout=layout)
-    select = (f"aselect='lt(mod(t,{period:.3f}),{CALIBRATION_WINDOW})'," if
-              period > CALIBRATION_WINDOW else "")
+    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
+    if windows is None:
+        chains, joined = _program_chains(inputs, rate=rate, layout=layout)
+        for path in inputs:
+            command += ["-i", str(path)]
+        count = len(inputs)
+    else:
+        recording, starts = windows
+        chains, labels = [], ""
+        for index, start in enumerate(starts):
+            command += ["-ss", f"{start:.3f}", "-t", str(CALIBRATION_WINDOW),
+                        "-i", str(recording)]
+            # Exactly one window long each, so the envelope stays in step.
+            chains.append(f"[{index}:a:0]{_format_filter(rate, layout)},"
+                          f"atrim=duration={CALIBRATION_WINDOW},"
+                          f"apad=whole_dur={CALIBRATION_WINDOW}[w{index}]")
+            labels += f"[w{index}]"
+        chains.append(f"{labels}concat=n={len(starts)}:v=0:a=1[joined]")
+        joined, count = "[joined]", len(starts)
     meter = "ebur128@{}=framelog=quiet"
-    chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
-    chains.append(f"[levelled]{select}asplit=3[u][a][b]")
+    chains += _gain_chains(joined, count, rate=rate, layout=layout)
+    chains.append("[levelled]asplit=3[u][a][b]")
     chains.append(f"[u]{meter.format('u')}[ou]")
     chains.append(f"[a]{_limiter(ceiling)},{meter.format('a')}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
                   f"{meter.format('b')}[ob]")
-    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
-    for path in inputs:
-        command += ["-i", str(path)]
     command += [*_envelope_input(envelope), "-filter_complex", ";".join(chains)]
     for label in ("ou", "oa", "ob"):
         command += ["-map", f"[{label}]", "-f", "null", "-"]
@@ -622,12 +646,22 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
         gain_envelope(curve.times, curve.gains_db, offset).tofile(envelope)
         # The limiter takes some loudness away: measure how much on part of the program
         # and add it back before the real encode.
-        period = calibration_period(offset)
+        starts = calibration_windows(main.duration)
+        windows, mask = None, np.ones(all_times.size, dtype=bool)
+        calibration_envelope = envelope
+        if starts is not None:
+            # Program time of each window: the recording starts after the intro.
+            windows = (episode.audio.resolve(), starts)
+            mask = window_mask(all_times - intro_length, starts)
+            grid = (intro_length + starts[:, None]
+                    + np.arange(int(CALIBRATION_WINDOW * ENVELOPE_RATE)) / ENVELOPE_RATE)
+            calibration_envelope = work / "windows.f32"
+            sample_gains(np.append(grid.ravel(), grid[-1, -1] + np.arange(1, 21) / 10),
+                         curve.times, curve.gains_db).tofile(calibration_envelope)
         with bar.phase("calibrating", 1) as update:
-            heard = calibrate(sources, envelope, rate=rate, layout=layout, ceiling=ceiling,
-                              period=period)
+            heard = calibrate(sources, calibration_envelope, rate=rate, layout=layout,
+                              ceiling=ceiling, windows=windows)
             update(1)
-        mask = window_mask(all_times, period)
         predicted = gated_loudness(all_values[mask] + curve.gains_db[mask])
         correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
         gain_envelope(curve.times, curve.gains_db + correction, offset).tofile(envelope)

@@ -30,7 +30,8 @@ from mutagen.id3 import ID3
 from podcast import binaries
 from podcast.audio import (
     MIN_INPUT_LUFS,
-    calibration_period,
+    calibrate,
+    calibration_windows,
     chapter_problems,
     gain_envelope,
     level_gains,
@@ -118,17 +119,17 @@ def test_the_gain_envelope_is_linear_at_10_hz_and_outlasts_the_audio():
     assert envelope[10:] == pytest.approx(np.ones(40))
 
 
-def test_calibration_hears_all_of_a_short_program_and_a_tenth_of_a_long_one():
-    assert calibration_period(120.0) == 6.0
-    assert calibration_period(3600.0) == 60.0
-    assert calibration_period(3 * 3600.0) == 60.0
+def test_calibration_hears_a_short_recording_whole_and_60_windows_of_a_long_one():
+    assert calibration_windows(600.0) is None
+    starts = calibration_windows(3600.0)
+    assert len(starts) == 60 and starts[0] == 0.0 and starts[-1] == 3594.0
     times = np.arange(1, 1201) * 0.1  # 2 minutes of blocks
-    assert window_mask(times, 6.0).all()
-    mask = window_mask(times, 60.0)
-    # Blocks inside [0, 6] (60, counting the partial ones at the very start) and wholly
-    # inside [60, 66] (57: the first ends at 60.4 s).
-    assert mask.sum() == 60 + 57
+    assert window_mask(times, None).all()
+    mask = window_mask(times, np.array([0.0, 60.0]))
+    # Blocks wholly inside [0, 6] (57: the first ends at 0.4 s) and [60, 66] (57 too).
+    assert mask.sum() == 2 * 57
     assert mask[times == 3.0].all() and not mask[times == 30.0].any()
+    assert not window_mask(np.array([-1.0, 200.0]), np.array([0.0, 60.0])).any()
 
 
 def test_the_limiter_correction_adds_back_what_the_limiter_took():
@@ -273,6 +274,21 @@ def test_an_intro_goes_first_and_moves_the_chapters(short_interview: Path, tmp_p
     assert ebur128(output)["lufs"] == pytest.approx(-16.0, abs=0.5)
     starts = sorted(frame.start_time for frame in ID3(output).getall("CHAP"))
     assert starts == [3000, 9000]
+
+
+def test_calibrating_on_seeked_windows_hears_what_the_whole_program_gives(
+        short_interview: Path, tmp_path: Path):
+    # Two 6 s windows cover the 12 s recording: read by seeking, they must measure like
+    # the recording read whole (the path every recording over 10 minutes takes).
+    envelope = tmp_path / "gain.f32"
+    gain_envelope(np.array([0.0]), np.array([6.0]), 12.0).tofile(envelope)
+    common = {"rate": 44100, "layout": "mono", "ceiling": -2.2}
+    whole = calibrate([short_interview], envelope, **common)
+    seeked = calibrate([short_interview], envelope, **common,
+                       windows=(short_interview, np.array([0.0, 6.0])))
+    assert seeked == pytest.approx(whole, abs=0.15)
+    assert whole["a"] < whole["u"]  # the limiter did take some loudness
+    assert whole["b"] > whole["a"]  # and 1 dB more gain still comes out louder
 
 
 # --------------------------------------------------------------------------- acceptance 2
