@@ -285,6 +285,8 @@ def safe_markdown(text: str) -> str:
 
 
 def _keep_safe_url(match: re.Match[str]) -> str:
+    if match.group(1).startswith(("https://", "http://", "mailto:")):
+        return match.group(0)  # the usual case, without parsing
     url = unescape(match.group(1)).strip()
     try:
         scheme = urlsplit(url).scheme.lower()
@@ -472,6 +474,8 @@ def _persons(parent, people: Iterable[Person]) -> None:
 
 def _text(value: str) -> str:
     """Text safe for XML 1.0 (lxml escapes ``<`` and ``&``; it refuses control chars)."""
+    if value.isprintable():  # no control, surrogate or non-character: nothing to drop
+        return value
     return _NOT_XML.sub("", value)
 
 
