@@ -322,9 +322,11 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
     fe.guid(episode.guid, permalink=False)
     fe.pubDate(_utc(episode.published))
     fe.enclosure(media_url(show, media.key), str(media.bytes), "audio/mpeg")
-    # feedgen writes the description as escaped text; apps expect HTML in CDATA.
-    fe.description(CDATA(_cdata_safe(description)))
-    fe.content(_cdata_safe(content), type="CDATA")
+    # feedgen writes the description as escaped text; apps expect HTML in CDATA.  Most
+    # descriptions fit in 4000 bytes and are the content itself: made safe once.
+    safe_content = _cdata_safe(content)
+    fe.description(CDATA(safe_content if description is content else _cdata_safe(description)))
+    fe.content(safe_content, type="CDATA")
 
     fe.podcast.itunes_title(_text(episode.title))
     fe.podcast.itunes_duration(str(round(media.duration)))
