@@ -168,6 +168,14 @@ class BucketView:
         except self.client.exceptions.NoSuchKey:
             return None
 
+    def size(self, key: str) -> int | None:
+        """The object's size from a HEAD request, or None if absent."""
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))[
+                "ContentLength"]
+        except self.client.exceptions.ClientError:
+            return None
+
     def snapshot(self) -> dict[str, StoredObject]:
         """Every object: size, sha256 of the bytes and Content-Type."""
         objects = {}
@@ -198,6 +206,10 @@ class FolderView:
         path = self.folder / key
         return path.read_bytes() if path.is_file() else None
 
+    def size(self, key: str) -> int | None:
+        path = self.folder / key
+        return path.stat().st_size if path.is_file() else None
+
     def snapshot(self) -> dict[str, StoredObject]:
         if not self.folder.is_dir():
             return {}
@@ -211,6 +223,37 @@ class FolderView:
 
 
 FEED_KEY = "feed.xml"
+
+
+class FeedWatcher:
+    """Checks the stored feed over and over in a thread while a command runs.
+
+    ``with FeedWatcher(view, base_url) as watch: ...`` then ``watch.problems`` lists every
+    inconsistency seen at any moment, and ``watch.checks`` how many checks ran.
+    """
+
+    def __init__(self, view, base_url: str, interval: float = 0.05) -> None:
+        import threading
+
+        self.view, self.base_url, self.interval = view, base_url, interval
+        self.problems: list[str] = []
+        self.checks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.problems += feed_problems(self.view, self.base_url)
+            self.checks += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> FeedWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def store_differences(view, reference) -> list[str]:
@@ -246,7 +289,7 @@ def feed_problems(view, base_url: str) -> list[str]:
         return [f"feed does not parse: {parsed.bozo_exception}"]
     problems = []
     prefix = base_url.rstrip("/") + "/"
-    snapshot = view.snapshot()
+    sizes: dict[str, int | None] = {}
 
     def check(url: str, length: int | None = None) -> None:
         if not url.startswith(prefix):
@@ -254,11 +297,12 @@ def feed_problems(view, base_url: str) -> list[str]:
         key = url[len(prefix):].split("#")[0].split("?")[0]
         if key == "" or key.endswith("/"):
             key += "index.html"  # a page's address is its folder
-        stored = snapshot.get(key)
-        if stored is None:
+        if key not in sizes:
+            sizes[key] = view.size(key)
+        if sizes[key] is None:
             problems.append(f"feed points at missing object {key}")
-        elif length is not None and stored.size != length:
-            problems.append(f"{key}: feed says {length} bytes, store has {stored.size}")
+        elif length is not None and sizes[key] != length:
+            problems.append(f"{key}: feed says {length} bytes, store has {sizes[key]}")
 
     if not parsed.entries and b"<item>" in data:
         problems.append("feed has <item> elements feedparser could not read")

@@ -33,6 +33,7 @@ from faulty_proxy import FAULT_KINDS, FaultyProxy
 from reliability_fixtures import (
     NOW,
     BucketView,
+    FeedWatcher,
     combined_lines,
     feed_problems,
     make_tiny_show,
@@ -324,25 +325,41 @@ def test_an_outage_fails_publish_clearly_after_bounded_retries_and_keeps_the_old
 PUBLISH_KILLS = 20
 
 
-def _kill_at(process: subprocess.Popen, delay: float) -> bool:
-    """SIGKILL ``process`` after ``delay`` seconds unless it ended; True if it was killed."""
+def _kill_at(process: subprocess.Popen, delay: float) -> tuple[bool, str]:
+    """SIGKILL ``process`` after ``delay`` seconds unless it ended first.
+
+    Returns whether it was killed, and what it had printed (unbuffered) until then.
+    """
     try:
         process.wait(timeout=delay)
-        return False
+        killed = False
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGKILL)
         process.wait()
-        return True
-    finally:
-        process.stdout.close()
-        process.stderr.close()
+        killed = True
+    output = process.stdout.read()
+    process.stdout.close()
+    process.stderr.close()
+    return killed, output
+
+
+def _phase(output: str) -> str:
+    """How far a publish got, from its own progress lines."""
+    lines = output.splitlines()
+    if any(line.startswith("feed:") for line in lines):
+        return "after the feed"
+    if any(line.startswith("uploaded ") for line in lines):
+        return "uploads, manifest, pages, feed"
+    if any(line.startswith("mastering ") for line in lines):
+        return "mastering"
+    return "before the first upload ended"
 
 
 def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
         s3: S3Server, show: Path, reference: dict, tmp_path: Path) -> None:
     """SIGKILL ``podcast publish`` at random moments, at least 20 times, re-running it each
-    time.  After every kill the stored feed is whole; the last run ends exactly like a
-    clean publish.
+    time.  While it runs (checked every 50 ms from a thread) and after every kill, the
+    stored feed is whole; the last run ends exactly like a clean publish.
 
     The first kills hit a show without masters (mastering, then uploads); later ones, with
     masters cached, land among the uploads, the manifest, the pages and the feed.  A run
@@ -356,10 +373,13 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
     args = ("publish", "--storage", f"s3://{s3.bucket}/crash", "--now", NOW)
     random = rng("publish-kill")
 
-    # How long do the two kinds of run take here?  Kill moments are drawn within them.
+    # How long do the kinds of run take here?  Kill moments are drawn within them.
     started = time.monotonic()
     assert run_podcast(config, *args, env=s3.env()).returncode == 0
     upload_run = time.monotonic() - started
+    started = time.monotonic()
+    assert "nothing to upload" in run_podcast(config, *args, env=s3.env()).stdout
+    startup = time.monotonic() - started  # start-up and reading the store, nothing to do
     view.clear()
     shutil.rmtree(masters)
     started = time.monotonic()
@@ -368,16 +388,42 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
     view.clear()
     shutil.rmtree(masters)
 
-    kills = finished = 0
+    kills = finished = checks = 0
+    masters_done = False
+    phases: Counter = Counter()
+    unbuffered = {**s3.env(), "PYTHONUNBUFFERED": "1"}
     while kills < PUBLISH_KILLS:
         mastering = kills < 5
-        delay = random.uniform(0.3, full_run if mastering else upload_run)
-        process = start_podcast(config, *args, env=s3.env())
-        if _kill_at(process, delay):
+        if kills == 5 and not masters_done:
+            # From here on the masters are cached: kills land among uploads and writes.
+            assert run_podcast(config, *args, env=s3.env()).returncode == 0
+            view.clear()
+            masters_done = True
+        assert kills + finished < 4 * PUBLISH_KILLS, (kills, finished, "runs end too early")
+        if mastering:
+            delay = random.uniform(0.1, full_run)
+        else:  # mostly past start-up, into the uploads and writes
+            delay = random.uniform(0.9 * startup, 1.05 * max(upload_run, startup))
+        started = time.monotonic()
+        with FeedWatcher(view, _base_url(s3)) as watch:
+            process = start_podcast(config, *args, env=unbuffered)
+            killed, output = _kill_at(process, delay)
+        assert watch.problems == [], (watch.problems, f"seed {test_seed()}")
+        checks += watch.checks
+        if killed:
             kills += 1
+            phases[_phase(output)] += 1
         else:
             finished += 1
             assert process.returncode == 0
+            # Runs are quicker than measured (a quieter machine): aim earlier from now on.
+            elapsed = time.monotonic() - started
+            if mastering:
+                full_run = min(full_run, elapsed)
+            else:
+                upload_run, startup = min(upload_run, elapsed), min(startup, 0.8 * elapsed)
+        if not killed or view.snapshot() == reference:
+            # Done (by this run or the killed one): start again so kills hit real work.
             assert view.snapshot() == reference, _differences(s3, view)
             view.clear()
             if mastering:
@@ -388,7 +434,8 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
     assert result.returncode == 0, result.stderr
     assert view.snapshot() == reference, _differences(s3, view)
     assert feed_problems(view, _base_url(s3)) == []
-    record("publish-kill", kills=kills, finished_before_kill=finished,
+    record("publish-kill", kills=kills, phases=dict(phases), finished_before_kill=finished,
+           feed_checks=checks, lost=0, startup_s=round(startup, 2),
            full_run_s=round(full_run, 2), upload_run_s=round(upload_run, 2))
 
 
@@ -449,23 +496,38 @@ def test_ingest_killed_at_random_moments_never_counts_twice_or_loses_a_download(
     assert result.returncode == 0, result.stderr
     truth, truth_rejected, truth_listeners = _counts(clean)
     assert sum(truth.values()) > 100 and truth_listeners > 100
+    started = time.monotonic()
+    noop = run_podcast(clean, "stats", "ingest", str(access_logs), env=s3.env())
+    startup_time = time.monotonic() - started  # start-up, catalog, database: no log read
+    assert noop.returncode == 0 and "0 added" in noop.stdout
 
     crashed = _stats_copy(show, tmp_path / "crashed")
     database = crashed.parent / ".podcast"
     random = rng("ingest-kill")
-    kills = finished = 0
+    kills = finished = after_startup = 0
+    states: Counter = Counter()
     while kills < INGEST_KILLS:
-        delay = random.uniform(0.3, ingest_time)
+        delay = random.uniform(0.1, ingest_time)
+        after_startup += delay > startup_time
         process = start_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
-        if _kill_at(process, delay):
+        killed, _ = _kill_at(process, delay)
+        counts = _counts(crashed)
+        if killed:
             kills += 1
-            partial, _, _ = _counts(crashed)
-            over = {k: (v, truth[k]) for k, v in partial.items() if v > truth[k]}
+            over = {k: (v, truth[k]) for k, v in counts[0].items() if v > truth[k]}
             assert over == {}, (over, f"kill {kills} at {delay:.2f}s", f"seed {test_seed()}")
+            if counts == (truth, truth_rejected, truth_listeners):
+                states["all files committed"] += 1
+            elif counts[0] or any(counts[1].values()):
+                states["some files committed"] += 1
+            else:
+                states["nothing committed yet"] += 1
         else:
             finished += 1
             assert process.returncode == 0
-            assert _counts(crashed) == (truth, truth_rejected, truth_listeners)
+        if not killed or counts == (truth, truth_rejected, truth_listeners):
+            # Complete (by this run or the killed one): start again so kills hit real work.
+            assert counts == (truth, truth_rejected, truth_listeners), f"seed {test_seed()}"
             for path in database.glob("stats.duckdb*"):
                 path.unlink()
     rerun = run_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
@@ -475,7 +537,9 @@ def test_ingest_killed_at_random_moments_never_counts_twice_or_loses_a_download(
     again = run_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
     assert "0 added" in again.stdout, again.stdout
     assert _counts(crashed) == (truth, truth_rejected, truth_listeners)
-    record("ingest-kill", kills=kills, finished_before_kill=finished,
+    record("ingest-kill", kills=kills, database_after_kill=dict(states),
+           killed_after_startup=after_startup, startup_s=round(startup_time, 2),
+           finished_before_kill=finished,
            lines=sum(1 for p in access_logs.iterdir() for _ in p.open()),
            ingest_s=round(ingest_time, 2), downloads=sum(truth.values()),
            listeners=truth_listeners, lost=0, double_counted=0)
