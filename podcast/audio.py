@@ -29,6 +29,7 @@ folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -686,25 +687,16 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
                    "duration": round(main.duration, 3), "intro": intro_length},
             output=figures, levelling={**curve.summary(), "codec_gain_db": round(encoder, 2),
                                        "limiter_correction_db": round(correction, 2)})
-        _write_sidecar(output.with_suffix(".json"), result)
+        # Both files are complete before either is renamed into place.
+        sidecar = temp.with_suffix(".json")
+        sidecar.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(temp, output)
+        os.replace(sidecar, output.with_suffix(".json"))
         return result
     finally:
         temp.unlink(missing_ok=True)
+        temp.with_suffix(".json").unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _write_sidecar(path: Path, result: MasterResult) -> None:
-    """Write the figures as JSON, atomically (temp file in the same folder, then rename)."""
-    import json
-
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_text(json.dumps(result.to_dict(), indent=2) + "\n",
-                        encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _finite(value):
