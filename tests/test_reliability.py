@@ -543,3 +543,30 @@ def test_ingest_killed_at_random_moments_never_counts_twice_or_loses_a_download(
            lines=sum(1 for p in access_logs.iterdir() for _ in p.open()),
            ingest_s=round(ingest_time, 2), downloads=sum(truth.values()),
            listeners=truth_listeners, lost=0, double_counted=0)
+
+
+@pytest.mark.parametrize(("name", "rate"), [("light", 0.10), ("heavy", 0.35)])
+def test_ingest_from_s3_through_faults_counts_exactly_what_a_local_read_counts(
+        s3: S3Server, show: Path, access_logs: Path, tmp_path: Path, name: str,
+        rate: float) -> None:
+    """Logs read from ``s3://`` through a faulty network give the same counts as the same
+    files read locally.  At these rates bounded retries always get through: giving up
+    would take seven faults in a row on one request, including a GET whose body is cut
+    after its headers arrived (botocore does not retry that one by itself)."""
+    client = s3.client()
+    prefix = f"logs-{name}/"
+    for path in sorted(access_logs.iterdir()):
+        client.upload_file(str(path), s3.bucket, prefix + path.name)
+    local = _stats_copy(show, tmp_path / "local")
+    assert run_podcast(local, "stats", "ingest", str(access_logs), env=s3.env()).returncode == 0
+
+    remote = _stats_copy(show, tmp_path / "remote")
+    random = rng(f"ingest-s3-{name}")
+    with FaultyProxy(s3.endpoint, rate=rate, seed=random.randrange(2**32),
+                     kinds=("500", "503", "reset-request", "reset-response")) as proxy:
+        result = run_podcast(remote, "stats", "ingest", f"s3://{s3.bucket}/{prefix}",
+                             env={**s3.env(), "AWS_ENDPOINT_URL": proxy.endpoint})
+    assert result.returncode == 0, (result.stderr, proxy.stats, f"seed {test_seed()}")
+    assert _counts(remote) == _counts(local), f"seed {test_seed()}"
+    record("ingest-s3-faults", name=name, rate=rate, exit_status=result.returncode,
+           requests=proxy.stats.requests, faults=dict(proxy.stats.faults))
