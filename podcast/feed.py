@@ -53,9 +53,10 @@ _SAFE_SCHEMES = ("http", "https", "mailto", "")
 #: A ``<`` that does not open a CommonMark autolink (``<https://...>``, ``<a@b.org>``).  Each
 #: one is swapped for U+FFFF before cmark sees the notes, so cmark can never read raw HTML,
 #: and put back as ``&lt;`` afterwards: the HTML shows as text, also inside code spans.
-#: U+FFFF cannot be in the notes: _text() drops it (XML 1.0 forbids it).
+#: U+FFFF cannot be in the notes: _text() drops it (XML 1.0 forbids it).  A backslash just
+#: before goes too: ``\<b>`` is Markdown for the text ``<b>``.
 _RAW_LT = re.compile(
-    r"<(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^\x00-\x20<>]*>"
+    r"\\?<(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^\x00-\x20<>]*>"
     r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*>)")
 _LT = "\uffff"

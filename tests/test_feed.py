@@ -267,7 +267,8 @@ def test_notes_are_commonmark_with_links_and_code_but_raw_html_is_shown_as_text(
     html = notes_html(
         "A `a < b` span, <https://example.com/?a=1&b=2>, <team@example.com> and "
         "[the site](https://example.com \"Home\").\n\n"
-        '<div onclick="steal()">block</div>\n\n- one\n- two\n\n---\n\n1. first\n')
+        '<div onclick="steal()">block</div>\n\n- one\n- two\n\n---\n\n1. first\n\n'
+        "Escaped the Markdown way: \\<b>.\n")
 
     assert "<code>a &lt; b</code>" in html  # a < in code is text, like everywhere else
     assert '<a href="https://example.com/?a=1&amp;b=2">' in html
@@ -277,6 +278,7 @@ def test_notes_are_commonmark_with_links_and_code_but_raw_html_is_shown_as_text(
     assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
     assert "<hr>" in html and "/>" not in html  # HTML void tags, as in the rest of the item
     assert "<ol>\n<li>first</li>\n</ol>" in html
+    assert "<p>Escaped the Markdown way: &lt;b&gt;.</p>" in html
 
 
 @pytest.mark.parametrize("notes", [
