@@ -324,13 +324,16 @@ def _run_outcome(con) -> tuple[int, int]:
                      FROM run_groups GROUP BY ALL),
         now AS (SELECT day, key, listener, sum(bytes) AS total
                 FROM listener_bytes SEMI JOIN run USING (day, key, listener)
-                GROUP BY ALL)
-        SELECT count(DISTINCT CASE WHEN total >= threshold
-                                   THEN (run.day, slug, run.listener) END)
-               - count(DISTINCT CASE WHEN total - run.bytes >= threshold
-                                     THEN (run.day, slug, run.listener) END),
-               coalesce(sum(CASE WHEN total < threshold THEN run.lines END), 0)
-        FROM run JOIN now USING (day, key, listener) JOIN media USING (key)""").fetchone()
+                GROUP BY ALL),
+        -- One row per (day, episode, listener): several keys may hold the same episode.
+        days AS (SELECT bool_or(total >= threshold) AS counted_now,
+                        bool_or(total - run.bytes >= threshold) AS counted_before,
+                        sum(CASE WHEN total < threshold THEN run.lines END) AS below
+                 FROM run JOIN now USING (day, key, listener) JOIN media USING (key)
+                 GROUP BY run.day, slug, run.listener)
+        SELECT count(*) FILTER (WHERE counted_now) - count(*) FILTER (WHERE counted_before),
+               coalesce(sum(below), 0)
+        FROM days""").fetchone()
     return int(added), int(below)
 
 
@@ -458,18 +461,19 @@ def _from_bytes(source: Source, sha: str, data: bytes, memory: _Memory,
 # --- one batch ------------------------------------------------------------------------------
 
 
-# Lines are grouped on every column the line-level rules read, then the rules run once
-# per group: the same verdicts as line by line, at a fraction of the cost.
+# The line-level rules run on each line, and lines are grouped by (day, verdict, path,
+# address, agent) in the same pass: the files are read once, and only the groups (a few
+# per listener-day) are stored.  A listener's 2-byte probes share the group of its other
+# requests (counted apart in ``probes``), which halves the groups the rest works on.
 _GROUP_SQL = """
 CREATE OR REPLACE TEMP TABLE line_groups AS
-WITH requests AS (
-    SELECT day_text, ip, ua, method, path, status, complete, {size_class} AS size_class,
-           sum(sent) AS sent, count(*) AS lines
-    FROM ({normalised})
-    GROUP BY ALL)
-SELECT day_text, reason, path, ip, ua, CASE WHEN reason = 'ok' THEN sent ELSE 0 END AS bytes,
-       lines
-FROM (SELECT *, {reason} AS reason FROM requests)
+SELECT day_text, CASE WHEN reason = 'probe' THEN 'ok' ELSE reason END AS reason,
+       path, ip, ua,
+       sum(CASE WHEN reason = 'ok' THEN sent ELSE 0 END) AS bytes,
+       count(*) FILTER (WHERE reason <> 'probe') AS lines,
+       count(*) FILTER (WHERE reason = 'probe') AS probes
+FROM (SELECT day_text, path, ip, ua, sent, {reason} AS reason FROM ({normalised}))
+GROUP BY 1, 2, 3, 4, 5
 """
 
 
@@ -511,7 +515,6 @@ def _read_groups(con, batch: list[_Item], robust: bool) -> None:
                                compression=batch[0].compression, rejects_table="rejects",
                                robust=robust)
     con.execute(_GROUP_SQL.format(reason=counting.LINE_REASON_SQL,
-                                  size_class=counting.SIZE_CLASS_SQL,
                                   normalised=logs.normalised_sql(source, sniffed,
                                                                  robust=robust)))
     if sniffed.format == logs.CLOUDFRONT:
@@ -533,12 +536,14 @@ class _Values:
     def load(self, con) -> None:
         """Fill the temporary tables ``paths``, ``agents``, ``addresses``, ``keys``."""
         paths = [p for (p,) in con.execute(
-            "SELECT DISTINCT path FROM line_groups WHERE path IS NOT NULL").fetchall()]
+            "SELECT DISTINCT path FROM line_groups WHERE reason = 'ok' AND path IS NOT NULL"
+        ).fetchall()]
         keys = [getattr(counting.match_media(p, self.index), "key", None) for p in paths]
         _table(con, "paths", ["path", "key"], ["VARCHAR", "VARCHAR"], [paths, keys])
 
         uas = [u for (u,) in con.execute(
-            "SELECT DISTINCT ua FROM line_groups WHERE ua IS NOT NULL").fetchall()]
+            "SELECT DISTINCT ua FROM line_groups WHERE reason = 'ok' AND ua IS NOT NULL"
+        ).fetchall()]
         found = []
         for ua in uas:
             if ua not in self.agent_cache:
@@ -551,16 +556,17 @@ class _Values:
 
         # Plain IPv4 addresses are their own listener address (checked in SQL: they are
         # most of the distinct values); the rest go through counting.listener_address.
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE addresses AS
-            SELECT ip, CASE WHEN {counting.ipv4_sql('ip')} THEN ip END AS address,
-                   NULL::VARCHAR AS country
-            FROM (SELECT DISTINCT ip FROM line_groups WHERE ip IS NOT NULL)""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE distinct_ips AS
+            SELECT ip, {counting.ipv4_sql('ip')} AS ipv4
+            FROM (SELECT DISTINCT ip FROM line_groups WHERE reason = 'ok' AND ip IS NOT NULL)""")
         other = [i for (i,) in con.execute(
-            "SELECT ip FROM addresses WHERE address IS NULL").fetchall()]
+            "SELECT ip FROM distinct_ips WHERE NOT ipv4").fetchall()]
         _table(con, "other_addresses", ["ip", "address"], ["VARCHAR", "VARCHAR"],
                [other, [counting.listener_address(ip) for ip in other]])
-        con.execute("""UPDATE addresses SET address = o.address FROM other_addresses o
-                       WHERE addresses.ip = o.ip""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE addresses AS
+            SELECT d.ip, CASE WHEN d.ipv4 THEN d.ip ELSE o.address END AS address,
+                   NULL::VARCHAR AS country
+            FROM distinct_ips d LEFT JOIN other_addresses o ON o.ip = d.ip""")
         if self.geoip is not None:
             ips = [i for (i,) in con.execute("SELECT ip FROM addresses").fetchall()]
             _table(con, "countries", ["ip", "country"], ["VARCHAR", "VARCHAR"],
@@ -590,14 +596,13 @@ def _table(con, name: str, columns: list[str], types: list[str], data: list[list
 _CLASSIFY_SQL = """
 CREATE OR REPLACE TEMP TABLE classified AS
 SELECT try_strptime(g.day_text, '{day_format}')::DATE AS day,
-       CASE WHEN g.reason NOT IN ('ok', 'probe') THEN g.reason
+       CASE WHEN g.reason <> 'ok' THEN g.reason
             WHEN try_strptime(g.day_text, '{day_format}') IS NULL
                  OR a.address IS NULL THEN 'malformed'
             WHEN p.key IS NULL THEN 'unknown_object'
             WHEN u.bot THEN 'bots'
-            WHEN g.reason = 'probe' THEN 'below_threshold'
             ELSE 'ok' END AS reason,
-       p.key, a.address, g.ua, u.app, u.device, a.country, g.bytes, g.lines
+       p.key, a.address, g.ua, u.app, u.device, a.country, g.bytes, g.lines, g.probes
 FROM line_groups g
 LEFT JOIN paths p ON p.path = g.path
 LEFT JOIN agents u ON u.ua = g.ua
@@ -609,7 +614,7 @@ _HASH_SQL = """
 CREATE OR REPLACE TEMP TABLE listeners AS
 SELECT period, address, ua, {listener} AS listener
 FROM (SELECT DISTINCT strftime(day, '%Y-%m') AS period, address, ua
-      FROM classified WHERE reason = 'ok') c
+      FROM classified WHERE reason = 'ok' AND lines > 0) c
 JOIN period_keys k USING (period)
 """
 
@@ -620,11 +625,12 @@ SELECT c.day, c.key, l.listener, l.period, min(c.app) AS app, min(c.device) AS d
 FROM classified c
 JOIN listeners l ON l.period = strftime(c.day, '%Y-%m') AND l.address = c.address
                     AND l.ua = c.ua
-WHERE c.reason = 'ok'
+WHERE c.reason = 'ok' AND c.lines > 0
 GROUP BY c.day, c.key, l.listener, l.period
 """
 
-_TEMPORARY = ("line_groups", "classified", "paths", "agents", "addresses", "other_addresses",
+_TEMPORARY = ("line_groups", "classified", "paths", "agents", "distinct_ips", "addresses",
+              "other_addresses",
               "countries", "period_keys", "listeners", "listener_days", "rejects",
               "rejects_scan")
 
@@ -640,8 +646,11 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     con.execute(_BATCH_LISTENER_DAYS_SQL)
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
-    rejected = con.execute("SELECT day, reason, sum(lines) FROM classified "
-                           "WHERE reason <> 'ok' GROUP BY day, reason").fetchall()
+    # A group's probes share its verdict; those of a counted group are below the threshold.
+    rejected = con.execute("""
+        SELECT day, CASE WHEN reason = 'ok' THEN 'below_threshold' ELSE reason END,
+               sum(CASE WHEN reason = 'ok' THEN probes ELSE lines + probes END) AS n
+        FROM classified GROUP BY ALL HAVING n > 0""").fetchall()
     (ok_lines,) = con.execute("SELECT coalesce(sum(lines), 0) FROM listener_days").fetchone()
     if unreadable:
         rejected.append((None, "malformed", unreadable))
