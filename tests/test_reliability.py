@@ -259,7 +259,7 @@ FAULT_RUNS = [  # (name, fault rate, kinds, must every run succeed through retri
     ("light", 0.10, ("500", "503", "reset-request", "reset-response"), True),
     ("slow", 0.20, ("503", "stall"), True),
     ("heavy", 0.35, ("500", "503", "reset-request", "reset-response"), False),
-    ("hostile", 0.70, FAULT_KINDS, False),
+    ("hostile", 0.60, FAULT_KINDS, False),
 ]
 
 
@@ -280,7 +280,7 @@ def test_publish_through_faults_succeeds_or_says_why_and_the_feed_stays_whole(
     outcomes = []
     for attempt in range(2):
         with FaultyProxy(s3.endpoint, rate=rate, seed=random.randrange(2**32), kinds=kinds,
-                         stall_seconds=1.5) as proxy:
+                         stall_seconds=1.0) as proxy:
             result = _publish_to(show, s3, prefix, endpoint=proxy.endpoint)
         problems = feed_problems(view, _base_url(s3))
         assert problems == [], (problems, f"seed {test_seed()}", attempt, proxy.stats)
