@@ -7,7 +7,7 @@ the same extensions loaded).  Both must write byte-identical feeds, or the run s
 time, best of ``--repeat`` runs taken in turns.  Target (issue acceptance): cold ratio <= 1.5;
 prints PASS or FAIL.
 
-    /work/venv/bin/python benchmarks/bench_feed.py [--episodes 5000] [--repeat 7]
+    /work/venv/bin/python benchmarks/bench_feed.py [--episodes 5000] [--repeat 10]
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def best_of(repeat: int, funcs: dict[str, Callable[[], object]]) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
 
     show, episodes, catalog = make_show(args.episodes)
