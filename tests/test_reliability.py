@@ -34,6 +34,7 @@ from reliability_fixtures import (
     NOW,
     BucketView,
     FeedWatcher,
+    FolderView,
     combined_lines,
     feed_problems,
     make_tiny_show,
@@ -437,6 +438,59 @@ def test_publish_killed_at_random_moments_never_exposes_a_broken_feed(
     record("publish-kill", kills=kills, phases=dict(phases), finished_before_kill=finished,
            feed_checks=checks, lost=0, startup_s=round(startup, 2),
            full_run_s=round(full_run, 2), upload_run_s=round(upload_run, 2))
+
+
+def test_publish_to_a_folder_killed_at_random_moments_never_exposes_a_broken_feed(
+        show: Path, reference: dict, s3: S3Server, tmp_path: Path) -> None:
+    """The same with ``file://`` storage (the demo's, served by ``podcast serve``), 10 kills
+    among the writes: every file is written to a hidden temp name and renamed into place,
+    so the feed is never half written; temp files a kill leaves behind are dotfiles, which
+    neither the store nor ``podcast serve`` ever shows."""
+    folder = tmp_path / "show"
+    shutil.copytree(show.parent, folder, symlinks=True)  # masters included
+    config = folder / "podcast.yaml"
+    public = tmp_path / "public"
+    view = FolderView(public)
+    args = ("publish", "--storage", f"file://{public}", "--now", NOW)
+    expected = {key: (item.size, item.sha256) for key, item in reference.items()}
+
+    def stored() -> dict:
+        return {key: (item.size, item.sha256) for key, item in view.snapshot().items()}
+
+    started = time.monotonic()
+    assert run_podcast(config, *args).returncode == 0
+    full = time.monotonic() - started
+    assert stored() == expected
+    started = time.monotonic()
+    assert "nothing to upload" in run_podcast(config, *args).stdout
+    startup = time.monotonic() - started
+    random = rng("publish-kill-folder")
+    kills = finished = checks = 0
+    phases: Counter = Counter()
+    while kills < 10:
+        assert kills + finished < 40, (kills, finished, "runs end too early")
+        view.clear()
+        delay = random.uniform(0.9 * startup, max(full, startup))
+        started = time.monotonic()
+        with FeedWatcher(view, _base_url(s3), interval=0.02) as watch:
+            process = start_podcast(config, *args, env={"PYTHONUNBUFFERED": "1"})
+            killed, output = _kill_at(process, delay)
+        assert watch.problems == [], (watch.problems, f"seed {test_seed()}")
+        checks += watch.checks
+        if killed:
+            kills += 1
+            phases[_phase(output)] += 1
+            assert feed_problems(view, _base_url(s3)) == []
+            assert run_podcast(config, *args).returncode == 0  # the re-run completes it
+        else:
+            finished += 1
+            full = min(full, time.monotonic() - started)
+            startup = min(startup, 0.8 * full)
+        assert stored() == expected, f"seed {test_seed()}"
+    leftovers = [p.name for p in public.rglob(".*")]
+    record("publish-kill-folder", kills=kills, phases=dict(phases),
+           finished_before_kill=finished, feed_checks=checks, temp_files_left=len(leftovers),
+           lost=0)
 
 
 # --- podcast stats ingest killed with SIGKILL ---------------------------------------------------
