@@ -245,7 +245,8 @@ def load_show(path: str | Path | None = None) -> Show:
     text = file.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
+    # PyYAML raises ValueError for impossible dates such as 2026-13-45.
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=file,
                           fix="check indentation and quote values containing ':'") from None
     file = file.resolve()
@@ -417,7 +418,8 @@ def split_front_matter(text: str, file: Path) -> tuple[dict[str, Any], str]:
                           fix="start the file with a `---` line, the keys, then `---`")
     try:
         data = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
+    # PyYAML raises ValueError for impossible dates such as 2026-13-45.
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"front matter is not valid YAML: {exc}", file=file,
                           fix="quote titles that contain ':' or '#'") from None
     if not isinstance(data, dict):
