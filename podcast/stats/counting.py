@@ -40,18 +40,23 @@ REASONS = ("malformed", "not_get", "bad_status", "unknown_object", "bots", "belo
 #: A 206 that delivered this many bytes or fewer is a range probe (``bytes=0-1``).
 PROBE_BYTES = 2
 
-#: SQL over the normalised request columns of one line: ``ok``, ``probe`` (a 206 that
-#: delivered at most :data:`PROBE_BYTES`, a ``bytes=0-1`` range probe) or a line-level
-#: rejection reason.  Evaluated per line, before grouping, so that the lines rejected
-#: here need no path, address or agent and fold into a few groups per day.
-LINE_REASON_SQL = f"""
+#: SQL: what a request's byte count says — ``bad`` (unreadable), ``probe`` (a 2-byte
+#: range probe if the answer was a 206) or ``some``.  Requests are grouped on this rather
+#: than on their byte counts, so the rules below run once per group, not once per line.
+SIZE_CLASS_SQL = f"""
+CASE WHEN sent IS NULL OR sent < 0 THEN 'bad' WHEN sent <= {PROBE_BYTES} THEN 'probe'
+     ELSE 'some' END"""
+
+#: SQL over normalised request columns (and ``size_class``): ``ok``, ``probe`` or a
+#: line-level rejection reason.
+LINE_REASON_SQL = """
 CASE
   WHEN NOT coalesce(complete, false) OR day_text IS NULL OR day_text = ''
-       OR ip IS NULL OR ip = '' OR status IS NULL OR sent IS NULL OR sent < 0
+       OR ip IS NULL OR ip = '' OR status IS NULL OR size_class = 'bad'
        OR method IS NULL OR method = '' THEN 'malformed'
   WHEN method <> 'GET' THEN 'not_get'
   WHEN status NOT IN (200, 206) THEN 'bad_status'
-  WHEN status = 206 AND sent <= {PROBE_BYTES} THEN 'probe'
+  WHEN status = 206 AND size_class = 'probe' THEN 'probe'
   ELSE 'ok'
 END"""
 

@@ -461,18 +461,27 @@ def _from_bytes(source: Source, sha: str, data: bytes, memory: _Memory,
 # --- one batch ------------------------------------------------------------------------------
 
 
-# The line-level rules run on each line, and lines are grouped by (day, verdict, path,
-# address, agent) in the same pass: the files are read once, and only the groups (a few
-# per listener-day) are stored.  A listener's 2-byte probes share the group of its other
-# requests (counted apart in ``probes``), which halves the groups the rest works on.
+# Lines are grouped on every column the line-level rules read, then the rules run once
+# per group: the same verdicts as line by line, at a fraction of the cost.  The groups
+# are then folded by (day, verdict, path, address, agent): a listener's 2-byte probes and
+# its 200/206 answers share one group (probes counted apart), which halves the rows the
+# rest of the batch works on.  Lines rejected here keep only their day.
 _GROUP_SQL = """
 CREATE OR REPLACE TEMP TABLE line_groups AS
+WITH requests AS (
+    SELECT day_text, ip, ua, method, path, status, complete, {size_class} AS size_class,
+           sum(sent) AS sent, count(*) AS lines
+    FROM ({normalised})
+    GROUP BY ALL),
+verdicts AS (SELECT *, {reason} AS reason FROM requests)
 SELECT day_text, CASE WHEN reason = 'probe' THEN 'ok' ELSE reason END AS reason,
-       path, ip, ua,
+       CASE WHEN reason IN ('ok', 'probe') THEN path END AS path,
+       CASE WHEN reason IN ('ok', 'probe') THEN ip END AS ip,
+       CASE WHEN reason IN ('ok', 'probe') THEN ua END AS ua,
        sum(CASE WHEN reason = 'ok' THEN sent ELSE 0 END) AS bytes,
-       count(*) FILTER (WHERE reason <> 'probe') AS lines,
-       count(*) FILTER (WHERE reason = 'probe') AS probes
-FROM (SELECT day_text, path, ip, ua, sent, {reason} AS reason FROM ({normalised}))
+       sum(CASE WHEN reason = 'probe' THEN 0 ELSE lines END) AS lines,
+       sum(CASE WHEN reason = 'probe' THEN lines ELSE 0 END) AS probes
+FROM verdicts
 GROUP BY 1, 2, 3, 4, 5
 """
 
@@ -515,6 +524,7 @@ def _read_groups(con, batch: list[_Item], robust: bool) -> None:
                                compression=batch[0].compression, rejects_table="rejects",
                                robust=robust)
     con.execute(_GROUP_SQL.format(reason=counting.LINE_REASON_SQL,
+                                  size_class=counting.SIZE_CLASS_SQL,
                                   normalised=logs.normalised_sql(source, sniffed,
                                                                  robust=robust)))
     if sniffed.format == logs.CLOUDFRONT:
