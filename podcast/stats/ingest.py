@@ -271,6 +271,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
             echo(f"reading {len(new)} new log file(s), "
                  f"{sum(s.size for s in new) / 2**20:.1f} MiB")
         _save_media(con, catalog)
+        (fresh,) = con.execute("SELECT count(*) = 0 FROM listener_bytes").fetchone()
         memory = _Memory(con)
         values = _Values(show, catalog, reader)
         con.execute("CREATE OR REPLACE TEMP TABLE run_groups "
@@ -281,7 +282,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
                 memory.clear()
                 if bar is not None:
                     bar.update(sum(item.source.size for item in batch))
-        added, below = _run_outcome(con)
+        added, below = _run_outcome(con, fresh=fresh)
         report.downloads_added = added
         report.rejected["below_threshold"] += below
         con.execute("DROP TABLE IF EXISTS run_groups")
@@ -312,24 +313,27 @@ def _save_media(con, catalog: Catalog) -> None:
                  [counting.threshold(m) for m in media]])
 
 
-def _run_outcome(con) -> tuple[int, int]:
+def _run_outcome(con, *, fresh: bool = False) -> tuple[int, int]:
     """Downloads this run added, and its lines left below the threshold.
 
     Only the listener-days this run touched can change, so only they are summed (a nightly
     run stays fast however large the database): a listener-day is added when its total
-    now reaches the threshold and its total without this run's bytes did not.
+    now reaches the threshold and its total without this run's bytes did not.  ``fresh``:
+    the database held no bytes before this run, so the run's own sums are the totals (the
+    first ingest of a large backlog skips reading them back).
     """
-    (added, below) = con.execute("""
+    totals = ("(SELECT *, bytes AS total FROM run) run" if fresh else
+              """run JOIN (SELECT day, key, listener, sum(bytes) AS total
+                           FROM listener_bytes SEMI JOIN run USING (day, key, listener)
+                           GROUP BY ALL) now USING (day, key, listener)""")
+    (added, below) = con.execute(f"""
         WITH run AS (SELECT day, key, listener, sum(bytes) AS bytes, sum(lines) AS lines
                      FROM run_groups GROUP BY ALL),
-        now AS (SELECT day, key, listener, sum(bytes) AS total
-                FROM listener_bytes SEMI JOIN run USING (day, key, listener)
-                GROUP BY ALL),
         -- One row per (day, episode, listener): several keys may hold the same episode.
         days AS (SELECT bool_or(total >= threshold) AS counted_now,
                         bool_or(total - run.bytes >= threshold) AS counted_before,
                         sum(CASE WHEN total < threshold THEN run.lines END) AS below
-                 FROM run JOIN now USING (day, key, listener) JOIN media USING (key)
+                 FROM {totals} JOIN media USING (key)
                  GROUP BY run.day, slug, run.listener)
         SELECT count(*) FILTER (WHERE counted_now) - count(*) FILTER (WHERE counted_before),
                coalesce(sum(below), 0)
@@ -462,27 +466,17 @@ def _from_bytes(source: Source, sha: str, data: bytes, memory: _Memory,
 
 
 # Lines are grouped on every column the line-level rules read, then the rules run once
-# per group: the same verdicts as line by line, at a fraction of the cost.  The groups
-# are then folded by (day, verdict, path, address, agent): a listener's 2-byte probes and
-# its 200/206 answers share one group (probes counted apart), which halves the rows the
-# rest of the batch works on.  Lines rejected here keep only their day.
+# per group: the same verdicts as line by line, at a fraction of the cost.
 _GROUP_SQL = """
 CREATE OR REPLACE TEMP TABLE line_groups AS
 WITH requests AS (
     SELECT day_text, ip, ua, method, path, status, complete, {size_class} AS size_class,
            sum(sent) AS sent, count(*) AS lines
     FROM ({normalised})
-    GROUP BY ALL),
-verdicts AS (SELECT *, {reason} AS reason FROM requests)
-SELECT day_text, CASE WHEN reason = 'probe' THEN 'ok' ELSE reason END AS reason,
-       CASE WHEN reason IN ('ok', 'probe') THEN path END AS path,
-       CASE WHEN reason IN ('ok', 'probe') THEN ip END AS ip,
-       CASE WHEN reason IN ('ok', 'probe') THEN ua END AS ua,
-       sum(CASE WHEN reason = 'ok' THEN sent ELSE 0 END) AS bytes,
-       sum(CASE WHEN reason = 'probe' THEN 0 ELSE lines END) AS lines,
-       sum(CASE WHEN reason = 'probe' THEN lines ELSE 0 END) AS probes
-FROM verdicts
-GROUP BY 1, 2, 3, 4, 5
+    GROUP BY ALL)
+SELECT day_text, reason, path, ip, ua, CASE WHEN reason = 'ok' THEN sent ELSE 0 END AS bytes,
+       lines
+FROM (SELECT *, {reason} AS reason FROM requests)
 """
 
 
@@ -546,14 +540,12 @@ class _Values:
     def load(self, con) -> None:
         """Fill the temporary tables ``paths``, ``agents``, ``addresses``, ``keys``."""
         paths = [p for (p,) in con.execute(
-            "SELECT DISTINCT path FROM line_groups WHERE reason = 'ok' AND path IS NOT NULL"
-        ).fetchall()]
+            "SELECT DISTINCT path FROM line_groups WHERE path IS NOT NULL").fetchall()]
         keys = [getattr(counting.match_media(p, self.index), "key", None) for p in paths]
         _table(con, "paths", ["path", "key"], ["VARCHAR", "VARCHAR"], [paths, keys])
 
         uas = [u for (u,) in con.execute(
-            "SELECT DISTINCT ua FROM line_groups WHERE reason = 'ok' AND ua IS NOT NULL"
-        ).fetchall()]
+            "SELECT DISTINCT ua FROM line_groups WHERE ua IS NOT NULL").fetchall()]
         found = []
         for ua in uas:
             if ua not in self.agent_cache:
@@ -566,9 +558,10 @@ class _Values:
 
         # Plain IPv4 addresses are their own listener address (checked in SQL: they are
         # most of the distinct values); the rest go through counting.listener_address.
+        # (One join builds the table: an UPDATE of most of its rows would cost twice.)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE distinct_ips AS
             SELECT ip, {counting.ipv4_sql('ip')} AS ipv4
-            FROM (SELECT DISTINCT ip FROM line_groups WHERE reason = 'ok' AND ip IS NOT NULL)""")
+            FROM (SELECT DISTINCT ip FROM line_groups WHERE ip IS NOT NULL)""")
         other = [i for (i,) in con.execute(
             "SELECT ip FROM distinct_ips WHERE NOT ipv4").fetchall()]
         _table(con, "other_addresses", ["ip", "address"], ["VARCHAR", "VARCHAR"],
@@ -606,13 +599,14 @@ def _table(con, name: str, columns: list[str], types: list[str], data: list[list
 _CLASSIFY_SQL = """
 CREATE OR REPLACE TEMP TABLE classified AS
 SELECT try_strptime(g.day_text, '{day_format}')::DATE AS day,
-       CASE WHEN g.reason <> 'ok' THEN g.reason
+       CASE WHEN g.reason NOT IN ('ok', 'probe') THEN g.reason
             WHEN try_strptime(g.day_text, '{day_format}') IS NULL
                  OR a.address IS NULL THEN 'malformed'
             WHEN p.key IS NULL THEN 'unknown_object'
             WHEN u.bot THEN 'bots'
+            WHEN g.reason = 'probe' THEN 'below_threshold'
             ELSE 'ok' END AS reason,
-       p.key, a.address, g.ua, u.app, u.device, a.country, g.bytes, g.lines, g.probes
+       p.key, a.address, g.ua, u.app, u.device, a.country, g.bytes, g.lines
 FROM line_groups g
 LEFT JOIN paths p ON p.path = g.path
 LEFT JOIN agents u ON u.ua = g.ua
@@ -624,7 +618,7 @@ _HASH_SQL = """
 CREATE OR REPLACE TEMP TABLE listeners AS
 SELECT period, address, ua, {listener} AS listener
 FROM (SELECT DISTINCT strftime(day, '%Y-%m') AS period, address, ua
-      FROM classified WHERE reason = 'ok' AND lines > 0) c
+      FROM classified WHERE reason = 'ok') c
 JOIN period_keys k USING (period)
 """
 
@@ -635,14 +629,13 @@ SELECT c.day, c.key, l.listener, l.period, min(c.app) AS app, min(c.device) AS d
 FROM classified c
 JOIN listeners l ON l.period = strftime(c.day, '%Y-%m') AND l.address = c.address
                     AND l.ua = c.ua
-WHERE c.reason = 'ok' AND c.lines > 0
+WHERE c.reason = 'ok'
 GROUP BY c.day, c.key, l.listener, l.period
 """
 
 _TEMPORARY = ("line_groups", "classified", "paths", "agents", "distinct_ips", "addresses",
-              "other_addresses",
-              "countries", "period_keys", "listeners", "listener_days", "rejects",
-              "rejects_scan")
+              "other_addresses", "countries", "period_keys", "listeners", "listener_days",
+              "rejects", "rejects_scan")
 
 
 def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
@@ -656,11 +649,8 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     con.execute(_BATCH_LISTENER_DAYS_SQL)
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
-    # A group's probes share its verdict; those of a counted group are below the threshold.
-    rejected = con.execute("""
-        SELECT day, CASE WHEN reason = 'ok' THEN 'below_threshold' ELSE reason END,
-               sum(CASE WHEN reason = 'ok' THEN probes ELSE lines + probes END) AS n
-        FROM classified GROUP BY ALL HAVING n > 0""").fetchall()
+    rejected = con.execute("SELECT day, reason, sum(lines) FROM classified "
+                           "WHERE reason <> 'ok' GROUP BY day, reason").fetchall()
     (ok_lines,) = con.execute("SELECT coalesce(sum(lines), 0) FROM listener_days").fetchone()
     if unreadable:
         rejected.append((None, "malformed", unreadable))
