@@ -1,6 +1,6 @@
 """Benchmark ``podcast stats ingest`` on 5 million realistic S3 access-log lines.
 
-    /work/venv/bin/python benchmarks/bench_ingest.py [--lines N] [--files N]
+    /work/venv/bin/python benchmarks/bench_ingest.py [--lines N] [--files N] [--repeat N]
 
 Generates the logs once (cached in ``benchmarks/.data/``): listeners with podcast apps on
 phones, range requests that walk through an episode, 2-byte probes, HEAD, 304, bots,
@@ -11,7 +11,10 @@ IPv6 households, several files.  Then prints, in one run:
 * the full ingest into a fresh database: time, lines/s, peak RSS, ratio to the floor;
 * a re-run with nothing new.
 
-Each measurement runs in its own process so that peak RSS is the ingest's alone.
+Each measurement runs in its own process so that peak RSS is the ingest's alone; floor
+and ingest are run ``--repeat`` times in turns and the best wall and best CPU time of each
+are kept (the 2-core machine is shared: other people's work inflates both, CPU time less).
+CPU time is the process's, all threads (DuckDB's workers and the file hasher) included.
 Targets: ingest <= 2x floor, >= 1M lines/s, peak RSS <= 1 GiB, re-run < 1 s.
 """
 
@@ -170,10 +173,19 @@ def run_child(*args: str) -> tuple[dict, int]:
     return answer, answer.pop("rss")
 
 
+def best(runs: list[tuple[dict, int]]) -> tuple[dict, int]:
+    """The first run's answer with the best wall and CPU time of all, and the highest RSS."""
+    answer = dict(runs[0][0])
+    answer["seconds"] = min(run["seconds"] for run, _ in runs)
+    answer["cpu"] = min(run["cpu"] for run, _ in runs)
+    return answer, max(rss for _, rss in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=5_000_000)
     parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -199,11 +211,20 @@ def main() -> None:
         with path.open("rb") as handle:
             while handle.read(1 << 24):
                 pass
-    floor, floor_rss = run_child("floor", str(folder))
-    ingest, rss = run_child("ingest", str(folder), str(show_root))
+    floors, ingests = [], []
+    for _ in range(args.repeat):  # in turns, so that a burst of load hits both alike
+        floors.append(run_child("floor", str(folder)))
+        shutil.rmtree(show_root)
+        show_root.mkdir()
+        ingests.append(run_child("ingest", str(folder), str(show_root)))
     rerun, _ = run_child("ingest", str(folder), str(show_root))
+    # Every run starts from a fresh database: each must count exactly the same.
+    assert len({(run["lines"], run["downloads"], run["summary"]) for run, _ in ingests}) == 1
+    floor, floor_rss = best(floors)
+    ingest, rss = best(ingests)
 
     lines = floor["lines"]
+    print(f"best of {args.repeat} runs each (wall and CPU taken separately)")
     print(f"floor   (DuckDB read_csv, group by key): {floor['seconds']:.2f} s "
           f"(CPU {floor['cpu']:.2f} s) for {lines:,} lines, "
           f"peak RSS {floor_rss / 2**20:.0f} MiB")
@@ -218,7 +239,8 @@ def main() -> None:
           f"{rerun['files_read']} files read")
     print("summary of the ingest:\n  " + ingest["summary"].replace("\n", "\n  "))
     checks = {
-        "ingest <= 2x floor": ingest["seconds"] <= 2 * floor["seconds"],
+        "ingest <= 2x floor (CPU)": ingest["cpu"] <= 2 * floor["cpu"],
+        "ingest <= 2x floor (wall)": ingest["seconds"] <= 2 * floor["seconds"],
         ">= 1M lines/s": ingest["lines"] / ingest["seconds"] >= 1_000_000,
         "peak RSS <= 1 GiB": rss <= 2**30,
         "re-run < 1 s": rerun["seconds"] < 1.0,
