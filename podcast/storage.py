@@ -16,7 +16,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from .errors import StorageError
+from .files import atomic_writer
 from .model import Catalog, Media, Show
 
 MANIFEST_KEY = "podcast-manifest.json"
@@ -152,24 +152,12 @@ class FileStore:
         target = self.path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle = tempfile.NamedTemporaryFile(
-                "wb", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
-        except OSError as exc:
-            raise StorageError(f"cannot write into {target.parent}: {exc.strerror}",
-                               file=target.parent,
-                               fix="check the folder exists and is writable") from None
-        try:
-            with handle:
+            with atomic_writer(target) as handle:
                 fill(handle)
-            # mkstemp makes the file private (0600); published files are for everyone.
-            os.chmod(handle.name, 0o644)
-            os.replace(handle.name, target)
-        except BaseException as exc:
-            Path(handle.name).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise StorageError(f"cannot write {target}: {exc.strerror}", file=target,
-                                   fix="check free disk space and permissions") from None
-            raise
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc.strerror}", file=target,
+                               fix="check the folder is writable and the disk has space"
+                               ) from None
         return target
 
     def put_file(self, key: str, path: Path, *, content_type: str, cache_control: str,
@@ -311,36 +299,14 @@ class S3Store:
                           (answer.get("Metadata") or {}).get("sha256"))
 
     def get_bytes(self, key: str) -> bytes:
-        """The bytes of ``key``; StorageError if absent.
-
-        botocore retries a request that fails, but not a body cut off after the headers
-        arrived; that is retried here, with the same bounded exponential backoff.
-        """
-        from botocore.exceptions import (
-            ConnectionClosedError,
-            IncompleteReadError,
-            ReadTimeoutError,
-            ResponseStreamingError,
-        )
-        from urllib3.exceptions import HTTPError as Urllib3Error
-
-        broken_body = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
-                       ConnectionClosedError, Urllib3Error)
-        attempts = self.client.meta.config.retries.get("max_attempts") or RETRY_ATTEMPTS
-        for attempt in range(attempts):
-            try:
-                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-                return answer["Body"].read()
-            except broken_body as exc:
-                if attempt + 1 == attempts:
-                    raise self._fail("download", key, exc) from None
-                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
-            except Exception as exc:
-                if _error_code(exc) in ("NoSuchKey", "404"):
-                    raise MissingObject(f"no object {key!r} in {self.url}",
-                                        file=f"s3://{self.bucket}/{self._key(key)}") from None
-                raise self._fail("download", key, exc) from None
-        raise AssertionError("unreachable")
+        """The bytes of ``key``; StorageError if absent (a cut-off body is fetched again)."""
+        try:
+            return read_object(self.client, self.bucket, self._key(key))
+        except Exception as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                raise MissingObject(f"no object {key!r} in {self.url}",
+                                    file=f"s3://{self.bucket}/{self._key(key)}") from None
+            raise self._fail("download", key, exc) from None
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -373,6 +339,34 @@ def _error_code(exc: Exception) -> str:
     """The S3 error code of a botocore ClientError (``NoSuchKey``, ``404``...), else ''."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def read_object(client, bucket: str, key: str) -> bytes:
+    """The bytes of one S3 object, read whole.
+
+    botocore retries a request that fails, but not a body cut off after the headers
+    arrived; that is retried here, with the same bounded exponential backoff.  Any other
+    error, or a body still cut on the last attempt, is raised as botocore raised it.
+    """
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    broken_body = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
+                   ConnectionClosedError, Urllib3Error)
+    attempts = client.meta.config.retries.get("max_attempts") or RETRY_ATTEMPTS
+    for attempt in range(attempts):
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except broken_body:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)))
+    raise AssertionError("unreachable")
 
 
 def _s3_client():
