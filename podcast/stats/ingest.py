@@ -127,9 +127,12 @@ def _s3_sources(url: str) -> list[Source]:
 def _read_bytes(source: Source, client=None) -> bytes:
     if source.path is not None:
         return source.path.read_bytes()
+    from podcast.storage import read_object
+
     bucket, key = source.s3
     try:
-        return (client or _s3_client()).get_object(Bucket=bucket, Key=key)["Body"].read()
+        # A log cut off in mid-body is fetched again (botocore retries only failed requests).
+        return read_object(client or _s3_client(), bucket, key)
     except Exception as exc:
         from podcast.storage import _storage_error
 
