@@ -18,6 +18,7 @@ import yaml
 
 from .categories import category_problem
 from .errors import ConfigError
+from .files import atomic_write
 from .model import (
     AudioSettings,
     Chapter,
@@ -399,9 +400,7 @@ def freeze_guid(show: Show) -> bool:
     addition = ("" if text.endswith("\n") else "\n") + (
         f"# podcast:guid, computed once from the feed URL; keep it even if the URL moves\n"
         f"guid: {show.guid}\n")
-    tmp = show.config_path.with_suffix(".yaml.tmp")
-    tmp.write_text(text + addition, encoding="utf-8")
-    os.replace(tmp, show.config_path)
+    atomic_write(show.config_path, (text + addition).encode("utf-8"))
     return True
 
 

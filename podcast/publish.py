@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from .config import freeze_guid, load_episodes
 from .errors import AudioError, ConfigError, StorageError
+from .files import atomic_write
 from .model import Catalog, Episode, Media, Show
 from .storage import (
     MANIFEST_KEY,
@@ -220,7 +219,7 @@ def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool
     master = Master(path=path, bytes=int(out.bytes), sha256=sha256_file(path),
                     duration=float(out.duration), tag_size=int(out.tag_size))
     figures = {k: v for k, v in asdict(master).items() if k != "path"}
-    _atomic_write(sidecar, json.dumps(figures, indent=2).encode())
+    atomic_write(sidecar, json.dumps(figures, indent=2).encode())
     # Masters of earlier inputs are no longer needed locally (they stay in the store).
     pattern = re.compile(rf"^{re.escape(episode.slug)}-([0-9a-f]{{16}})\.(mp3|json|media\.json)$")
     for old in path.parent.iterdir():
@@ -235,21 +234,6 @@ def _cache_paths(show: Show, episode: Episode, input_hash: str) -> tuple[Path, P
     folder = show.state_dir / "masters"
     # ``<stem>.json`` is the mastering report audio.master writes; ours is ``.media.json``.
     return folder / f"{stem}.mp3", folder / f"{stem}.media.json"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); published files are for everyone.
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 # --- uploading -----------------------------------------------------------------------------
@@ -486,7 +470,7 @@ def rebuild(show: Show, *, now: datetime, output: Path | None, upload: bool,
             echo(f"skipped {episode.slug}: not published yet (run `podcast publish`)")
     feed, pages = build_outputs(show, episodes, catalog, now)
     if output is not None:
-        _atomic_write(Path(output), feed)
+        atomic_write(Path(output), feed)
         echo(f"wrote {output} ({len(feed):,} bytes)")
     if upload:
         written = write_outputs(store, feed, pages)

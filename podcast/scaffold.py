@@ -7,14 +7,13 @@ Both refuse to overwrite anything, and both write files that pass validation as 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from .config import load_show
 from .errors import ConfigError
+from .files import atomic_write
 from .model import Show
 from .publish import ascii_slug
 
@@ -80,20 +79,6 @@ chapters:
 ---
 Show notes in **Markdown**: who the guest is, what you talk about, links.
 """
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); these are ordinary files of the show.
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def yaml_text(text: str) -> str:
@@ -162,8 +147,8 @@ def init_show(directory: Path, *, title: str) -> list[Path]:
     target_date = datetime.now(UTC).date().replace(month=12, day=31)
     text = SHOW_TEMPLATE.format(title=yaml_text(title), image=ARTWORK_NAME,
                                 target_date=target_date.isoformat())
-    _atomic_write(image, artwork(title))
-    _atomic_write(config, text.encode("utf-8"))
+    atomic_write(image, artwork(title))
+    atomic_write(config, text.encode("utf-8"))
     episodes.mkdir()
     try:
         load_show(config)  # what we wrote must be a valid show
@@ -219,5 +204,5 @@ def new_episode(show: Show, title: str, guests: list[str], *,
                                    number=number, guests=people)
     folder.mkdir(parents=True)
     path = folder / "episode.md"
-    _atomic_write(path, text.encode("utf-8"))
+    atomic_write(path, text.encode("utf-8"))
     return path

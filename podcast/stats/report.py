@@ -24,8 +24,6 @@ import base64
 import csv
 import io
 import json
-import os
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from podcast.config import load_episodes
 from podcast.errors import PodcastError
+from podcast.files import atomic_write
 from podcast.model import Download, Episode, Show
 
 # ``from podcast.stats import targets`` could give the package's forwarding function rather
@@ -438,17 +437,7 @@ def check_writable(path: Path, option: str | None = None) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder: never half-written."""
     check_writable(path)
-    folder = path.parent
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        # mkstemp makes the file private (0600); a report is meant to be read and served.
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def chart_format(path: Path) -> str:
