@@ -57,6 +57,16 @@ def rows(records: list[dict]) -> list[str]:
             f"| SIGKILL `podcast publish` (S3, moto) | {sum(r['kills'] for r in kills)} kills "
             f"({_counts(phases)}), {sum(r['feed_checks'] for r in kills)} feed checks every "
             f"50 ms | feed always whole; every re-run equal to a clean publish | 0 |")
+    kills = by_test.get("publish-kill-folder", [])
+    if kills:
+        phases = Counter()
+        for record in kills:
+            phases.update(record["phases"])
+        out.append(
+            f"| SIGKILL `podcast publish` (`file://` folder) | {sum(r['kills'] for r in kills)} "
+            f"kills ({_counts(phases)}), {sum(r['feed_checks'] for r in kills)} feed checks "
+            f"every 20 ms | feed never half written; every re-run equal to a clean publish; "
+            f"{sum(r['temp_files_left'] for r in kills)} hidden temp files left | 0 |")
     kills = by_test.get("ingest-kill", [])
     if kills:
         states: Counter = Counter()
