@@ -39,6 +39,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ from .loudness import (
     declared_duration,
     energy_loudness,
     gated_loudness,
+    loudness_range,
     parse_frame,
     parse_named_summaries,
     parse_summary,
@@ -84,6 +86,12 @@ CALIBRATION_WINDOWS = 60
 CALIBRATION_WINDOW = 6.0
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
+#: A PCM or FLAC recording this long (s) or longer is analysed as two halves in parallel ...
+SPLIT_MIN = 120.0
+#: ... the second starting this much before the middle, so its blocks from the middle on
+#: have their full history (the 3 s short-term window, the settled K-weighting filter
+#: and resampler) and read exactly as in a single pass.
+SPLIT_OVERLAP = 4.0
 
 
 @dataclass(frozen=True)
@@ -333,18 +341,93 @@ class _Progress:
 
 
 def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
-            progress: Callable[[float], None] = lambda _s: None) -> Analysis:
+            progress: Callable[[float], None] = lambda _s: None,
+            split_from: float = SPLIT_MIN) -> Analysis:
     """Decode ``info.path`` to the output format and log its momentary loudness.
 
     Streams ffmpeg's stderr line by line, keeping only two numbers per 100 ms, so memory
-    stays small for any length.  Raises AudioError for damage or a decode failure.
+    stays small for any length.  A PCM or FLAC recording of ``split_from`` seconds or more
+    is read as two halves by two ffmpeg processes at once (one per core; both seek
+    exactly), and the halves' series are joined into the one a single pass logs.
+    Raises AudioError for damage or a decode failure.
     """
-    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-i", str(info.path), "-map", "0:a:0",
-               "-af", f"{_format_filter(rate, layout)},ebur128=framelog=info",
-               "-f", "null", "-"]
+    length = declared_duration(info)
+    seekable = info.codec.startswith("pcm_") or info.codec == "flac"
+    if length is not None and seekable and length >= split_from:
+        middle = round(length / 2, 1)
+        lead = middle - SPLIT_OVERLAP
+        done = [0.0, 0.0]
+
+        def half(index: int) -> Callable[[float], None]:
+            def update(seconds: float) -> None:
+                done[index] = seconds
+                progress(done[0] + done[1])
+            return update
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(_meter, _analysis_command(info.path, rate, layout,
+                                                           start=lead), half(1))
+            first = _meter(_analysis_command(info.path, rate, layout, length=middle),
+                           half(0))
+            late = second.result()
+        # The second half's first blocks lack their history: keep those of the first.
+        keep = late.times + lead > middle + BLOCK / 2
+        frames = _Frames(
+            times=np.concatenate([first.times[first.times <= middle + BLOCK / 2],
+                                  late.times[keep] + lead]),
+            momentary=np.concatenate([first.momentary[first.times <= middle + BLOCK / 2],
+                                      late.momentary[keep]]),
+            short_term=np.concatenate([first.short_term[first.times <= middle + BLOCK / 2],
+                                       late.short_term[keep]]),
+            code=first.code or late.code, log=[*first.log, *late.log],
+            tail=first.tail if first.code else late.tail)
+        lra = loudness_range(frames.short_term)
+    else:
+        frames = _meter(_analysis_command(info.path, rate, layout), progress)
+        try:
+            lra = parse_summary(frames.tail).get("lra", 0.0)
+        except ValueError:
+            lra = 0.0
+    if frames.code != 0:
+        reason = ([*frames.log, *frames.tail][-1:] or ["ffmpeg failed"])[0].strip()
+        raise AudioError(f"cannot decode the {what}: {reason}", file=info.path,
+                         fix="export it again as WAV, FLAC, MP3 or M4A")
+    decoded = float(frames.times[-1]) if frames.times.size else 0.0
+    full = AudioInfo(**{**asdict(info), "declared_duration": length})
+    # The frame log stops at the last full 100 ms: allow for that and one packet.
+    check_complete(full, decoded + 0.25, frames.log, what=what)
+    return Analysis(info=info, times=frames.times, momentary=frames.momentary,
+                    duration=decoded, lra=lra)
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """One ebur128 frame log: block ends (s), momentary and short-term LUFS, and how
+    ffmpeg ended (exit code, its warnings and errors, the last lines it printed)."""
+
+    times: np.ndarray
+    momentary: np.ndarray
+    short_term: np.ndarray
+    code: int
+    log: list[str]
+    tail: list[str]
+
+
+def _analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
+                      length: float | None = None) -> list[str]:
+    seek = ["-ss", f"{start:.3f}"] if start is not None else []
+    stop = ["-t", f"{length:.3f}"] if length is not None else []
+    return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+            *seek, *stop, "-i", str(path), "-map", "0:a:0",
+            "-af", f"{_format_filter(rate, layout)},ebur128=framelog=info",
+            "-f", "null", "-"]
+
+
+def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
+    """Run one analysis ffmpeg and collect its frame log."""
     times: list[float] = []
     values: list[float] = []
+    short: list[float] = []
     log: list[str] = []
     tail: deque[str] = deque(maxlen=40)
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -354,25 +437,15 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
             if frame is not None:
                 times.append(frame[0])
                 values.append(frame[1])
+                short.append(frame[2])
                 progress(frame[0])
                 continue
             tail.append(line)
             if "[warning]" in line or "[error]" in line or "[fatal]" in line:
                 log.append(line)
-    if process.returncode != 0:
-        reason = ([*log, *tail][-1:] or ["ffmpeg failed"])[0].strip()
-        raise AudioError(f"cannot decode the {what}: {reason}", file=info.path,
-                         fix="export it again as WAV, FLAC, MP3 or M4A")
-    decoded = times[-1] if times else 0.0
-    full = AudioInfo(**{**asdict(info), "declared_duration": declared_duration(info)})
-    # The frame log stops at the last full 100 ms: allow for that and one packet.
-    check_complete(full, decoded + 0.25, log, what=what)
-    try:
-        lra = parse_summary(tail).get("lra", 0.0)
-    except ValueError:
-        lra = 0.0
-    return Analysis(info=info, times=np.asarray(times), momentary=np.asarray(values),
-                    duration=decoded, lra=lra)
+    return _Frames(times=np.asarray(times, dtype=float), momentary=np.asarray(values, dtype=float),
+                   short_term=np.asarray(short, dtype=float), code=process.returncode,
+                   log=log, tail=list(tail))
 
 
 # --------------------------------------------------------------------------- pass 2

@@ -192,6 +192,26 @@ def gated_loudness(momentary: Sequence[float] | np.ndarray) -> float:
     return float(energy_loudness(kept.mean()))
 
 
+def loudness_range(short_term: Sequence[float] | np.ndarray) -> float:
+    """The loudness range (LU, EBU Tech 3342) of a series of 3 s short-term loudnesses
+    logged every 100 ms, as ffmpeg's ebur128 computes it.
+
+    Blocks under -70 LUFS are dropped, then those more than 20 LU under the energy mean of
+    the rest; the range runs from the 10th to the 95th percentile of what remains, each
+    taken as the nearest-rank value (ffmpeg's histogram walk).
+    """
+    values = np.asarray(short_term, dtype=float)
+    values = values[np.isfinite(values) & (values >= ABSOLUTE_GATE)]
+    if values.size == 0:
+        return 0.0
+    gate = float(energy_loudness(np.mean(block_energy(values)))) - 20.0
+    values = np.sort(values[values >= gate])
+    count = values.size
+    low = values[max(int(0.10 * count + 0.5), 1) - 1]
+    high = values[max(int(0.95 * count + 0.5), 1) - 1]
+    return round(float(high - low), 1)
+
+
 def damage_lines(lines: Iterable[str]) -> list[str]:
     """The ffmpeg log lines that say the input is truncated or corrupt."""
     return [_PREFIX.sub("", line).strip() for line in lines if _DAMAGE.search(line)]

@@ -30,6 +30,7 @@ from mutagen.id3 import ID3
 from podcast import binaries
 from podcast.audio import (
     MIN_INPUT_LUFS,
+    analyse,
     calibrate,
     calibration_windows,
     chapter_problems,
@@ -41,7 +42,7 @@ from podcast.audio import (
     window_mask,
 )
 from podcast.errors import AudioError, ConfigError
-from podcast.loudness import gated_loudness
+from podcast.loudness import gated_loudness, probe
 from podcast.model import AudioSettings, Chapter
 from podcast.tags import tag_size
 
@@ -289,6 +290,33 @@ def test_calibrating_on_seeked_windows_hears_what_the_whole_program_gives(
     assert seeked == pytest.approx(whole, abs=0.15)
     assert whole["a"] < whole["u"]  # the limiter did take some loudness
     assert whole["b"] > whole["a"]  # and 1 dB more gain still comes out louder
+
+
+def test_a_recording_read_as_two_halves_logs_the_same_blocks_as_one_pass(
+        short_interview: Path):
+    # Long recordings are analysed by two ffmpeg processes at once; forcing that path on
+    # 12 s must give the very block series of a single pass, joined without a seam.
+    info = probe(short_interview)
+    common = {"rate": 44100, "layout": "mono", "what": "audio file"}
+    single = analyse(info, **common, split_from=math.inf)
+    halves = analyse(info, **common, split_from=0.0)
+    assert single.times.size == 120
+    # Block ends agree to ffmpeg's printed precision (6 digits: 10.39998 against 10.4).
+    np.testing.assert_allclose(halves.times, single.times, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(halves.momentary, single.momentary)
+    assert halves.duration == pytest.approx(single.duration, abs=1e-4)
+    # The single pass reads ffmpeg's own loudness range; the halves compute it.
+    assert halves.lra == pytest.approx(single.lra, abs=0.15)
+
+
+def test_a_truncated_recording_read_as_two_halves_is_refused(tmp_path: Path,
+                                                              short_interview: Path):
+    whole = tmp_path / "whole.wav"
+    run_ffmpeg("-i", str(short_interview), "-c:a", "pcm_s16le", str(whole))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:1_200_000])  # 6.2 s of the header's 12 s
+    with pytest.raises(AudioError, match="truncated or corrupt"):
+        analyse(probe(cut), rate=44100, layout="mono", what="audio file", split_from=0.0)
 
 
 # --------------------------------------------------------------------------- acceptance 2
