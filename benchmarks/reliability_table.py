@@ -74,11 +74,10 @@ def rows(records: list[dict]) -> list[str]:
             states.update(record["database_after_kill"])
         out.append(
             f"| SIGKILL `podcast stats ingest` ({kills[0]['lines']:,} lines, 6 files) | "
-            f"{sum(r['kills'] for r in kills)} kills ({_counts(states)}; "
-            f"{sum(r['killed_after_startup'] for r in kills)} after start-up) | never above "
-            f"the clean count; re-run equal to a clean ingest "
-            f"({kills[0]['downloads']:,} downloads, {kills[0]['listeners']} listeners per seed "
-            f"{kills[0]['seed']}) | 0 lost, 0 double |")
+            f"{sum(r['kills'] for r in kills)} kills (database after the kill: "
+            f"{_counts(states)}) | never above the clean count; every re-run equal to a "
+            f"clean ingest (seed {kills[0]['seed']}: {kills[0]['downloads']:,} downloads, "
+            f"{kills[0]['listeners']} listeners) | 0 lost, 0 double |")
     s3_ingest = by_test.get("ingest-s3-faults", [])
     if s3_ingest:
         faults = Counter()

@@ -562,12 +562,12 @@ def test_ingest_killed_at_random_moments_never_counts_twice_or_loses_a_download(
     states: Counter = Counter()
     while kills < INGEST_KILLS:
         delay = random.uniform(0.1, ingest_time)
-        after_startup += delay > startup_time
         process = start_podcast(crashed, "stats", "ingest", str(access_logs), env=s3.env())
         killed, _ = _kill_at(process, delay)
         counts = _counts(crashed)
         if killed:
             kills += 1
+            after_startup += delay > startup_time
             over = {k: (v, truth[k]) for k, v in counts[0].items() if v > truth[k]}
             assert over == {}, (over, f"kill {kills} at {delay:.2f}s", f"seed {test_seed()}")
             if counts == (truth, truth_rejected, truth_listeners):
