@@ -8,12 +8,14 @@ Streaming passes over the audio, so memory does not grow with the episode's leng
    BS.1770 gating blocks, so everything else is arithmetic in numpy (:func:`level_gains`):
    a slowly moving *levelling* gain that brings the quiet guest up to the host, and the
    *prediction* of the integrated loudness after it, from which one final offset hits the
-   target.  A silent input is caught here, before anything is written.
+   target.  A silent input is caught here, before anything is written.  A long WAV or
+   FLAC recording is read as two halves by two ffmpeg processes at once (one per core).
 2. **Calibration.**  Two things the prediction cannot know are measured instead: the MP3
    encoder's own gain (:func:`codec_gain`, 4 s of noise, libmp3lame comes out ~0.45 dB
    quiet) and the loudness the limiter shaves off (:func:`calibrate`: the gain curve with
    and without the limiter over 6 s windows covering a tenth of a long program, all of a
-   short one).  :func:`limiter_correction` turns them into one more gain.
+   short one; the windows are heard by two ffmpeg runs at once).
+   :func:`limiter_correction` turns them into one more gain.
 3. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
    ``A`` decodes, applies the gain curve (a 10 Hz gain envelope read as a second audio
    input, resampled to the audio rate and multiplied in: smooth, per sample), and limits
