@@ -17,3 +17,17 @@ def demo_show(tmp_path: Path) -> Path:
         shutil.copytree(REPO / name, tmp_path / name)
     shutil.copy(REPO / "podcast.yaml", tmp_path / "podcast.yaml")
     return tmp_path / "podcast.yaml"
+
+
+@pytest.fixture(scope="session")
+def mp3_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MP3s encoded once for the whole session (ffmpeg is the slow part)."""
+    return tmp_path_factory.mktemp("mp3")
+
+
+@pytest.fixture
+def published(demo_show: Path, mp3_cache: Path):
+    """The demo show published to a local folder (see feed_fixtures.publish_demo)."""
+    from feed_fixtures import publish_demo
+
+    return publish_demo(demo_show, mp3_cache)

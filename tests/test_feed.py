@@ -16,7 +16,7 @@ import feedparser
 import podcastparser
 import psutil
 import pytest
-from feed_fixtures import NOW, THIRD_LIVE, Published, publish_demo
+from feed_fixtures import NOW, THIRD_LIVE, Published
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -36,16 +36,6 @@ from podcast.model import Chapter, Person, Show
 NS = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "content":
       "http://purl.org/rss/1.0/modules/content/", "atom": "http://www.w3.org/2005/Atom"}
 
-
-@pytest.fixture(scope="session")
-def mp3_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """MP3s encoded once for the whole session (ffmpeg is the slow part)."""
-    return tmp_path_factory.mktemp("mp3")
-
-
-@pytest.fixture
-def published(demo_show: Path, mp3_cache: Path) -> Published:
-    return publish_demo(demo_show, mp3_cache)
 
 
 def build(pub: Published, now=NOW, episodes=None) -> bytes:

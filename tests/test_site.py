@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from feed_fixtures import NOW, THIRD_LIVE, Published, publish_demo
+from feed_fixtures import NOW, THIRD_LIVE, Published
 
 from podcast.model import Person
 from podcast.serve import serving
@@ -25,15 +25,6 @@ from podcast.site import parse_json_transcript, parse_timed_transcript, render_s
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> & "Co" ]]>'
 
-
-@pytest.fixture(scope="session")
-def mp3_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("mp3")
-
-
-@pytest.fixture
-def published(demo_show: Path, mp3_cache: Path) -> Published:
-    return publish_demo(demo_show, mp3_cache)
 
 
 def render(pub: Published, now=NOW, episodes=None) -> dict[str, bytes]:
