@@ -113,7 +113,6 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
            as_json: bool) -> None:
     """Produce the finished, tagged MP3 of EPISODE (slug or folder)."""
     from podcast.audio import master as run_master
-
     from podcast.config import find_episode
 
     show = _show(ctx)
