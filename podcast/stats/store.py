@@ -24,13 +24,12 @@ summed bytes reach the media's threshold.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from datetime import date
 from pathlib import Path
 
 from podcast.errors import PodcastError
+from podcast.files import atomic_write
 from podcast.model import Download, Show
 from podcast.stats.counting import REASONS
 
@@ -177,17 +176,9 @@ def period_keys(show: Show, periods: set[str]) -> dict[str, bytes]:
     if missing:
         for period in missing:
             keys[period] = secrets.token_hex(32)
-        _write_private(path, json.dumps(keys, indent=1, sort_keys=True) + "\n")
+        # The key file is a secret: owner-only, like an SSH key.
+        atomic_write(path, (json.dumps(keys, indent=1, sort_keys=True) + "\n").encode(),
+                     mode=0o600)
     return {p: bytes.fromhex(keys[p]) for p in periods}
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
