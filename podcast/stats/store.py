@@ -2,7 +2,7 @@
 
 What is stored (never a raw IP, never a user agent):
 
-* ``files``           every log file ingested, by content hash (re-ingest skips it);
+* ``files``           every log file ingested, by content hash (BLAKE3; re-ingest skips it);
 * ``media``           media key -> episode slug and byte threshold, from the catalog;
 * ``listener_bytes``  per (UTC day, media key, listener): bytes delivered by GET 200/206,
                       the lines, and the listener's app, device and country.  Rows are
@@ -38,11 +38,11 @@ KEY_NAME = "ip-key"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
-    sha256 VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
+    digest VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
     format VARCHAR, ingested_at TIMESTAMP DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
 CREATE TABLE IF NOT EXISTS listener_bytes (
-    day DATE, key VARCHAR, listener VARCHAR, key_period VARCHAR, app VARCHAR,
+    day DATE, key VARCHAR, listener UHUGEINT, key_period VARCHAR, app VARCHAR,
     device VARCHAR, country VARCHAR, bytes BIGINT, lines BIGINT);
 CREATE TABLE IF NOT EXISTS rejections (day DATE, reason VARCHAR, lines BIGINT);
 """
@@ -75,6 +75,13 @@ def connect(show: Show, *, read_only: bool = False):
     con.execute("SET preserve_insertion_order = false")
     if not read_only:
         con.execute(_SCHEMA)
+    (current,) = con.execute("SELECT count(*) = 0 OR bool_or(column_name = 'digest') "
+                             "FROM duckdb_columns() WHERE table_name = 'files'").fetchone()
+    if not current:
+        con.close()
+        raise PodcastError("the stats database was written by an earlier version of podcast",
+                           file=path, fix="delete it and ingest the logs again (the "
+                                          "listener-hash keys in ip-key stay valid)")
     return con
 
 
@@ -117,7 +124,7 @@ def load_downloads(show: Show, since: date | None, until: date | None) -> list[D
             GROUP BY day, slug, listener ORDER BY day, slug, listener""", params).fetchall()
     finally:
         con.close()
-    return [Download(day=day, slug=slug, listener=listener, app=app, device=device,
+    return [Download(day=day, slug=slug, listener=f"{listener:032x}", app=app, device=device,
                      country=country, bytes=int(nbytes))
             for day, slug, listener, app, device, country, nbytes in rows]
 
