@@ -8,6 +8,8 @@ IPv6 households, several files.  Then prints, in one run:
 
 * the floor: a minimal DuckDB scan of the same files (``read_csv`` with ``delim ' '``,
   counting rows grouped by key) — what reading the bytes costs at the least;
+* a yardstick, "bare": the same scan reading the seven fields the rules need, summing
+  bytes per (day, object, address, agent) — what any count costs before its rules;
 * the full ingest into a fresh database: time, lines/s, peak RSS, ratio to the floor;
 * a re-run with nothing new.
 
@@ -135,20 +137,38 @@ def generate(folder: Path, lines: int, files: int, seed: int = 1) -> list[Path]:
     return paths
 
 
-def child_floor(folder: str) -> dict:
+#: What the two DuckDB-only measurements run on the raw files (``{files}``).
+QUERIES = {
+    # The floor: every line read into its fields, one column used.
+    "floor": "SELECT c8, count(*) FROM {source} GROUP BY c8",
+    # Not a target, a yardstick: the least any count must do on top of the floor — read
+    # the seven fields the rules need and sum the bytes of GET 200/206 answers per
+    # (day, object, address, agent); no other rule, no listener hash, nothing stored.
+    "bare": """CREATE TEMP TABLE groups AS
+        SELECT substr(c2, 2, 11) AS day, c8, hash(c4, c17) AS h, hash(c17, c4) AS h2,
+               any_value(c4) AS ip, any_value(c17) AS ua, count(*) AS lines,
+               sum(try_cast(c12 AS BIGINT))
+                   FILTER (c7 = 'REST.GET.OBJECT' AND c10 IN ('200', '206')) AS bytes
+        FROM {source}
+        GROUP BY ALL""",
+}
+
+
+def child_query(kind: str, folder: str) -> dict:
     import duckdb
 
     files = sorted(str(p) for p in Path(folder).glob("*.log"))
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(30)) + "}"
+    source = (f"read_csv({files}, delim=' ', quote='\"', escape='\"', header=false, "
+              f"columns={columns}, auto_detect=false, null_padding=true, strict_mode=false, "
+              "ignore_errors=true)")
     started, cpu = time.perf_counter(), time.process_time()
     con = duckdb.connect()
-    rows = con.execute(f"""
-        SELECT c8, count(*) FROM read_csv({files}, delim=' ', quote='"', escape='"',
-            header=false, columns={columns}, auto_detect=false, null_padding=true,
-            strict_mode=false, ignore_errors=true)
-        GROUP BY c8""").fetchall()
+    con.execute(QUERIES[kind].format(source=source))
+    lines = (sum(count for _, count in con.fetchall()) if kind == "floor" else
+             con.execute("SELECT sum(lines) FROM groups").fetchone()[0])
     return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-            "lines": sum(count for _, count in rows)}
+            "lines": lines}
 
 
 def child_ingest(folder: str, show_root: str) -> dict:
@@ -190,7 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        answer = child_floor(*rest) if kind == "floor" else child_ingest(*rest)
+        answer = child_ingest(*rest) if kind == "ingest" else child_query(kind, *rest)
         answer["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(json.dumps(answer))
         return
@@ -211,9 +231,10 @@ def main() -> None:
         with path.open("rb") as handle:
             while handle.read(1 << 24):
                 pass
-    floors, ingests = [], []
-    for _ in range(args.repeat):  # in turns, so that a burst of load hits both alike
+    floors, bares, ingests = [], [], []
+    for _ in range(args.repeat):  # in turns, so that a burst of load hits all alike
         floors.append(run_child("floor", str(folder)))
+        bares.append(run_child("bare", str(folder)))
         shutil.rmtree(show_root)
         show_root.mkdir()
         ingests.append(run_child("ingest", str(folder), str(show_root)))
@@ -221,6 +242,7 @@ def main() -> None:
     # Every run starts from a fresh database: each must count exactly the same.
     assert len({(run["lines"], run["downloads"], run["summary"]) for run, _ in ingests}) == 1
     floor, floor_rss = best(floors)
+    bare, _ = best(bares)
     ingest, rss = best(ingests)
 
     lines = floor["lines"]
@@ -228,6 +250,9 @@ def main() -> None:
     print(f"floor   (DuckDB read_csv, group by key): {floor['seconds']:.2f} s "
           f"(CPU {floor['cpu']:.2f} s) for {lines:,} lines, "
           f"peak RSS {floor_rss / 2**20:.0f} MiB")
+    print(f"bare    (needed fields, sum per listener-day, no rules): {bare['seconds']:.2f} s "
+          f"(CPU {bare['cpu']:.2f} s): {bare['seconds'] / floor['seconds']:.2f}x wall, "
+          f"{bare['cpu'] / floor['cpu']:.2f}x CPU of the floor")
     print(f"ingest  (full rules, fresh database):    {ingest['seconds']:.2f} s "
           f"(CPU {ingest['cpu']:.2f} s), {ingest['lines'] / ingest['seconds']:,.0f} lines/s, "
           f"peak RSS {rss / 2**20:.0f} MiB, {ingest['downloads']:,} downloads")

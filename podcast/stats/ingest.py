@@ -4,13 +4,15 @@ The pipeline, per batch of files of one format:
 
 1. **read** (SQL, :mod:`podcast.stats.logs`): DuckDB's CSV reader turns every line into
    the normalised request columns, the line-level rules of :mod:`podcast.stats.counting`
-   give each line a reason, and lines are grouped by (day, path, address, agent, reason)
-   with their bytes summed — millions of lines become a few hundred thousand groups;
-2. **values** (Python): the distinct paths, addresses, agents and days of the groups go
+   give each line a reason, and lines are grouped by (day, path, requester), a requester
+   being the (address, agent) pair, with bytes summed and lines counted per reason —
+   millions of lines become about one row per listener-day;
+2. **values** (Python): the distinct paths, days, agents and addresses of the batch go
    through the value-level rules (media match, /64 cut, bot and app detection, GeoIP);
-3. **write** (SQL, one transaction): listener hashes, rejections, byte sums and the
-   "ingested" mark of every file of the batch are committed together, so a crash never
-   counts a file twice or half.
+   listener hashes and addresses already worked out in the run are reused;
+3. **write** (SQL, one transaction): listener-days, rejections and the "ingested" mark of
+   every file of the batch are committed together, so a crash never counts a file twice
+   or half.
 
 Raw addresses exist only in memory (temporary tables, with spilling to disk disabled).
 """
@@ -35,7 +37,9 @@ from podcast.errors import PodcastError
 from podcast.model import Catalog, Show
 from podcast.stats import agents, counting, logs, store
 
-#: Files are read this many (uncompressed) bytes at a time, in one transaction each.
+#: Files are read this many (uncompressed) bytes at a time, in one transaction each.  Larger
+#: batches are faster but DuckDB's grouping holds about 1 GiB per 2 GiB of busy S3 logs
+#: (spilling is off): 768 MiB keeps a large backlog's ingest near 640 MiB peak RSS.
 BATCH_BYTES = 768 * 1024 * 1024
 _GZIP_RATIO = 8  # rough size of a decompressed .gz log relative to the file
 _SNIFF_BYTES = 64 * 1024
