@@ -308,13 +308,14 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
 
 
 #: Temporary tables that live for the whole run, across batches: what the run added (for
-#: :func:`_run_outcome`), and the listener hashes and addresses already worked out (a log
-#: spread over many batches holds the same listeners in each).
+#: :func:`_run_outcome`), and the requesters and listener hashes already worked out (a
+#: log spread over many batches holds the same listeners in each).
 _RUN_TABLES = {
     "run_groups": "day DATE, key VARCHAR, listener UHUGEINT, bytes BIGINT, lines BIGINT",
     "run_ids": "period VARCHAR, h UBIGINT, h2 UBIGINT, listener UHUGEINT, app VARCHAR, "
                "device VARCHAR, country VARCHAR",
-    "run_addresses": "ip VARCHAR, address VARCHAR, country VARCHAR",
+    "run_who": "h UBIGINT, h2 UBIGINT, ua VARCHAR, address VARCHAR, app VARCHAR, "
+               "device VARCHAR, bot BOOLEAN, country VARCHAR",
 }
 
 
@@ -509,11 +510,13 @@ FROM (SELECT *, {reason} AS reason FROM ({normalised}))
 GROUP BY ALL
 """
 
-# Requesters whose GETs answered 200/206: the value-level rules run once per requester.
+# Requesters whose GETs answered 200/206, new to this run: the value-level rules run once
+# per requester and run.
 _REQUESTERS_SQL = """
 CREATE OR REPLACE TEMP TABLE requesters AS
 SELECT h, h2, any_value(ip) AS ip, any_value({ua}) AS ua
-FROM line_groups WHERE ok + probe > 0
+FROM line_groups ANTI JOIN run_who USING (h, h2)
+WHERE ok + probe > 0
 GROUP BY h, h2
 """
 
@@ -576,8 +579,8 @@ class _Values:
         self.index = counting.media_by_name(self.catalog.all_media())
 
     def load(self, con, day_format: str) -> None:
-        """Fill the temporary tables ``days``, ``paths`` and ``who`` (one row a requester:
-        listener address, app, device, bot, country)."""
+        """Fill the temporary tables ``days`` and ``paths``, and add the batch's new
+        requesters to ``run_who`` (listener address, app, device, bot, country)."""
         con.execute(f"""CREATE OR REPLACE TEMP TABLE days AS
             SELECT day_text, day, strftime(day, '%Y-%m') AS period
             FROM (SELECT day_text, try_strptime(day_text, '{day_format}')::DATE AS day
@@ -601,27 +604,25 @@ class _Values:
 
         # Plain IPv4 addresses are their own listener address (checked in SQL: they are
         # most of the distinct values); the rest go through counting.listener_address.
-        # Addresses met in an earlier batch of the run are known already.
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE new_ips AS
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE distinct_ips AS
             SELECT ip, {counting.ipv4_sql('ip')} AS ipv4
-            FROM (SELECT DISTINCT ip FROM requesters WHERE ip IS NOT NULL)
-            ANTI JOIN run_addresses USING (ip)""")
-        other = [i for (i,) in con.execute("SELECT ip FROM new_ips WHERE NOT ipv4").fetchall()]
+            FROM (SELECT DISTINCT ip FROM requesters WHERE ip IS NOT NULL)""")
+        other = [i for (i,) in con.execute(
+            "SELECT ip FROM distinct_ips WHERE NOT ipv4").fetchall()]
         _table(con, "other_addresses", ["ip", "address"], ["VARCHAR", "VARCHAR"],
                [other, [counting.listener_address(ip) for ip in other]])
-        located = [i for (i,) in con.execute("SELECT ip FROM new_ips").fetchall()
+        located = [i for (i,) in con.execute("SELECT ip FROM distinct_ips").fetchall()
                    ] if self.geoip is not None else []
         _table(con, "countries", ["ip", "country"], ["VARCHAR", "VARCHAR"],
                [located, [self.geoip.country(ip) for ip in located]])
-        con.execute("""INSERT INTO run_addresses
-            SELECT n.ip, CASE WHEN n.ipv4 THEN n.ip ELSE o.address END, c.country
-            FROM new_ips n LEFT JOIN other_addresses o USING (ip)
+        con.execute("""INSERT INTO run_who
+            SELECT r.h, r.h2, r.ua, CASE WHEN d.ipv4 THEN d.ip ELSE o.address END, u.app,
+                   u.device, coalesce(u.bot, true), c.country
+            FROM requesters r
+            LEFT JOIN agents u USING (ua)
+            LEFT JOIN distinct_ips d USING (ip)
+            LEFT JOIN other_addresses o USING (ip)
             LEFT JOIN countries c USING (ip)""")
-        con.execute("""CREATE OR REPLACE TEMP TABLE who AS
-            SELECT r.h, r.h2, r.ua, a.address, u.app, u.device, coalesce(u.bot, true) AS bot,
-                   a.country
-            FROM requesters r LEFT JOIN agents u USING (ua)
-            LEFT JOIN run_addresses a USING (ip)""")
 
     def load_keys(self, con) -> None:
         """Fill ``period_keys``: the HMAC pads of each month the batch counts listeners in."""
@@ -656,7 +657,7 @@ SELECT d.day, d.period, p.key, g.h, g.h2, g.bytes, g.ok, g.probe, g.malformed, g
 FROM line_groups g
 LEFT JOIN days d USING (day_text)
 LEFT JOIN paths p USING (path)
-LEFT JOIN who w USING (h, h2)
+LEFT JOIN run_who w USING (h, h2)
 """
 
 _REJECTED_SQL = """
@@ -677,21 +678,22 @@ SELECT c.period, c.h, c.h2, {listener} AS listener, w.app, w.device, w.country
 FROM (SELECT DISTINCT period, h, h2 FROM classified
       WHERE verdict = 'listener' AND ok > 0) c
 ANTI JOIN run_ids USING (period, h, h2)
-JOIN who w USING (h, h2)
+JOIN run_who w USING (h, h2)
 JOIN period_keys k USING (period)
 """
 
+# One row per (day, path, requester): the rows of one listener-day (two paths to one
+# media key, two addresses of one /64) are summed when read, as for rows of two files.
 _BATCH_LISTENER_DAYS_SQL = """
 CREATE OR REPLACE TEMP TABLE listener_days AS
-SELECT c.day, c.key, i.listener, c.period, min(i.app) AS app, min(i.device) AS device,
-       min(i.country) AS country, sum(c.bytes) AS bytes, sum(c.ok) AS lines
+SELECT c.day, c.key, i.listener, c.period, i.app, i.device, i.country, c.bytes,
+       c.ok AS lines
 FROM classified c JOIN run_ids i USING (period, h, h2)
 WHERE c.verdict = 'listener' AND c.ok > 0
-GROUP BY c.day, c.key, i.listener, c.period
 """
 
 _TEMPORARY = ("line_groups", "requesters", "classified", "days", "paths", "agents",
-              "new_ips", "other_addresses", "countries", "who",
+              "distinct_ips", "other_addresses", "countries",
               "period_keys", "listener_days", "rejects", "rejects_scan")
 
 
