@@ -225,7 +225,7 @@ class FileStore:
 #: retried one by one instead of as a whole.
 MULTIPART_BYTES = 16 * 1024 * 1024
 #: botocore "standard" retry mode: bounded exponential backoff with jitter, on throttling,
-#: 5xx and connection errors.
+#: 5xx and connection errors; this many attempts in all, the first one included.
 RETRY_ATTEMPTS = 6
 #: Full-jitter backoff for the retries done here (botocore's own: base 1 s, cap 20 s).
 BACKOFF_BASE, BACKOFF_CAP = 0.2, 5.0
@@ -358,7 +358,8 @@ def read_object(client, bucket: str, key: str) -> bytes:
 
     broken_body = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
                    ConnectionClosedError, Urllib3Error)
-    attempts = client.meta.config.retries.get("max_attempts") or RETRY_ATTEMPTS
+    retries = client.meta.config.retries or {}
+    attempts = retries.get("total_max_attempts") or retries.get("max_attempts") or RETRY_ATTEMPTS
     for attempt in range(attempts):
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -373,8 +374,16 @@ def _s3_client():
     import boto3
     from botocore.config import Config
 
-    # AWS_MAX_ATTEMPTS / AWS_RETRY_MODE still win, as everywhere else in the AWS tools.
-    retries = {"max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or RETRY_ATTEMPTS),
+    # AWS_MAX_ATTEMPTS / AWS_RETRY_MODE still win, as everywhere else in the AWS tools; like
+    # theirs, AWS_MAX_ATTEMPTS counts every attempt, the first one included.
+    try:
+        attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or RETRY_ATTEMPTS)
+        if attempts < 1:
+            raise ValueError
+    except ValueError:
+        raise StorageError("AWS_MAX_ATTEMPTS is not a whole number of attempts (1 or more)",
+                           field="AWS_MAX_ATTEMPTS", fix="e.g. 5, or unset it") from None
+    retries = {"total_max_attempts": attempts,
                "mode": os.environ.get("AWS_RETRY_MODE") or "standard"}
     # A server that goes silent costs one read timeout, then a retry (not a hung publish).
     try:

@@ -191,6 +191,47 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch, tmp_path):
     assert "AWS_ENDPOINT_URL" in str(caught.value)
 
 
+@pytest.mark.parametrize("attempts", ["1", "3"])
+def test_aws_max_attempts_counts_every_attempt(monkeypatch, tmp_path, attempts):
+    """As in the AWS CLI: AWS_MAX_ATTEMPTS=3 means three requests, the first included."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from s3_servers import DUMMY_CREDENTIALS
+
+    seen = []
+
+    class SlowDown(BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 (the http.server spelling)
+            seen.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name, value in DUMMY_CREDENTIALS.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", attempts)
+        monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+        with pytest.raises(StorageError):
+            S3Store("bucket", "x").head("feed.xml")
+    finally:
+        server.shutdown()
+    assert len(seen) == int(attempts)
+
+
+def test_a_bad_aws_max_attempts_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "three")
+    with pytest.raises(StorageError, match="AWS_MAX_ATTEMPTS"):
+        S3Store("bucket", "x").head("feed.xml")
+
+
 def test_bad_storage_urls_are_refused(tmp_path):
     for url in ("ftp://host/x", "s3://", "file://"):
         with pytest.raises(StorageError):
