@@ -219,6 +219,20 @@ def test_csv_parses_with_the_csv_module() -> None:
                                                      ["2026-11-03", "2", "2"]]
 
 
+def test_csv_cells_never_start_a_spreadsheet_formula() -> None:
+    """A title or guest name like ``=HYPERLINK(...)`` must open as text, not run."""
+    trap = episode("001-sonia", "2026-11-02T07:00:00+01:00", "@Sonia", "-Marc",
+                   title='=HYPERLINK("https://evil.example","clic")')
+    downloads = [dl("2026-11-03", "001-sonia", "a")]
+    (row,) = csv.DictReader(io.StringIO(to_csv(build_report(downloads, [trap], {},
+                                                            as_of=TODAY))))
+    assert row["title"] == '\'=HYPERLINK("https://evil.example","clic")'
+    assert row["downloads"] == "1"  # numbers stay numbers
+    guests = csv.DictReader(io.StringIO(to_csv(build_report(downloads, [trap], {},
+                                                            by="guest", as_of=TODAY))))
+    assert sorted(r["guest"] for r in guests) == ["'-Marc", "'@Sonia"]
+
+
 def test_csv_of_an_empty_period_still_has_its_header() -> None:
     assert to_csv(build_report([], [], {}, by="guest", as_of=TODAY)) == \
         "guest,downloads,listeners"

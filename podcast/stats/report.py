@@ -287,8 +287,20 @@ def to_json(report: Report) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value):
+    """``value`` as a spreadsheet shows it: text starting like a formula (an episode title
+    or a guest name is enough) gets a leading ``'``, which spreadsheets hide."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(report: Report) -> str:
-    """The ``--by`` rows, or the episodes, as CSV with a header line."""
+    """The ``--by`` rows, or the episodes, as CSV with a header line (formula-safe)."""
     records = list(report.rows) if report.by else [episode_dict(e) for e in report.episodes]
     if report.by and not records:
         records_header = [report.by, "downloads", "listeners"]
@@ -298,7 +310,8 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=records_header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({key: _text_cell(value) for key, value in record.items()}
+                     for record in records)
     return buffer.getvalue().rstrip("\n")
 
 
