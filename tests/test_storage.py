@@ -120,6 +120,31 @@ def test_file_store_writes_atomically_and_leaves_no_temp_on_failure(tmp_path):
     assert sorted(p.name for p in (tmp_path / "public").iterdir()) == ["feed.xml"]
 
 
+def test_temp_files_of_a_killed_write_are_swept_by_the_next_write(tmp_path):
+    """A publish killed mid-write leaves ``.NAME.*.tmp``; the next write of that object
+    removes it, but never the temp file of a write still in flight."""
+    import os
+    import time
+
+    store = FileStore(tmp_path / "public")
+    (tmp_path / "public" / "media").mkdir(parents=True)
+    killed = tmp_path / "public" / "media" / ".ep.mp3.k1ll3d.tmp"
+    in_flight = tmp_path / "public" / "media" / ".ep.mp3.fl1ght.tmp"
+    other = tmp_path / "public" / "media" / ".other.mp3.k1ll3d.tmp"
+    for path in (killed, in_flight, other):
+        path.write_bytes(b"half an MP3")
+    two_hours_ago = time.time() - 7200
+    for path in (killed, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    store.put_bytes("media/ep.mp3", b"ID3", content_type="audio/mpeg",
+                    cache_control=IMMUTABLE_CACHE)
+
+    assert not killed.exists()
+    assert in_flight.exists() and other.exists()  # in flight; another object's
+    assert store.list() == ["media/ep.mp3"]
+
+
 def test_file_store_objects_are_readable_by_a_web_server(tmp_path):
     store = FileStore(tmp_path / "public")
     store.put_bytes("feed.xml", b"<rss/>", content_type="application/rss+xml",
