@@ -512,3 +512,19 @@ def test_many_small_batches_count_as_one_batch(tmp_path, monkeypatch):
     assert len({d.listener for d in load_downloads(parts, None, None)}) == len(
         {d.listener for d in load_downloads(whole, None, None)})
     assert listeners == {(d.day, d.slug, d.app) for d in load_downloads(whole, None, None)}
+
+
+def test_an_encoded_agent_is_not_taken_for_the_same_bytes_in_another_format(show, tmp_path):
+    """``AntennaPod/3.2.0%20(Android%2014)`` is what CloudFront writes for a space; in an S3
+    log the same bytes are what the app sent: two agents, so two listeners."""
+    agent = "AntennaPod/3.2.0 (Android 14)"
+    literal = agent.replace(" ", "%20")
+    whole = LONG.bytes
+    write_log(tmp_path / "logs", "s3", [Request(DAY1, "192.0.2.77", literal, sent=whole)],
+              name="a")
+    write_log(tmp_path / "logs", "cloudfront", [Request(DAY1, "192.0.2.77", agent,
+                                                        sent=whole)], name="b")
+    run(show, tmp_path / "logs")
+    downloads = load_downloads(show, None, None)
+    assert len(downloads) == 2
+    assert len({d.listener for d in downloads}) == 2
