@@ -227,14 +227,18 @@ def stats() -> None:
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--geoip", type=click.Path(exists=True, dir_okay=False),
               help="A MaxMind .mmdb file for countries.")
+@click.option("--agents", "agent_lists", multiple=True, type=click.Path(exists=True),
+              help="OPAWG user-agents-v2 lists (bots.json, apps.json... or their folder).")
 @click.pass_context
 @_fail_cleanly
-def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None) -> None:
+def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None,
+                 agent_lists: tuple[str, ...]) -> None:
     """Read access logs (files, folders or s3://BUCKET/PREFIX) into the stats database."""
     from podcast.stats import ingest
 
     report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
-                    echo=click.echo, progress=sys.stderr.isatty())
+                    agent_lists=[Path(p) for p in agent_lists], echo=click.echo,
+                    progress=sys.stderr.isatty())
     click.echo(report.summary())
 
 

@@ -151,3 +151,76 @@ def test_user_agents(agent, app, device, bot):
 def test_every_reason_is_named_once_in_checking_order():
     assert counting.REASONS == ("malformed", "not_get", "bad_status", "unknown_object",
                                 "bots", "below_threshold")
+
+
+# --- OPAWG user-agents-v2 lists (--agents) ------------------------------------------------
+
+def opawg(folder, kind: str, *entries: tuple[str, str], name: str | None = None):
+    """Write an OPAWG list (``{"entries": [{"name", "pattern"}]}``) as the repository does."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"{kind}.json")
+    path.write_text(json.dumps({"entries": [{"name": n, "pattern": p, "examples": []}
+                                            for n, p in entries]}))
+    return path
+
+
+def test_opawg_lists_are_checked_before_ours_of_the_same_kind(tmp_path):
+    src = tmp_path / "user-agents-v2" / "src"
+    opawg(src, "apps", ("Apple Podcasts (OPAWG)", r"^Podcasts/"), ("Podnews Player", "^Pnp/"))
+    opawg(src, "bots", ("Podcast Index crawler", r"^PodIdx/"))
+    opawg(src, "libraries", ("Lavf (OPAWG)", r"^Lavf/"))
+    opawg(src, "browsers", ("Arc", r" Arc/"))
+    opawg(src, "devices", ("Apple TV", r"AppleTV"))
+    opawg(src, "referrers", ("Ignored", "^x"))  # not an agent list: left alone
+    extra = agents.load_opawg([src])
+
+    def check(agent):
+        return agents.classify(agent, extra)
+
+    assert check("Podcasts/1650.20 CFNetwork/1408.0.4") == agents.Agent(
+        "Apple Podcasts (OPAWG)", "Unknown")
+    assert check("Pnp/2.0 (iPhone)") == agents.Agent("Podnews Player", "iPhone")
+    assert check("PodIdx/1.0") == agents.Agent("Podcast Index crawler", "Unknown", bot=True)
+    assert check("Lavf/60.3.100") == agents.Agent("Lavf (OPAWG)", "Unknown")
+    assert check("Mozilla/5.0 (Macintosh) Chrome/119.0 Arc/1.2") == agents.Agent("Arc", "Mac")
+    assert check("AppleCoreMedia/1.0 (AppleTV; U)").device == "Apple TV"
+    # Our own rules still hold where the lists say nothing.
+    assert check("Spotify/1.0") == agents.Agent("Spotify (cache)", "Unknown", bot=True)
+    assert check("Overcast/3.0 (+http://overcast.fm/)").app == "Overcast"
+    assert agents.classify("Pnp/2.0 (iPhone)") == agents.Agent("Other", "iPhone")
+
+
+def test_opawg_build_folder_prefers_the_runtime_files(tmp_path):
+    build = tmp_path / "build"
+    opawg(build, "apps", ("From runtime", "^Pnp/"), name="apps.runtime.json")
+    opawg(build, "apps", ("From examples", "^Pnp/"), name="apps.examples.json")
+    assert agents.classify("Pnp/1", agents.load_opawg([build])).app == "From runtime"
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    ('{"entries": [{"name": "X", "pattern": "(unclosed"}]}', "apps.json",
+     "entry 1 (X): the pattern is not a regular expression"),
+    ('{"entries": [{"name": "X"}]}', "bots.json", "entry 1 has no name and pattern"),
+    ('{"apps": []}', "apps.json", "cannot read this OPAWG list"),
+    ("not json", "apps.json", "cannot read this OPAWG list"),
+    ('{"entries": []}', "agents.json", "not an OPAWG list name"),
+])
+def test_a_bad_opawg_list_is_a_clear_error(tmp_path, content, name, message):
+    from podcast.errors import PodcastError
+
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(PodcastError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       ) as caught:
+        agents.load_opawg([path])
+    assert caught.value.file == str(path) and caught.value.field == "--agents"
+    assert caught.value.fix
+
+
+def test_a_folder_without_opawg_lists_is_a_clear_error(tmp_path):
+    from podcast.errors import PodcastError
+
+    with pytest.raises(PodcastError, match="no OPAWG list in this folder"):
+        agents.load_opawg([tmp_path])

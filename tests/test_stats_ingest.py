@@ -528,3 +528,36 @@ def test_an_encoded_agent_is_not_taken_for_the_same_bytes_in_another_format(show
     downloads = load_downloads(show, None, None)
     assert len(downloads) == 2
     assert len({d.listener for d in downloads}) == 2
+
+
+def test_the_command_line_names_apps_from_an_opawg_list(demo_show, tmp_path):
+    """`stats ingest --agents FOLDER` names apps the OPAWG way; a bad list stops it cleanly."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    from podcast.config import load_show
+    from podcast.storage import open_store, write_catalog
+
+    real = load_show(demo_show)
+    write_catalog(open_store(real.storage, real.root), CATALOG)
+    logs = write_log(tmp_path / "logs", "s3", SCENARIO)
+    lists = tmp_path / "opawg"
+    lists.mkdir()
+    (lists / "apps.json").write_text(json.dumps({"entries": [
+        {"name": "Overcast (OPAWG)", "pattern": "^Overcast/"}]}))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "bots.json").write_text('{"entries": [{"name": "B", "pattern": "("}]}')
+    runner = CliRunner()
+    config = ["--config", str(demo_show)]
+
+    bad = runner.invoke(main, [*config, "stats", "ingest", "--agents",
+                               str(tmp_path / "bad"), str(logs)])
+    assert bad.exit_code != 0 and "bots.json" in bad.output and "--agents" in bad.output
+    good = runner.invoke(main, [*config, "stats", "ingest", "--agents", str(lists), str(logs)])
+    assert good.exit_code == 0, good.output
+    by_app = runner.invoke(main, [*config, "stats", "report", "--by", "app", "--format",
+                                  "json"])
+    apps = {row["app"] for row in json.loads(by_app.output)["rows"]}
+    assert "Overcast (OPAWG)" in apps and "Overcast" not in apps

@@ -23,12 +23,13 @@ with contextlib.suppress(ImportError):  # written by another stage; may not exis
     import podcast.stats.targets  # noqa: F401
 
 
-def ingest(show: Show, sources: list[str], *, geoip: Path | None = None, echo=None,
-           progress: bool = False) -> IngestReport:
+def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
+           agent_lists: list[Path] = (), echo=None, progress: bool = False) -> IngestReport:
     """``podcast stats ingest``: read access logs into the show's stats database."""
     from podcast.stats.ingest import ingest as run
 
-    return run(show, sources, geoip=geoip, echo=echo, progress=progress)
+    return run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
+               progress=progress)
 
 
 def report(show: Show, **options) -> str:

@@ -11,13 +11,21 @@ The first rule that matches wins:
    on ``+http://`` or ``okhttp``, still count);
 3. the crawler patterns of the ``crawler-user-agents`` package (curl, python-requests...);
 4. browsers; else ``Other``.
+
+``podcast stats ingest --agents PATH`` adds the OPAWG user-agents-v2 lists (bots, apps,
+libraries, browsers, devices): each is checked just before our own list of its kind, so
+OPAWG's names win where both know an agent, and our Apple Watch and cache-bot rules stay.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+
+from podcast.errors import PodcastError
 
 
 @dataclass(frozen=True)
@@ -114,30 +122,101 @@ def _crawler_pattern() -> re.Pattern[str]:
     return re.compile("|".join(item["pattern"] for item in CRAWLER_USER_AGENTS_DATA))
 
 
-def device(agent: str) -> str:
+Rule = tuple[re.Pattern[str], str]
+
+#: The OPAWG lists, in the order agents are matched against them.
+OPAWG_KINDS = ("bots", "apps", "libraries", "browsers", "devices")
+
+
+@dataclass(frozen=True)
+class ExtraRules:
+    """User-supplied OPAWG lists, each checked before our own list of the same kind."""
+
+    bots: tuple[Rule, ...] = ()
+    apps: tuple[Rule, ...] = ()
+    libraries: tuple[Rule, ...] = ()
+    browsers: tuple[Rule, ...] = ()
+    devices: tuple[Rule, ...] = ()
+
+
+NO_EXTRA_RULES = ExtraRules()
+
+
+def load_opawg(paths: list[Path]) -> ExtraRules:
+    """OPAWG user-agents-v2 lists from files named after their kind (``bots.json``,
+    ``apps.runtime.json``...) or folders holding them (the repository's ``src/`` or
+    ``build/``).  Any file or pattern we cannot use is a PodcastError naming it."""
+    found: dict[str, list[Rule]] = {kind: [] for kind in OPAWG_KINDS}
+    for path in paths:
+        if path.is_dir():
+            files = [next(f for f in candidates if f.is_file())
+                     for candidates in ([path / f"{kind}.runtime.json", path / f"{kind}.json"]
+                                        for kind in OPAWG_KINDS)
+                     if any(f.is_file() for f in candidates)]
+            if not files:
+                raise PodcastError("no OPAWG list in this folder", file=path,
+                                   field="--agents", fix="give the user-agents-v2 "
+                                   "repository's src/ or build/ folder, or its JSON files")
+        else:
+            files = [path]
+        for file in files:
+            kind = file.name.split(".")[0]
+            if kind not in OPAWG_KINDS:
+                raise PodcastError("not an OPAWG list name", file=file, field="--agents",
+                                   fix="name it after its kind: " + ", ".join(
+                                       f"{k}.json" for k in OPAWG_KINDS))
+            found[kind].extend(_opawg_entries(file))
+    return ExtraRules(**{kind: tuple(rules) for kind, rules in found.items()})
+
+
+def _opawg_entries(file: Path) -> list[Rule]:
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))["entries"]
+        if not isinstance(entries, list):
+            raise TypeError("entries is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PodcastError(f"cannot read this OPAWG list: {exc}", file=file, field="--agents",
+                           fix='give a user-agents-v2 JSON file: {"entries": [{"name": ..., '
+                               '"pattern": ...}]}') from None
+    rules = []
+    for number, entry in enumerate(entries, 1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and isinstance(entry.get("pattern"), str)):
+            raise PodcastError(f"entry {number} has no name and pattern", file=file,
+                               field="--agents", fix="each entry needs a name and a pattern")
+        try:
+            rules.append((re.compile(entry["pattern"]), entry["name"]))
+        except re.error as exc:
+            raise PodcastError(f"entry {number} ({entry['name']}): the pattern is not a "
+                               f"regular expression Python reads: {exc}", file=file,
+                               field="--agents",
+                               fix="correct the pattern or remove the entry") from None
+    return rules
+
+
+def _first(agent: str, *lists) -> str | None:
+    for rules in lists:
+        for pattern, name in rules:
+            if pattern.search(agent):
+                return name
+    return None
+
+
+def device(agent: str, extra: ExtraRules = NO_EXTRA_RULES) -> str:
     """The kind of device an agent runs on, or ``Unknown``."""
-    for pattern, name in _DEVICE_RULES:
-        if pattern.search(agent):
-            return name
-    return "Unknown"
+    return _first(agent, extra.devices, _DEVICE_RULES) or "Unknown"
 
 
-def classify(agent: str | None) -> Agent:
+def classify(agent: str | None, extra: ExtraRules = NO_EXTRA_RULES) -> Agent:
     """The app, device and bot verdict for one user agent string."""
     agent = (agent or "").strip()
     if agent in ("", "-"):
         return Agent("(empty)", "Unknown", bot=True)
-    kind = device(agent)
-    for pattern, name in _OWN_BOTS:
-        if pattern.search(agent):
-            return Agent(name, kind, bot=True)
-    for rules in (_APP_RULES, _LIBRARY_RULES):
-        for pattern, name in rules:
-            if pattern.search(agent):
-                return Agent(name, kind)
+    kind = device(agent, extra)
+    if name := _first(agent, extra.bots, _OWN_BOTS):
+        return Agent(name, kind, bot=True)
+    if name := _first(agent, extra.apps, _APP_RULES, extra.libraries, _LIBRARY_RULES):
+        return Agent(name, kind)
     if _crawler_pattern().search(agent):
         return Agent("Bot", kind, bot=True)
-    for pattern, name in _BROWSER_RULES:
-        if pattern.search(agent):
-            return Agent(name, kind)
-    return Agent("Other", kind)
+    return Agent(_first(agent, extra.browsers, _BROWSER_RULES) or "Other", kind)

@@ -249,20 +249,28 @@ class _Memory:
 
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
-           echo: Callable[[str], None] | None = None, progress: bool = False) -> IngestReport:
-    """``podcast stats ingest``: read the logs into the show's stats database."""
+           agent_lists: list[Path] = (), echo: Callable[[str], None] | None = None,
+           progress: bool = False) -> IngestReport:
+    """``podcast stats ingest``: read the logs into the show's stats database.
+
+    ``agent_lists``: OPAWG user-agents-v2 files or folders (``--agents``).
+    """
     from podcast.publish import load_catalog
 
+    extra = agents.load_opawg(list(agent_lists))  # a bad list fails before any work
     found = expand_sources(sources)
     catalog = load_catalog(show)
     if not catalog.all_media() and echo is not None:
         echo(f"warning: nothing is published in {show.storage} yet, so no request can be "
              "an episode download (run `podcast publish` first)")
-    return ingest_sources(show, catalog, found, geoip=geoip, echo=echo, progress=progress)
+    return ingest_sources(show, catalog, found, geoip=geoip, agent_rules=extra, echo=echo,
+                          progress=progress)
 
 
 def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
-                   geoip: Path | None = None, echo: Callable[[str], None] | None = None,
+                   geoip: Path | None = None,
+                   agent_rules: agents.ExtraRules = agents.NO_EXTRA_RULES,
+                   echo: Callable[[str], None] | None = None,
                    progress: bool = False, robust: bool = False) -> IngestReport:
     """Read ``found`` into the database, counting against ``catalog``'s media.
 
@@ -286,7 +294,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         _save_media(con, catalog)
         (fresh,) = con.execute("SELECT count(*) = 0 FROM listener_bytes").fetchone()
         memory = _Memory(con)
-        values = _Values(show, catalog, reader)
+        values = _Values(show, catalog, reader, agent_rules)
         for name, columns in _RUN_TABLES.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
         with _progress_bar(sum(s.size for s in new), progress) as bar:
@@ -576,6 +584,7 @@ class _Values:
     show: Show
     catalog: Catalog
     geoip: _GeoIP | None
+    agent_rules: agents.ExtraRules = agents.NO_EXTRA_RULES
     agent_cache: dict[str, agents.Agent] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -598,7 +607,7 @@ class _Values:
         found = []
         for ua in uas:
             if ua not in self.agent_cache:
-                self.agent_cache[ua] = agents.classify(ua)
+                self.agent_cache[ua] = agents.classify(ua, self.agent_rules)
             found.append(self.agent_cache[ua])
         _table(con, "agents", ["ua", "app", "device", "bot"],
                ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
