@@ -245,7 +245,8 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
 @stats.command("report")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
-@click.option("--by", type=click.Choice(["episode", "day", "app", "guest", "country"]))
+@click.option("--by", type=click.Choice(["episode", "day", "app", "guest", "country",
+                                          "source"]))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--chart", type=click.Path(dir_okay=False), help="Write a PNG chart here.")

@@ -196,6 +196,7 @@ class Download:
     device: str
     country: str | None = None
     bytes: int = 0
+    source: str | None = None  # the log it was counted from: s3, cloudfront or combined
 
 
 @dataclass(frozen=True)

@@ -561,3 +561,16 @@ def test_the_command_line_names_apps_from_an_opawg_list(demo_show, tmp_path):
                                   "json"])
     apps = {row["app"] for row in json.loads(by_app.output)["rows"]}
     assert "Overcast (OPAWG)" in apps and "Overcast" not in apps
+
+
+def test_downloads_remember_the_log_they_came_from(show, tmp_path):
+    """`report --by source`: the bucket's own log, the CDN's, or a web server's."""
+    from podcast.stats.report import rows_by
+
+    write_log(tmp_path / "logs", "s3", SCENARIO, name="bucket")
+    write_log(tmp_path / "logs", "combined",
+              [Request(DAY2, "203.0.113.9", OVERCAST, sent=LONG.bytes)], name="web")
+    run(show, tmp_path / "logs")
+    downloads = load_downloads(show, None, None)
+    rows = {row["source"]: row["downloads"] for row in rows_by("source", downloads, [])}
+    assert rows == {"s3": EXPECTED["downloads"], "combined": 1}

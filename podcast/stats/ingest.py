@@ -698,8 +698,8 @@ JOIN period_keys k USING (period)
 # media key, two addresses of one /64) are summed when read, as for rows of two files.
 _BATCH_LISTENER_DAYS_SQL = """
 CREATE OR REPLACE TEMP TABLE listener_days AS
-SELECT c.day, c.key, i.listener, c.period, i.app, i.device, i.country, c.bytes,
-       c.ok AS lines
+SELECT c.day, c.key, i.listener, c.period, i.app, i.device, i.country,
+       '{source}' AS source, c.bytes, c.ok AS lines
 FROM classified c JOIN run_ids i USING (period, h, h2)
 WHERE c.verdict = 'listener' AND c.ok > 0
 """
@@ -716,7 +716,7 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     values.load_keys(con)
     con.execute(_HASH_SQL.format(
         listener=counting.listener_sql("k.ipad", "k.opad", "w.address", "w.ua")))
-    con.execute(_BATCH_LISTENER_DAYS_SQL)
+    con.execute(_BATCH_LISTENER_DAYS_SQL.format(source=batch[0].sniffed.format))
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
     rejected = [(day, reason, int(lines))

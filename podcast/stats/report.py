@@ -54,7 +54,7 @@ REASON_LABELS = {
     "malformed": "unreadable log lines",
     "unknown_object": "not an episode file",
 }
-DIMENSIONS = ("episode", "day", "app", "guest", "country")
+DIMENSIONS = ("episode", "day", "app", "guest", "country", "source")
 FIRST_DAYS = (1, 7, 30)
 NO_GUEST = "(no guest)"
 UNKNOWN_COUNTRY = "unknown"
@@ -223,7 +223,8 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
                  "listeners": people, "share": share}
                 for key, n, people, share in _counted(groups, total)]
     for d in downloads:
-        key = d.app if dimension == "app" else (d.country or UNKNOWN_COUNTRY)
+        key = {"app": d.app, "country": d.country or UNKNOWN_COUNTRY,
+               "source": d.source}[dimension]
         groups[key or "unknown"].append(d)
     return [{dimension: key, "downloads": n, "listeners": people, "share": share}
             for key, n, people, share in _counted(groups, total)]

@@ -5,11 +5,13 @@ What is stored (never a raw IP, never a user agent):
 * ``files``           every log file ingested, by content hash (BLAKE3; re-ingest skips it);
 * ``media``           media key -> episode slug and byte threshold, from the catalog;
 * ``listener_bytes``  per (UTC day, media key, listener): bytes delivered by GET 200/206,
-                      the lines, and the listener's app, device and country.  Rows are
+                      the lines, the listener's app, device and country, and the
+                      source (the log format: s3, cloudfront, combined).  Rows are
                       appended per file and summed when read, so a late file for an old
                       day merges with what is already there and may push a listener-day
                       over the threshold;
-* ``rejections``      lines rejected at ingest, per day and reason.
+* ``rejections``      lines rejected at ingest, per day and reason;
+* ``schema``          the version of these tables (:data:`SCHEMA_VERSION`).
 
 Listener hashes are HMAC-SHA256 keyed by one secret per UTC month, kept in
 ``.podcast/ip-key`` (outside the database, mode 0600).  A log line is hashed with the key
@@ -36,14 +38,19 @@ from podcast.stats.counting import REASONS
 DB_NAME = "stats.duckdb"
 KEY_NAME = "ip-key"
 
-_SCHEMA = """
+#: Bumped whenever a table changes; a database of another version is refused with the fix.
+SCHEMA_VERSION = 2
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS schema (version INTEGER);
+INSERT INTO schema SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT * FROM schema);
 CREATE TABLE IF NOT EXISTS files (
     digest VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
     format VARCHAR, ingested_at TIMESTAMP DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
 CREATE TABLE IF NOT EXISTS listener_bytes (
     day DATE, key VARCHAR, listener UHUGEINT, key_period VARCHAR, app VARCHAR,
-    device VARCHAR, country VARCHAR, bytes BIGINT, lines BIGINT);
+    device VARCHAR, country VARCHAR, source VARCHAR, bytes BIGINT, lines BIGINT);
 CREATE TABLE IF NOT EXISTS rejections (day DATE, reason VARCHAR, lines BIGINT);
 """
 
@@ -73,11 +80,16 @@ def connect(show: Show, *, read_only: bool = False):
                                "ingest the logs again") from None
     con.execute("SET max_temp_directory_size = '0B'")
     con.execute("SET preserve_insertion_order = false")
-    if not read_only:
+    # A database from before the schema table (version 1) holds ``files`` but no version.
+    (version,) = con.execute(
+        "SELECT CASE WHEN (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema') "
+        "THEN NULL WHEN (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'files') "
+        "THEN 1 END").fetchone()
+    if version is None and not read_only:
         con.execute(_SCHEMA)
-    (current,) = con.execute("SELECT count(*) = 0 OR bool_or(column_name = 'digest') "
-                             "FROM duckdb_columns() WHERE table_name = 'files'").fetchone()
-    if not current:
+    if version is None:
+        (version,) = con.execute("SELECT max(version) FROM schema").fetchone()
+    if version != SCHEMA_VERSION:
         con.close()
         raise PodcastError("the stats database was written by an earlier version of podcast",
                            file=path, fix="delete it and ingest the logs again (the "
@@ -101,7 +113,8 @@ def _period(since: date | None, until: date | None) -> tuple[str, list]:
 LISTENER_DAYS_SQL = """
 WITH days AS (
     SELECT day, key, listener, min(app) AS app, min(device) AS device,
-           min(country) AS country, sum(bytes) AS bytes, sum(lines) AS lines
+           min(country) AS country, arg_max(source, bytes) AS source,
+           sum(bytes) AS bytes, sum(lines) AS lines
     FROM listener_bytes WHERE {where}
     GROUP BY day, key, listener)
 SELECT days.*, media.slug, media.threshold
@@ -113,20 +126,22 @@ def load_downloads(show: Show, since: date | None, until: date | None) -> list[D
     """Every counted download between ``since`` and ``until`` (inclusive, UTC days).
 
     One per (day, episode, listener): when a listener fetched two masters of one episode
-    on one day, it is one download (the larger byte count is kept).
+    on one day, it is one download (the larger byte count is kept); its source is the log
+    that delivered most of its bytes.
     """
     where, params = _period(since, until)
     con = connect(show)
     try:
         rows = con.execute(f"""
-            SELECT day, slug, listener, min(app), min(device), min(country), max(bytes)
+            SELECT day, slug, listener, min(app), min(device), min(country),
+                   arg_max(source, bytes), max(bytes)
             FROM ({LISTENER_DAYS_SQL.format(where=where)}) WHERE bytes >= threshold
             GROUP BY day, slug, listener ORDER BY day, slug, listener""", params).fetchall()
     finally:
         con.close()
     return [Download(day=day, slug=slug, listener=f"{listener:032x}", app=app, device=device,
-                     country=country, bytes=int(nbytes))
-            for day, slug, listener, app, device, country, nbytes in rows]
+                     country=country, source=source, bytes=int(nbytes))
+            for day, slug, listener, app, device, country, source, nbytes in rows]
 
 
 def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[str, int]:
