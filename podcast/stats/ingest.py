@@ -501,9 +501,10 @@ def _from_bytes(source: Source, content: str, data: bytes, memory: _Memory,
 
 # One row per (day, path, requester) with its lines counted by line-level reason: millions
 # of lines become about one row per listener-day.  The requester is the (address, agent)
-# pair as two 64-bit hashes, which DuckDB groups and joins far faster than the two strings
-# (a third of the whole read).  Two different pairs would have to share both hashes to be
-# taken for one: odds of about one in a billion per ingest of millions of requesters.
+# pair as two 64-bit hashes, which DuckDB groups and later joins faster than the two
+# strings (10-20 % of the read; benchmarks/README.md).  Two different pairs would have to
+# share both hashes to be taken for one: odds of about one in a billion per ingest of
+# millions of requesters.
 # ``encoding`` keeps apart the same bytes meaning two agents: CloudFront's URL-encoded
 # ``A%20B`` is ``A B``, while ``A%20B`` in another log is what the app sent.
 _GROUP_SQL = """
@@ -705,8 +706,8 @@ WHERE c.verdict = 'listener' AND c.ok > 0
 """
 
 _TEMPORARY = ("line_groups", "requesters", "classified", "days", "paths", "agents",
-              "distinct_ips", "other_addresses", "countries",
-              "period_keys", "listener_days", "rejects", "rejects_scan")
+              "distinct_ips", "other_addresses", "countries", "period_keys", "listener_days",
+              "rejects", "rejects_scan")
 
 
 def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
