@@ -502,9 +502,10 @@ def _from_bytes(source: Source, content: str, data: bytes, memory: _Memory,
 # One row per (day, path, requester) with its lines counted by line-level reason: millions
 # of lines become about one row per listener-day.  The requester is the (address, agent)
 # pair as two 64-bit hashes, which DuckDB groups and later joins faster than the two
-# strings (10-20 % of the read; benchmarks/README.md).  Two different pairs would have to
-# share both hashes to be taken for one: odds of about one in a billion per ingest of
-# millions of requesters.
+# strings (10-20 % of the read; benchmarks/README.md).  Both hashes are built from
+# DuckDB's 64-bit hash of each value, so two pairs are taken for one only when two
+# addresses (or two agents) of one ingest share that hash: odds of about 1 in 4 million for
+# an ingest of 2 million distinct addresses, and the cost is two listeners counted as one.
 # ``encoding`` keeps apart the same bytes meaning two agents: CloudFront's URL-encoded
 # ``A%20B`` is ``A B``, while ``A%20B`` in another log is what the app sent.
 _GROUP_SQL = """
