@@ -504,7 +504,7 @@ def _from_bytes(source: Source, content: str, data: bytes, memory: _Memory,
 # pair as two 64-bit hashes, which DuckDB groups and later joins faster than the two
 # strings (10-20 % of the read; benchmarks/README.md).  Both hashes are built from
 # DuckDB's 64-bit hash of each value, so two pairs are taken for one only when two
-# addresses (or two agents) of one ingest share that hash: odds of about 1 in 4 million for
+# addresses (or two agents) of one ingest share that hash: odds of about 1 in 10 million for
 # an ingest of 2 million distinct addresses, and the cost is two listeners counted as one.
 # ``encoding`` keeps apart the same bytes meaning two agents: CloudFront's URL-encoded
 # ``A%20B`` is ``A B``, while ``A%20B`` in another log is what the app sent.
