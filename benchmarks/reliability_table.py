@@ -17,6 +17,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 
+def _tally(counts: list[dict]) -> Counter:
+    """The sum of several ``{kind: n}`` records."""
+    total: Counter = Counter()
+    for item in counts:
+        total.update(item)
+    return total
+
+
 def rows(records: list[dict]) -> list[str]:
     """One Markdown row per kind of experiment, all seeds together."""
     by_test: dict[str, list[dict]] = defaultdict(list)
@@ -24,23 +32,20 @@ def rows(records: list[dict]) -> list[str]:
         by_test[record["test"]].append(record)
     seeds = sorted({r["seed"] for r in records})
     out = []
-    for record_name in ("publish-faults",):
-        groups: dict[str, list[dict]] = defaultdict(list)
-        for record in by_test.get(record_name, []):
-            groups[record["name"]].append(record)
-        for name, group in groups.items():
-            outcomes = [o for r in group for o in r["outcomes"]]
-            faults: Counter = Counter()
-            for _, _, counts in outcomes:
-                faults.update(counts)
-            ok = sum(1 for status, _, _ in outcomes if status == 0)
-            requests = sum(requests for _, requests, _ in outcomes)
-            out.append(
-                f"| publish through proxy, `{name}` ({group[0]['rate']:.0%} of requests: "
-                f"{', '.join(group[0]['kinds'])}) | {len(outcomes)} publishes, {requests} "
-                f"requests, {sum(faults.values())} faults ({_counts(faults)}) | {ok} succeeded, "
-                f"{len(outcomes) - ok} stopped with `Error: … fix: …`; then a clean re-run "
-                f"equal to a clean publish ({len(group)}/{len(group)}) | 0 |")
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for record in by_test.get("publish-faults", []):
+        groups[record["name"]].append(record)
+    for name, group in groups.items():
+        outcomes = [o for r in group for o in r["outcomes"]]
+        faults = _tally([counts for _, _, counts in outcomes])
+        ok = sum(1 for status, _, _ in outcomes if status == 0)
+        requests = sum(requests for _, requests, _ in outcomes)
+        out.append(
+            f"| publish through proxy, `{name}` ({group[0]['rate']:.0%} of requests: "
+            f"{', '.join(group[0]['kinds'])}) | {len(outcomes)} publishes, {requests} "
+            f"requests, {sum(faults.values())} faults ({_counts(faults)}) | {ok} succeeded, "
+            f"{len(outcomes) - ok} stopped with `Error: … fix: …`; then a clean re-run "
+            f"equal to a clean publish ({len(group)}/{len(group)}) | 0 |")
     outage = by_test.get("publish-outage", [])
     if outage:
         out.append(
@@ -50,18 +55,14 @@ def rows(records: list[dict]) -> list[str]:
             f"{'/'.join(str(r['seconds']) for r in outage)} s; stored feed untouched | 0 |")
     kills = by_test.get("publish-kill", [])
     if kills:
-        phases: Counter = Counter()
-        for record in kills:
-            phases.update(record["phases"])
+        phases = _tally([r["phases"] for r in kills])
         out.append(
             f"| SIGKILL `podcast publish` (S3, moto) | {sum(r['kills'] for r in kills)} kills "
             f"({_counts(phases)}), {sum(r['feed_checks'] for r in kills)} feed checks every "
             f"50 ms | feed always whole; every re-run equal to a clean publish | 0 |")
     kills = by_test.get("publish-kill-folder", [])
     if kills:
-        phases = Counter()
-        for record in kills:
-            phases.update(record["phases"])
+        phases = _tally([r["phases"] for r in kills])
         out.append(
             f"| SIGKILL `podcast publish` (`file://` folder) | {sum(r['kills'] for r in kills)} "
             f"kills ({_counts(phases)}), {sum(r['feed_checks'] for r in kills)} feed checks "
@@ -69,9 +70,7 @@ def rows(records: list[dict]) -> list[str]:
             f"{sum(r['temp_files_left'] for r in kills)} hidden temp files left | 0 |")
     kills = by_test.get("ingest-kill", [])
     if kills:
-        states: Counter = Counter()
-        for record in kills:
-            states.update(record["database_after_kill"])
+        states = _tally([r["database_after_kill"] for r in kills])
         out.append(
             f"| SIGKILL `podcast stats ingest` ({kills[0]['lines']:,} lines, 6 files) | "
             f"{sum(r['kills'] for r in kills)} kills (database after the kill: "
@@ -80,9 +79,7 @@ def rows(records: list[dict]) -> list[str]:
             f"{kills[0]['listeners']} listeners) | 0 lost, 0 double |")
     s3_ingest = by_test.get("ingest-s3-faults", [])
     if s3_ingest:
-        faults = Counter()
-        for record in s3_ingest:
-            faults.update(record["faults"])
+        faults = _tally([r["faults"] for r in s3_ingest])
         ok = sum(1 for r in s3_ingest if r["exit_status"] == 0)
         out.append(
             f"| `stats ingest s3://…` through proxy (10 % and 35 %) | {len(s3_ingest)} ingests, "
