@@ -102,20 +102,25 @@ def test_the_proxy_injects_each_fault_a_client_without_retries_sees(s3: S3Server
     assert proxy.stats.faults[kind] == 1
 
 
+def _head_bucket_answers(client, bucket: str, times: int) -> list[str]:
+    """``ok`` or the error code of each of ``times`` HEAD Bucket requests, in order."""
+    answers = []
+    for _ in range(times):
+        try:
+            client.head_bucket(Bucket=bucket)
+            answers.append("ok")
+        except ClientError as exc:
+            answers.append(exc.response["Error"]["Code"])
+    return answers
+
+
 def test_the_same_seed_injects_the_same_faults(s3: S3Server) -> None:
     sequences = []
     for _ in range(2):
         with FaultyProxy(s3.endpoint, rate=0.5, seed=test_seed(),
                          kinds=("500", "503")) as proxy:
             client = _client(proxy.endpoint, attempts=1)
-            outcome = []
-            for _ in range(30):
-                try:
-                    client.head_bucket(Bucket=s3.bucket)
-                    outcome.append("ok")
-                except ClientError as exc:
-                    outcome.append(exc.response["Error"]["Code"])
-            sequences.append(outcome)
+            sequences.append(_head_bucket_answers(client, s3.bucket, 30))
     assert sequences[0] == sequences[1]
     assert {"ok", "500", "503"} <= set(sequences[0]), sequences[0]
 
@@ -123,13 +128,7 @@ def test_the_same_seed_injects_the_same_faults(s3: S3Server) -> None:
 def test_max_faults_bounds_the_injection(s3: S3Server) -> None:
     with FaultyProxy(s3.endpoint, rate=1.0, kinds=("500",), max_faults=3) as proxy:
         client = _client(proxy.endpoint, attempts=1)
-        codes = []
-        for _ in range(6):
-            try:
-                client.head_bucket(Bucket=s3.bucket)
-                codes.append("ok")
-            except ClientError as exc:
-                codes.append(exc.response["Error"]["Code"])
+        codes = _head_bucket_answers(client, s3.bucket, 6)
     assert codes == ["500"] * 3 + ["ok"] * 3
     assert proxy.stats.requests == 6 and proxy.stats.forwarded == 3
 
