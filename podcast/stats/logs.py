@@ -143,66 +143,66 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
 
     ``robust`` must match the :func:`read_csv_sql` that made ``source``.
     """
+    columns = _columns(sniffed, robust)
+    select = ",\n               ".join(f"{columns[name]} AS {name}" for name in COLUMNS)
+    return f"""
+        SELECT {select}
+        FROM {source}"""
+
+
+#: The normalised request columns, in order.
+COLUMNS = ("day_text", "ip", "ua", "method", "path", "status", "sent", "complete")
+
+
+def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
+    """The SQL expression of each normalised column for this format and reader."""
     if sniffed.format == S3 and not robust:
         # owner bucket [time +0000] ip requester request-id operation key "request-uri"
         # status error bytes-sent object-size total-ms turnaround-ms "referer" "agent" ...
-        return f"""
-        SELECT
-               {_utc_day('c2', 'c3')} AS day_text,
-               c4 AS ip,
-               c17 AS ua,
-               -- Nearly every line is a GET: one comparison instead of a split.
-               CASE WHEN c7 = 'REST.GET.OBJECT' THEN 'GET'
-                    ELSE split_part(c7, '.', 2) END AS method,
-               c8 AS path,
-               try_cast(c10 AS INTEGER) AS status,
-               {_sent('c12')} AS sent,
-               c17 IS NOT NULL AS complete
-        FROM {source}"""
+        return {
+            "day_text": _utc_day("c2", "c3"),
+            "ip": "c4",
+            "ua": "c17",
+            # Nearly every line is a GET: one comparison instead of a split.
+            "method": "CASE WHEN c7 = 'REST.GET.OBJECT' THEN 'GET' "
+                      "ELSE split_part(c7, '.', 2) END",
+            "path": "c8",
+            "status": "try_cast(c10 AS INTEGER)",
+            "sent": _sent("c12"),
+            "complete": "c17 IS NOT NULL",
+        }
     if sniffed.format == COMBINED and not robust:
         # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
         # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
-        return f"""
-        SELECT
-               {_utc_day('c3', 'c4')} AS day_text,
-               c0 AS ip,
-               c9 AS ua,
-               split_part(c5, ' ', 1) AS method,
-               split_part(c5, ' ', 2) AS path,
-               try_cast(c6 AS INTEGER) AS status,
-               {_sent('c7')} AS sent,
-               c9 IS NOT NULL AS complete
-        FROM {source}"""
-    if sniffed.format == S3:
-        # c0: owner bucket [time +0000] ip requester request-id operation key
-        # c2: status error bytes-sent object-size total-ms turnaround-ms; c5: user agent
-        head = "split_part(c0, ' ', {})"
-        return f"""
-        SELECT
-               {_utc_day(head.format(3), head.format(4))} AS day_text,
-               {head.format(5)} AS ip,
-               c5 AS ua,
-               split_part({head.format(8)}, '.', 2) AS method,
-               {head.format(9)} AS path,
-               try_cast(split_part(c2, ' ', 2) AS INTEGER) AS status,
-               {_sent("split_part(c2, ' ', 4)")} AS sent,
-               {_s3_like_complete('c0', 9)} AND c5 IS NOT NULL AS complete
-        FROM {source}"""
-    if sniffed.format == COMBINED:
-        # c0: ip ident user [time +0000]; c1: request line; c2: status bytes; c5: agent.
-        # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
-        head = "split_part(c0, ' ', {})"
-        return f"""
-        SELECT
-               {_utc_day(head.format(4), head.format(5))} AS day_text,
-               {head.format(1)} AS ip,
-               c5 AS ua,
-               split_part(c1, ' ', 1) AS method,
-               split_part(c1, ' ', 2) AS path,
-               try_cast(split_part(c2, ' ', 2) AS INTEGER) AS status,
-               {_sent("split_part(c2, ' ', 3)")} AS sent,
-               {_s3_like_complete('c0', 5)} AND c5 IS NOT NULL AS complete
-        FROM {source}"""
+        return {
+            "day_text": _utc_day("c3", "c4"),
+            "ip": "c0",
+            "ua": "c9",
+            "method": "split_part(c5, ' ', 1)",
+            "path": "split_part(c5, ' ', 2)",
+            "status": "try_cast(c6 AS INTEGER)",
+            "sent": _sent("c7"),
+            "complete": "c9 IS NOT NULL",
+        }
+    if sniffed.format in (S3, COMBINED):
+        # Split on '"': c0 is the unquoted head of the line, space-separated.
+        # S3: c0 owner bucket [time +0000] ip requester request-id operation key;
+        #     c2 status error bytes-sent object-size total-ms turnaround-ms; c5 agent.
+        # Combined: c0 ip ident user [time +0000]; c1 request line; c2 status bytes;
+        #     c5 agent (anything after it, e.g. an X-Forwarded-For field, is never read).
+        s3 = sniffed.format == S3
+        head = "split_part(c0, ' ', {})".format
+        time, zone, ip, last = (3, 4, 5, 9) if s3 else (4, 5, 1, 5)
+        return {
+            "day_text": _utc_day(head(time), head(zone)),
+            "ip": head(ip),
+            "ua": "c5",
+            "method": f"split_part({head(8)}, '.', 2)" if s3 else "split_part(c1, ' ', 1)",
+            "path": head(9) if s3 else "split_part(c1, ' ', 2)",
+            "status": "try_cast(split_part(c2, ' ', 2) AS INTEGER)",
+            "sent": _sent(f"split_part(c2, ' ', {4 if s3 else 3})"),
+            "complete": f"{_s3_like_complete('c0', last)} AND c5 IS NOT NULL",
+        }
     if sniffed.format == CLOUDFRONT:
         col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
         sent = f"try_cast({col['sc-bytes']} AS BIGINT)"
@@ -211,17 +211,16 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> st
             end = f"try_cast({col['sc-range-end']} AS BIGINT)"
             # sc-bytes counts headers too; the logged range is what the body held.
             sent = f"least({sent}, {end} - {start} + 1)"
-        return f"""
-        SELECT
-               {col['date']} AS day_text,
-               {col['c-ip']} AS ip,
-               {col['cs(User-Agent)']} AS ua,
-               {col['cs-method']} AS method,
-               {col['cs-uri-stem']} AS path,
-               try_cast({col['sc-status']} AS INTEGER) AS status,
-               {sent} AS sent,
-               {col['cs(User-Agent)']} IS NOT NULL AS complete
-        FROM {source}"""
+        return {
+            "day_text": col["date"],
+            "ip": col["c-ip"],
+            "ua": col["cs(User-Agent)"],
+            "method": col["cs-method"],
+            "path": col["cs-uri-stem"],
+            "status": f"try_cast({col['sc-status']} AS INTEGER)",
+            "sent": sent,
+            "complete": f"{col['cs(User-Agent)']} IS NOT NULL",
+        }
     raise ValueError(f"unknown log format {sniffed.format!r}")
 
 
