@@ -192,13 +192,8 @@ def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
     return text, damaged
 
 
-def _head(data_or_path: bytes | Path) -> bytes:
-    """The first decompressed bytes of a file, for format detection."""
-    if isinstance(data_or_path, bytes):
-        data = data_or_path
-    else:
-        with data_or_path.open("rb") as handle:
-            data = handle.read(_SNIFF_BYTES)
+def _head(data: bytes) -> bytes:
+    """The first decompressed bytes of a file's first bytes, for format detection."""
     if data[:2] == _GZIP_MAGIC:
         try:
             return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[:_SNIFF_BYTES],
@@ -378,11 +373,11 @@ def _run_outcome(con, *, fresh: bool = False) -> tuple[int, int]:
 def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
              bar) -> Iterator[list[_Item]]:
     """Hash, deduplicate and sniff the new files, and group them into batches."""
-    previous = {}
+    previous, seen = {}, set()
     for name, size, content in con.execute("SELECT name, size, digest FROM files").fetchall():
+        seen.add(content)
         if size > previous.get(name, (0, ""))[0]:
             previous[name] = (size, content)
-    seen = {content for (content,) in con.execute("SELECT digest FROM files").fetchall()}
     pending: dict[tuple, list[_Item]] = {}
     pending_size: dict[tuple, int] = {}
     # Local files are hashed by one background thread, running ahead of the batches:
@@ -448,19 +443,19 @@ def _prepare(source: Source, body: bytes | None, digest: Future | None,
             if content in seen:
                 report.files_unchanged += 1
                 return None
-            head = _head(source.path)
-            if grown and prefix == previous[1] and head[:2] != _GZIP_MAGIC:
+            if grown and prefix == previous[1]:
                 # An appended log (``podcast serve`` writes one): read only the new lines.
                 with source.path.open("rb") as handle:
                     handle.seek(previous[0])
                     data = handle.read()
                 return _from_bytes(source, content, data, memory, report)
-            sniffed = logs.sniff(head)
+            with source.path.open("rb") as handle:
+                first = handle.read(_SNIFF_BYTES)
+            sniffed = logs.sniff(_head(first))
             if sniffed is None:
                 report.skipped.append((source.name, "not an access log in a known format"))
                 return None
-            with source.path.open("rb") as handle:
-                gz = handle.read(2) == _GZIP_MAGIC
+            gz = first[:2] == _GZIP_MAGIC
             return _Item(source, content, sniffed, str(source.path),
                          compression="gzip" if gz else "none",
                          size=source.size * (_GZIP_RATIO if gz else 1))
