@@ -149,10 +149,7 @@ def load_opawg(paths: list[Path]) -> ExtraRules:
     found: dict[str, list[Rule]] = {kind: [] for kind in OPAWG_KINDS}
     for path in paths:
         if path.is_dir():
-            files = [next(f for f in candidates if f.is_file())
-                     for candidates in ([path / f"{kind}.runtime.json", path / f"{kind}.json"]
-                                        for kind in OPAWG_KINDS)
-                     if any(f.is_file() for f in candidates)]
+            files = _opawg_files(path)
             if not files:
                 raise PodcastError("no OPAWG list in this folder", file=path,
                                    field="--agents", fix="give the user-agents-v2 "
@@ -167,6 +164,17 @@ def load_opawg(paths: list[Path]) -> ExtraRules:
                                        f"{k}.json" for k in OPAWG_KINDS))
             found[kind].extend(_opawg_entries(file))
     return ExtraRules(**{kind: tuple(rules) for kind, rules in found.items()})
+
+
+def _opawg_files(folder: Path) -> list[Path]:
+    """The lists in an OPAWG folder: per kind, the build's runtime file or the source file."""
+    files = []
+    for kind in OPAWG_KINDS:
+        for name in (f"{kind}.runtime.json", f"{kind}.json"):
+            if (folder / name).is_file():
+                files.append(folder / name)
+                break
+    return files
 
 
 def _opawg_entries(file: Path) -> list[Rule]:
