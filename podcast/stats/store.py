@@ -80,20 +80,19 @@ def connect(show: Show, *, read_only: bool = False):
                                "ingest the logs again") from None
     con.execute("SET max_temp_directory_size = '0B'")
     con.execute("SET preserve_insertion_order = false")
-    # A database from before the schema table (version 1) holds ``files`` but no version.
-    (version,) = con.execute(
-        "SELECT CASE WHEN (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema') "
-        "THEN NULL WHEN (SELECT count(*) FROM duckdb_tables() WHERE table_name = 'files') "
-        "THEN 1 END").fetchone()
-    if version is None and not read_only:
-        con.execute(_SCHEMA)
-    if version is None:
+    tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()")
+              .fetchall()}
+    if "schema" in tables:
         (version,) = con.execute("SELECT max(version) FROM schema").fetchone()
+    else:  # before the schema table, ``files`` meant version 1; no table: a new database
+        version = 1 if "files" in tables else SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         con.close()
         raise PodcastError("the stats database was written by an earlier version of podcast",
                            file=path, fix="delete it and ingest the logs again (the "
                                           "listener-hash keys in ip-key stay valid)")
+    if not read_only:
+        con.execute(_SCHEMA)
     return con
 
 
