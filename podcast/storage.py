@@ -375,8 +375,7 @@ def read_object(client, bucket: str, key: str) -> bytes:
 
     broken_body = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
                    ConnectionClosedError, Urllib3Error)
-    retries = client.meta.config.retries or {}
-    attempts = retries.get("total_max_attempts") or retries.get("max_attempts") or RETRY_ATTEMPTS
+    attempts = (client.meta.config.retries or {}).get("total_max_attempts") or RETRY_ATTEMPTS
     for attempt in range(attempts):
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
