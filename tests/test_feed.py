@@ -7,6 +7,7 @@ back by feedparser and podcastparser (gPodder's parser) and by lxml for exact ta
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -347,8 +348,14 @@ def test_any_notes_give_only_markdown_tags_and_safe_links(notes: str):
     for name, value in parsed.attrs:
         assert name in {"href", "src", "alt", "title", "class"}
         if name in {"href", "src"}:
-            assert value and value.split(":")[0].lower() in {"http", "https", "mailto"} \
-                or ":" not in value.split("/")[0]
+            # A scheme is what a browser reads as one (WHATWG URL: leading and trailing
+            # controls and spaces dropped, tabs and newlines removed, then a letter and
+            # letters, digits, + - . up to ':'); anything else, e.g.
+            # "%5Bx%5D(ftp://e.org)", is a relative link.
+            url = re.sub(r"[\t\n\r]", "", value.strip("".join(map(chr, range(0x21)))))
+            scheme = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", url)
+            assert value and (scheme is None
+                              or scheme.group(1).lower() in {"http", "https", "mailto"})
 
 
 # --------------------------------------------------------------------------- scheduling
