@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,3 +37,25 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(path, mode=mode) as out:
         out.write(data)
+
+
+#: A temp file untouched this long belongs to a write that was killed, not one in flight.
+STALE_TEMP_SECONDS = 3600
+
+
+def temp_path(path: Path) -> Path:
+    """A new temp file's name beside ``path``, of the ``.NAME.*.tmp`` form
+    :func:`sweep_stale_temps` knows (for writers that must create the file themselves)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+
+
+def sweep_stale_temps(target: Path) -> None:
+    """Remove temp files a killed write of ``target`` left beside it (``.NAME.*.tmp`` and
+    their companions such as ``.tmp.wal``); a temp still being written has a fresh mtime
+    and is left alone."""
+    for temp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
+        try:
+            if time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
+                temp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: the write goes on

@@ -11,7 +11,6 @@ too, so a fresh CI checkout without the masters can still rebuild the feed.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from .errors import StorageError
-from .files import atomic_writer
+from .files import atomic_writer, sweep_stale_temps
 from .model import Catalog, Media, Show
 
 MANIFEST_KEY = "podcast-manifest.json"
@@ -153,7 +152,7 @@ class FileStore:
         target = self.path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _sweep_stale_temps(target)
+            sweep_stale_temps(target)
             with atomic_writer(target) as handle:
                 fill(handle)
         except OSError as exc:
@@ -219,21 +218,6 @@ class FileStore:
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error if already gone)."""
         self.path(key).unlink(missing_ok=True)
-
-
-#: A temp file untouched this long belongs to a write that was killed, not one in flight.
-STALE_TEMP_SECONDS = 3600
-
-
-def _sweep_stale_temps(target: Path) -> None:
-    """Remove temp files a killed write of ``target`` left beside it (``atomic_writer``'s
-    ``.NAME.*.tmp``); a temp still being written has a fresh mtime and is left alone."""
-    for temp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        try:
-            if time.time() - temp.stat().st_mtime > STALE_TEMP_SECONDS:
-                temp.unlink()
-        except OSError:
-            pass  # gone already, or not ours to remove: the write goes on
 
 
 # --- s3:// -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ download is counted twice or lost.
   message; either way the stored feed references only complete objects.
 - Crash safety: ``podcast publish`` and ``podcast stats ingest`` are killed with SIGKILL at
   random moments, at least 20 times each, and re-run; the end state equals a clean run.
+  A process creating the stats database is killed 100 times: the next run always opens it.
 
 Randomness comes from ``PODCAST_TEST_SEED`` (CI runs this file with three seeds); a failure
 message always names the seed, so ``PODCAST_TEST_SEED=N pytest tests/test_reliability.py``
@@ -22,6 +23,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -48,7 +50,7 @@ from reliability_fixtures import (
 from s3_servers import DUMMY_CREDENTIALS, S3Server, moto_s3
 
 from podcast.config import load_show
-from podcast.errors import StorageError
+from podcast.errors import PodcastError, StorageError
 from podcast.stats.store import load_downloads, rejected_counts
 from podcast.storage import S3Store
 
@@ -623,3 +625,42 @@ def test_ingest_from_s3_through_faults_counts_exactly_what_a_local_read_counts(
     assert _counts(remote) == _counts(local), f"seed {test_seed()}"
     record("ingest-s3-faults", name=name, rate=rate, exit_status=result.returncode,
            requests=proxy.stats.requests, faults=dict(proxy.stats.faults))
+
+
+DATABASE_KILLS = 100
+
+_CREATE_DATABASES = """
+import sys
+from podcast.config import load_show
+from podcast.stats.store import connect, db_path
+
+show = load_show(sys.argv[1])
+print("ready", flush=True)
+while True:
+    connect(show).close()
+    for path in db_path(show).parent.glob("stats.duckdb*"):
+        path.unlink()
+"""
+
+
+def test_a_stats_database_killed_while_it_is_created_opens_afterwards(
+        show: Path, tmp_path: Path) -> None:
+    """SIGKILL a process that creates the stats database over and over, 100 times.
+
+    Whatever moment the kill lands in, the next ``podcast stats`` run opens the database:
+    the tables and their schema version are written in one transaction, so a database is
+    either absent, empty of tables, or complete (a CI run once found it half-made).
+    """
+    config = _stats_copy(show, tmp_path / "show")
+    random = rng("database-kill")
+    for kill in range(DATABASE_KILLS):
+        process = subprocess.Popen([sys.executable, "-c", _CREATE_DATABASES, str(config)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "ready\n", process.stderr.read()
+        delay = random.uniform(0, 0.1)
+        killed, _ = _kill_at(process, delay)
+        assert killed, "the creating loop ended by itself"
+        try:
+            assert load_downloads(load_show(config), None, None) == []
+        except PodcastError as exc:
+            pytest.fail(f"kill {kill} at {delay:.3f}s, seed {test_seed()}: {exc}")

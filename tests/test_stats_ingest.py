@@ -401,7 +401,7 @@ def test_a_crash_before_the_commit_leaves_nothing_half_counted(show, tmp_path):
     log = write_log(tmp_path / "logs", "s3", SCENARIO)
     con = connect(show)
     # Sabotage the last statement of the transaction: the files table becomes a view.
-    con.execute("DROP TABLE files")
+    con.execute("ALTER TABLE files RENAME TO files_kept")
     con.execute("CREATE VIEW files AS SELECT ''::VARCHAR AS digest, ''::VARCHAR AS name, "
                 "0::BIGINT AS size, ''::VARCHAR AS stamp, ''::VARCHAR AS format WHERE false")
     con.close()
@@ -411,9 +411,10 @@ def test_a_crash_before_the_commit_leaves_nothing_half_counted(show, tmp_path):
     assert con.execute("SELECT count(*) FROM listener_bytes").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM rejections").fetchone() == (0,)
     con.execute("DROP VIEW files")
+    con.execute("ALTER TABLE files_kept RENAME TO files")
     con.close()
 
-    run(show, log)  # the schema comes back; the file is read once, in full
+    run(show, log)  # the file is read once, in full
     assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
     assert rejected_counts(show, None, None) == EXPECTED["rejected"]
 
@@ -485,9 +486,34 @@ def test_a_database_from_an_earlier_version_is_refused_with_a_fix(show):
     with duckdb.connect(str(db_path(show))) as old:
         old.execute("CREATE TABLE files (sha256 VARCHAR PRIMARY KEY, name VARCHAR)")
     for read_only in (False, True):
-        with pytest.raises(PodcastError, match="earlier version") as caught:
+        with pytest.raises(PodcastError, match="another version") as caught:
             connect(show, read_only=read_only)
         assert "delete it and ingest the logs again" in str(caught.value.fix)
+
+
+def test_a_database_half_made_by_a_killed_run_is_swept_when_the_next_run_creates_one(show):
+    """A new database is made under ``.stats.duckdb.*.tmp`` and renamed into place, so a
+    run killed meanwhile leaves a temp file (and its write-ahead log), never a broken
+    ``stats.duckdb``.  The next run that creates the database removes temps over an hour
+    old."""
+    import time
+
+    from podcast.stats.store import connect, db_path
+
+    folder = db_path(show).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    killed = [folder / ".stats.duckdb.k1ll3d.tmp", folder / ".stats.duckdb.k1ll3d.tmp.wal"]
+    in_flight = folder / ".stats.duckdb.fl1ght.tmp"
+    for path in [*killed, in_flight]:
+        path.write_bytes(b"not a database yet")
+    two_hours_ago = time.time() - 7200
+    for path in killed:
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    connect(show).close()
+
+    assert sorted(p.name for p in folder.iterdir()) == [".stats.duckdb.fl1ght.tmp",
+                                                         "stats.duckdb"]
 
 
 def test_many_small_batches_count_as_one_batch(tmp_path, monkeypatch):

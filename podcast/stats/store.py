@@ -26,12 +26,13 @@ summed bytes reach the media's threshold.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from datetime import date
 from pathlib import Path
 
 from podcast.errors import PodcastError
-from podcast.files import atomic_write
+from podcast.files import atomic_write, sweep_stale_temps, temp_path
 from podcast.model import Download, Show
 from podcast.stats.counting import REASONS
 
@@ -42,16 +43,16 @@ KEY_NAME = "ip-key"
 SCHEMA_VERSION = 2
 
 _SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS schema (version INTEGER);
-INSERT INTO schema SELECT {SCHEMA_VERSION} WHERE NOT EXISTS (SELECT * FROM schema);
-CREATE TABLE IF NOT EXISTS files (
+CREATE TABLE schema (version INTEGER);
+INSERT INTO schema VALUES ({SCHEMA_VERSION});
+CREATE TABLE files (
     digest VARCHAR PRIMARY KEY, name VARCHAR, size BIGINT, stamp VARCHAR,
     format VARCHAR, ingested_at TIMESTAMP DEFAULT current_timestamp);
-CREATE TABLE IF NOT EXISTS media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
-CREATE TABLE IF NOT EXISTS listener_bytes (
+CREATE TABLE media (key VARCHAR PRIMARY KEY, slug VARCHAR, threshold BIGINT);
+CREATE TABLE listener_bytes (
     day DATE, key VARCHAR, listener UHUGEINT, key_period VARCHAR, app VARCHAR,
     device VARCHAR, country VARCHAR, source VARCHAR, bytes BIGINT, lines BIGINT);
-CREATE TABLE IF NOT EXISTS rejections (day DATE, reason VARCHAR, lines BIGINT);
+CREATE TABLE rejections (day DATE, reason VARCHAR, lines BIGINT);
 """
 
 
@@ -71,8 +72,9 @@ def connect(show: Show, *, read_only: bool = False):
     path = db_path(show)
     if read_only and not path.exists():
         read_only = False  # an empty database: create it so reports read zeros
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if not path.exists():
+            _create(path)
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise PodcastError(f"cannot open the stats database: {exc}", file=path,
@@ -82,18 +84,36 @@ def connect(show: Show, *, read_only: bool = False):
     con.execute("SET preserve_insertion_order = false")
     tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()")
               .fetchall()}
-    if "schema" in tables:
-        (version,) = con.execute("SELECT max(version) FROM schema").fetchone()
-    else:  # before the schema table, ``files`` meant version 1; no table: a new database
-        version = 1 if "files" in tables else SCHEMA_VERSION
+    version = (con.execute("SELECT max(version) FROM schema").fetchone()[0]
+               if "schema" in tables else None)  # none: before version 2, or not ours
     if version != SCHEMA_VERSION:
         con.close()
-        raise PodcastError("the stats database was written by an earlier version of podcast",
+        raise PodcastError("the stats database was written by another version of podcast",
                            file=path, fix="delete it and ingest the logs again (the "
                                           "listener-hash keys in ip-key stay valid)")
-    if not read_only:
-        con.execute(_SCHEMA)
     return con
+
+
+def _create(path: Path) -> None:
+    """Create an empty database of this version at ``path``.
+
+    It is made under a temp name and renamed into place: a process killed while DuckDB
+    writes a new file leaves a file DuckDB refuses to open, and that must never be
+    ``stats.duckdb``.
+    """
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(path)
+    temp = temp_path(path)
+    try:
+        con = duckdb.connect(str(temp))
+        con.execute(_SCHEMA)
+        con.close()  # checkpoints: everything is in the one file
+        os.replace(temp, path)
+    finally:
+        for leftover in (temp, Path(f"{temp}.wal")):
+            leftover.unlink(missing_ok=True)
 
 
 def _period(since: date | None, until: date | None) -> tuple[str, list]:
