@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """``PODCAST_TEST_SEED`` seeds hypothesis too (unless ``--hypothesis-seed`` is given).
+
+    So one seed replays every random choice of a run, and CI (which sets it) tries the same
+    examples on every clean clone instead of new ones each time; without it, hypothesis
+    picks new examples on each run, which is how local runs keep exploring.
+    """
+    seed = os.environ.get("PODCAST_TEST_SEED")
+    if seed and config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = seed
 
 
 @pytest.fixture
