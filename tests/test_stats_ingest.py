@@ -516,6 +516,52 @@ def test_a_database_half_made_by_a_killed_run_is_swept_when_the_next_run_creates
                                                          "stats.duckdb"]
 
 
+_CREATE_AND_WRITE = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from stats_fixtures import make_show
+from podcast.errors import PodcastError
+from podcast.stats.store import connect
+
+show = make_show(Path(sys.argv[2]))
+while time.time() < float(sys.argv[3]):  # both start creating at the same moment
+    pass
+try:
+    con = connect(show)
+    con.execute("INSERT INTO rejections VALUES (DATE '2026-11-23', 'bots', 1)")
+    time.sleep(0.3)
+    con.close()
+    print("wrote")
+except PodcastError as exc:
+    print(exc)
+"""
+
+
+def test_two_runs_creating_the_database_together_never_lose_a_write(tmp_path):
+    """Two ``podcast stats`` runs that find no database both make one; the first to put
+    its file in place wins and the other opens that file (or is told to wait), so nobody
+    writes into a file another run has just replaced."""
+    import subprocess
+    import time
+
+    from podcast.stats.store import connect
+
+    for round_ in range(5):
+        root = tmp_path / f"round-{round_}"
+        start = str(time.time() + 1.5)
+        runs = [subprocess.Popen([sys.executable, "-c", _CREATE_AND_WRITE,
+                                  str(Path(__file__).parent), str(root), start],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        said = [run.communicate()[0].strip() for run in runs]
+        for line in said:
+            assert line == "wrote" or "close other `podcast stats` runs" in line, said
+        con = connect(make_show(root))
+        (rows,) = con.execute("SELECT count(*) FROM rejections").fetchone()
+        con.close()
+        assert rows == said.count("wrote"), (round_, said)
+
+
 def test_many_small_batches_count_as_one_batch(tmp_path, monkeypatch):
     """Listener hashes and addresses are kept across the batches of a run: a log read in
     many batches (one per file here) must count exactly as when read in one."""

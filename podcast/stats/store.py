@@ -97,9 +97,10 @@ def connect(show: Show, *, read_only: bool = False):
 def _create(path: Path) -> None:
     """Create an empty database of this version at ``path``.
 
-    It is made under a temp name and renamed into place: a process killed while DuckDB
+    It is made under a temp name and then linked into place: a process killed while DuckDB
     writes a new file leaves a file DuckDB refuses to open, and that must never be
-    ``stats.duckdb``.
+    ``stats.duckdb``.  Two runs starting together both make one; the first link wins, so
+    neither writes into a file the other has replaced.
     """
     import duckdb
 
@@ -110,7 +111,12 @@ def _create(path: Path) -> None:
         con = duckdb.connect(str(temp))
         con.execute(_SCHEMA)
         con.close()  # checkpoints: everything is in the one file
-        os.replace(temp, path)
+        try:
+            os.link(temp, path)  # unlike a rename, never replaces one another run just made
+        except FileExistsError:
+            pass  # another run created it first: use that one
+        except OSError:
+            os.replace(temp, path)  # a file system without hard links
     finally:
         for leftover in (temp, Path(f"{temp}.wal")):
             leftover.unlink(missing_ok=True)
