@@ -70,11 +70,9 @@ def connect(show: Show, *, read_only: bool = False):
     import duckdb
 
     path = db_path(show)
-    if read_only and not path.exists():
-        read_only = False  # an empty database: create it so reports read zeros
     try:
         if not path.exists():
-            _create(path)
+            _create(path)  # even to read: a report on a new show reads zeros
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise PodcastError(f"cannot open the stats database: {exc}", file=path,
