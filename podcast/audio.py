@@ -376,14 +376,12 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
                            half(0))
             late = second.result()
         # The second half's first blocks lack their history: keep those of the first.
+        early = first.times <= middle + BLOCK / 2
         keep = late.times + lead > middle + BLOCK / 2
         frames = _Frames(
-            times=np.concatenate([first.times[first.times <= middle + BLOCK / 2],
-                                  late.times[keep] + lead]),
-            momentary=np.concatenate([first.momentary[first.times <= middle + BLOCK / 2],
-                                      late.momentary[keep]]),
-            short_term=np.concatenate([first.short_term[first.times <= middle + BLOCK / 2],
-                                       late.short_term[keep]]),
+            times=np.concatenate([first.times[early], late.times[keep] + lead]),
+            momentary=np.concatenate([first.momentary[early], late.momentary[keep]]),
+            short_term=np.concatenate([first.short_term[early], late.short_term[keep]]),
             code=first.code or late.code, log=[*first.log, *late.log],
             tail=first.tail if first.code else late.tail)
         lra = loudness_range(frames.short_term)
