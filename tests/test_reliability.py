@@ -648,8 +648,8 @@ def test_a_stats_database_killed_while_it_is_created_opens_afterwards(
     """SIGKILL a process that creates the stats database over and over, 100 times.
 
     Whatever moment the kill lands in, the next ``podcast stats`` run opens the database:
-    the tables and their schema version are written in one transaction, so a database is
-    either absent, empty of tables, or complete (a CI run once found it half-made).
+    it is made under a temp name and linked into place, so ``stats.duckdb`` is either
+    absent or complete (a CI run once found it half-made).
     """
     config = _stats_copy(show, tmp_path / "show")
     random = rng("database-kill")

@@ -492,7 +492,7 @@ def test_a_database_from_an_earlier_version_is_refused_with_a_fix(show):
 
 
 def test_a_database_half_made_by_a_killed_run_is_swept_when_the_next_run_creates_one(show):
-    """A new database is made under ``.stats.duckdb.*.tmp`` and renamed into place, so a
+    """A new database is made under ``.stats.duckdb.*.tmp`` and linked into place, so a
     run killed meanwhile leaves a temp file (and its write-ahead log), never a broken
     ``stats.duckdb``.  The next run that creates the database removes temps over an hour
     old."""
