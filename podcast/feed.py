@@ -22,11 +22,9 @@ from datetime import UTC, datetime
 from html import escape, unescape
 from html.parser import HTMLParser
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import cmarkgfm
-import jinja2
 from cmarkgfm._cmark import ffi as cmark_ffi
 from cmarkgfm._cmark import lib as cmark_lib
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -47,7 +45,6 @@ CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 #: Apple cuts channel and item descriptions at 4000 bytes (support page 823).
 DESCRIPTION_MAX_BYTES = 4000
 CHAPTERS_TYPE = "application/json+chapters"
-TEMPLATES = Path(__file__).resolve().parent.parent / "feed_templates"
 
 #: Characters XML 1.0 forbids; lxml refuses them, so they are dropped from every text.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -205,20 +202,6 @@ def clock(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def template_environment() -> jinja2.Environment:
-    """The jinja2 environment over feed_templates/ (autoescape on for every template)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["clock"] = clock
-    return env
 
 
 class NotesRenderer:

@@ -13,22 +13,51 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 
+import jinja2
 from markupsafe import Markup
 
 from .feed import (
     NotesRenderer,
+    clock,
     episode_page_key,
     labels,
     live_items,
-    template_environment,
 )
 from .model import Catalog, Episode, Media, Show
 
 _CUE_TIME = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->")
 _VOICE = re.compile(r"^<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]*>")
+
+
+#: The package the templates ship in (``feed_templates/`` in the checkout, see setup.cfg).
+TEMPLATE_PACKAGE = "podcast.feed_templates"
+
+
+def template_environment() -> jinja2.Environment:
+    """The jinja2 environment over the shipped templates (autoescape on for every one).
+
+    Templates are read through importlib.resources, so an installed wheel finds them as
+    well as a checkout does.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_read_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["clock"] = clock
+    return env
+
+
+def _read_template(name: str) -> str | None:
+    resource = files(TEMPLATE_PACKAGE).joinpath(name)
+    return resource.read_text(encoding="utf-8") if resource.is_file() else None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from podcast.binaries import ffmpeg
 
 REPO = Path(__file__).resolve().parent.parent
 #: The CLI exactly as users run it, but with this interpreter (the venv's).
-PODCAST = [sys.executable, "-c", "from cli import main; main()"]
+PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
 #: A fixed clock, so two publishes of the same show give byte-identical feeds.
 NOW = "2026-12-01T12:00:00+00:00"
 DEFAULT_SEED = 20261123

@@ -468,7 +468,7 @@ def test_progress_is_shown_on_stderr(tmp_path: Path, short_interview: Path, caps
 def test_the_master_command_prints_the_figures_as_json(demo_show: Path, tmp_path: Path):
     from click.testing import CliRunner
 
-    from cli import main as cli
+    from podcast.cli import main as cli
 
     output = tmp_path / "claire.mp3"
     args = ["--config", str(demo_show), "master", "003-claire-dubois", "-o", str(output)]

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from s3_servers import moto_s3
 
-from cli import main
 from podcast import binaries
+from podcast.cli import main
 from podcast.doctor import run_checks
 
 

@@ -18,7 +18,7 @@ import pytest
 from audio_fixtures import alternating, ebur128, interview, run_ffmpeg
 from click.testing import CliRunner
 
-from cli import main as cli
+from podcast.cli import main as cli
 from podcast.errors import AudioError
 from podcast.loudness import (
     block_energy,

@@ -25,8 +25,8 @@ import yaml
 from click.testing import CliRunner
 from s3_servers import S3Server, moto_s3, seaweedfs_s3, weed_binary
 
-from cli import main
 from podcast.binaries import ffmpeg
+from podcast.cli import main
 from podcast.config import load_show, split_front_matter
 from podcast.errors import StorageError
 from podcast.model import podcast_guid

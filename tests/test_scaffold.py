@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cli import main
+from podcast.cli import main
 from podcast.config import load_episode, load_show
 from podcast.errors import ConfigError
 from podcast.scaffold import episode_slug, init_show, new_episode, next_publication

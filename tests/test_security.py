@@ -36,7 +36,7 @@ from podcast.config import load_show, split_front_matter
 from podcast.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
-PODCAST = [sys.executable, "-c", "from cli import main; main()"]
+PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
 SECRET = "TOP-SECRET-OUTSIDE-THE-FOLDER"
 
 

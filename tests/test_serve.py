@@ -246,7 +246,7 @@ def test_the_command_serves_until_stopped(tmp_path):
     (folder / "feed.xml").write_bytes(b"<rss/>")
     port, log = free_port(), tmp_path / "access.log"
     process = subprocess.Popen(
-        [sys.executable, "-c", "from cli import main; main()", "serve", "--port", str(port),
+        [sys.executable, "-c", "from podcast.cli import main; main()", "serve", "--port", str(port),
          "--root", str(folder), "--log", str(log)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

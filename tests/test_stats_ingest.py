@@ -373,7 +373,7 @@ def test_the_command_line_ingests_against_the_published_catalog(demo_show, tmp_p
 
     from click.testing import CliRunner
 
-    from cli import main
+    from podcast.cli import main
     from podcast.config import load_show
     from podcast.storage import open_store, write_catalog
 
@@ -608,7 +608,7 @@ def test_the_command_line_names_apps_from_an_opawg_list(demo_show, tmp_path):
 
     from click.testing import CliRunner
 
-    from cli import main
+    from podcast.cli import main
     from podcast.config import load_show
     from podcast.storage import open_store, write_catalog
 

@@ -399,7 +399,7 @@ def measured_show(demo_show: Path, tmp_path: Path) -> Path:
 def cli(config: Path, *args: str) -> str:
     from click.testing import CliRunner
 
-    from cli import main
+    from podcast.cli import main
 
     result = CliRunner().invoke(main, ["--config", str(config), "stats", *args])
     assert result.exit_code == 0, result.output
@@ -466,7 +466,7 @@ def test_end_to_end_targets_chart_and_html(measured_show: Path, tmp_path: Path) 
 def test_an_inverted_period_is_refused_clearly(demo_show: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from podcast.cli import main
 
     result = CliRunner().invoke(main, ["--config", str(demo_show), "stats", "report",
                                        "--since", "2026-11-30", "--until", "2026-11-01"])
@@ -477,7 +477,7 @@ def test_an_inverted_period_is_refused_clearly(demo_show: Path) -> None:
 def test_an_unwritable_html_path_fails_before_any_work(demo_show: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from podcast.cli import main
 
     result = CliRunner().invoke(main, ["--config", str(demo_show), "stats", "report",
                                        "--html", str(tmp_path / "missing" / "r.html")])

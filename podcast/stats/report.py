@@ -58,7 +58,6 @@ DIMENSIONS = ("episode", "day", "app", "guest", "country", "source")
 FIRST_DAYS = (1, 7, 30)
 NO_GUEST = "(no guest)"
 UNKNOWN_COUNTRY = "unknown"
-TEMPLATES = Path(__file__).resolve().parents[2] / "feed_templates"
 HTML_TEMPLATE = "stats_report.html.j2"
 
 
@@ -408,8 +407,7 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
     """
     # Loaded here, not at the top: the package may import this module eagerly, and the
     # ingest command should not pay for jinja2 and matplotlib.
-    import jinja2
-
+    from podcast.site import template_environment
     from podcast.stats import charts
 
     period = in_period(all_downloads, report.since, report.until)
@@ -417,9 +415,7 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
                   for dim in ("app", "guest", "country", "day")}
     progress = all_progress(show_targets, all_downloads, as_of)
     panels = progress_panels(all_downloads, show_targets, as_of)
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = template_environment()
     return environment.get_template(HTML_TEMPLATE).render(
         report=report,
         episodes=[episode_dict(e) for e in report.episodes],
