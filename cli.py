@@ -6,10 +6,13 @@ A PodcastError becomes a clear message on stderr and exit status 1.
 
 from __future__ import annotations
 
-import functools
 import json
+import logging
+import signal
 import sys
-from datetime import UTC, date, datetime
+import threading
+import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,18 +20,21 @@ import click
 from podcast.errors import PodcastError
 
 
-def _fail_cleanly(func):
-    """Turn PodcastError into ``Error: ...`` and a non-zero exit, never a traceback."""
+class PodcastGroup(click.Group):
+    """The ``podcast`` command group: the one place a PodcastError becomes a message.
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    It prints ``Error: … fix: …`` and exits 1, never a traceback (with ``--debug``, the
+    traceback first).
+    """
+
+    def invoke(self, ctx: click.Context):
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except PodcastError as exc:
+            if (ctx.obj or {}).get("debug"):
+                traceback.print_exc()
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
+            ctx.exit(1)
 
 
 def _show(ctx: click.Context):
@@ -37,29 +43,56 @@ def _show(ctx: click.Context):
     return load_show(ctx.obj["config"])
 
 
-def _parse_now(value: str | None) -> datetime:
+def _parse_time(value: str | None, option: str) -> datetime:
+    """The ISO-8601 ``value`` of ``option``; the current UTC time when not given."""
     if value is None:
         return datetime.now(UTC)
     from podcast.config import parse_datetime
 
-    return parse_datetime(value, file=Path("--now"), field="--now")
+    return parse_datetime(value, file=None, field=option)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _exit_on_sigterm(signum: int, frame) -> None:
+    # SystemExit unwinds like Ctrl-C does: every `finally` ends its ffmpeg children and
+    # removes its temp files.
+    raise SystemExit(128 + signum)
+
+
+def _handle_signals(ctx: click.Context) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+def _log_debug() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    logger = logging.getLogger("podcast")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+@click.group(cls=PodcastGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", type=click.Path(dir_okay=False), envvar="PODCAST_CONFIG",
               default="podcast.yaml", show_default=True, help="The show's config file.")
+@click.option("--debug", is_flag=True, envvar="PODCAST_DEBUG",
+              help="Log every ffmpeg command line; show tracebacks with errors.")
 @click.version_option(package_name="podcast")
 @click.pass_context
-def main(ctx: click.Context, config: str) -> None:
+def main(ctx: click.Context, config: str, debug: bool) -> None:
     """Produce, publish and measure an interview podcast."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
+    ctx.obj["debug"] = debug
+    if debug:
+        _log_debug()
+    _handle_signals(ctx)
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
 @click.option("--title", default="My Interview Show", show_default=True)
-@_fail_cleanly
 def init(directory: str, title: str) -> None:
     """Scaffold a show in DIRECTORY: podcast.yaml, artwork and an episodes/ folder."""
     from podcast.scaffold import init_show
@@ -73,12 +106,11 @@ def init(directory: str, title: str) -> None:
 @click.option("--guest", "guests", multiple=True, help="Guest name (repeatable).")
 @click.option("--published", help="ISO-8601 publication time (default: next 07:00 UTC).")
 @click.pass_context
-@_fail_cleanly
 def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str | None) -> None:
     """Scaffold an episode folder for TITLE."""
     from podcast.scaffold import new_episode
 
-    when = _parse_now(published) if published else None
+    when = _parse_time(published, "--published") if published else None
     path = new_episode(_show(ctx), title, list(guests), published=when)
     click.echo(f"created {path}")
 
@@ -86,7 +118,6 @@ def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_fail_cleanly
 def loudness(file: str, as_json: bool) -> None:
     """Measure integrated loudness (LUFS), true peak (dBTP) and loudness range (LU)."""
     from podcast.loudness import measure
@@ -108,7 +139,6 @@ def loudness(file: str, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
 @click.pass_context
-@_fail_cleanly
 def master(ctx: click.Context, episode: str, output: str | None, force: bool,
            as_json: bool) -> None:
     """Produce the finished, tagged MP3 of EPISODE (slug or folder)."""
@@ -130,21 +160,21 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
 
 @main.command()
 @click.argument("slugs", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Publish every episode.")
+@click.option("--all", "all_", is_flag=True,
+              help="Publish every episode (the default when no SLUG is given).")
 @click.option("--dry-run", is_flag=True, help="Print the plan, change nothing.")
 @click.option("--storage", "storage_url", help="Override the storage URL from the config.")
 @click.option("--now", help="Fix the clock (ISO-8601) for scheduling.")
 @click.pass_context
-@_fail_cleanly
 def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: bool,
             storage_url: str | None, now: str | None) -> None:
     """Master what changed, upload media, then the feed and pages last."""
     from podcast.publish import publish as run_publish
 
-    if not slugs and not all_:
-        all_ = True
-    run_publish(_show(ctx), list(slugs), dry_run=dry_run, storage_url=storage_url,
-                now=_parse_now(now), echo=click.echo, progress=sys.stderr.isatty())
+    if slugs and all_:
+        raise click.UsageError("give episode slugs or --all, not both")
+    run_publish(_show(ctx), [] if all_ else list(slugs), dry_run=dry_run, storage_url=storage_url,
+                now=_parse_time(now, "--now"), echo=click.echo, progress=sys.stderr.isatty())
 
 
 @main.command()
@@ -153,13 +183,12 @@ def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: boo
 @click.option("--storage", "storage_url", help="Override the storage URL from the config.")
 @click.option("--now", help="Fix the clock (ISO-8601) for scheduling and reproducibility.")
 @click.pass_context
-@_fail_cleanly
 def feed(ctx: click.Context, output: str | None, upload: bool, storage_url: str | None,
          now: str | None) -> None:
     """Rebuild the feed (and pages) from the episodes and the published media."""
     from podcast.publish import rebuild
 
-    rebuild(_show(ctx), now=_parse_now(now), output=Path(output) if output else None,
+    rebuild(_show(ctx), now=_parse_time(now, "--now"), output=Path(output) if output else None,
             upload=upload, storage_url=storage_url, echo=click.echo)
 
 
@@ -168,7 +197,6 @@ def feed(ctx: click.Context, output: str | None, upload: bool, storage_url: str 
 @click.option("--previous", type=click.Path(exists=True, dir_okay=False),
               help="An earlier copy of the feed, to check GUID stability against.")
 @click.pass_context
-@_fail_cleanly
 def validate(ctx: click.Context, source: str | None, previous: str | None) -> None:
     """Lint a feed (file or URL; default: the built feed) against Apple, PSP-1 and P2.0."""
     from podcast.validate import default_source
@@ -193,7 +221,6 @@ def validate(ctx: click.Context, source: str | None, previous: str | None) -> No
 @click.option("--log", "log_path", type=click.Path(dir_okay=False),
               help="Combined access log (default: .podcast/access.log).")
 @click.pass_context
-@_fail_cleanly
 def serve(ctx: click.Context, port: int, host: str, root: str | None,
           log_path: str | None) -> None:
     """Serve the local storage over HTTP (HEAD, Range) with a combined access log."""
@@ -230,7 +257,6 @@ def stats() -> None:
 @click.option("--agents", "agent_lists", multiple=True, type=click.Path(exists=True),
               help="OPAWG user-agents-v2 lists (bots.json, apps.json... or their folder).")
 @click.pass_context
-@_fail_cleanly
 def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None,
                  agent_lists: tuple[str, ...]) -> None:
     """Read access logs (files, folders or s3://BUCKET/PREFIX) into the stats database."""
@@ -240,6 +266,7 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
                     agent_lists=[Path(p) for p in agent_lists], echo=click.echo,
                     progress=sys.stderr.isatty())
     click.echo(report.summary())
+    ctx.exit(report.exit_code)
 
 
 @stats.command("report")
@@ -252,7 +279,6 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
 @click.option("--chart", type=click.Path(dir_okay=False), help="Write a PNG chart here.")
 @click.option("--html", type=click.Path(dir_okay=False), help="Write an HTML report here.")
 @click.pass_context
-@_fail_cleanly
 def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime | None,
                  until: datetime | None, chart: str | None, html: str | None) -> None:
     """Downloads per episode (and per day, app, guest or country)."""
@@ -269,12 +295,15 @@ def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime |
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.pass_context
-@_fail_cleanly
 def stats_targets(ctx: click.Context, today: datetime | None, fmt: str) -> None:
-    """Progress toward each target: value, percent, pace needed and projected date."""
+    """Progress toward each target: value, percent, pace needed and projected date.
+
+    Dates are UTC calendar days, as everywhere in the stats.
+    """
     from podcast.stats import targets
 
-    click.echo(targets(_show(ctx), today=today.date() if today else date.today(), fmt=fmt))
+    day = today.date() if today else datetime.now(UTC).date()
+    click.echo(targets(_show(ctx), today=day, fmt=fmt))
 
 
 if __name__ == "__main__":

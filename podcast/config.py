@@ -194,7 +194,7 @@ def parse_timestamp(value: Any, *, file: Path, field: str) -> float:
     return seconds
 
 
-def parse_datetime(value: Any, *, file: Path, field: str) -> datetime:
+def parse_datetime(value: Any, *, file: Path | None, field: str) -> datetime:
     """An ISO-8601 date-time with a UTC offset (a bare date means midnight UTC)."""
     if isinstance(value, datetime):
         moment = value

@@ -41,7 +41,6 @@ from .storage import (
     read_catalog,
     sha256_file,
 )
-from .storage import load_catalog as load_catalog  # re-exported: the manifest reader
 
 Echo = Callable[[str], None]
 

@@ -245,14 +245,14 @@ class S3Store:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = url or f"s3://{bucket}/{self.prefix}".rstrip("/")
-        self.client = client or _s3_client()
+        self.client = client or s3_client()
 
     def _key(self, key: str) -> str:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
-        return _storage_error(action, f"s3://{self.bucket}/{self._key(key)}", exc)
+        return storage_error(action, f"s3://{self.bucket}/{self._key(key)}", exc)
 
     def put_file(self, key: str, path: Path, *, content_type: str, cache_control: str,
                  progress: Progress | None = None) -> ObjectInfo:
@@ -268,8 +268,8 @@ class S3Store:
         try:
             self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra,
                                     Config=config, Callback=progress)
-        except Exception as exc:  # boto3 raises S3UploadFailedError, ClientError, ...
-            raise self._fail("upload", key, exc) from None
+        except s3_errors() as exc:
+            raise self._fail("upload", key, exc) from exc
         return ObjectInfo(key, path.stat().st_size, digest)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str,
@@ -280,8 +280,8 @@ class S3Store:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
                                    ContentType=content_type, CacheControl=cache_control,
                                    Metadata={"sha256": digest})
-        except Exception as exc:
-            raise self._fail("upload", key, exc) from None
+        except s3_errors() as exc:
+            raise self._fail("upload", key, exc) from exc
         return ObjectInfo(key, len(data), digest)
 
     def head(self, key: str) -> ObjectInfo | None:
@@ -293,9 +293,9 @@ class S3Store:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise self._fail("read", key, exc) from None
-        except Exception as exc:
-            raise self._fail("read", key, exc) from None
+            raise self._fail("read", key, exc) from exc
+        except s3_errors() as exc:
+            raise self._fail("read", key, exc) from exc
         return ObjectInfo(key, int(answer["ContentLength"]),
                           (answer.get("Metadata") or {}).get("sha256"))
 
@@ -303,11 +303,11 @@ class S3Store:
         """The bytes of ``key``; StorageError if absent (a cut-off body is fetched again)."""
         try:
             return read_object(self.client, self.bucket, self._key(key))
-        except Exception as exc:
+        except s3_errors() as exc:
             if _error_code(exc) in ("NoSuchKey", "404"):
                 raise MissingObject(f"no object {key!r} in {self.url}",
                                     file=f"s3://{self.bucket}/{self._key(key)}") from None
-            raise self._fail("download", key, exc) from None
+            raise self._fail("download", key, exc) from exc
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -324,16 +324,16 @@ class S3Store:
                 for item in page.get("Contents", []):
                     key = item["Key"]
                     keys.append(key[len(self.prefix) + 1:] if self.prefix else key)
-        except Exception as exc:
-            raise self._fail("list", prefix or "", exc) from None
+        except s3_errors() as exc:
+            raise self._fail("list", prefix or "", exc) from exc
         return sorted(keys)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error if already gone)."""
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
-        except Exception as exc:
-            raise self._fail("delete", key, exc) from None
+        except s3_errors() as exc:
+            raise self._fail("delete", key, exc) from exc
 
 
 def _error_code(exc: Exception) -> str:
@@ -370,7 +370,7 @@ def read_object(client, bucket: str, key: str) -> bytes:
     raise AssertionError("unreachable")
 
 
-def _s3_client():
+def s3_client():
     import boto3
     from botocore.config import Config
 
@@ -404,7 +404,16 @@ def redact(text: str) -> str:
     return re.sub(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]*@", r"\1***@", text)
 
 
-def _storage_error(action: str, where: str, exc: Exception) -> StorageError:
+def s3_errors() -> tuple[type[Exception], ...]:
+    """What boto3 raises when an S3 call fails (imported late: boto3 is slow to import)."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError
+
+    return (Boto3Error, BotoCoreError, ClientError, HTTPError)
+
+
+def storage_error(action: str, where: str, exc: Exception) -> StorageError:
     """A StorageError that says what failed and what usually fixes it (never a secret)."""
     error = _describe_error(action, where, exc)
     error.message = redact(error.message)

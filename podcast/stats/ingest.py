@@ -69,6 +69,11 @@ class IngestReport:
     downloads_added: int = 0
     rejected: Counter = field(default_factory=Counter)
 
+    @property
+    def exit_code(self) -> int:
+        """The status ``podcast stats ingest`` ends with: 1 when a file was skipped."""
+        return 1 if self.skipped else 0
+
     def summary(self) -> str:
         """A few lines for a person: files, lines, downloads, rejections by reason."""
         out = [f"files: {self.files_read} read, {self.files_unchanged} already ingested, "
@@ -108,41 +113,33 @@ def expand_sources(sources: list[str]) -> list[Source]:
     return found
 
 
-def _s3_client():
-    from podcast.storage import _s3_client as client
-
-    return client()
-
-
 def _s3_sources(url: str) -> list[Source]:
     bucket, _, prefix = url[len("s3://"):].partition("/")
     if not bucket:
         raise PodcastError("no bucket in the S3 URL", file=url, fix="write s3://BUCKET/PREFIX")
+    from podcast.storage import s3_client, s3_errors, storage_error
+
     try:
-        pages = _s3_client().get_paginator("list_objects_v2").paginate(
+        pages = s3_client().get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix)
         return [Source(f"s3://{bucket}/{item['Key']}", item["Size"],
                        item.get("ETag", "").strip('"'), s3=(bucket, item["Key"]))
                 for page in pages for item in page.get("Contents", [])]
-    except Exception as exc:
-        from podcast.storage import _storage_error
-
-        raise _storage_error("list logs in", url, exc) from None
+    except s3_errors() as exc:
+        raise storage_error("list logs in", url, exc) from exc
 
 
 def _read_bytes(source: Source, client=None) -> bytes:
     if source.path is not None:
         return source.path.read_bytes()
-    from podcast.storage import read_object
+    from podcast.storage import read_object, s3_client, s3_errors, storage_error
 
     bucket, key = source.s3
     try:
         # A log cut off in mid-body is fetched again (botocore retries only failed requests).
-        return read_object(client or _s3_client(), bucket, key)
-    except Exception as exc:
-        from podcast.storage import _storage_error
-
-        raise _storage_error("read log", source.name, exc) from None
+        return read_object(client or s3_client(), bucket, key)
+    except s3_errors() as exc:
+        raise storage_error("read log", source.name, exc) from exc
 
 
 def _file_hash(path: Path, prefix_size: int | None = None) -> tuple[str, str | None]:
@@ -250,7 +247,7 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
 
     ``agent_lists``: OPAWG user-agents-v2 files or folders (``--agents``).
     """
-    from podcast.publish import load_catalog
+    from podcast.storage import load_catalog
 
     extra = agents.load_opawg(list(agent_lists))  # a bad list fails before any work
     found = expand_sources(sources)
@@ -420,7 +417,9 @@ def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, b
     if not remote:
         yield from ((s, None) for s in sources)
         return
-    client = _s3_client()  # boto3 clients are thread-safe; one connection pool for all
+    from podcast.storage import s3_client
+
+    client = s3_client()  # boto3 clients are thread-safe; one connection pool for all
     with ThreadPoolExecutor(max_workers=8) as pool:
         for start in range(0, len(sources), ahead):
             chunk = sources[start:start + ahead]
@@ -536,9 +535,11 @@ def _ingest_batch(con, batch: list[_Item], memory: _Memory, values: _Values,
     reader, then (a damaged .gz) decompressed as far as it goes; a file that still fails
     is reported as skipped.  Nothing of a failed read reaches the database.
     """
+    import duckdb
+
     try:
         _read_groups(con, batch, robust)
-    except Exception as exc:  # DuckDB raises many error types for unreadable input
+    except duckdb.Error as exc:  # the base of every DuckDB error about unreadable input
         if len(batch) > 1:
             for item in batch:
                 _ingest_batch(con, [item], memory, values, report, robust=robust)
