@@ -31,6 +31,7 @@ folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import wave
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import binaries
 from .binaries import ffmpeg, ffprobe
 from .errors import AudioError, ConfigError
 from .loudness import (
@@ -55,16 +58,21 @@ from .loudness import (
     block_energy,
     check_complete,
     declared_duration,
+    decode_error,
     energy_loudness,
+    ffmpeg_errors,
     gated_loudness,
     loudness_range,
+    measure,
+    meter,
+    meter_name,
     parse_frame,
     parse_named_summaries,
     parse_summary,
     probe,
     wav_declared_duration,
 )
-from .model import Episode, Show
+from .model import AudioSettings, Episode, Show
 
 #: Below this integrated loudness an input is silence or noise: boosting it would only
 #: amplify hiss (a +40 dB gain is never right for an interview).
@@ -359,48 +367,53 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
     length = declared_duration(info)
     seekable = info.codec.startswith("pcm_") or info.codec == "flac"
     if length is not None and seekable and length >= split_from:
-        middle = round(length / 2, 1)
-        lead = middle - SPLIT_OVERLAP
-        done = [0.0, 0.0]
-
-        def half(index: int) -> Callable[[float], None]:
-            def update(seconds: float) -> None:
-                done[index] = seconds
-                progress(done[0] + done[1])
-            return update
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            second = pool.submit(_meter, _analysis_command(info.path, rate, layout,
-                                                           start=lead), half(1))
-            first = _meter(_analysis_command(info.path, rate, layout, length=middle),
-                           half(0))
-            late = second.result()
-        # The second half's first blocks lack their history: keep those of the first.
-        early = first.times <= middle + BLOCK / 2
-        keep = late.times + lead > middle + BLOCK / 2
-        frames = _Frames(
-            times=np.concatenate([first.times[early], late.times[keep] + lead]),
-            momentary=np.concatenate([first.momentary[early], late.momentary[keep]]),
-            short_term=np.concatenate([first.short_term[early], late.short_term[keep]]),
-            code=first.code or late.code, log=[*first.log, *late.log],
-            tail=first.tail if first.code else late.tail)
+        frames = _meter_halves(info.path, rate, layout, length, progress)
         lra = loudness_range(frames.short_term)
     else:
-        frames = _meter(_analysis_command(info.path, rate, layout), progress)
+        frames = _meter(analysis_command(info.path, rate, layout), progress)
         try:
             lra = parse_summary(frames.tail).get("lra", 0.0)
         except ValueError:
             lra = 0.0
     if frames.code != 0:
-        reason = ([*frames.log, *frames.tail][-1:] or ["ffmpeg failed"])[0].strip()
-        raise AudioError(f"cannot decode the {what}: {reason}", file=info.path,
-                         fix="export it again as WAV, FLAC, MP3 or M4A")
+        raise decode_error([*frames.log, *frames.tail], info.path, what=what)
     decoded = float(frames.times[-1]) if frames.times.size else 0.0
     full = AudioInfo(**{**asdict(info), "declared_duration": length})
     # The frame log stops at the last full 100 ms: allow for that and one packet.
     check_complete(full, decoded + 0.25, frames.log, what=what)
     return Analysis(info=info, times=frames.times, momentary=frames.momentary,
                     duration=decoded, lra=lra)
+
+
+def _meter_halves(path: Path, rate: int, layout: str, length: float,
+                  progress: Callable[[float], None]) -> _Frames:
+    """The frame log of ``path`` read as two halves at once, joined without a seam."""
+    middle = round(length / 2, 1)
+    lead = middle - SPLIT_OVERLAP
+    done = [0.0, 0.0]
+
+    def half(index: int) -> Callable[[float], None]:
+        def update(seconds: float) -> None:
+            done[index] = seconds
+            progress(done[0] + done[1])
+        return update
+
+    # The job closes first: on any exception here the second half's ffmpeg is ended, so
+    # the pool's shutdown does not wait for it to read its half to the end.
+    with ThreadPoolExecutor(max_workers=1) as pool, binaries.job():
+        second = pool.submit(contextvars.copy_context().run, _meter,
+                             analysis_command(path, rate, layout, start=lead), half(1))
+        first = _meter(analysis_command(path, rate, layout, length=middle), half(0))
+        late = second.result()
+    # The second half's first blocks lack their history: keep those of the first.
+    early = first.times <= middle + BLOCK / 2
+    keep = late.times + lead > middle + BLOCK / 2
+    return _Frames(
+        times=np.concatenate([first.times[early], late.times[keep] + lead]),
+        momentary=np.concatenate([first.momentary[early], late.momentary[keep]]),
+        short_term=np.concatenate([first.short_term[early], late.short_term[keep]]),
+        code=first.code or late.code, log=[*first.log, *late.log],
+        tail=first.tail if first.code else late.tail)
 
 
 @dataclass(frozen=True)
@@ -426,13 +439,14 @@ def _input_options(path: Path) -> list[str]:
     return ["-max_size", str(WAV_PACKET)] if wav_declared_duration(path) is not None else []
 
 
-def _analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
-                      length: float | None = None) -> list[str]:
+def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
+                     length: float | None = None) -> list[str]:
+    """Pass 1's ffmpeg command line: decode to the output format, log every block."""
     seek = ["-ss", f"{start:.3f}"] if start is not None else []
     stop = ["-t", f"{length:.3f}"] if length is not None else []
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             *seek, *stop, *_input_options(path), "-i", str(path), "-map", "0:a:0",
-            "-af", f"{_format_filter(rate, layout)},ebur128=framelog=info",
+            "-af", f"{_format_filter(rate, layout)},{meter(frames=True)}",
             "-f", "null", "-"]
 
 
@@ -443,8 +457,9 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     short: list[float] = []
     log: list[str] = []
     tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, errors="replace") as process:
+    process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, errors="replace")
+    try:
         for line in process.stderr:
             frame = parse_frame(line)
             if frame is not None:
@@ -456,6 +471,8 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
             tail.append(line)
             if "[warning]" in line or "[error]" in line or "[fatal]" in line:
                 log.append(line)
+    finally:
+        binaries.reap(process)
     return _Frames(times=np.asarray(times, dtype=float), momentary=np.asarray(values, dtype=float),
                    short_term=np.asarray(short, dtype=float), code=process.returncode,
                    log=log, tail=list(tail))
@@ -514,7 +531,7 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     pooled and gated together, as one run would.
     """
     if windows is None:
-        summaries = _calibration_run(_calibration_command(
+        summaries = _calibration_run(calibration_command(
             inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step))
         return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
     recording, starts = windows
@@ -530,19 +547,22 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
         part = np.concatenate([part, np.full(20, part[-1], dtype="<f4")])
         path = envelope.with_name(f"{envelope.stem}-{number}.f32")
         part.tofile(path)
-        commands.append(_calibration_command(
+        commands.append(calibration_command(
             inputs, path, rate=rate, layout=layout, ceiling=ceiling, step=step,
             windows=(recording, starts[first:stop]), framelog=True))
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        runs = list(pool.map(_calibration_run, commands))
+    # Inner job first out: an exception here ends both runs before the pool joins them.
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool, binaries.job():
+        futures = [pool.submit(contextvars.copy_context().run, _calibration_run, command)
+                   for command in commands]
+        runs = [future.result() for future in futures]
     return {name: gated_loudness(np.concatenate([run[name]["blocks"] for run in runs]))
             for name in ("u", "a", "b")}
 
 
-def _calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
-                         ceiling: float, step: float,
-                         windows: tuple[Path, np.ndarray] | None = None,
-                         framelog: bool = False) -> list[str]:
+def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
+                        ceiling: float, step: float,
+                        windows: tuple[Path, np.ndarray] | None = None,
+                        framelog: bool = False) -> list[str]:
     """The ffmpeg command line of one calibration run (see :func:`calibrate`)."""
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     if windows is None:
@@ -565,13 +585,12 @@ def _calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layou
             labels += f"[w{index}]"
         chains.append(f"{labels}concat=n={len(starts)}:v=0:a=1[joined]")
         joined, count = "[joined]", len(starts)
-    meter = "ebur128@{}=framelog=" + ("info" if framelog else "quiet")
     chains += _gain_chains(joined, count, rate=rate, layout=layout)
     chains.append("[levelled]asplit=3[u][a][b]")
-    chains.append(f"[u]{meter.format('u')}[ou]")
-    chains.append(f"[a]{_limiter(ceiling)},{meter.format('a')}[oa]")
+    chains.append(f"[u]{meter(name='u', frames=framelog)}[ou]")
+    chains.append(f"[a]{_limiter(ceiling)},{meter(name='a', frames=framelog)}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
-                  f"{meter.format('b')}[ob]")
+                  f"{meter(name='b', frames=framelog)}[ob]")
     command += [*_envelope_input(envelope), "-filter_complex", ";".join(chains)]
     for label in ("ou", "oa", "ob"):
         command += ["-map", f"[{label}]", "-f", "null", "-"]
@@ -581,27 +600,26 @@ def _calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layou
 def _calibration_run(command: list[str]) -> dict[str, dict]:
     """Run one calibration ffmpeg; per meter its summary and its logged block loudnesses
     (``"blocks"``, empty without a frame log).  Raises AudioError if a meter is missing."""
-    done = subprocess.run(command, capture_output=True, text=True, errors="replace",
-                          check=False)
+    done = binaries.run(command, capture_output=True, text=True, errors="replace")
     lines = done.stderr.splitlines()
     summaries = parse_named_summaries(lines)
     if done.returncode != 0 or not {"u", "a", "b"} <= set(summaries):
-        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise AudioError(f"ffmpeg failed while calibrating the limiter: {detail}",
-                         fix="run `podcast doctor`")
+        detail = "; ".join(ffmpeg_errors(lines)[-3:]) or "no output"
+        raise AudioError(f"ffmpeg ({binaries.version()}) failed while calibrating the "
+                         f"limiter: {detail}", fix="run `podcast doctor`")
     blocks: dict[str, list[float]] = {"u": [], "a": [], "b": []}
     for line in lines:
         frame = parse_frame(line)
-        name = line[1:line.find(" @ 0x")] if line.startswith("[") else ""
+        name = meter_name(line)
         if frame is not None and name in blocks:
             blocks[name].append(frame[1])
     return {name: {**summaries[name], "blocks": np.asarray(blocks[name])}
             for name in ("u", "a", "b")}
 
 
-def _encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
-                     layout: str, channels: int, bitrate: str,
-                     ceiling: float) -> tuple[list[str], list[str], list[str]]:
+def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
+                    layout: str, channels: int, bitrate: str,
+                    ceiling: float) -> tuple[list[str], list[str], list[str]]:
     """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
     chains, joined = _program_chains(inputs, rate=rate, layout=layout)
     chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
@@ -613,57 +631,78 @@ def _encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate
     process += [*_envelope_input(envelope), "-filter_complex", ";".join(chains),
                 "-map", "[out]", "-f", "f32le",
                 "-ar", str(rate), "-ac", str(channels), "pipe:1"]
-    encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error",
+    encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
               "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
               "-map", "0:a", "-c:a", "libmp3lame", "-b:a", bitrate,
               "-map_metadata", "-1", "-f", "tee",
               f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
               f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
     measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-f", "mp3", "-i", "pipe:0", "-af", "ebur128=peak=true:framelog=quiet",
-               "-f", "null", "-"]
+               "-f", "mp3", "-i", "pipe:0", "-af", meter(peak=True), "-f", "null", "-"]
     return process, encode, measure
 
 
-def _run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
-                progress: Callable[[float], None]) -> dict[str, float]:
-    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary."""
+def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
+               progress: Callable[[float], None]) -> dict[str, float]:
+    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary.
+
+    Whatever interrupts it, all three are ended and reaped before it returns or raises.
+    """
     process_cmd, encode_cmd, measure_cmd = commands
     with tempfile.TemporaryFile() as encode_log, tempfile.TemporaryFile() as measure_log:
-        a = subprocess.Popen(process_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        b = subprocess.Popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
-                             stderr=encode_log, cwd=workdir)
-        a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
-        c = subprocess.Popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
-                             stderr=measure_log)
-        b.stdout.close()
-        errors: list[str] = []
+        started: list[subprocess.Popen] = []
         try:
-            for raw in a.stderr:
-                line = raw.decode("utf-8", "replace").strip()
-                if line.startswith("out_time_us="):
-                    value = line.split("=", 1)[1]
-                    if value.isdigit():
-                        progress(int(value) / 1e6)
-                elif "=" not in line or line.startswith("["):
-                    errors.append(line)
+            a = binaries.popen(process_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            started.append(a)
+            b = binaries.popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
+                               stderr=encode_log, cwd=workdir)
+            started.append(b)
+            a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
+            c = binaries.popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
+                               stderr=measure_log)
+            started.append(c)
+            b.stdout.close()
+            errors = _follow_progress(a, progress)
             codes = [a.wait(), b.wait(), c.wait()]
         finally:
-            for proc in (a, b, c):
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            a.stderr.close()
-        encode_log.seek(0)
-        measure_log.seek(0)
-        encode_text = encode_log.read().decode("utf-8", "replace")
-        measure_text = measure_log.read().decode("utf-8", "replace")
+            for proc in started:
+                binaries.reap(proc)
+        encode_text = _read_log(encode_log)
+        measure_text = _read_log(measure_log)
     if any(codes):
-        detail = "; ".join([*errors[-2:], *encode_text.strip().splitlines()[-2:],
-                            *measure_text.strip().splitlines()[-2:]]) or f"exit codes {codes}"
-        raise AudioError(f"ffmpeg failed while mastering: {detail}",
+        detail = "; ".join([*ffmpeg_errors(errors)[-2:],
+                            *ffmpeg_errors(encode_text.splitlines())[-2:],
+                            *ffmpeg_errors(measure_text.splitlines())[-2:]])
+        raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: "
+                         f"{detail or f'exit codes {codes}'}",
                          fix="run `podcast doctor`; check the free disk space")
     return parse_summary(measure_text.splitlines())
+
+
+def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None]) -> list[str]:
+    """Feed ``-progress`` reports from ``process``'s stderr to ``progress``; return the
+    other lines it printed (its errors)."""
+    errors: list[str] = []
+    for raw in process.stderr:
+        line = raw.decode("utf-8", "replace").strip()
+        if line.startswith("out_time_us="):
+            value = line.split("=", 1)[1]
+            if value.isdigit():
+                progress(int(value) / 1e6)
+        elif "=" not in line or line.startswith("["):
+            errors.append(line)
+    return errors
+
+
+def _read_log(handle) -> str:
+    handle.seek(0)
+    return handle.read().decode("utf-8", "replace")
+
+
+def codec_source(rate: int, layout: str) -> str:
+    """The lavfi source :func:`codec_gain` encodes: 4 s of speech-band pink noise."""
+    return (f"anoisesrc=d=4:c=pink:r={rate}:a=0.3:seed=3,highpass=f=100,lowpass=f=6000,"
+            f"{_format_filter(rate, layout)}")
 
 
 def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
@@ -673,82 +712,132 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     sine, noise and speech alike; measuring it here, on 4 s of speech-band noise with the
     master's own settings, keeps the master on target whatever encoder build is installed.
     """
-    source = (f"anoisesrc=d=4:c=pink:r={rate}:a=0.3:seed=3,highpass=f=100,lowpass=f=6000,"
-              f"{_format_filter(rate, layout)}")
-    meter = "ebur128=framelog=quiet"
-    reference = subprocess.Popen(
-        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "lavfi", "-i", source,
-         "-af", meter, "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
-    encoded = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-f", "lavfi",
-         "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "pipe:1"],
-        capture_output=True, check=False)
-    decoded = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3", "-i", "pipe:0",
-         "-af", meter, "-f", "null", "-"], input=encoded.stdout, capture_output=True,
-        check=False)
-    _out, reference_log = reference.communicate()
-    if encoded.returncode != 0 or decoded.returncode != 0 or reference.returncode != 0:
-        raise AudioError(f"ffmpeg cannot encode MP3 at {bitrate}: "
-                         f"{encoded.stderr.decode('utf-8', 'replace').strip()}",
+    source = codec_source(rate, layout)
+    base = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
+    with binaries.job():
+        reference = binaries.popen(
+            [*base, "-f", "lavfi", "-i", source, "-af", meter(), "-f", "null", "-"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+        try:
+            encoded = binaries.run(
+                [*base, "-f", "lavfi", "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate,
+                 "-f", "mp3", "pipe:1"], capture_output=True)
+            decoded = binaries.run(
+                [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(), "-f", "null", "-"],
+                input=encoded.stdout, capture_output=True)
+            _out, reference_log = reference.communicate()
+        finally:
+            binaries.reap(reference)
+    encoded_log = encoded.stderr.decode("utf-8", "replace").splitlines()
+    decoded_log = decoded.stderr.decode("utf-8", "replace").splitlines()
+    if encoded.returncode != 0:
+        raise AudioError(f"ffmpeg ({binaries.version()}) cannot encode MP3 at {bitrate}: "
+                         f"{'; '.join(ffmpeg_errors(encoded_log)[-3:]) or 'no error message'}",
                          field="audio.bitrate",
                          fix="run `podcast doctor`; use a bitrate such as 96k or 128k")
-    after = parse_summary(decoded.stderr.decode("utf-8", "replace").splitlines())["lufs"]
+    failed = next((log for log, code in ((reference_log.splitlines(), reference.returncode),
+                                         (decoded_log, decoded.returncode)) if code), None)
+    if failed is not None:
+        raise AudioError(f"ffmpeg ({binaries.version()}) failed measuring the MP3 "
+                         f"encoder's gain: {'; '.join(ffmpeg_errors(failed)[-3:])}",
+                         fix="run `podcast doctor`")
+    after = parse_summary(decoded_log)["lufs"]
     before = parse_summary(reference_log.splitlines())["lufs"]
     return after - before
 
 
 def _mp3_duration(path: Path) -> float:
-    done = subprocess.run([ffprobe(), "-v", "error", "-show_entries", "format=duration",
-                           "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                          check=False)
+    done = binaries.run([ffprobe(), "-v", "error", "-show_entries", "format=duration",
+                         "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                        errors="replace")
     try:
         return float(done.stdout.strip())
     except ValueError:
-        raise AudioError("the encoded MP3 cannot be read back", file=path,
+        detail = "; ".join(ffmpeg_errors(done.stderr.splitlines())) or "no duration"
+        raise AudioError(f"the encoded MP3 cannot be read back by {ffprobe()}: {detail}",
+                         file=path,
                          fix="run `podcast doctor` to check ffmpeg's MP3 encoder") from None
 
 
-# --------------------------------------------------------------------------- entry point
+# --------------------------------------------------------------------------- the steps
 
 
-def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
-           progress: bool = False) -> MasterResult:
-    """Master ``episode``'s audio into the tagged MP3 ``output`` and measure it.
+@dataclass(frozen=True)
+class Program:
+    """Intro + interview + outro as one timeline, as the concat filter plays them."""
 
-    Also writes the figures beside it as ``output.with_suffix(".json")``.  Raises
-    AudioError for a missing, silent, truncated or undecodable input, or an existing
-    output without ``overwrite``; ConfigError for a chapter past the end of the audio.
-    Nothing is left at ``output`` unless the whole master succeeded.
-    """
-    output = Path(output)
-    settings = show.audio
+    parts: list[tuple[str, Analysis]]  # ("intro" | "audio file" | "outro", its analysis)
+    times: np.ndarray  # block ends over the whole program (s)
+    momentary: np.ndarray
+    length: float  # seconds of the whole program
+    intro_length: float
+
+    @property
+    def main(self) -> Analysis:
+        """The interview's own analysis."""
+        return next(analysis for what, analysis in self.parts if what == "audio file")
+
+    @property
+    def sources(self) -> list[Path]:
+        """The input files in playing order."""
+        return [analysis.info.path.resolve() for _what, analysis in self.parts]
+
+    @classmethod
+    def join(cls, parts: list[tuple[str, Analysis]]) -> Program:
+        """Lay the analyses end to end (each taking its declared length when known)."""
+        times, values, offset, intro = [], [], 0.0, 0.0
+        for what, analysis in parts:
+            times.append(analysis.times + offset)
+            values.append(analysis.momentary)
+            length = declared_duration(analysis.info) or analysis.duration
+            if what == "intro":
+                intro = length
+            offset += length
+        return cls(parts=parts, times=np.concatenate(times), momentary=np.concatenate(values),
+                   length=offset, intro_length=intro)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What pass 2 applies: the gain curve (with the limiter's correction in it)."""
+
+    curve: Levelling
+    codec_gain: float
+    correction: float
+    ceiling: float
+    envelope: Path
+
+
+def _check_output(output: Path, overwrite: bool) -> None:
     if output.exists() and not overwrite:
         raise AudioError("the output file already exists", file=output,
                          fix="pass --force to replace it, or choose another -o path")
     if not output.parent.is_dir():
         raise AudioError("the output folder does not exist", file=output.parent,
                          fix="create the folder first, or choose another -o path")
-    layout, channels = _channel_layout(settings.channels)
-    rate, target = settings.sample_rate, settings.meter_target
 
+
+def _analyse_inputs(settings: AudioSettings, episode: Episode,
+                    bar: _Progress) -> list[tuple[str, Analysis]]:
+    """Probe, then analyse the intro, the interview and the outro, in playing order."""
+    layout, _channels = _channel_layout(settings.channels)
     parts = [("intro", settings.intro), ("audio file", episode.audio),
              ("outro", settings.outro)]
     infos = [(what, probe(path, what=what)) for what, path in parts if path is not None]
-    bar = _Progress(progress)
     analyses = []
     for what, info in infos:
-        length = declared_duration(info) or 0.0
-        with bar.phase(f"analysing {info.path.name}", length) as update:
-            analyses.append(analyse(info, rate=rate, layout=layout, what=what,
-                                    progress=update))
-    main = next(a for (what, _), a in zip(infos, analyses, strict=True)
-                if what == "audio file")
+        with bar.phase(f"analysing {info.path.name}", declared_duration(info) or 0.0) as update:
+            analyses.append((what, analyse(info, rate=settings.sample_rate, layout=layout,
+                                           what=what, progress=update)))
+    return analyses
 
-    main_lufs = gated_loudness(main.momentary)
-    if main_lufs < MIN_INPUT_LUFS:
-        level = "no sound at all" if not math.isfinite(main_lufs) else f"{main_lufs:.1f} LUFS"
+
+def _check_program(program: Program, episode: Episode) -> None:
+    """Refuse a silent interview and chapters past its end, before anything is written."""
+    main = program.main
+    lufs = gated_loudness(main.momentary)
+    if lufs < MIN_INPUT_LUFS:
+        level = "no sound at all" if not math.isfinite(lufs) else f"{lufs:.1f} LUFS"
         raise AudioError(
             f"the audio file is silent or nearly silent ({level}); mastering would only "
             f"amplify noise", file=episode.audio,
@@ -758,81 +847,183 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
         raise ConfigError("; ".join(problems), file=episode.source, field="chapters",
                           fix="correct the chapter start times or use the full recording")
 
-    # One timeline over intro + interview + outro, as the concat filter will play them.
-    times, values, offset = [], [], 0.0
-    intro_length = 0.0
-    for (what, _info), analysis in zip(infos, analyses, strict=True):
-        times.append(analysis.times + offset)
-        values.append(analysis.momentary)
-        length = declared_duration(analysis.info) or analysis.duration
-        if what == "intro":
-            intro_length = length
-        offset += length
-    # Aim the PCM off target by what the encoder will take away, so the MP3 lands on it.
-    encoder = codec_gain(rate=rate, layout=layout, bitrate=settings.bitrate)
-    curve = level_gains(np.concatenate(times), np.concatenate(values), target - encoder)
 
-    all_times, all_values = np.concatenate(times), np.concatenate(values)
-    folder = output.parent
-    temp = folder / f".podcast-master-{os.getpid()}-{threading.get_ident()}.mp3"
-    work = Path(tempfile.mkdtemp(prefix="podcast-master-"))
+def _level(settings: AudioSettings, program: Program) -> tuple[Levelling, float]:
+    """The gain curve aimed off target by the encoder's own gain, and that gain."""
+    layout, _channels = _channel_layout(settings.channels)
+    encoder = codec_gain(rate=settings.sample_rate, layout=layout, bitrate=settings.bitrate)
+    curve = level_gains(program.times, program.momentary, settings.meter_target - encoder)
+    return curve, encoder
+
+
+def _plan(settings: AudioSettings, program: Program, curve: Levelling, encoder: float,
+          work: Path, bar: _Progress) -> Plan:
+    """Measure what the limiter takes on (part of) the program and write the envelope
+    that adds it back (``work/gain.f32``)."""
+    layout, _channels = _channel_layout(settings.channels)
+    ceiling = settings.true_peak - PEAK_MARGIN
+    envelope = work / "gain.f32"
+    gain_envelope(curve.times, curve.gains_db, program.length).tofile(envelope)
+    starts = calibration_windows(program.main.duration)
+    windows, mask, heard_envelope = None, np.ones(program.times.size, dtype=bool), envelope
+    if starts is not None:
+        # Program time of each window: the recording starts after the intro.
+        windows = (program.main.info.path.resolve(), starts)
+        mask = window_mask(program.times - program.intro_length, starts)
+        grid = (program.intro_length + starts[:, None]
+                + np.arange(int(CALIBRATION_WINDOW * ENVELOPE_RATE)) / ENVELOPE_RATE)
+        heard_envelope = work / "windows.f32"
+        sample_gains(np.append(grid.ravel(), grid[-1, -1] + np.arange(1, 21) / 10),
+                     curve.times, curve.gains_db).tofile(heard_envelope)
+    with bar.phase("calibrating", 1) as update:
+        heard = calibrate(program.sources, heard_envelope, rate=settings.sample_rate,
+                          layout=layout, ceiling=ceiling, windows=windows)
+        update(1)
+    predicted = gated_loudness(program.momentary[mask] + curve.gains_db[mask])
+    correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
+    gain_envelope(curve.times, curve.gains_db + correction, program.length).tofile(envelope)
+    return Plan(curve=curve, codec_gain=encoder, correction=correction, ceiling=ceiling,
+                envelope=envelope)
+
+
+def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
+            bar: _Progress, label: str) -> dict[str, float]:
+    """Pass 2 into ``temp`` (in its folder); the ebur128 summary of the MP3 written."""
+    layout, channels = _channel_layout(settings.channels)
+    commands = encode_commands(
+        program.sources, plan.envelope, temp.name, rate=settings.sample_rate, layout=layout,
+        channels=channels, bitrate=settings.bitrate, ceiling=plan.ceiling)
+    with bar.phase(f"mastering {label}", program.length) as update:
+        return run_encode(commands, temp.parent, update)
+
+
+def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Program,
+            plan: Plan, measured: dict[str, float]) -> MasterResult:
+    """Tag the temp MP3, write its figures beside it, and move both into place."""
+    from .tags import write_tags
+
+    settings = show.audio
+    _layout, channels = _channel_layout(settings.channels)
+    duration = _mp3_duration(temp)
+    tag_size = write_tags(temp, show, episode, duration=duration,
+                          chapter_offset=program.intro_length)
+    main = program.main
+    figures = MasterFigures(
+        path=str(output), lufs=measured["lufs"], true_peak=measured.get("peak", -math.inf),
+        lra=measured.get("lra", 0.0), duration=round(duration, 3),
+        bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
+        sample_rate=settings.sample_rate, channels=channels,
+        target_lufs=settings.meter_target, target_true_peak=settings.true_peak)
+    result = MasterResult(
+        input={**main.info.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
+               "lra": main.lra, "duration": round(main.duration, 3),
+               "intro": program.intro_length},
+        output=figures, levelling={**plan.curve.summary(),
+                                   "codec_gain_db": round(plan.codec_gain, 2),
+                                   "limiter_correction_db": round(plan.correction, 2)})
+    # Both files are complete before either is renamed into place.
+    sidecar = temp.with_suffix(".json")
+    sidecar.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, output)
+    os.replace(sidecar, output.with_suffix(".json"))
+    return result
+
+
+@contextmanager
+def _scratch(output: Path) -> Iterator[tuple[Path, Path]]:
+    """A private work folder and the hidden temp MP3's path beside ``output``; both (and
+    the temp's sidecar) are gone on the way out, whatever ended the block."""
+    temp = output.parent / f".podcast-master-{os.getpid()}-{threading.get_ident()}.mp3"
+    work = None
     try:
-        sources = [info.path.resolve() for _what, info in infos]
-        ceiling = settings.true_peak - PEAK_MARGIN
-        envelope = work / "gain.f32"
-        gain_envelope(curve.times, curve.gains_db, offset).tofile(envelope)
-        # The limiter takes some loudness away: measure how much on part of the program
-        # and add it back before the real encode.
-        starts = calibration_windows(main.duration)
-        windows, mask = None, np.ones(all_times.size, dtype=bool)
-        calibration_envelope = envelope
-        if starts is not None:
-            # Program time of each window: the recording starts after the intro.
-            windows = (episode.audio.resolve(), starts)
-            mask = window_mask(all_times - intro_length, starts)
-            grid = (intro_length + starts[:, None]
-                    + np.arange(int(CALIBRATION_WINDOW * ENVELOPE_RATE)) / ENVELOPE_RATE)
-            calibration_envelope = work / "windows.f32"
-            sample_gains(np.append(grid.ravel(), grid[-1, -1] + np.arange(1, 21) / 10),
-                         curve.times, curve.gains_db).tofile(calibration_envelope)
-        with bar.phase("calibrating", 1) as update:
-            heard = calibrate(sources, calibration_envelope, rate=rate, layout=layout,
-                              ceiling=ceiling, windows=windows)
-            update(1)
-        predicted = gated_loudness(all_values[mask] + curve.gains_db[mask])
-        correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
-        gain_envelope(curve.times, curve.gains_db + correction, offset).tofile(envelope)
-        commands = _encode_commands(
-            sources, envelope, temp.name, rate=rate, layout=layout, channels=channels,
-            bitrate=settings.bitrate, ceiling=ceiling)
-        with bar.phase(f"mastering {output.name}", offset) as update:
-            measured = _run_encode(commands, folder, update)
-        duration = _mp3_duration(temp)
-        from .tags import write_tags
-
-        tag_size = write_tags(temp, show, episode, duration=duration,
-                              chapter_offset=intro_length)
-        figures = MasterFigures(
-            path=str(output), lufs=measured["lufs"], true_peak=measured.get("peak", -math.inf),
-            lra=measured.get("lra", 0.0), duration=round(duration, 3),
-            bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
-            sample_rate=rate, channels=channels, target_lufs=target,
-            target_true_peak=settings.true_peak)
-        result = MasterResult(
-            input={**main.info.to_dict(), "lufs": round(main_lufs, 2), "lra": main.lra,
-                   "duration": round(main.duration, 3), "intro": intro_length},
-            output=figures, levelling={**curve.summary(), "codec_gain_db": round(encoder, 2),
-                                       "limiter_correction_db": round(correction, 2)})
-        # Both files are complete before either is renamed into place.
-        sidecar = temp.with_suffix(".json")
-        sidecar.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, output)
-        os.replace(sidecar, output.with_suffix(".json"))
-        return result
+        work = Path(tempfile.mkdtemp(prefix="podcast-master-"))
+        yield work, temp
     finally:
         temp.unlink(missing_ok=True)
         temp.with_suffix(".json").unlink(missing_ok=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
+           progress: bool = False) -> MasterResult:
+    """Master ``episode``'s audio into the tagged MP3 ``output`` and measure it.
+
+    Also writes the figures beside it as ``output.with_suffix(".json")``.  Raises
+    AudioError for a missing, silent, truncated or undecodable input, or an existing
+    output without ``overwrite``; ConfigError for a chapter past the end of the audio;
+    PodcastError for a missing, broken or too old ffmpeg.  Nothing is left at ``output``
+    unless the whole master succeeded, and whatever exception ends it (KeyboardInterrupt,
+    SystemExit on SIGTERM included), no ffmpeg it started and no temp file outlives it.
+    """
+    output = Path(output)
+    _check_output(output, overwrite)
+    binaries.require()
+    bar = _Progress(progress)
+    with binaries.job(), _scratch(output) as (work, temp):
+        program = Program.join(_analyse_inputs(show.audio, episode, bar))
+        _check_program(program, episode)
+        curve, encoder = _level(show.audio, program)
+        plan = _plan(show.audio, program, curve, encoder, work, bar)
+        measured = _encode(show.audio, program, plan, temp, bar, output.name)
+        return _finish(show, episode, output, temp, program, plan, measured)
+
+
+#: The steps :func:`rehearse` runs, in order, as it reports them.
+REHEARSAL_STEPS = ("analysis", "encoder gain", "limiter calibration", "encode",
+                   "read back", "true-peak measure")
+
+
+def rehearse(settings: AudioSettings, folder: Path,
+             on_step: Callable[[str], None] = lambda _step: None) -> dict[str, float]:
+    """Run every ffmpeg step of :func:`master`, with its own command lines, on one second
+    of generated audio in ``folder``; return the test MP3's figures.
+
+    ``on_step`` is called with each step's name (:data:`REHEARSAL_STEPS`) as it starts,
+    so a caller knows which one an AudioError came from.
+    """
+    source = write_test_audio(folder / "rehearsal.wav", settings.sample_rate)
+    bar = _Progress(False)
+    with binaries.job():
+        on_step("analysis")
+        layout, _channels = _channel_layout(settings.channels)
+        analysis = analyse(probe(source, what="test audio"), rate=settings.sample_rate,
+                           layout=layout, what="test audio")
+        program = Program.join([("audio file", analysis)])
+        on_step("encoder gain")
+        curve, encoder = _level(settings, program)
+        on_step("limiter calibration")
+        plan = _plan(settings, program, curve, encoder, folder, bar)
+        on_step("encode")
+        temp = folder / "rehearsal.mp3"
+        measured = _encode(settings, program, plan, temp, bar, temp.name)
+        on_step("read back")
+        duration = _mp3_duration(temp)
+        on_step("true-peak measure")
+        heard = measure(temp)
+    return {"lufs": heard.lufs, "true_peak": heard.true_peak, "duration": duration,
+            "encode_lufs": measured["lufs"]}
+
+
+def write_test_audio(path: Path, rate: int, seconds: float = 1.0) -> Path:
+    """One second of speech-band noise in syllable-like bursts, around -20 LUFS, as a
+    16-bit stereo WAV written with numpy (no ffmpeg involved in making it)."""
+    count = int(rate * seconds)
+    t = np.arange(count) / rate
+    noise = np.random.default_rng(7).standard_normal(count)
+    # A gentle band limit (moving average) and a 4 Hz syllable envelope.
+    voice = np.convolve(noise, np.ones(4) / 4, mode="same") * np.abs(np.sin(np.pi * 4 * t))
+    signal = 0.1 * voice / max(float(np.abs(voice).max()), 1e-9)
+    pcm = (np.repeat(signal[:, None], 2, axis=1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(2)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(pcm.tobytes())
+    return path
 
 
 def _finite(value):
@@ -842,4 +1033,3 @@ def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-

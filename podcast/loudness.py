@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .binaries import ffmpeg, ffprobe
+from . import binaries
 from .errors import AudioError
 
 #: BS.1770 gates: blocks below -70 LUFS never count; then blocks 10 LU below the mean.
@@ -36,10 +35,18 @@ _DAMAGE = re.compile(
     re.IGNORECASE,
 )
 #: ``[wav @ 0x55d0] [warning] `` in front of ffmpeg log lines: noise in a user message.
+#: Log lines that mean ffmpeg itself cannot run the graph (an option or filter this build
+#: lacks): never reported as damage in the user's file.
+_TOOL_FAULT = re.compile(r"Error (applying|setting) option|No such filter|Unknown encoder"
+                         r"|Error initializing filter|Unrecognized option|Option not found",
+                         re.IGNORECASE)
 _PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] )?(\[(info|warning|error|fatal)\] )?")
 _NUMBER = r"(-?(?:\d+(?:\.\d*)?|inf|nan))"
 _FRAME = re.compile(r"\bt:\s*" + _NUMBER + r"\s+TARGET:.*?\bM:\s*" + _NUMBER
                     + r"\s+S:\s*" + _NUMBER)
+#: ``[NAME @ 0x55d0]`` (ffmpeg 6) or ``[ebur128@NAME @ 0x55d0]`` (ffmpeg 5.1) before a named
+#: meter's lines.
+_INSTANCE = re.compile(r"^\[(?:ebur128@)?([^\]@ ]+) @ 0x[0-9a-f]+\]")
 _SUMMARY = {
     "lufs": re.compile(r"^\s*I:\s*" + _NUMBER + r" LUFS"),
     "lra": re.compile(r"^\s*LRA:\s*" + _NUMBER + r" LU\b"),
@@ -96,6 +103,27 @@ class AudioInfo:
 # --------------------------------------------------------------------------- pure helpers
 
 
+def meter(*, name: str | None = None, peak: bool = False, frames: bool = False) -> str:
+    """The ``ebur128`` filter as every graph here uses it, in a spelling ffmpeg 5.1 and
+    later all accept.
+
+    ``name`` makes it ``ebur128@NAME`` (several meters in one graph); ``peak`` adds the
+    true-peak meter (4x oversampled); ``frames`` logs every 100 ms block at info level.
+    Without it the block log goes to verbose level, which ``-v info`` hides: 5.1 refuses
+    ``framelog=quiet``.
+    """
+    options = ["peak=true"] if peak else []
+    options.append("framelog=" + ("info" if frames else "verbose"))
+    return f"ebur128{'@' + name if name else ''}=" + ":".join(options)
+
+
+def meter_name(line: str) -> str | None:
+    """The instance name of a named meter's log line (``u`` from ``[u @ 0x…]`` or
+    ``[ebur128@u @ 0x…]``), or None for an unprefixed line."""
+    match = _INSTANCE.match(line)
+    return match.group(1) if match else None
+
+
 def parse_number(text: str) -> float:
     """ffmpeg's number text (``-23.5``, ``-inf``, ``nan``) as a float."""
     return float(text)
@@ -139,9 +167,10 @@ def parse_summary(lines: Iterable[str]) -> dict[str, float]:
 def parse_named_summaries(lines: Iterable[str]) -> dict[str, dict[str, float]]:
     """The summaries of several meters in one graph, by instance name (``ebur128@NAME``).
 
-    ffmpeg prefixes only a summary's first line (``[NAME @ 0x55d0] [info] Summary:``); the
-    figures follow it.  A name seen twice keeps its last summary (ffmpeg may configure a
-    graph twice and log an empty first run).
+    ffmpeg prefixes only a summary's first line (``[NAME @ 0x55d0] [info] Summary:``, or
+    ``[ebur128@NAME @ …]`` in 5.1); the figures follow it.  A name seen twice keeps its last
+    summary: ffmpeg 5.1 and 6 configure a ``-filter_complex`` graph twice and log the first,
+    empty run's summary (-70 LUFS) before the real one.
     """
     found: dict[str, dict[str, float]] = {}
     name, block = None, []
@@ -156,8 +185,7 @@ def parse_named_summaries(lines: Iterable[str]) -> dict[str, dict[str, float]]:
     for line in lines:
         if "Summary:" in line:
             close()
-            match = re.match(r"^\[([^\]@ ]+) @ 0x[0-9a-f]+\]", line)
-            name, block = (match.group(1) if match else ""), []
+            name, block = meter_name(line) or "", []
         elif name is not None:
             block.append(line)
     close()
@@ -235,11 +263,11 @@ def probe(path: Path, *, what: str = "audio file") -> AudioInfo:
     if not path.is_file():
         raise AudioError(f"the {what} does not exist", file=path,
                          fix="check the path, or record/copy the file there")
-    done = subprocess.run(
-        [ffprobe(), "-v", "error", "-select_streams", "a:0", "-show_entries",
+    done = binaries.run(
+        [binaries.ffprobe(), "-v", "error", "-select_streams", "a:0", "-show_entries",
          "stream=codec_name,sample_rate,channels,channel_layout,duration:format=duration,format_name",
          "-of", "json", str(path)],
-        capture_output=True, text=True, check=False)
+        capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["ffprobe failed"])[-1]
         raise AudioError(f"the {what} is not audio that ffmpeg can read ({reason})",
@@ -316,25 +344,29 @@ def declared_duration(info: AudioInfo) -> float | None:
     return wav if wav is not None else info.declared_duration
 
 
+def measure_command(path: Path) -> list[str]:
+    """The ffmpeg command line :func:`measure` runs: the true-peak meter over the first
+    audio stream, with ``-progress`` on stdout for the decoded length."""
+    return [binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+            "-progress", "pipe:1", "-i", str(path), "-map", "0:a:0",
+            "-af", meter(peak=True), "-f", "null", "-"]
+
+
 def measure(path: Path) -> Loudness:
     """Integrated loudness, true peak, loudness range and duration of an audio file.
 
     Runs ``ffmpeg -af ebur128=peak=true`` on the first audio stream (all channels, BS.1770
     channel weights) and reads its summary.  Raises AudioError for a missing, non-audio,
-    truncated or corrupt file.
+    truncated or corrupt file, PodcastError for a missing, broken or too old ffmpeg.
     """
     path = Path(path)
+    binaries.require()
     info = probe(path)
-    done = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-         "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet",
-         "-f", "null", "-", "-progress", "pipe:1"],
-        capture_output=True, text=True, check=False)
+    done = binaries.run(measure_command(path), capture_output=True, text=True,
+                        errors="replace")
     log = done.stderr.splitlines()
     if done.returncode != 0:
-        reason = (damage_lines(log) or log[-1:] or ["ffmpeg failed"])[0]
-        raise AudioError(f"cannot decode the audio file: {reason}", file=path,
-                         fix="export it again as WAV, FLAC, MP3 or M4A")
+        raise decode_error(log, path, what="audio file")
     duration = progress_seconds(done.stdout.splitlines())
     full = AudioInfo(**{**asdict(info), "declared_duration": declared_duration(info)})
     # ffmpeg's progress stops at the start of the last packet: allow for one packet.
@@ -352,6 +384,29 @@ def measure(path: Path) -> Loudness:
         channels=info.channels,
         silent=summary["lufs"] <= ABSOLUTE_GATE,
     )
+
+
+def decode_error(log: Sequence[str], path: Path, *, what: str) -> AudioError:
+    """The error for an ffmpeg run over ``path`` that failed: the file's damage when
+    ffmpeg reported some, else ffmpeg's own last error lines (a filter it refused is a
+    tool problem, not the file's) and the fix for each."""
+    damage = damage_lines(log)
+    if damage and not any(_TOOL_FAULT.search(line) for line in log):
+        return AudioError(f"cannot decode the {what}: {damage[0]}", file=path,
+                          fix="export it again as WAV, FLAC, MP3 or M4A")
+    detail = "; ".join(ffmpeg_errors(log)[-3:]) or "no error message"
+    return AudioError(f"ffmpeg ({binaries.find('ffmpeg')}, {binaries.version()}) failed "
+                      f"on the {what}: {detail}", file=path,
+                      fix="run `podcast doctor`; if it passes, export the file again as "
+                          "WAV, FLAC, MP3 or M4A")
+
+
+def ffmpeg_errors(log: Iterable[str]) -> list[str]:
+    """ffmpeg's error and fatal lines (``-v level+…`` output), cleaned of their prefixes;
+    the last non-empty lines when nothing is marked."""
+    lines = [line for line in log if line.strip()]
+    marked = [line for line in lines if "[error]" in line or "[fatal]" in line]
+    return [_PREFIX.sub("", line).strip() for line in (marked or lines[-2:])]
 
 
 def progress_seconds(lines: Iterable[str]) -> float:

@@ -49,9 +49,10 @@ def run_ffmpeg(*args: str) -> subprocess.CompletedProcess:
 def ebur128(path: Path, *extra_filters: str) -> dict[str, float]:
     """Integrated loudness, true peak and LRA as ffmpeg's own meter reads ``path``.
 
-    ``extra_filters`` go before the meter (e.g. ``atrim=10:20``).
+    ``extra_filters`` go before the meter (e.g. ``atrim=10:20``).  The frame log goes to
+    verbose level (hidden): ffmpeg 5.1 has no ``framelog=quiet``.
     """
-    chain = ",".join([*extra_filters, "ebur128=peak=true:framelog=quiet"])
+    chain = ",".join([*extra_filters, "ebur128=peak=true:framelog=verbose"])
     done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
                            "-i", str(path), "-af", chain, "-f", "null", "-"],
                           capture_output=True, text=True, check=True)

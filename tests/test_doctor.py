@@ -14,9 +14,9 @@ from podcast.doctor import run_checks
 @pytest.fixture
 def fresh_binaries():
     """binaries.find caches its answer; tests that change PODCAST_FFMPEG need a clean one."""
-    binaries.find.cache_clear()
+    binaries.clear_cache()
     yield
-    binaries.find.cache_clear()
+    binaries.clear_cache()
 
 
 def by_name(checks):
@@ -42,8 +42,52 @@ def test_an_ffmpeg_without_mp3_is_reported_with_the_fix(demo_show, monkeypatch,
     monkeypatch.setenv("PODCAST_FFMPEG", "/bin/echo")  # a program, but not an ffmpeg
     checks = by_name(run_checks(str(demo_show)))
     assert not checks["ffmpeg"].ok and "PODCAST_FFMPEG" in checks["ffmpeg"].detail
-    assert not checks["mp3 encoder"].ok
-    assert "libmp3lame" in checks["mp3 encoder"].detail
+    assert not checks["mp3 encoder"].ok and not checks["mastering"].ok
+    assert "not checked" in checks["mastering"].detail
+
+
+def _fake_ffmpeg(tmp_path, monkeypatch, body: str):
+    """PODCAST_FFMPEG set to a script that answers as ``body`` says and hands everything
+    else to the real ffmpeg."""
+    real = binaries.ffmpeg()
+    script = tmp_path / "ffmpeg"
+    script.write_text(f"#!/bin/sh\n{body}\nexec {real} \"$@\"\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PODCAST_FFMPEG", str(script))
+    binaries.clear_cache()
+    return script
+
+
+def test_an_ffmpeg_that_refuses_the_masters_filters_fails_the_rehearsal(
+        demo_show, monkeypatch, fresh_binaries, tmp_path):
+    # Like a build without alimiter: `-version` and `-encoders` look fine, mastering fails.
+    fake = _fake_ffmpeg(tmp_path, monkeypatch, """for arg in "$@"; do case "$arg" in *alimiter*)
+  echo "[AVFilterGraph @ 0x55d0] No such filter: 'alimiter'" >&2; exit 8;; esac; done""")
+    checks = by_name(run_checks(str(demo_show)))
+    assert checks["ffmpeg"].ok and checks["mp3 encoder"].ok
+    mastering = checks["mastering"]
+    assert not mastering.ok
+    assert "No such filter: 'alimiter'" in mastering.detail
+    assert str(fake) in mastering.detail and "calibration" in mastering.detail
+    assert "fix:" in mastering.detail
+
+    result = CliRunner().invoke(main, ["--config", str(demo_show), "doctor"])
+    assert result.exit_code == 1
+    assert "[FAIL] mastering" in result.output
+
+
+def test_an_ffmpeg_older_than_5_1_is_named_with_its_version(demo_show, monkeypatch,
+                                                            fresh_binaries, tmp_path):
+    fake = _fake_ffmpeg(tmp_path, monkeypatch, """[ "$2" = "-version" ] && {
+  echo "ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021"; exit 0; }""")
+    checks = by_name(run_checks(str(demo_show)))
+    assert not checks["ffmpeg"].ok
+    assert "4.4.2" in checks["ffmpeg"].detail and "5.1 or newer" in checks["ffmpeg"].detail
+    assert str(fake) in checks["ffmpeg"].detail
+
+    recording = next((demo_show.parent / "episodes").glob("*/interview.*"))
+    result = CliRunner().invoke(main, ["--config", str(demo_show), "loudness", str(recording)])
+    assert result.exit_code == 1 and "4.4.2" in result.output and "fix:" in result.output
 
 
 def test_a_broken_config_names_the_key_and_skips_the_rest(demo_show):

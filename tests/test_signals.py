@@ -1,0 +1,110 @@
+"""Stopping a run: SIGTERM (a CI runner's cancel, `kill`, systemd) and SIGINT (Ctrl-C) end
+every ffmpeg the run started and leave no temp file, in `podcast master` and `podcast publish`.
+
+Each test starts the real command, waits until the ffmpeg of the phase it wants is running,
+sends the signal and then looks for what a user would find: a process still running, a
+hidden temp MP3 beside the output, a work folder in the temp directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from audio_fixtures import run_ffmpeg
+
+PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
+#: A phase's ffmpeg, told apart by its command line.
+PHASES = {"analysis": "framelog=info", "encode": "alimiter"}
+
+
+@pytest.fixture(scope="module")
+def long_recording(tmp_path_factory) -> Path:
+    """Ten minutes of speech-band noise: long enough to be stopped in any phase."""
+    path = tmp_path_factory.mktemp("long") / "long.wav"
+    run_ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=600:c=pink:r=44100:a=0.05:seed=9",
+               "-af", "highpass=f=100,lowpass=f=6000,volume=0.5", "-c:a", "pcm_s16le",
+               str(path))
+    return path
+
+
+@pytest.fixture
+def long_show(demo_show: Path, long_recording: Path) -> Path:
+    """The demo show whose first episode is the ten-minute recording."""
+    folder = demo_show.parent / "episodes" / "001-sonia-mamin"
+    os.link(long_recording, folder / "long.wav")
+    episode = folder / "episode.md"
+    episode.write_text(episode.read_text().replace("audio: interview.mp3", "audio: long.wav"))
+    return demo_show
+
+
+def _start(args: list[str], cwd: Path, tmpdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    return subprocess.Popen([*PODCAST, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_phase(process: subprocess.Popen, phase: str) -> list[psutil.Process]:
+    """The run's children once an ffmpeg of ``phase`` runs among them."""
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        children = parent.children(recursive=True)
+        try:
+            if any(PHASES[phase] in " ".join(child.cmdline()) for child in children):
+                return children
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"no {phase} ffmpeg within 60 s")
+
+
+def _stop(process: subprocess.Popen, children: list[psutil.Process], signum: int) -> str:
+    process.send_signal(signum)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"still running after the run ended: {[p.cmdline() for p in alive]}"
+    return err
+
+
+def _leftovers(*folders: Path) -> list[Path]:
+    return [path for folder in folders for path in folder.rglob("*")
+            if path.name.startswith((".podcast-master-", "podcast-master-"))]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("phase", ["analysis", "encode"])
+def test_a_stopped_master_leaves_no_process_and_no_temp_file(long_show, tmp_path, signum,
+                                                             phase):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    output = tmp_path / "out" / "episode.mp3"
+    output.parent.mkdir()
+    process = _start(["--config", str(long_show), "master", "001-sonia-mamin", "-o",
+                      str(output)], long_show.parent, tmpdir)
+    children = _wait_for_phase(process, phase)
+    err = _stop(process, children, signum)
+    assert "Traceback" not in err
+    assert not output.exists() and not output.with_suffix(".json").exists()
+    assert _leftovers(output.parent, tmpdir) == []
+
+
+def test_a_publish_stopped_while_mastering_leaves_no_process_no_temp_and_no_feed(
+        long_show, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    process = _start(["--config", str(long_show), "publish", "--all"], long_show.parent, tmpdir)
+    children = _wait_for_phase(process, "encode")
+    err = _stop(process, children, signal.SIGTERM)
+    assert "Traceback" not in err
+    state = long_show.parent / ".podcast"
+    assert _leftovers(state, tmpdir) == []
+    assert not (long_show.parent / "public" / "feed.xml").exists()
