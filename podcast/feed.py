@@ -9,13 +9,16 @@ what it cannot write (STANDARDS.md, "feedgen 1.0.0 traps"):
 * :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, funding,
   medium, person, transcript, chapters, season, episode).
 
+Show notes are CommonMark, and this module holds the one parser that reads them wherever
+they appear (:func:`safe_markdown` for the feed and the pages, :func:`markdown_html` for the
+ID3 comment text of :mod:`podcast.tags`): pulldown-cmark through ``pyromark``'s public API.
+
 The build is a pure function of its inputs: same show, episodes, catalog and ``now`` give the
 same bytes, so a nightly rebuild of an unchanged show changes nothing.
 """
 
 from __future__ import annotations
 
-import ctypes
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -24,9 +27,7 @@ from html.parser import HTMLParser
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
-import cmarkgfm
-from cmarkgfm._cmark import ffi as cmark_ffi
-from cmarkgfm._cmark import lib as cmark_lib
+import pyromark
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
@@ -50,9 +51,14 @@ CHAPTERS_TYPE = "application/json+chapters"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: Link schemes allowed in show notes; anything else (javascript:, data:) is dropped.
 _SAFE_SCHEMES = ("http", "https", "mailto", "")
-#: A ``<`` that does not open a CommonMark autolink (``<https://...>``, ``<a@b.org>``).  Each
-#: one is swapped for U+FFFF before cmark sees the notes, so cmark can never read raw HTML,
-#: and put back as ``&lt;`` afterwards: the HTML shows as text, also inside code spans.
+#: The one Markdown parser for show notes, wherever they appear (feed, pages, ID3 text):
+#: CommonMark without extensions, by pulldown-cmark (Rust, through ``pyromark``): linear
+#: time, and nothing to free by hand.
+_MARKDOWN = pyromark.Markdown()
+#: A ``<`` that does not open a CommonMark autolink (``<https://...>``, ``<a@b.org>``).
+#: pulldown-cmark has no safe mode: it copies raw HTML through.  So each such ``<`` is
+#: swapped for U+FFFF before it parses the notes, and it can never read raw HTML; the marker
+#: is put back as ``&lt;`` afterwards, so the HTML shows as text, also inside code spans.
 #: U+FFFF cannot be in the notes: _text() drops it (XML 1.0 forbids it).  A backslash just
 #: before goes too: ``\<b>`` is Markdown for the text ``<b>``.
 _RAW_LT = re.compile(
@@ -60,19 +66,9 @@ _RAW_LT = re.compile(
     r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*>)")
 _LT = "\uffff"
-#: libc's free().  cmark returns each rendered text in a malloc'ed buffer, and cmarkgfm's own
-#: markdown_to_html never frees it (cmarkgfm issue #53: 3.5 MB lost per 5,000 notes, and
-#: the growing heap slowed every later build).  None where there is no C library to load
-#: by name (Windows): there the public wrapper is used, leak and all.
-try:
-    _free = ctypes.CDLL(None).free
-    _free.argtypes, _free.restype = [ctypes.c_void_p], None
-except (OSError, TypeError, AttributeError):
-    _free = None
-_CMARK_OPTIONS = cmarkgfm.cmark.Options.CMARK_OPT_VALIDATE_UTF8
-#: A link or image URL in cmark's output: quotes in text and other attributes are always
-#: written ``&quot;``, so this matches real ``href``/``src`` attributes only.
-_URL_ATTR = re.compile(r' (?:href|src)="([^"]*)"')
+#: A link or image URL in the rendered notes.  Anchored on the tag: pulldown-cmark leaves
+#: ``"`` unescaped in text (``src="x"`` can be text), but a ``<`` in text is always ``&lt;``.
+_URL_ATTR = re.compile(r'(<a|<img) (?:href|src)="([^"]*)"')
 
 #: Words in generated HTML, by show language (anything else falls back to English).
 LABELS = {
@@ -207,11 +203,11 @@ def clock(seconds: float) -> str:
 class NotesRenderer:
     """Show notes Markdown -> HTML, and the item description around them.
 
-    Notes are CommonMark, rendered by cmark (C, through ``cmarkgfm``; python-markdown took
-    60 % of a feed build).  Raw HTML in the notes is shown as text and links other than
-    http(s)/mailto are dropped: the same HTML goes into every podcast app and onto the show's
-    web pages.  Each distinct text is rendered once per renderer (the feed and the pages
-    share it).
+    Notes are CommonMark, rendered by :func:`safe_markdown` (pulldown-cmark; a pure-Python
+    renderer would take most of a feed build).  Raw HTML in the notes is shown as text and
+    links other than http(s)/mailto are dropped: the same HTML goes into every podcast app and
+    onto the show's web pages.  Each distinct text is rendered once per renderer (the feed and
+    the pages share it).
     """
 
     def __init__(self, show: Show) -> None:
@@ -268,41 +264,32 @@ def item_html(notes_html: str, episode: Episode, t: dict[str, str]) -> str:
 
 
 def safe_markdown(text: str) -> str:
-    """CommonMark ``text`` as HTML, raw HTML shown as text, only http(s)/mailto/relative links.
-
-    cmark's safe mode (no ``CMARK_OPT_UNSAFE``) is a second guard: it would omit raw HTML and
-    blank ``javascript:`` links even if the escaping below missed one.
-    """
+    """CommonMark ``text`` as HTML, raw HTML shown as text, only http(s)/mailto/relative links."""
     # (Dropping the backslash afterwards keeps the regex fast: it starts with a plain "<".)
     source = _RAW_LT.sub(_LT, _text(text)).replace("\\" + _LT, _LT)
-    html = _cmark_html(source)
-    # cmark percent-encodes the marker inside link URLs.  It writes void tags XHTML-style
+    html = _MARKDOWN.html(source)
+    # The marker is percent-encoded inside link URLs.  Void tags come XHTML-style
     # (``<hr />``); HTML style, as in the rest of the description (``>`` in text is ``&gt;``).
     html = html.replace(_LT, "&lt;").replace("%EF%BF%BF", "%3C").replace(" />", ">")
     return _URL_ATTR.sub(_keep_safe_url, html)
 
 
-def _cmark_html(source: str) -> str:
-    """cmark's HTML for ``source`` (safe mode), its C buffer freed once copied."""
-    if _free is None:
-        return cmarkgfm.markdown_to_html(source, _CMARK_OPTIONS)
-    data = source.encode("utf-8")
-    buffer = cmark_lib.cmark_markdown_to_html(data, len(data), _CMARK_OPTIONS)
-    try:
-        return cmark_ffi.string(buffer).decode("utf-8")
-    finally:
-        _free(int(cmark_ffi.cast("uintptr_t", buffer)))
+def markdown_html(text: str) -> str:
+    """CommonMark ``text`` as HTML by the same parser as :func:`safe_markdown`, but raw HTML
+    copied through and every link kept: only for reading the text back out
+    (:func:`podcast.tags.notes_text`), never for display."""
+    return _MARKDOWN.html(text)
 
 
 def _keep_safe_url(match: re.Match[str]) -> str:
-    if match.group(1).startswith(("https://", "http://", "mailto:")):
+    if match.group(2).startswith(("https://", "http://", "mailto:")):
         return match.group(0)  # the usual case, without parsing
-    url = unescape(match.group(1)).strip()
+    url = unescape(match.group(2)).strip()
     try:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:  # e.g. an unclosed IPv6 bracket: not a link anyone can follow
-        return ""
-    return match.group(0) if url and scheme in _SAFE_SCHEMES else ""
+        return match.group(1)
+    return match.group(0) if url and scheme in _SAFE_SCHEMES else match.group(1)
 
 
 def truncate_html(html: str, limit: int) -> str:

@@ -22,7 +22,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
 
-import markdown
 from mutagen.id3 import (
     APIC,
     CHAP,
@@ -54,6 +53,7 @@ from mutagen.id3 import (
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import AudioError, ConfigError
+from .feed import markdown_html
 from .model import Episode, Show
 
 #: ID3 text encoding 1 = UTF-16 with BOM: the only Unicode encoding ID3v2.3 knows.
@@ -64,6 +64,9 @@ COVER_MAX_PX = 1400
 COVER_QUALITY = 85
 #: Show notes in COMM/TDES are for players' "details" panes; Apple cuts descriptions at 4000.
 NOTES_MAX_CHARS = 4000
+#: Markdown read per character of notes text kept: links, markup and raw HTML make the
+#: source longer than its text, seldom 4 times longer.
+NOTES_SOURCE_PER_CHAR = 4
 #: No padding: we never edit a tag in place (we rewrite the file), and padding would only
 #: add bytes to every download.
 PADDING = 0
@@ -305,18 +308,29 @@ def _order_chapter_frames(tag: bytes, order: list[str]) -> bytes:
 
 def notes_text(markdown_text: str, limit: int = NOTES_MAX_CHARS) -> str:
     """Plain text of Markdown show notes: paragraphs kept, list items as "- ", links as
-    "text (url)", cut at a word boundary with "…" beyond ``limit`` characters."""
+    "text (url)", cut at a word boundary with "…" beyond ``limit`` characters.
+
+    The notes are read by the feed's parser (CommonMark), on at most
+    ``NOTES_SOURCE_PER_CHAR * limit`` characters of them: the text of a longer source would
+    be cut anyway, and a bounded source keeps tagging fast whatever the notes' size.
+    """
+    source = markdown_text or ""
+    bound = NOTES_SOURCE_PER_CHAR * limit
+    source_cut = len(source) > bound
+    if source_cut:  # end at a blank line if one is near, so no paragraph is read half
+        paragraph = source.rfind("\n\n", bound // 2, bound)
+        source = source[:paragraph if paragraph > 0 else bound]
     extractor = _TextExtractor()
-    extractor.feed(markdown.markdown(markdown_text or ""))
+    extractor.feed(markdown_html(source))
     extractor.close()
     text = _clean(extractor.text())
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    if len(text) <= limit:
+    if len(text) <= limit and not source_cut:
         return text
     cut = text[: limit - 1]
     space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > limit // 2:
+    if space > len(cut) // 2:  # (the last word may be a piece of a longer one)
         cut = cut[:space]
     return cut.rstrip() + "…"
 
