@@ -52,6 +52,11 @@ def _parse_time(value: str | None, option: str) -> datetime:
     return parse_datetime(value, file=None, field=option)
 
 
+def _err(message: str) -> None:
+    """A note on stderr, so that stdout stays the report itself (JSON, CSV)."""
+    click.echo(message, err=True)
+
+
 def _exit_on_sigterm(signum: int, frame) -> None:
     # SystemExit unwinds like Ctrl-C does: every `finally` ends its ffmpeg children and
     # removes its temp files.
@@ -246,8 +251,13 @@ def doctor(ctx: click.Context) -> None:
 
 
 @main.group()
-def stats() -> None:
+@click.option("--state", envvar="PODCAST_STATE_URL", metavar="URL",
+              help="Keep the stats database in this store between runs (file://… or "
+                   "s3://…, private): fetched first, stored back after an ingest.")
+@click.pass_context
+def stats(ctx: click.Context, state: str | None) -> None:
     """Count IAB downloads from access logs and report them."""
+    ctx.obj["state"] = state
 
 
 @stats.command("ingest")
@@ -264,7 +274,7 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
 
     report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
                     agent_lists=[Path(p) for p in agent_lists], echo=click.echo,
-                    progress=sys.stderr.isatty())
+                    progress=sys.stderr.isatty(), state=ctx.obj["state"])
     click.echo(report.summary())
     ctx.exit(report.exit_code)
 
@@ -284,7 +294,7 @@ def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime |
     """Downloads per episode (and per day, app, guest or country)."""
     from podcast.stats import report
 
-    text = report(_show(ctx), fmt=fmt, by=by,
+    text = report(_show(ctx), state=ctx.obj["state"], echo=_err, fmt=fmt, by=by,
                   since=since.date() if since else None, until=until.date() if until else None,
                   chart=Path(chart) if chart else None, html=Path(html) if html else None)
     click.echo(text)
@@ -303,7 +313,7 @@ def stats_targets(ctx: click.Context, today: datetime | None, fmt: str) -> None:
     from podcast.stats import targets
 
     day = today.date() if today else datetime.now(UTC).date()
-    click.echo(targets(_show(ctx), today=day, fmt=fmt))
+    click.echo(targets(_show(ctx), today=day, fmt=fmt, state=ctx.obj["state"], echo=_err))
 
 
 if __name__ == "__main__":

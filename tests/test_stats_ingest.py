@@ -8,6 +8,7 @@ rejections.  The database is then read back through the store API the reports us
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import stat
 import sys
@@ -39,6 +40,7 @@ from stats_fixtures import (
     ranged,
     s3_log,
     shuffled,
+    whole,
     write_log,
 )
 
@@ -646,3 +648,73 @@ def test_downloads_remember_the_log_they_came_from(show, tmp_path):
     downloads = load_downloads(show, None, None)
     rows = {row["source"]: row["downloads"] for row in rows_by("source", downloads, [])}
     assert rows == {"s3": EXPECTED["downloads"], "combined": 1}
+
+
+# --- the listener-hash key of a month that already has listeners is never replaced ---------
+
+
+def _first_and_late_logs(tmp_path):
+    first = write_log(tmp_path / "logs", "combined", SCENARIO, name="first")
+    late = write_log(tmp_path / "logs", "combined", [whole(DAY2, "198.51.100.77", APPLE)],
+                     name="late")
+    return first, late
+
+
+def test_a_deleted_key_file_is_refused_for_a_month_that_has_listeners(tmp_path):
+    show = make_show(tmp_path)
+    first, late = _first_and_late_logs(tmp_path)
+    run(show, first)
+    key_path(show).unlink()
+    with pytest.raises(PodcastError, match=r"no listener-hash key for 2026-11.*hashed with one"):
+        run(show, late)
+    assert not key_path(show).exists()  # no new key was made in its place
+
+
+@pytest.mark.parametrize("content", ["", "{}", '{"2026-11": ""}', '{"2026-11": "zz"}', "[1]"])
+def test_an_empty_or_malformed_key_file_is_refused(tmp_path, content):
+    show = make_show(tmp_path)
+    first, late = _first_and_late_logs(tmp_path)
+    run(show, first)
+    key_path(show).write_text(content)
+    with pytest.raises(PodcastError, match="listener-hash key"):
+        run(show, late)
+    assert key_path(show).read_text() == content  # left as it was, for the user to restore
+
+
+def test_a_changed_key_is_refused(tmp_path):
+    show = make_show(tmp_path)
+    first, late = _first_and_late_logs(tmp_path)
+    run(show, first)
+    key_path(show).write_text('{"2026-11": "' + "ab" * 32 + '"}')
+    with pytest.raises(PodcastError, match="2026-11 is not the one"):
+        run(show, late)
+
+
+def test_a_secret_in_the_environment_keeps_listeners_stable_without_a_key_file(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("PODCAST_IP_SECRET", "night-job-secret-0123456789abcdef")
+    show = make_show(tmp_path)
+    first, late = _first_and_late_logs(tmp_path)
+    run(show, first)
+    listeners = {d.listener for d in load_downloads(show, None, None)}
+    assert not key_path(show).exists()
+    run(show, late)  # a later night, same secret: accepted, same hashes for the same people
+    assert listeners <= {d.listener for d in load_downloads(show, None, None)}
+    monkeypatch.setenv("PODCAST_IP_SECRET", "another-secret-0123456789abcdef")
+    extra = write_log(tmp_path / "logs", "combined", [whole(DAY3, "198.51.100.78", APPLE)],
+                      name="extra")
+    with pytest.raises(PodcastError, match="PODCAST_IP_SECRET.*2026-11|2026-11.*not the one"):
+        run(show, extra)
+    monkeypatch.setenv("PODCAST_IP_SECRET", " ")
+    with pytest.raises(PodcastError, match="PODCAST_IP_SECRET is empty or too short"):
+        run(show, extra)
+
+
+def test_a_new_month_gets_a_new_key_beside_the_old_ones(tmp_path):
+    show = make_show(tmp_path)
+    first, _ = _first_and_late_logs(tmp_path)
+    run(show, first)
+    december = write_log(tmp_path / "logs", "combined",
+                         [whole(DAY1.replace(month=12), "198.51.100.79", APPLE)], name="dec")
+    run(show, december)
+    assert sorted(json.loads(key_path(show).read_text())) == ["2026-11", "2026-12"]

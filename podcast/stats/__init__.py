@@ -24,23 +24,42 @@ with contextlib.suppress(ImportError):  # written by another stage; may not exis
 
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
-           agent_lists: list[Path] = (), echo=None, progress: bool = False) -> IngestReport:
-    """``podcast stats ingest``: read access logs into the show's stats database."""
+           agent_lists: list[Path] = (), echo=None, progress: bool = False,
+           state: str | None = None) -> IngestReport:
+    """``podcast stats ingest``: read access logs into the show's stats database.
+
+    ``state``: a store URL the database is fetched from first and stored back to after.
+    """
     from podcast.stats.ingest import ingest as run
+    from podcast.stats.store import push_state
 
-    return run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
-               progress=progress)
+    _pull(show, state, echo)
+    result = run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
+                 progress=progress)
+    if state and push_state(show, state) and echo is not None:
+        echo(f"stored the stats database in {state}")
+    return result
 
 
-def report(show: Show, **options) -> str:
+def report(show: Show, *, state: str | None = None, echo=None, **options) -> str:
     """``podcast stats report``: see :func:`podcast.stats.report.report`."""
     from podcast.stats.report import report as run
 
+    _pull(show, state, echo)
     return run(show, **options)
 
 
-def targets(show: Show, *, today: date, fmt: str = "table") -> str:
+def targets(show: Show, *, today: date, fmt: str = "table", state: str | None = None,
+            echo=None) -> str:
     """``podcast stats targets``: see :func:`podcast.stats.targets.targets`."""
     from podcast.stats.targets import targets as run
 
+    _pull(show, state, echo)
     return run(show, today=today, fmt=fmt)
+
+
+def _pull(show: Show, state: str | None, echo) -> None:
+    from podcast.stats.store import pull_state
+
+    if state and pull_state(show, state) and echo is not None:
+        echo(f"fetched the stats database from {state}")

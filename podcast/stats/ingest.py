@@ -638,7 +638,7 @@ class _Values:
         """Fill ``period_keys``: the HMAC pads of each month the batch counts listeners in."""
         periods = {p for (p,) in con.execute(
             "SELECT DISTINCT period FROM classified WHERE verdict = 'listener'").fetchall()}
-        keys = store.period_keys(self.show, periods)
+        keys = store.period_keys(self.show, periods, con)
         pads = [counting.hmac_pads(keys[p]) for p in sorted(periods)]
         _table(con, "period_keys", ["period", "ipad", "opad"], ["VARCHAR", "BLOB", "BLOB"],
                [sorted(periods), [p[0] for p in pads], [p[1] for p in pads]])

@@ -11,13 +11,21 @@ What is stored (never a raw IP, never a user agent):
                       day merges with what is already there and may push a listener-day
                       over the threshold;
 * ``rejections``      lines rejected at ingest, per day and reason;
+* ``key_checks``      per month, a one-way check value of that month's listener-hash key
+                      (HMAC of a constant), so a lost or changed key is refused instead of
+                      silently starting new hashes (which would count listeners twice);
 * ``schema``          the version of these tables (:data:`SCHEMA_VERSION`).
 
-Listener hashes are HMAC-SHA256 keyed by one secret per UTC month, kept in
-``.podcast/ip-key`` (outside the database, mode 0600).  A log line is hashed with the key
-of the month it was logged in, so hashes are stable within a month (late files merge) and
-cannot be linked across months.  Deleting a month's key from the file forgets how to
-recognise that month's listeners; logs for that month ingested afterwards get new hashes.
+Listener hashes are HMAC-SHA256 keyed by one secret per UTC month, never inside the
+database: drawn at random into ``.podcast/ip-key`` (mode 0600), or derived from the secret
+in ``PODCAST_IP_SECRET`` (for CI, where no file survives between runs).  A log line is
+hashed with the key of the month it was logged in, so hashes are stable within a month
+(late files merge) and cannot be linked across months without the secret.  A month that
+already has listeners in the database must get the very key it had: a missing or changed
+key is refused (see ``key_checks``).
+
+The database can be kept in a store between runs (``--state URL``, :func:`pull_state` and
+:func:`push_state`), e.g. a private bucket for the nightly job; the keys never go there.
 
 Downloads are decided when read (:func:`load_downloads`): a listener-day counts when its
 summed bytes reach the media's threshold.
@@ -25,6 +33,8 @@ summed bytes reach the media's threshold.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -38,10 +48,15 @@ from podcast.stats.counting import REASONS
 
 DB_NAME = "stats.duckdb"
 KEY_NAME = "ip-key"
+#: A secret the monthly keys are derived from instead of ip-key (CI: a repository secret).
+SECRET_ENV = "PODCAST_IP_SECRET"
 
 #: Bumped whenever a table changes; a database of another version is refused with the fix.
 SCHEMA_VERSION = 2
 
+#: Added after version 2 shipped (an older reader ignores it): created where missing.
+_KEY_CHECKS = ("CREATE TABLE IF NOT EXISTS key_checks "
+               "(period VARCHAR PRIMARY KEY, check_value VARCHAR)")
 _SCHEMA = f"""
 CREATE TABLE schema (version INTEGER);
 INSERT INTO schema VALUES ({SCHEMA_VERSION});
@@ -53,6 +68,7 @@ CREATE TABLE listener_bytes (
     day DATE, key VARCHAR, listener UHUGEINT, key_period VARCHAR, app VARCHAR,
     device VARCHAR, country VARCHAR, source VARCHAR, bytes BIGINT, lines BIGINT);
 CREATE TABLE rejections (day DATE, reason VARCHAR, lines BIGINT);
+{_KEY_CHECKS};
 """
 
 
@@ -200,24 +216,57 @@ def key_path(show: Show) -> Path:
     return show.state_dir / KEY_NAME
 
 
-def period_keys(show: Show, periods: set[str]) -> dict[str, bytes]:
-    """The HMAC key of each month (``YYYY-MM``), creating missing ones in ``ip-key``.
+def period_keys(show: Show, periods: set[str], con=None) -> dict[str, bytes]:
+    """The HMAC key of each month (``YYYY-MM``).
 
-    The file is JSON ``{"YYYY-MM": "hex key", ...}``, created with mode 0600 and replaced
-    atomically, so a crash leaves the old keys intact.
+    Keys come from ``PODCAST_IP_SECRET`` when it is set, else from ``ip-key`` (JSON
+    ``{"YYYY-MM": "hex key", ...}``, mode 0600, replaced atomically), where missing months
+    get a new random key.  With ``con``, each key is checked against the one the database
+    used for that month: a month with listeners but no key, or a changed key, raises
+    PodcastError (new hashes would count every listener of that month again).
     """
+    secret = os.environ.get(SECRET_ENV)
+    if secret is not None:
+        keys = {p: _derived_key(secret, p) for p in periods}
+    else:
+        keys = _file_keys(show, periods, con)
+    if con is not None:
+        _check_keys(show, con, keys)
+    return keys
+
+
+def _derived_key(secret: str, period: str) -> bytes:
+    if len(secret.strip()) < 16:
+        raise PodcastError(f"{SECRET_ENV} is empty or too short to be a secret",
+                           field=SECRET_ENV,
+                           fix="set it to a long random value (e.g. `openssl rand -hex 32`) "
+                               "and never change it; or unset it to use .podcast/ip-key")
+    return hmac.new(secret.encode(), f"podcast listener key {period}".encode(),
+                    hashlib.sha256).digest()
+
+
+def _file_keys(show: Show, periods: set[str], con) -> dict[str, bytes]:
     path = key_path(show)
     keys: dict[str, str] = {}
     if path.exists():
         try:
             keys = json.loads(path.read_text())
-            if not isinstance(keys, dict):
-                raise ValueError("not a JSON object")
+            if not isinstance(keys, dict) or not all(
+                    isinstance(v, str) and len(v) == 64 and _is_hex(v) for v in keys.values()):
+                raise ValueError("not a JSON object of 64-digit hex keys")
         except (ValueError, OSError) as exc:
             raise PodcastError(f"cannot read the listener-hash keys: {exc}", file=path,
                                fix="restore the file from a backup; deleting it starts new "
-                                   "listener hashes (listeners are counted again)") from None
+                                   "listener hashes (listeners are counted again)") from exc
     missing = sorted(p for p in periods if p not in keys)
+    used = _checked_periods(con) if con is not None else set()
+    lost = [p for p in missing if p in used]
+    if lost:
+        raise PodcastError(f"no listener-hash key for {', '.join(lost)}, but the stats "
+                           "database has listeners hashed with one", file=path,
+                           fix="restore ip-key from a backup (or set PODCAST_IP_SECRET to "
+                               "the secret used before); a new key would count every "
+                               "listener of that month again")
     if missing:
         for period in missing:
             keys[period] = secrets.token_hex(32)
@@ -227,3 +276,77 @@ def period_keys(show: Show, periods: set[str]) -> dict[str, bytes]:
     return {p: bytes.fromhex(keys[p]) for p in periods}
 
 
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_value(key: bytes) -> str:
+    """A value that tells keys apart and reveals nothing of them."""
+    return hmac.new(key, b"podcast key check", hashlib.sha256).hexdigest()[:32]
+
+
+def _checked_periods(con) -> set[str]:
+    con.execute(_KEY_CHECKS)
+    checked = {p for (p,) in con.execute("SELECT period FROM key_checks").fetchall()}
+    # Databases from before key_checks: a month with listener rows has used a key.
+    return checked | {p for (p,) in con.execute(
+        "SELECT DISTINCT key_period FROM listener_bytes").fetchall()}
+
+
+def _check_keys(show: Show, con, keys: dict[str, bytes]) -> None:
+    con.execute(_KEY_CHECKS)
+    known = dict(con.execute("SELECT period, check_value FROM key_checks").fetchall())
+    changed = sorted(p for p, key in keys.items()
+                     if p in known and known[p] != _check_value(key))
+    if changed:
+        where = SECRET_ENV if os.environ.get(SECRET_ENV) is not None else str(key_path(show))
+        raise PodcastError(f"the listener-hash key for {', '.join(changed)} is not the one "
+                           "the stats database was written with", file=where,
+                           fix="restore the key (or secret) used before; a new key would "
+                               "count every listener of that month again")
+    new = sorted(p for p in keys if p not in known)
+    if new:
+        con.execute("INSERT INTO key_checks SELECT unnest(?), unnest(?)",
+                    [new, [_check_value(keys[p]) for p in new]])
+
+
+# --- keeping the database in a store between runs (the nightly job) -------------------------
+
+
+def pull_state(show: Show, url: str) -> bool:
+    """Fetch ``stats.duckdb`` from the store at ``url`` unless the local copy is the same.
+
+    True when a copy was fetched.  Nothing in the store yet (the first night) is fine.
+    """
+    from podcast.storage import open_store, sha256_file
+
+    store = open_store(url, show.root)
+    info = store.head(DB_NAME)
+    path = db_path(show)
+    if info is None or (path.exists() and sha256_file(path) == info.sha256):
+        return False
+    atomic_write(path, store.get_bytes(DB_NAME))
+    return True
+
+
+def push_state(show: Show, url: str) -> bool:
+    """Store the local ``stats.duckdb`` at ``url`` if it differs from the stored one.
+
+    True when uploaded.  The listener-hash keys are never stored with it.
+    """
+    from podcast.storage import open_store, sha256_file
+
+    path = db_path(show)
+    if not path.exists():
+        return False
+    store = open_store(url, show.root)
+    info = store.head(DB_NAME)
+    if info is not None and info.sha256 == sha256_file(path):
+        return False
+    store.put_file(DB_NAME, path, content_type="application/octet-stream",
+                   cache_control="private, no-store")
+    return True
