@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create ./.venv and install podcast into it. `--test` adds the test tools (and Chromium,
-# used by the HTML-report test, when apt is available). Safe to re-run.
+# Create ./.venv and install podcast into it. `--test` adds the test tools (and, when apt is
+# available and we are root, Chromium for the page tests and Debian's ffmpeg for the second
+# audio run). Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -10,10 +11,14 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "--test" ]; then
     .venv/bin/python -m pip install --quiet -e '.[test]'
-    if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-        && [ "$(id -u)" = 0 ]; then
-        echo "installing Chromium for the HTML report test..."
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+    # Chromium for the page and report tests; Debian's ffmpeg for the second audio run.
+    missing=""
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    [ -x /usr/bin/ffmpeg ] || missing="$missing ffmpeg"
+    if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "installing$missing with apt-get..."
+        # shellcheck disable=SC2086
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) \
             >/dev/null
     fi
 else

@@ -481,3 +481,21 @@ def test_the_master_command_prints_the_figures_as_json(demo_show: Path, tmp_path
     assert figures["output"]["lufs"] == pytest.approx(-19.0, abs=0.5)  # real espeak speech
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+@pytest.mark.parametrize("slug", ["001-sonia-mamin", "002-marc-olivier", "003-claire-dubois"])
+def test_every_demo_episode_masters_to_target_as_a_user_runs_it(demo_show: Path, tmp_path: Path,
+                                                               slug: str):
+    """`podcast master SLUG` in a subprocess, with whichever ffmpeg the environment gives
+    (the bundled one, or Debian's 5.1 in CI's second run); measured by ffmpeg's own meter."""
+    import subprocess
+    import sys
+
+    output = tmp_path / f"{slug}.mp3"
+    done = subprocess.run([sys.executable, "-c", "from podcast.cli import main; main()",
+                           "--config", str(demo_show), "master", slug, "-o", str(output)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    measured = ebur128(output)
+    assert measured["lufs"] == pytest.approx(-19.0, abs=0.5)  # mono: -16 on two speakers
+    assert measured["true_peak"] <= -1.0
