@@ -240,33 +240,73 @@ def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[
 def load_show(path: str | Path | None = None) -> Show:
     """Read and validate podcast.yaml."""
     file = config_path(path)
+    r = _Reader(_read_yaml(file), file.resolve())
+    r.check_keys(SHOW_KEYS, REQUIRED_SHOW_KEYS)
+    file, root = r.file, r.file.parent
+    base_url = r.url("base_url", required=True).rstrip("/")
+    feed_url = r.url("feed_url") or f"{base_url}/feed.xml"
+    return Show(
+        config_path=file,
+        title=r.str("title", required=True),
+        description=r.str("description", required=True),
+        author=r.str("author", required=True),
+        email=_email(r),
+        language=_language(r),
+        link=r.url("link", required=True),
+        image=_artwork(r, root),
+        categories=_categories(r),
+        explicit=r.bool("explicit", False),
+        base_url=base_url,
+        feed_url=feed_url,
+        guid=_guid(r, feed_url),
+        type=r.choice("type", ("episodic", "serial"), "episodic"),
+        copyright=r.str("copyright"),
+        funding=_funding(r.data.get("funding"), file),
+        locked=r.bool("locked", False),
+        hosts=_people(r.list("hosts"), file, "hosts", "host"),
+        storage=_storage(r),
+        audio=_audio(r.data.get("audio") or {}, file, root),
+        targets=_targets(r.list("targets"), file),
+    )
+
+
+def _read_yaml(file: Path) -> Any:
     if not file.is_file():
         raise ConfigError("config file not found", file=file,
                           fix="run `podcast init` to create one, or pass --config PATH")
     text = file.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text) or {}
+        return yaml.safe_load(text) or {}
     # PyYAML raises ValueError for impossible dates such as 2026-13-45.
     except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=file,
                           fix="check indentation and quote values containing ':'") from None
-    file = file.resolve()
-    r = _Reader(data, file)
-    r.check_keys(SHOW_KEYS, REQUIRED_SHOW_KEYS)
-    root = file.parent
 
+
+def _language(r: _Reader) -> str:
     language = r.str("language", required=True)
     if not LANGUAGE_RE.match(language):
         raise r.error("language", f"{language!r} is not an ISO 639 language code",
                       "write e.g. fr, en or en-US")
+    return language
+
+
+def _email(r: _Reader) -> str:
     email = r.str("email", required=True)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise r.error("email", f"{email!r} is not an e-mail address")
+    return email
+
+
+def _artwork(r: _Reader, root: Path) -> Path:
     image = r.path("image", root, required=True)
     if image.suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise r.error("image", f"{image.name!r} is not a .jpg or .png file",
                       "Apple accepts JPEG or PNG artwork, 1400-3000 px square")
+    return image
 
+
+def _categories(r: _Reader) -> tuple[str, ...]:
     categories = r.data.get("categories")
     if isinstance(categories, str):
         categories = [categories]
@@ -278,48 +318,25 @@ def load_show(path: str | Path | None = None) -> Show:
         if problem:
             raise r.error(f"categories[{index}]", problem,
                           "use a name from Apple's category list (see README)")
+    return tuple(str(c) for c in categories)
 
-    base_url = r.url("base_url", required=True).rstrip("/")
-    feed_url = r.url("feed_url") or f"{base_url}/feed.xml"
+
+def _guid(r: _Reader, feed_url: str) -> str:
     guid = r.str("guid") or podcast_guid(feed_url)
     try:
         uuid.UUID(guid)
     except ValueError:
         raise r.error("guid", f"{guid!r} is not a UUID",
                       "remove the key; `podcast publish` writes the right value") from None
+    return guid
 
+
+def _storage(r: _Reader) -> str:
     storage = r.str("storage") or "file://public"
     if not re.match(r"^(file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?)$", storage):
         raise r.error("storage", f"{storage!r} is not a storage URL",
                       "write file://FOLDER or s3://BUCKET/PREFIX")
-
-    copyright_ = r.str("copyright")
-    funding = _funding(r.data.get("funding"), file)
-    show_type = r.choice("type", ("episodic", "serial"), "episodic")
-
-    return Show(
-        config_path=file,
-        title=r.str("title", required=True),
-        description=r.str("description", required=True),
-        author=r.str("author", required=True),
-        email=email,
-        language=language,
-        link=r.url("link", required=True),
-        image=image,
-        categories=tuple(str(c) for c in categories),
-        explicit=r.bool("explicit", False),
-        base_url=base_url,
-        feed_url=feed_url,
-        guid=guid,
-        type=show_type,
-        copyright=copyright_,
-        funding=funding,
-        locked=r.bool("locked", False),
-        hosts=_people(r.list("hosts"), file, "hosts", "host"),
-        storage=storage,
-        audio=_audio(r.data.get("audio") or {}, file, root),
-        targets=_targets(r.list("targets"), file),
-    )
+    return storage
 
 
 def _funding(value: Any, file: Path) -> tuple[Funding, ...]:

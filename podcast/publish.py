@@ -321,12 +321,30 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
     store = open_store(storage_url or show.storage, show.root)
     episodes = load_episodes(show)
     selected = select_episodes(show, episodes, slugs)
-    catalog = read_catalog(store)
     report = PublishReport(dry_run=dry_run, progress=progress)
+    plan, new_catalog = _plan_show(store, show, selected, report, echo)
+    _upload_plan(store, plan, report, echo)
+    report.catalog = new_catalog
+    if dry_run:
+        echo(f"would then write {MANIFEST_KEY}, the pages and {FEED_KEY} (if changed)")
+        return report
+    # Only now, with every object verified in the store: manifest, pages, feed last.
+    _write_index(store, show, episodes, new_catalog, now, report, echo)
+    # Every scaffolded show starts on 127.0.0.1:8000: freezing that would give them all the
+    # same podcast:guid, so the guid is frozen on the first publish to a public URL.
+    if not is_local_url(show.feed_url) and freeze_guid(show):
+        report.guid_frozen = True
+        echo(f"wrote guid: {show.guid} into {show.config_path.name} (keep it)")
+    return report
 
-    plan: list[Planned] = []
+
+def _plan_show(store: Store, show: Show, selected: list[Episode], report: PublishReport,
+               echo: Echo) -> tuple[list[Planned], Catalog]:
+    """Master the selected episodes (what changed); the objects they need and the catalog
+    that names them, a replaced master kept as retired."""
+    catalog = read_catalog(store)
     cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
-    plan.append(cover)
+    plan: list[Planned] = [cover]
     media = dict(catalog.media)
     retired = list(catalog.retired)
     offset = intro_offset(show) if any(e.chapters for e in selected) else 0.0
@@ -339,46 +357,42 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
         media[episode.slug] = entry
         if current is not None and current.key != entry.key and current not in retired:
             retired.append(current)  # its downloads still count
+    # A master that is current again (an edit undone) is no longer retired.
+    current_keys = {entry.key for entry in media.values()}
+    retired = [entry for entry in retired if entry.key not in current_keys]
+    return plan, Catalog(media=media, retired=tuple(retired), image_key=cover.key)
 
-    # Objects already stored with the same bytes are not sent again.
+
+def _upload_plan(store: Store, plan: list[Planned], report: PublishReport,
+                 echo: Echo) -> None:
+    """Upload (and verify) each planned object the store does not hold with the same bytes."""
     todo = [item for item in dict((i.key, i) for i in plan).values()
             if item.sha256 is None or not _is_stored(store, item)]
     if not todo:
         echo("nothing to upload")
     for item in todo:
-        if dry_run:
+        if report.dry_run:
             echo(f"would upload {item.describe()}")
             continue
-        upload(store, item, progress=progress)
+        upload(store, item, progress=report.progress)
         report.uploaded.append(item.key)
         report.bytes_uploaded += item.size
         echo(f"uploaded {item.describe()}")
 
-    # A master that is current again (an edit undone) is no longer retired.
-    current_keys = {entry.key for entry in media.values()}
-    retired = [entry for entry in retired if entry.key not in current_keys]
-    new_catalog = Catalog(media=media, retired=tuple(retired), image_key=cover.key)
-    report.catalog = new_catalog
-    if dry_run:
-        echo(f"would then write {MANIFEST_KEY}, the pages and {FEED_KEY} (if changed)")
-        return report
 
-    # Only now, with every object verified in the store: manifest, pages, feed last.
-    if put_if_changed(store, MANIFEST_KEY, catalog_to_json(new_catalog)):
+def _write_index(store: Store, show: Show, episodes: list[Episode], catalog: Catalog,
+                 now: datetime, report: PublishReport, echo: Echo) -> None:
+    """The manifest, the pages and, last, the feed, each only if it changed."""
+    if put_if_changed(store, MANIFEST_KEY, catalog_to_json(catalog)):
         report.written.append(MANIFEST_KEY)
-    feed, pages = build_outputs(show, episodes, new_catalog, now)
+    feed, pages = build_outputs(show, episodes, catalog, now)
     report.written += write_outputs(store, feed, pages)
-    live = [e.slug for e in publishable(episodes, new_catalog) if e.is_live(now)]
-    scheduled = [e.slug for e in publishable(episodes, new_catalog) if not e.is_live(now)]
+    listed = publishable(episodes, catalog)
+    live = [e.slug for e in listed if e.is_live(now)]
+    scheduled = [e.slug for e in listed if not e.is_live(now)]
     echo(f"feed: {len(live)} episode(s) live" + (
         f", {len(scheduled)} scheduled ({', '.join(scheduled)})" if scheduled else "") + (
         f"; wrote {', '.join(report.written)}" if report.written else "; unchanged"))
-    # Every scaffolded show starts on 127.0.0.1:8000: freezing that would give them all the
-    # same podcast:guid, so the guid is frozen on the first publish to a public URL.
-    if not is_local_url(show.feed_url) and freeze_guid(show):
-        report.guid_frozen = True
-        echo(f"wrote guid: {show.guid} into {show.config_path.name} (keep it)")
-    return report
 
 
 def is_local_url(url: str) -> bool:
