@@ -1,7 +1,7 @@
 """Feed stage: the show's RSS 2.0 feed (itunes + Podcasting 2.0) from episodes and the catalog.
 
 feedgen writes the RSS skeleton and the itunes tags it knows.  Two small extensions here add
-what it cannot write (STANDARDS.md, "feedgen 1.0.0 traps"):
+what it cannot write (feedgen 1.0.0):
 
 * :class:`AppleExtension` writes ``itunes:explicit`` as ``true``/``false`` (feedgen only
   knows yes/no/clean) and the channel ``itunes:image`` for any URL (feedgen silently drops

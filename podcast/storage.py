@@ -35,7 +35,7 @@ IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 #: The feed, pages and manifest change in place: apps and CDNs must come back soon.
 SHORT_CACHE = "public, max-age=300"
 
-#: Content types by extension (STANDARDS.md "Hosting" and the podcast-namespace docs).
+#: Content types by extension (Apple's hosting requirements and the podcast-namespace docs).
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg",
     ".xml": "application/rss+xml",

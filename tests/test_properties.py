@@ -179,7 +179,7 @@ def test_load_episode_keeps_what_the_producer_typed(show_dir: Path, title: str,
 #
 # Generated requests are written out as real log files (combined, S3 server access log,
 # CloudFront) and read by the real ingest (DuckDB).  The expected downloads come from an
-# independent model of SPEC.md's rules written below in plain Python.
+# independent model of the README's counting rules written below in plain Python.
 
 SHORT = Media(slug="ep-short", key="media/ep-short-111111111111.mp3", bytes=300_000,
               sha256="1" * 64, duration=25.0, tag_size=20_000, bitrate=96_000,
@@ -234,7 +234,7 @@ requests_strategy = st.lists(st.builds(
 
 
 def expected_downloads(requests: list[Request]) -> Counter:
-    """SPEC.md's counting rules, modelled directly: downloads per (day, episode)."""
+    """The README's counting rules (IAB v2.x), modelled directly: downloads per (day, episode)."""
     sent: Counter = Counter()
     for r in requests:
         if r.method != "GET" or r.status not in (200, 206) or r.key not in THRESHOLD:

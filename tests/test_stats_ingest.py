@@ -437,7 +437,7 @@ requests = st.builds(
 
 
 def reference_counts(reqs: list[Request]) -> tuple[Counter, dict]:
-    """SPEC.md's counting rules, read literally, one request at a time."""
+    """The README's counting rules (IAB v2.x), read literally, one request at a time."""
     media = {m.key: m for m in CATALOG.all_media()}
     rejected = dict.fromkeys(counting.REASONS, 0)
     days: dict[tuple, list] = {}

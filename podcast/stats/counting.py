@@ -1,4 +1,5 @@
-"""The IAB counting rules, written once (SPEC.md "Counting rules", STANDARDS.md).
+"""The IAB counting rules, written once (IAB Podcast Measurement Technical Guidelines v2.x;
+the README's "Counting rules").
 
 A download is one (episode, listener, UTC day) whose GET requests answered 200 or 206
 delivered at least the episode's ID3 tag plus one minute of audio (the whole file when it

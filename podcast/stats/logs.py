@@ -1,6 +1,6 @@
 """Access-log formats: detect which one a file is, and read it with DuckDB's CSV reader.
 
-Three formats reach us (STANDARDS.md "Counting downloads"):
+Three formats reach us (AWS's S3 and CloudFront log references, Apache's combined format):
 
 * **S3 server access log** — space-separated, ``[dd/Mon/yyyy:HH:MM:SS +0000]`` time,
   quoted request-URI, referer and user agent, more fields appended over the years.
