@@ -9,9 +9,8 @@ what it cannot write (feedgen 1.0.0):
 * :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, funding,
   medium, person, transcript, chapters, season, episode).
 
-Show notes are CommonMark, and this module holds the one parser that reads them wherever
-they appear (:func:`safe_markdown` for the feed and the pages, :func:`markdown_html` for the
-ID3 comment text of :mod:`podcast.tags`): pulldown-cmark through ``pyromark``'s public API.
+Show notes are CommonMark, rendered by :mod:`podcast.notes` (the one parser for them, also
+used by the pages and the ID3 text).
 
 The build is a pure function of its inputs: same show, episodes, catalog and ``now`` give the
 same bytes, so a nightly rebuild of an unchanged show changes nothing.
@@ -22,12 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from html import escape, unescape
+from html import escape
 from html.parser import HTMLParser
 from importlib.metadata import PackageNotFoundError, version
-from urllib.parse import urlsplit
 
-import pyromark
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
@@ -37,6 +34,7 @@ from markupsafe import Markup
 from .categories import split_category
 from .errors import PodcastError
 from .model import Catalog, Episode, Media, Person, Show
+from .notes import safe_markdown, xml_text
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -46,29 +44,6 @@ CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 #: Apple cuts channel and item descriptions at 4000 bytes (support page 823).
 DESCRIPTION_MAX_BYTES = 4000
 CHAPTERS_TYPE = "application/json+chapters"
-
-#: Characters XML 1.0 forbids; lxml refuses them, so they are dropped from every text.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-#: Link schemes allowed in show notes; anything else (javascript:, data:) is dropped.
-_SAFE_SCHEMES = ("http", "https", "mailto", "")
-#: The one Markdown parser for show notes, wherever they appear (feed, pages, ID3 text):
-#: CommonMark without extensions, by pulldown-cmark (Rust, through ``pyromark``): linear
-#: time, and nothing to free by hand.
-_MARKDOWN = pyromark.Markdown()
-#: A ``<`` that does not open a CommonMark autolink (``<https://...>``, ``<a@b.org>``).
-#: pulldown-cmark has no safe mode: it copies raw HTML through.  So each such ``<`` is
-#: swapped for U+FFFF before it parses the notes, and it can never read raw HTML; the marker
-#: is put back as ``&lt;`` afterwards, so the HTML shows as text, also inside code spans.
-#: U+FFFF cannot be in the notes: _text() drops it (XML 1.0 forbids it).  A backslash just
-#: before goes too: ``\<b>`` is Markdown for the text ``<b>``.
-_RAW_LT = re.compile(
-    r"<(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^\x00-\x20<>]*>"
-    r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*>)")
-_LT = "\uffff"
-#: A link or image URL in the rendered notes.  Anchored on the tag: pulldown-cmark leaves
-#: ``"`` unescaped in text (``src="x"`` can be text), but a ``<`` in text is always ``&lt;``.
-_URL_ATTR = re.compile(r'(<a|<img) (?:href|src)="([^"]*)"')
 
 #: Words in generated HTML, by show language (anything else falls back to English).
 LABELS = {
@@ -110,15 +85,15 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     fg.register_extension("apple", AppleExtension, AppleEntryExtension)
     fg.register_extension("podcastindex", PodcastIndexExtension, PodcastIndexEntryExtension)
 
-    fg.title(_text(show.title))
+    fg.title(xml_text(show.title))
     # feedgen writes the last link added as the RSS <link>: the show's web page.
     fg.link(href=show.feed_url, rel="self", type="application/rss+xml")
     fg.link(href=show.link, rel="alternate")
-    fg.description(_text(show.description))
+    fg.description(xml_text(show.description))
     fg.language(show.language)
-    fg.image(url=art_url, title=_text(show.title), link=show.link)
+    fg.image(url=art_url, title=xml_text(show.title), link=show.link)
     if show.copyright:
-        fg.copyright(_text(show.copyright))
+        fg.copyright(xml_text(show.copyright))
     fg.generator(generator_name())
     # RSS 2.0: lastBuildDate is "the last time the content of the channel changed", here the
     # newest live episode.  Not the clock: a nightly rebuild of an unchanged show must give
@@ -129,8 +104,8 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     else:  # no entry will ever be added, so no entry extension is needed
         fg.register_extension("nodate", _NoLastBuildDate, None)
 
-    fg.podcast.itunes_author(_text(show.author))
-    fg.podcast.itunes_owner(name=_text(show.author), email=show.email)
+    fg.podcast.itunes_author(xml_text(show.author))
+    fg.podcast.itunes_owner(name=xml_text(show.author), email=show.email)
     fg.podcast.itunes_type(show.type)
     fg.podcast.itunes_category([_category(text) for text in show.categories])
     fg.apple.image = art_url
@@ -139,7 +114,7 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     p20 = fg.podcastindex
     p20.guid = show.guid
     p20.locked = (show.locked, show.email)
-    p20.funding = [(f.url, _text(f.text)) for f in show.funding]
+    p20.funding = [(f.url, xml_text(f.text)) for f in show.funding]
     p20.persons = list(show.hosts)
 
     for episode, media in items:
@@ -263,35 +238,6 @@ def item_html(notes_html: str, episode: Episode, t: dict[str, str]) -> str:
     return "\n".join(parts).strip()
 
 
-def safe_markdown(text: str) -> str:
-    """CommonMark ``text`` as HTML, raw HTML shown as text, only http(s)/mailto/relative links."""
-    # (Dropping the backslash afterwards keeps the regex fast: it starts with a plain "<".)
-    source = _RAW_LT.sub(_LT, _text(text)).replace("\\" + _LT, _LT)
-    html = _MARKDOWN.html(source)
-    # The marker is percent-encoded inside link URLs.  Void tags come XHTML-style
-    # (``<hr />``); HTML style, as in the rest of the description (``>`` in text is ``&gt;``).
-    html = html.replace(_LT, "&lt;").replace("%EF%BF%BF", "%3C").replace(" />", ">")
-    return _URL_ATTR.sub(_keep_safe_url, html)
-
-
-def markdown_html(text: str) -> str:
-    """CommonMark ``text`` as HTML by the same parser as :func:`safe_markdown`, but raw HTML
-    copied through and every link kept: only for reading the text back out
-    (:func:`podcast.tags.notes_text`), never for display."""
-    return _MARKDOWN.html(text)
-
-
-def _keep_safe_url(match: re.Match[str]) -> str:
-    if match.group(2).startswith(("https://", "http://", "mailto:")):
-        return match.group(0)  # the usual case, without parsing
-    url = unescape(match.group(2)).strip()
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:  # e.g. an unclosed IPv6 bracket: not a link anyone can follow
-        return match.group(1)
-    return match.group(0) if url and scheme in _SAFE_SCHEMES else match.group(1)
-
-
 def truncate_html(html: str, limit: int) -> str:
     """``html`` cut to at most ``limit`` UTF-8 bytes at a word boundary, tags kept balanced.
 
@@ -314,7 +260,7 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
     description, content = renderer.description(episode, page_url=page_url)
 
     fe = fg.add_entry(order="append")  # items arrive newest first already
-    fe.title(_text(episode.title))
+    fe.title(xml_text(episode.title))
     fe.link(href=page_url)
     fe.guid(episode.guid, permalink=False)
     fe.pubDate(_utc(episode.published))
@@ -325,14 +271,14 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
     fe.description(CDATA(safe_content if description is content else _cdata_safe(description)))
     fe.content(safe_content, type="CDATA")
 
-    fe.podcast.itunes_title(_text(episode.title))
+    fe.podcast.itunes_title(xml_text(episode.title))
     fe.podcast.itunes_duration(str(round(media.duration)))
     fe.podcast.itunes_episode_type(episode.type)
     if episode.season:
         fe.podcast.itunes_season(episode.season)
     if episode.number:
         fe.podcast.itunes_episode(episode.number)
-    fe.podcast.itunes_author(_text(show.author))
+    fe.podcast.itunes_author(xml_text(show.author))
     fe.apple.image = media_url(show, media.image_key) if media.image_key else art_url
     fe.apple.explicit = episode.explicit
 
@@ -452,9 +398,9 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
 
 def _p20(parent, name: str, text: str | None, **attrs: str):
     element = xml_elem(f"{{{PODCAST_NS}}}{name}", parent,
-                       **{k: _text(v) for k, v in attrs.items() if v})
+                       **{k: xml_text(v) for k, v in attrs.items() if v})
     if text is not None:
-        element.text = _text(text)
+        element.text = xml_text(text)
     return element
 
 
@@ -471,16 +417,9 @@ def _persons(parent, people: Iterable[Person]) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _text(value: str) -> str:
-    """Text safe for XML 1.0 (lxml escapes ``<`` and ``&``; it refuses control chars)."""
-    if value.isprintable():  # no control, surrogate or non-character: nothing to drop
-        return value
-    return _NOT_XML.sub("", value)
-
-
 def _cdata_safe(html: str) -> str:
     """HTML that can sit in a CDATA section: ``]]>`` would end it early."""
-    return _text(html).replace("]]>", "]]&gt;")
+    return xml_text(html).replace("]]>", "]]&gt;")
 
 
 def _aware(moment: datetime, name: str) -> datetime:

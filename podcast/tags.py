@@ -53,8 +53,8 @@ from mutagen.id3 import (
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import AudioError, ConfigError
-from .feed import markdown_html
 from .model import Episode, Show
+from .notes import markdown_html
 
 #: ID3 text encoding 1 = UTF-16 with BOM: the only Unicode encoding ID3v2.3 knows.
 UTF16 = 1

@@ -29,10 +29,10 @@ from podcast.feed import (
     PODCAST_NS,
     NotesRenderer,
     build_feed,
-    safe_markdown,
     truncate_html,
 )
 from podcast.model import Chapter, Person, Show
+from podcast.notes import safe_markdown
 
 NS = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "content":
       "http://purl.org/rss/1.0/modules/content/", "atom": "http://www.w3.org/2005/Atom"}
