@@ -45,6 +45,7 @@ REQUIRED_SHOW_KEYS = ("title", "description", "author", "email", "language", "li
 AUDIO_KEYS = {"loudness", "true_peak", "channels", "bitrate", "sample_rate", "intro", "outro"}
 PERSON_KEYS = {"name", "role", "group", "title", "href", "img"}
 TARGET_KEYS = {"name", "metric", "goal", "by", "episodes"}
+CHAPTER_KEYS = {"start", "title", "url", "img"}
 EPISODE_KEYS = {
     "title", "published", "audio", "season", "number", "type", "explicit", "guests",
     "chapters", "transcript", "guid", "image", "summary",
@@ -471,7 +472,7 @@ def load_episode(show: Show, folder: Path) -> Episode:
     chapters = []
     for index, item in enumerate(r.list("chapters")):
         cr = _Reader(item, file, f"chapters[{index}].")
-        cr.check_keys({"start", "title", "url", "img"}, ("start", "title"))
+        cr.check_keys(CHAPTER_KEYS, ("start", "title"))
         chapters.append(Chapter(
             start=parse_timestamp(item["start"], file=file, field=cr.key("start")),
             title=cr.str("title", required=True),
