@@ -4,7 +4,8 @@ The page is rendered from hand-built downloads, written to disk, and opened in h
 Chromium (Debian's /usr/bin/chromium, driven by Playwright).  We listen to the console and
 to every network request: the page must log no error, fetch nothing from anywhere (it is
 mailed around and opened offline), show its charts, and print a hostile episode title as
-text rather than run it.
+text rather than run it.  The targets section must state what the chart draws: both
+paces, the projected date and the verdict sentence; listeners come per UTC month.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from podcast.model import Download, Episode, Person, Target
-from podcast.stats.report import build_report, html_report, write_atomic
+from podcast.stats.report import build_report, html_report, progress_panels, write_atomic
+from podcast.stats.targets import progress, verdict
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AS_OF = date(2026, 11, 30)
@@ -78,12 +80,13 @@ def open_page(browser: Browser, path: Path):
     return page, problems, requests
 
 
-def write_page(tmp_path: Path, all_downloads: list[Download], targets: tuple) -> Path:
+def write_page(tmp_path: Path, all_downloads: list[Download], targets: tuple,
+               as_of: date = AS_OF) -> Path:
     eps = episodes()
     report = build_report(all_downloads, eps, {"bots": 12, "not_get": 3},
-                          show_title="Salons & Rencontres", as_of=AS_OF)
+                          show_title="Salons & Rencontres", as_of=as_of)
     path = tmp_path / "report.html"
-    write_atomic(path, html_report(report, all_downloads, targets, eps, AS_OF).encode())
+    write_atomic(path, html_report(report, all_downloads, targets, eps, as_of).encode())
     return path
 
 
@@ -143,3 +146,66 @@ def test_the_file_has_no_external_reference(tmp_path: Path) -> None:
     text = write_page(tmp_path, downloads(), ()).read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text
+
+
+# --- targets: the projection and both paces, as the issue's show saw them ------------------
+
+LAUNCH_TODAY = date(2026, 12, 10)
+
+
+def launch_then_slow() -> list[Download]:
+    """A launch spike (100 a day, 2-4 November), then 3 a day: the cumulative curve sits
+    far above a straight ramp from the first day while the recent pace misses the goal."""
+    result = []
+    day = date(2026, 11, 2)
+    while day <= LAUNCH_TODAY:
+        per_day = 100 if day <= date(2026, 11, 4) else 3
+        # Listener IDs are per month: December's are new hashes.
+        result += [Download(day=day, slug="001-sonia", app="Apple Podcasts", device="iOS",
+                            listener=f"{day:%Y-%m}-{(day.toordinal() * 7 + i) % 150}")
+                   for i in range(per_day)]
+        day += timedelta(days=1)
+    return result
+
+
+def test_targets_show_the_projection_and_both_paces(browser: Browser, tmp_path: Path) -> None:
+    saison = Target("Saison 1", "downloads", 600, date(2027, 1, 31))
+    monthly = Target("Auditeurs uniques", "listeners", 150, date(2027, 3, 31))
+    data = launch_then_slow()
+    path = write_page(tmp_path, data, (saison, monthly), LAUNCH_TODAY)
+    expected = progress(saison, data, LAUNCH_TODAY)
+    assert not expected.on_track and isinstance(expected.projected, date)  # behind
+    page, problems, _requests = open_page(browser, path)
+    try:
+        assert problems == []
+        rows = page.locator("#targets tr.target")
+        first = rows.nth(0)
+        assert first.locator(".pace-7d").inner_text() == f"{expected.pace_7d:,.1f}"
+        assert first.locator(".pace-28d").inner_text() == f"{expected.pace_28d:,.1f}"
+        assert first.locator(".pace-needed").inner_text() == f"{expected.pace_needed:,.1f}"
+        projected = first.locator(".projected").inner_text()
+        assert expected.projected.isoformat() in projected and "behind" in projected
+        sentence = page.locator("#targets tr.verdict").nth(0).inner_text()
+        assert sentence == verdict(expected)
+        assert sentence.startswith("Behind: 3.0/day over the last 7 days, ")
+        assert f"reached on {expected.projected.isoformat()}." in sentence
+        # Counted here independently: distinct IDs among each month's downloads.
+        nov = len({d.listener for d in data if d.day.month == 11})
+        dec = len({d.listener for d in data if d.day.month == 12})
+        listeners = page.inner_text("#targets")
+        assert f"Listeners per month: 2026-11: {nov} · 2026-12: {dec}" in listeners
+        assert "one UTC calendar month" in listeners
+        # Two months: each month's listeners, never a two-month total.
+        assert page.inner_text("#listeners-2026-11") == str(nov)
+        assert page.inner_text("#listeners-2026-12") == str(dec)
+        assert page.locator("#total-listeners").count() == 0
+        assert "never added up" in page.inner_text("#listeners-note")
+        page.set_viewport_size({"width": 1100, "height": 900})
+        shot = page.locator("#targets").screenshot(path=str(tmp_path / "targets.png"))
+        assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        page.close()
+    # The chart draws the table's projection: its dashed line ends on the projected day.
+    downloads_panel = progress_panels(data, (saison, monthly), LAUNCH_TODAY)[0]
+    assert downloads_panel.projected == expected.projected
+    assert downloads_panel.projection[-1][-1][0] == expected.projected

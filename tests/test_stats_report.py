@@ -64,10 +64,12 @@ def test_totals_count_downloads_and_distinct_listeners() -> None:
         dl("2026-11-09", "002-duo", "bob"),
     ]
     report = build_report(downloads, EPISODES, {}, as_of=TODAY)
-    assert (report.downloads, report.listeners) == (4, 2)
+    assert (report.downloads, report.listeners_by_month) == (4, {"2026-11": 2})
     by_slug = {e.slug: e for e in report.episodes}
-    assert (by_slug["001-sonia"].downloads, by_slug["001-sonia"].listeners) == (2, 1)
-    assert (by_slug["002-duo"].downloads, by_slug["002-duo"].listeners) == (2, 2)
+    assert (by_slug["001-sonia"].downloads, by_slug["001-sonia"].listeners_by_month) == (
+        2, {"2026-11": 1})
+    assert (by_slug["002-duo"].downloads, by_slug["002-duo"].listeners_by_month) == (
+        2, {"2026-11": 2})
     assert by_slug["003-solo"].downloads == 0  # out, but nobody listened: still listed
     # Without --since/--until the period is the days that have data.
     assert (report.since, report.until) == (date(2026, 11, 2), date(2026, 11, 9))
@@ -78,7 +80,7 @@ def test_since_and_until_are_inclusive_and_all_time_ignores_since() -> None:
     report = build_report(downloads, EPISODES, {}, since=date(2026, 11, 4),
                           until=date(2026, 11, 6), as_of=date(2026, 11, 6))
     assert report.downloads == 3  # the 4th, 5th and 6th
-    assert report.listeners == 3
+    assert report.listeners_by_month == {"2026-11": 3}
     sonia = next(e for e in report.episodes if e.slug == "001-sonia")
     assert sonia.downloads == 3
     # The caller loads everything up to --until; all-time counts all of it.
@@ -136,13 +138,16 @@ def test_by_app_and_country_share_of_the_period() -> None:
                  dl("2026-11-04", "001-sonia", "b", "Apple Podcasts", None),
                  dl("2026-11-04", "002-duo", "c", "Apple Podcasts", "FR")]
     assert rows_by("app", downloads, EPISODES) == [
-        {"app": "Apple Podcasts", "downloads": 3, "listeners": 2, "share": 75.0},
-        {"app": "Spotify", "downloads": 1, "listeners": 1, "share": 25.0},
+        {"app": "Apple Podcasts", "downloads": 3, "listeners_by_month": {"2026-11": 2},
+         "share": 75.0},
+        {"app": "Spotify", "downloads": 1, "listeners_by_month": {"2026-11": 1},
+         "share": 25.0},
     ]
     assert rows_by("country", downloads, EPISODES) == [
-        {"country": "FR", "downloads": 2, "listeners": 2, "share": 50.0},
-        {"country": "BE", "downloads": 1, "listeners": 1, "share": 25.0},
-        {"country": "unknown", "downloads": 1, "listeners": 1, "share": 25.0},
+        {"country": "FR", "downloads": 2, "listeners_by_month": {"2026-11": 2}, "share": 50.0},
+        {"country": "BE", "downloads": 1, "listeners_by_month": {"2026-11": 1}, "share": 25.0},
+        {"country": "unknown", "downloads": 1, "listeners_by_month": {"2026-11": 1},
+         "share": 25.0},
     ]
 
 
@@ -150,10 +155,11 @@ def test_by_guest_counts_a_shared_episode_for_each_guest() -> None:
     downloads = [dl("2026-11-03", "001-sonia", "a"),
                  dl("2026-11-10", "002-duo", "b"), dl("2026-11-10", "002-duo", "c"),
                  dl("2026-11-18", "003-solo", "a")]
-    assert rows_by("guest", downloads, EPISODES) == [
-        {"guest": "Sonia Mamin", "episodes": 2, "downloads": 3, "listeners": 3, "share": 75.0},
-        {"guest": "Marc Olivier", "episodes": 1, "downloads": 2, "listeners": 2, "share": 50.0},
-        {"guest": "(no guest)", "episodes": 1, "downloads": 1, "listeners": 1, "share": 25.0},
+    assert [(r["guest"], r["episodes"], r["downloads"], r["listeners_by_month"], r["share"])
+            for r in rows_by("guest", downloads, EPISODES)] == [
+        ("Sonia Mamin", 2, 3, {"2026-11": 3}, 75.0),
+        ("Marc Olivier", 1, 2, {"2026-11": 2}, 50.0),
+        ("(no guest)", 1, 1, {"2026-11": 1}, 25.0),
     ]
 
 
@@ -161,10 +167,10 @@ def test_by_episode_uses_titles() -> None:
     downloads = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-10", "002-duo", "b"),
                  dl("2026-11-11", "002-duo", "b")]
     assert rows_by("episode", downloads, EPISODES) == [
-        {"episode": "002-duo", "title": "002-Duo", "downloads": 2, "listeners": 1,
-         "share": 66.7},
-        {"episode": "001-sonia", "title": "001-Sonia", "downloads": 1, "listeners": 1,
-         "share": 33.3},
+        {"episode": "002-duo", "title": "002-Duo", "downloads": 2,
+         "listeners_by_month": {"2026-11": 1}, "share": 66.7},
+        {"episode": "001-sonia", "title": "001-Sonia", "downloads": 1,
+         "listeners_by_month": {"2026-11": 1}, "share": 33.3},
     ]
 
 
@@ -180,17 +186,19 @@ def test_json_has_exactly_the_spec_shape() -> None:
     report = build_report(downloads, EPISODES, rejected, since=date(2026, 11, 1),
                           until=date(2026, 11, 30), as_of=date(2026, 11, 30))
     data = json.loads(to_json(report))
-    assert list(data) == ["metric", "window", "since", "until", "total", "episodes",
-                          "rejected"]
-    assert (data["metric"], data["window"]) == ("downloads", "utc-day")
+    assert list(data) == ["metric", "window", "listener_window", "since", "until", "total",
+                          "episodes", "rejected"]
+    assert (data["metric"], data["window"], data["listener_window"]) == (
+        "downloads", "utc-day", "utc-month")
     assert (data["since"], data["until"]) == ("2026-11-01", "2026-11-30")
-    assert data["total"] == {"downloads": 2, "listeners": 1}
+    assert data["total"] == {"downloads": 2, "listeners_by_month": {"2026-11": 1}}
     assert data["rejected"] == {"bots": 7, "below_threshold": 0, "not_get": 2,
                                 "bad_status": 0, "malformed": 0, "unknown_object": 0}
     assert list(data["rejected"]) == list(REJECT_REASONS)
     sonia = data["episodes"][-1]
     assert sonia == {"slug": "001-sonia", "guid": "guid-001-sonia", "title": "001-Sonia",
-                     "published": "2026-11-02", "downloads": 2, "listeners": 1,
+                     "published": "2026-11-02", "downloads": 2,
+                     "listeners_by_month": {"2026-11": 1},
                      "day_1": 0, "day_7": 2, "day_30": None, "all_time": 2}
     # (day 30 of an episode out on 2 November is 1 December: after this report's end)
 
@@ -198,9 +206,9 @@ def test_json_has_exactly_the_spec_shape() -> None:
 def test_json_with_by_adds_rows_keyed_by_the_dimension() -> None:
     downloads = [dl("2026-11-03", "001-sonia", "a", "Overcast")]
     data = json.loads(to_json(build_report(downloads, EPISODES, {}, by="app", as_of=TODAY)))
-    assert data["rows"] == [{"app": "Overcast", "downloads": 1, "listeners": 1,
-                             "share": 100.0}]
-    assert data["total"] == {"downloads": 1, "listeners": 1}
+    assert data["rows"] == [{"app": "Overcast", "downloads": 1,
+                             "listeners_by_month": {"2026-11": 1}, "share": 100.0}]
+    assert data["total"] == {"downloads": 1, "listeners_by_month": {"2026-11": 1}}
 
 
 def test_csv_parses_with_the_csv_module() -> None:
@@ -211,7 +219,7 @@ def test_csv_parses_with_the_csv_module() -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows == [{"slug": "001-sonia", "guid": "guid-001-sonia",
                      "title": 'Salon, "phygital"\net après ?', "published": "2026-11-02",
-                     "downloads": "2", "listeners": "2", "day_1": "0", "day_7": "2",
+                     "downloads": "2", "listeners_2026-11": "2", "day_1": "0", "day_7": "2",
                      "day_30": "2", "all_time": "2"}]
 
     by_day = to_csv(build_report(downloads, [hostile], {}, by="day", as_of=TODAY))
@@ -235,7 +243,10 @@ def test_csv_cells_never_start_a_spreadsheet_formula() -> None:
 
 def test_csv_of_an_empty_period_still_has_its_header() -> None:
     assert to_csv(build_report([], [], {}, by="guest", as_of=TODAY)) == \
-        "guest,downloads,listeners"
+        "guest,episodes,downloads,share"
+    assert to_csv(build_report([], [], {}, by="app", since=date(2026, 11, 5),
+                               until=date(2026, 12, 1), as_of=TODAY)) == \
+        "app,downloads,listeners_2026-11,listeners_2026-12,share"
     assert to_csv(build_report([], [], {}, as_of=TODAY)).startswith("slug,guid,title,")
 
 
@@ -244,7 +255,7 @@ def test_table_is_aligned_plain_text() -> None:
     downloads += [dl("2026-11-10", "002-duo", "l0")]
     text = to_table(build_report(downloads, EPISODES, {"bots": 5}, as_of=TODAY))
     lines = text.splitlines()
-    assert "Downloads: 1,235    Listeners: 1,234" in text
+    assert "Downloads: 1,235    Listeners: 1,234 in 2026-11 (3-10)" in text
     header = next(line for line in lines if line.startswith("Episode"))
     sonia = next(line for line in lines if line.startswith("001-Sonia"))
     duo = next(line for line in lines if line.startswith("002-Duo"))
@@ -252,6 +263,7 @@ def test_table_is_aligned_plain_text() -> None:
     end = header.index("Downloads") + len("Downloads")
     assert sonia[:end].endswith("1,234") and duo[:end].endswith("    1")
     assert lines[-2:] == ["Requests not counted:", "          5  from bots and crawlers"]
+    assert "Listeners: distinct listeners within one UTC calendar month." in text
 
 
 def test_table_by_guest() -> None:
@@ -409,7 +421,7 @@ def cli(config: Path, *args: str) -> str:
 def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -> None:
     data = json.loads(cli(measured_show, "report", "--format", "json", "--until",
                           "2026-11-30"))
-    assert data["total"] == {"downloads": 4, "listeners": 2}
+    assert data["total"] == {"downloads": 4, "listeners_by_month": {"2026-11": 2}}
     assert (data["since"], data["until"]) == ("2026-11-16", "2026-11-30")
     # A line too broken to have a date belongs to no period, so a dated report omits it.
     assert data["rejected"] == {"bots": 1, "below_threshold": 1, "not_get": 1,
@@ -418,11 +430,12 @@ def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -
     assert [e["slug"] for e in data["episodes"]] == ["003-claire-dubois", MARC, SONIA]
     assert episodes[SONIA] | {"guid": None} == {
         "slug": SONIA, "guid": None, "title": "Sonia Mamin : le salon devient phygital",
-        "published": "2026-11-09", "downloads": 2, "listeners": 1,
+        "published": "2026-11-09", "downloads": 2, "listeners_by_month": {"2026-11": 1},
         "day_1": 0, "day_7": 0, "day_30": None, "all_time": 2}
     assert episodes[SONIA]["guid"]  # the episode's own guid, from episode.md
-    assert {k: episodes[MARC][k] for k in ("downloads", "listeners", "day_1", "day_7")} == {
-        "downloads": 2, "listeners": 2, "day_1": 1, "day_7": 2}
+    assert {k: episodes[MARC][k] for k in ("downloads", "listeners_by_month", "day_1",
+                                           "day_7")} == {
+        "downloads": 2, "listeners_by_month": {"2026-11": 2}, "day_1": 1, "day_7": 2}
     assert episodes["003-claire-dubois"]["downloads"] == 0
 
 
@@ -437,13 +450,14 @@ def test_end_to_end_breakdowns_and_period(measured_show: Path) -> None:
         ("Sonia Mamin", "2"), ("Marc Olivier", "2")}
     late = json.loads(cli(measured_show, "report", "--format", "json", "--since",
                           "2026-11-20", "--until", "2026-11-21", "--by", "day"))
-    assert late["total"] == {"downloads": 3, "listeners": 1}
+    assert late["total"] == {"downloads": 3, "listeners_by_month": {"2026-11": 1}}
     assert late["rows"] == [{"day": "2026-11-20", "downloads": 1, "listeners": 1},
                             {"day": "2026-11-21", "downloads": 2, "listeners": 1}]
     marc = next(e for e in late["episodes"] if e["slug"] == MARC)
     assert (marc["downloads"], marc["all_time"]) == (1, 2)
     table = cli(measured_show, "report", "--until", "2026-11-30")
-    assert "Downloads: 4    Listeners: 2" in table and "Salons & Rencontres" in table
+    assert "Downloads: 4    Listeners: 2 in 2026-11 (from the 16th)" in table
+    assert "Salons & Rencontres" in table
 
 
 def test_end_to_end_targets_chart_and_html(measured_show: Path, tmp_path: Path) -> None:

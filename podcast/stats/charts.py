@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import matplotlib
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -22,16 +22,26 @@ from podcast.model import Target
 ACTUAL_COLOUR = "#1f5f8b"
 TARGET_COLOUR = "#d9822b"
 BAR_COLOUR = "#4a90c2"
+# The projection takes the colour of the verdict, as in the HTML table.
+ON_TRACK_COLOUR = "#2b7a3d"
+BEHIND_COLOUR = "#b5541a"
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One target (or the plain download total): its running total and its goal line."""
+    """One target (or the plain download total): its running total, its goal and the
+    projection the targets table states (see :func:`podcast.stats.targets.projection_path`).
+    """
 
     title: str
     metric: str  # downloads | listeners
     series: Sequence[tuple[date, int]]  # running total per day, from the first day
     target: Target | None = None
+    projection: Sequence[Sequence[tuple[date, float]]] = field(default=())  # segments
+    projected: date | str | None = None  # the table's Projected: a date, reached, never
+    pace_28d: float = 0.0
+    on_track: bool = False
+    end: date | None = None  # the chart's last day (past the deadline and projection)
 
 
 def save(figure: Figure, fmt: str) -> bytes:
@@ -63,33 +73,74 @@ def _count_axis(axes) -> None:
     axes.yaxis.set_major_formatter(lambda value, _pos: f"{value:,.0f}")
 
 
-def progress_figure(panels: Sequence[Panel]) -> Figure:
-    """Running totals against their target lines, one panel per target.
+def _status(panel: Panel) -> str:
+    if panel.projected == "reached":
+        return "reached"
+    return "on track" if panel.on_track else "behind"
 
-    A target line runs from 0 on the first day of data to the goal on ``target.by``: the
-    steady pace that meets the goal exactly.  Above the line is ahead of schedule.
+
+def _projection_label(panel: Panel) -> str:
+    label = f"at the 28-day pace ({panel.pace_28d:,.1f}/day): "
+    if isinstance(panel.projected, date):
+        off = panel.end is not None and panel.projected > panel.end
+        return label + f"reached {panel.projected}" + (" (off the chart)" if off else "")
+    return label + "never reached"
+
+
+def _draw_target(axes, panel: Panel) -> None:
+    """The goal level, the deadline, and the projection ending on the projected day.
+
+    No ramp from the first day: a launch spike would put the curve above it while the
+    recent pace misses the goal.  What matters is where today's pace leads.
+    """
+    target = panel.target
+    axes.axhline(target.goal, color=TARGET_COLOUR, linewidth=1,
+                 label=f"goal: {target.goal:,} by {target.by}")
+    axes.axvline(target.by, color=TARGET_COLOUR, linewidth=1, linestyle=":")
+    colour = ON_TRACK_COLOUR if panel.on_track else BEHIND_COLOUR
+    for i, segment in enumerate(panel.projection):
+        axes.plot([day for day, _ in segment], [value for _, value in segment], color=colour,
+                  linestyle="--", linewidth=1.8,
+                  label=_projection_label(panel) if i == 0 else None)
+    if isinstance(panel.projected, date) and (panel.end is None
+                                              or panel.projected <= panel.end):
+        axes.plot([panel.projected], [target.goal], "o", color=colour, markersize=6)
+        axes.annotate(f"projected {panel.projected}", (panel.projected, target.goal),
+                      textcoords="offset points", xytext=(-4, 6), ha="right",
+                      fontsize=8, color=colour)
+
+
+def progress_figure(panels: Sequence[Panel]) -> Figure:
+    """Running totals against their goal, one panel per target, with the projection.
+
+    The dashed line is the targets table's projection (the 28-day pace continued from
+    today) and ends on its projected day: right of the dotted deadline means behind.
+    A listeners panel shows each month's own listeners, back to 0 on each 1st.
     """
     count = max(len(panels), 1)
     figure = Figure(figsize=(8, 3.2 * count), layout="constrained")
     axes_list = figure.subplots(count, 1, squeeze=False)[:, 0]
     for axes, panel in zip(axes_list, panels, strict=False):
-        label = "distinct listeners" if panel.metric == "listeners" else "downloads"
+        monthly = panel.metric == "listeners"
+        label = "listeners in the month (UTC)" if monthly else "downloads"
+        title = plain(panel.title)
         if panel.series:
             days = [day for day, _ in panel.series]
             totals = [total for _, total in panel.series]
             axes.plot(days, totals, color=ACTUAL_COLOUR, linewidth=2,
-                      label=f"cumulative {label}")
+                      label=label if monthly else f"cumulative {label}")
             if panel.target is not None:
-                axes.plot([days[0], panel.target.by], [0, panel.target.goal],
-                          color=TARGET_COLOUR, linestyle="--", linewidth=1.5,
-                          label=f"target: {panel.target.goal:,} by {panel.target.by}")
-                axes.axhline(panel.target.goal, color=TARGET_COLOUR, linewidth=0.5)
-            axes.legend(loc="upper left", frameon=False)
+                _draw_target(axes, panel)
+                title += f" — {_status(panel)}"
+                axes.set_xlim(days[0], (panel.end or days[-1]) + timedelta(days=1))
+                # Room above the goal for its label and the projected point.
+                axes.set_ylim(top=max(panel.target.goal, max(totals)) * 1.15)
+            axes.legend(loc="best", frameon=False, fontsize=8)
             _date_axis(axes)
         else:
             axes.text(0.5, 0.5, "no downloads yet", ha="center", va="center",
                       transform=axes.transAxes, color="#777777")
-        axes.set_title(plain(panel.title), loc="left", fontsize=11)
+        axes.set_title(title, loc="left", fontsize=11)
         axes.set_ylabel(label)
         axes.set_ylim(bottom=0)
         axes.grid(True, color="#e5e5e5")

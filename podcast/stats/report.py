@@ -4,7 +4,11 @@ The counting itself happens at ingest (IAB v2: one download per episode, listene
 day); this module only adds up the stored :class:`~podcast.model.Download` rows:
 
 - ``downloads``: the downloads whose day lies in ``[since, until]`` (both inclusive);
-- ``listeners``: distinct ``Download.listener`` over the same period;
+- ``listeners_by_month``: distinct ``Download.listener`` in each UTC calendar month of the
+  period (the part of it inside the period).  Listener hashes are keyed per UTC month
+  (see :mod:`podcast.stats.store`), so a listener is only recognisable within one month:
+  the months are shown side by side and never added up, since their sum would count
+  every returning listener once per month;
 - per episode, ``day_1`` / ``day_7`` / ``day_30``: downloads in the episode's first 1, 7
   and 30 UTC days, the publication day being day 1.  This is the industry's standard way
   to compare episodes of different ages.  It ignores ``since`` (an episode's first week is
@@ -12,7 +16,8 @@ day); this module only adds up the stored :class:`~podcast.model.Download` rows:
   open on the report's last day, so a young episode is never compared on partial numbers;
 - ``all_time``: every download of the episode up to ``until``.
 
-``--by`` adds ``rows`` keyed by the dimension.  An episode with two guests counts in both
+``--by`` adds ``rows`` keyed by the dimension (``--by day`` rows count the listeners of
+that day).  An episode with two guests counts in both
 guests' rows, so guest rows may add up to more than the total.
 
 Pure functions over ``list[Download]`` do the work; :func:`report` loads and writes.
@@ -38,7 +43,18 @@ from podcast.model import Download, Episode, Show
 
 # ``from podcast.stats import targets`` could give the package's forwarding function rather
 # than the module, so import the names from the module itself.
-from podcast.stats.targets import align, all_progress, cumulative, progress_dict, relevant
+from podcast.stats.targets import (
+    Progress,
+    align,
+    all_progress,
+    cumulative,
+    month_end,
+    month_of,
+    progress,
+    progress_dict,
+    projection_path,
+    relevant,
+)
 
 if TYPE_CHECKING:
     from podcast.stats.charts import Panel
@@ -70,7 +86,7 @@ class EpisodeStats:
     title: str
     published: date | None  # UTC day of publication
     downloads: int
-    listeners: int
+    listeners_by_month: dict[str, int]  # {"2026-11": n}: distinct within each UTC month
     first_days: dict[int, int | None]  # {1: n, 7: n, 30: None}; None = window still open
     all_time: int
 
@@ -83,7 +99,7 @@ class Report:
     since: date | None  # the period actually covered (given, or first day with data)
     until: date | None
     downloads: int
-    listeners: int
+    listeners_by_month: dict[str, int]  # every UTC month of the period, in order
     episodes: tuple[EpisodeStats, ...]
     rejected: dict[str, int]
     by: str | None = None
@@ -92,6 +108,38 @@ class Report:
 
 
 # --- pure computations ----------------------------------------------------------------
+
+
+def months_between(since: date | None, until: date | None) -> list[str]:
+    """Every month from ``since``'s to ``until``'s, both included; none without both."""
+    if since is None or until is None:
+        return []
+    months, year, month = [], since.year, since.month
+    while (year, month) <= (until.year, until.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def listeners_by_month(downloads: Iterable[Download], months: Sequence[str]) -> dict[str, int]:
+    """Distinct listeners in each of ``months`` (0 where none came).
+
+    Counted per month because a hash only means one listener within its month: a
+    returning listener has another hash the next month, so a cross-month set would count
+    them twice.
+    """
+    seen: dict[str, set[str]] = {month: set() for month in months}
+    for d in downloads:
+        seen.setdefault(month_of(d.day), set()).add(d.listener)
+    return {month: len(seen[month]) for month in sorted(seen)}
+
+
+def _months(downloads: Sequence[Download], since: date | None,
+            until: date | None) -> list[str]:
+    """The months a period covers: given by its ends, or by the days that have data."""
+    days = [d.day for d in downloads]
+    return months_between(since or (min(days) if days else None),
+                          until or (max(days) if days else None))
 
 
 def in_period(downloads: Iterable[Download], since: date | None,
@@ -134,6 +182,7 @@ def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode]
     by_slug: dict[str, list[Download]] = defaultdict(list)
     for d in all_downloads:
         by_slug[d.slug].append(d)
+    months = _months(in_period(all_downloads, since, until), since, until)
     known = {e.slug: e for e in episodes}
     slugs = [e.slug for e in episodes if publication_day(e) <= as_of or e.slug in by_slug]
     slugs += sorted(s for s in by_slug if s not in known)
@@ -150,7 +199,7 @@ def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode]
             title=episode.title if episode else slug,
             published=published,
             downloads=len(period),
-            listeners=len({d.listener for d in period}),
+            listeners_by_month=listeners_by_month(period, months),
             first_days=first_days(everything, published, as_of),
             all_time=len(everything),
         ))
@@ -160,9 +209,10 @@ def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode]
     return result
 
 
-def _counted(groups: dict[str, list[Download]], total: int) -> list[tuple[str, int, int, float]]:
-    """(key, downloads, listeners, share %) per group, most downloads first."""
-    rows = [(key, len(items), len({d.listener for d in items}),
+def _counted(groups: dict[str, list[Download]], total: int,
+             months: Sequence[str]) -> list[tuple[str, int, dict[str, int], float]]:
+    """(key, downloads, listeners by month, share %) per group, most downloads first."""
+    rows = [(key, len(items), listeners_by_month(items, months),
              round(100 * len(items) / total, 1) if total else 0.0)
             for key, items in groups.items()]
     rows.sort(key=lambda r: (-r[1], r[0]))
@@ -189,8 +239,10 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
             since: date | None = None, until: date | None = None) -> list[dict]:
     """The period's downloads grouped by ``dimension``, one dict per row.
 
-    The first key of each row is the dimension; then ``downloads``, ``listeners`` and,
-    except per day, ``share`` (percent of the period's downloads).
+    The first key of each row is the dimension; then ``downloads``, the listeners and,
+    except per day, ``share`` (percent of the period's downloads).  Day rows have
+    ``listeners`` (that day's); the others ``listeners_by_month``, one count per UTC
+    month of the period, since their listeners cannot be told apart across months.
     """
     if dimension not in DIMENSIONS:
         raise PodcastError(f"cannot group by {dimension!r}", field="--by",
@@ -203,14 +255,15 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
         return [{"day": day.isoformat(), "downloads": n, "listeners": len(listeners[day])}
                 for day, n in daily_counts(downloads, since, until)]
 
+    months = _months(downloads, since, until)
     groups: dict[str, list[Download]] = defaultdict(list)
     if dimension == "episode":
         titles = {e.slug: e.title for e in episodes}
         for d in downloads:
             groups[d.slug].append(d)
         return [{"episode": key, "title": titles.get(key, key), "downloads": n,
-                 "listeners": people, "share": share}
-                for key, n, people, share in _counted(groups, total)]
+                 "listeners_by_month": people, "share": share}
+                for key, n, people, share in _counted(groups, total, months)]
     if dimension == "guest":
         guests = {e.slug: [p.name for p in e.guests] or [NO_GUEST] for e in episodes}
         episode_count: dict[str, set[str]] = defaultdict(set)
@@ -219,14 +272,14 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
                 groups[name].append(d)
                 episode_count[name].add(d.slug)
         return [{"guest": key, "episodes": len(episode_count[key]), "downloads": n,
-                 "listeners": people, "share": share}
-                for key, n, people, share in _counted(groups, total)]
+                 "listeners_by_month": people, "share": share}
+                for key, n, people, share in _counted(groups, total, months)]
     for d in downloads:
         key = {"app": d.app, "country": d.country or UNKNOWN_COUNTRY,
                "source": d.source}[dimension]
         groups[key or "unknown"].append(d)
-    return [{dimension: key, "downloads": n, "listeners": people, "share": share}
-            for key, n, people, share in _counted(groups, total)]
+    return [{dimension: key, "downloads": n, "listeners_by_month": people, "share": share}
+            for key, n, people, share in _counted(groups, total, months)]
 
 
 def build_report(all_downloads: Sequence[Download], episodes: Sequence[Episode],
@@ -244,7 +297,7 @@ def build_report(all_downloads: Sequence[Download], episodes: Sequence[Episode],
         since=since or (days[0] if days else None),
         until=until or (days[-1] if days else None),
         downloads=len(period),
-        listeners=len({d.listener for d in period}),
+        listeners_by_month=listeners_by_month(period, _months(period, since, until)),
         episodes=tuple(episode_stats(all_downloads, episodes, since, until, as_of)),
         rejected={reason: int(rejected.get(reason, 0)) for reason in REJECT_REASONS},
         by=by,
@@ -264,20 +317,26 @@ def episode_dict(stats: EpisodeStats) -> dict:
         "title": stats.title,
         "published": stats.published.isoformat() if stats.published else None,
         "downloads": stats.downloads,
-        "listeners": stats.listeners,
+        "listeners_by_month": dict(stats.listeners_by_month),
         **{f"day_{n}": stats.first_days[n] for n in FIRST_DAYS},
         "all_time": stats.all_time,
     }
 
 
 def to_json(report: Report) -> str:
-    """The SPEC's JSON document (``rows`` only with ``--by``)."""
+    """The SPEC's JSON document (``rows`` only with ``--by``).
+
+    ``listener_window`` says what a listener count spans: one UTC calendar month, hence
+    ``listeners_by_month`` and no period-wide listener total.
+    """
     data: dict = {
         "metric": "downloads",
         "window": "utc-day",
+        "listener_window": "utc-month",
         "since": report.since.isoformat() if report.since else None,
         "until": report.until.isoformat() if report.until else None,
-        "total": {"downloads": report.downloads, "listeners": report.listeners},
+        "total": {"downloads": report.downloads,
+                  "listeners_by_month": dict(report.listeners_by_month)},
         "episodes": [episode_dict(e) for e in report.episodes],
         "rejected": dict(report.rejected),
     }
@@ -299,14 +358,39 @@ def _text_cell(value):
     return value
 
 
+def flat(record: dict) -> dict:
+    """A row with ``listeners_by_month`` spread into one ``listeners_YYYY-MM`` column per
+    month, for the formats that have no nesting (CSV, the text table)."""
+    out = {}
+    for key, value in record.items():
+        if key == "listeners_by_month":
+            out.update({f"listeners_{month}": n for month, n in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _empty_row(report: Report) -> dict:
+    """A row of zeros with the columns the report's rows have (for an empty table)."""
+    months = dict.fromkeys(report.listeners_by_month, 0)
+    if not report.by:
+        return episode_dict(EpisodeStats("", None, "", None, 0, months,
+                                          dict.fromkeys(FIRST_DAYS), 0))
+    if report.by == "day":
+        return {"day": "", "downloads": 0, "listeners": 0}
+    episodes = {"episodes": 0} if report.by == "guest" else {}
+    return {report.by: "", **episodes, "downloads": 0, "listeners_by_month": months,
+            "share": 0.0}
+
+
 def to_csv(report: Report) -> str:
-    """The ``--by`` rows, or the episodes, as CSV with a header line (formula-safe)."""
-    records = list(report.rows) if report.by else [episode_dict(e) for e in report.episodes]
-    if report.by and not records:
-        records_header = [report.by, "downloads", "listeners"]
-    else:
-        records_header = list(records[0]) if records else list(episode_dict(
-            EpisodeStats("", None, "", None, 0, 0, dict.fromkeys(FIRST_DAYS), 0)))
+    """The ``--by`` rows, or the episodes, as CSV with a header line (formula-safe).
+
+    Listeners come as one ``listeners_YYYY-MM`` column per UTC month of the period.
+    """
+    records = [flat(r) for r in
+               (report.rows if report.by else [episode_dict(e) for e in report.episodes])]
+    records_header = list(records[0] if records else flat(_empty_row(report)))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=records_header, lineterminator="\n")
     writer.writeheader()
@@ -333,34 +417,89 @@ def _period(report: Report) -> str:
     return f"{report.since.isoformat()} to {report.until.isoformat()}"
 
 
+#: Said wherever listener numbers are shown: what one counts, and why months stay apart.
+LISTENERS_NOTE = ("Listeners: distinct listeners within one UTC calendar month. Listener "
+                  "IDs change every month, so months are never added up.")
+
+
+def month_span(month: str, since: date | None, until: date | None) -> str:
+    """``2026-11``, or ``2026-11 (from the 15th)`` / ``(to the 10th)`` / ``(15-20)`` when
+    the period covers only part of the month: a partial month's listeners are fewer."""
+    first = date.fromisoformat(month + "-01")
+    last = month_end(first)
+    start = since if since and since > first else first
+    end = until if until and until < last else last
+    if (start, end) == (first, last):
+        return month
+    if end == last:
+        return f"{month} (from the {_ordinal(start.day)})"
+    if start == first:
+        return f"{month} (to the {_ordinal(end.day)})"
+    return f"{month} ({start.day}-{end.day})"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def listeners_line(report: Report) -> str:
+    """``Listeners: 1,234 in 2026-11 · 567 in 2026-12 (to the 15th)``: each month's own."""
+    if not report.listeners_by_month:
+        return "Listeners: 0"
+    return "Listeners: " + " · ".join(
+        f"{n:,} in {month_span(month, report.since, report.until)}"
+        for month, n in report.listeners_by_month.items())
+
+
+def _header(key: str) -> str:
+    """A column heading: ``listeners_2026-11`` reads as its month (see the note)."""
+    if key.startswith("listeners_"):
+        return key.removeprefix("listeners_")
+    return key.capitalize().replace("_", " ")
+
+
+def _rows_table(records: Sequence[dict]) -> list[str]:
+    """Flat rows as aligned text: numbers right, text left."""
+    header = [_header(key) for key in records[0]]
+    rows = [[_clip(str(v)) if not isinstance(v, (int, float)) else _n(v)
+             for v in row.values()] for row in records]
+    numeric = {i for i, v in enumerate(records[0].values()) if isinstance(v, (int, float))}
+    return align([header, *rows], numeric)
+
+
 def to_table(report: Report) -> str:
-    """Aligned plain text for people: totals, then the episodes or the ``--by`` rows."""
+    """Aligned plain text for people: totals, then the episodes or the ``--by`` rows.
+
+    Listener columns are headed by their month (``2026-11``), explained under the table.
+    """
     lines = [
         f"{report.show_title or 'Downloads'} — {_period(report)}",
         "IAB downloads: one per episode, listener and UTC day.",
-        f"Downloads: {report.downloads:,}    Listeners: {report.listeners:,}",
+        f"Downloads: {report.downloads:,}    {listeners_line(report)}",
         "",
     ]
     if report.by:
         if report.rows:
-            header = [key.capitalize() for key in report.rows[0]]
-            rows = [[_clip(str(v)) if not isinstance(v, (int, float)) else _n(v)
-                     for v in row.values()] for row in report.rows]
-            numeric = {i for i, v in enumerate(report.rows[0].values())
-                       if isinstance(v, (int, float))}
-            lines += align([header, *rows], numeric)
+            lines += _rows_table([flat(r) for r in report.rows])
+            if report.by != "day":
+                lines.append("YYYY-MM columns: listeners in that month.")
         else:
             lines.append(f"No downloads by {report.by} in this period.")
     elif report.episodes:
-        header = ["Episode", "Published", "Downloads", "Listeners", "Day 1", "Day 7",
-                  "Day 30", "All time"]
+        header = ["Episode", "Published", "Downloads", *report.listeners_by_month, "Day 1",
+                  "Day 7", "Day 30", "All time"]
         rows = [[_clip(e.title), e.published.isoformat() if e.published else "—",
-                 _n(e.downloads), _n(e.listeners), *(_n(e.first_days[n]) for n in FIRST_DAYS),
-                 _n(e.all_time)] for e in report.episodes]
-        lines += align([header, *rows], {2, 3, 4, 5, 6, 7})
+                 _n(e.downloads), *(_n(n) for n in e.listeners_by_month.values()),
+                 *(_n(e.first_days[n]) for n in FIRST_DAYS), _n(e.all_time)]
+                for e in report.episodes]
+        lines += align([header, *rows], set(range(2, len(header))))
         lines.append("Day 1/7/30: downloads in the episode's first days (— = not over yet).")
+        if report.listeners_by_month:
+            lines.append("YYYY-MM columns: listeners in that month.")
     else:
         lines.append("No episodes yet.")
+    lines.append(LISTENERS_NOTE)
     lines += ["", "Requests not counted:" if any(report.rejected.values())
               else "Requests not counted: none."]
     lines += [f"  {n:>9,}  {REASON_LABELS[reason]}"
@@ -376,9 +515,24 @@ def _data_uri(svg: bytes) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
+def chart_end(p: Progress, start: date) -> date:
+    """The last day a target's chart shows: past the deadline and the projected day, but
+    not so far that the history shrinks to a sliver (the legend then names the date)."""
+    horizon = max(p.today, p.target.by)
+    end = horizon + timedelta(days=7)
+    if isinstance(p.projected, date) and p.projected > horizon:
+        room = timedelta(days=max((horizon - start).days // 2, 30))
+        end = min(p.projected + timedelta(days=7), horizon + room)
+    return end
+
+
 def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
                     end: date) -> list[Panel]:
-    """One chart panel per target (or the plain download total when there is none)."""
+    """One chart panel per target (or the plain download total when there is none).
+
+    ``end`` is today for the targets: each panel carries that day's progress, so the
+    chart draws the very projection the targets table states.
+    """
     # matplotlib loads slowly: only pay for it when a chart is drawn.
     from podcast.stats import charts
 
@@ -394,8 +548,12 @@ def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
     for target in show_targets:
         counted = relevant(all_downloads, target)
         series = cumulative(counted, target.metric, start, end)
-        panels.append(charts.Panel(target.name, target.metric,
-                                   series if all_downloads else [], target))
+        p = progress(target, all_downloads, end)
+        last = chart_end(p, start)
+        panels.append(charts.Panel(
+            target.name, target.metric, series if all_downloads else [], target,
+            projection=projection_path(p, last), projected=p.projected,
+            pace_28d=p.pace_28d, on_track=p.on_track, end=last))
     return panels
 
 
@@ -427,6 +585,9 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
         daily_chart=_data_uri(charts.save(charts.daily_figure(report.daily, title=""), "svg")),
         as_of=as_of.isoformat(),
         period=_period(report),
+        listener_months=[(month, month_span(month, report.since, report.until))
+                         for month in report.listeners_by_month],
+        listeners_note=LISTENERS_NOTE,
     )
 
 

@@ -1,20 +1,30 @@
 """Progress toward the audience targets of podcast.yaml (``podcast stats targets``).
 
-A target is a goal (downloads or distinct listeners) to reach by a date, over every
-episode or a subset.  For each one we say where the show stands and whether the recent
-pace gets it there in time:
+A target is a goal to reach by a date, over every episode or a subset: ``downloads`` (all
+downloads so far) or ``listeners`` (distinct listeners **in one UTC calendar month**:
+listener hashes are keyed per month, see :mod:`podcast.stats.store`, so a listener can
+only be recognised within a month and a cross-month total would count returning
+listeners once per month).  For each target we say where the show stands and whether the
+recent pace gets it there in time.  One model of the future serves the table, the verdict
+sentence and the chart (:func:`projection_path`): the 28-day pace, continued.
 
-- ``value``: the metric counted over all downloads up to and including ``today``;
-- ``pace_needed``: what is left, divided by the whole days between ``today`` and ``by``;
-- ``pace_7d`` / ``pace_28d``: the average daily gain over the last 7 / 28 *complete*
-  days, i.e. the days before ``today`` (logs arrive late, so today's count is partial);
-- ``projected``: the day the goal is reached at the 28-day pace, ``"reached"`` when it
-  already is, ``"never"`` when nothing came in for 28 days or the goal is more than ten
-  years away at that pace;
+- the *running total* on a day: downloads up to that day; for listeners, the listeners of
+  that day's month up to that day (it starts again from 0 on the 1st);
+- ``now``: the running total on ``today``;
+- ``value``: downloads: ``now``; listeners: the best month so far (``value_month``),
+  the current one included, since the goal is met as soon as one month meets it;
+- ``pace_needed``: what each remaining day must bring: downloads, what is left divided by
+  the whole days between ``today`` and ``by``; listeners, the lowest daily pace at which
+  a month (the rest of the current one, or a later one starting by ``by``) reaches the
+  goal by ``by``;
+- ``pace_7d`` / ``pace_28d``: the average daily gain of the running total over the last
+  7 / 28 *complete* days, i.e. the days before ``today`` (logs arrive late, so today's
+  count is partial).  A listener's gain is counted on the first day seen in that month;
+- ``projected``: the day the goal is reached if the running total keeps growing at the
+  28-day pace (listeners: the current month from ``now``, later months from 0);
+  ``"reached"`` when it already is; ``"never"`` when nothing came in for 28 days, the
+  goal is more than ten years away, or (listeners) no month is long enough at that pace;
 - ``on_track``: reached, or projected on or before ``by``.
-
-For ``listeners`` the gain of a day is the number of listeners seen for the first time
-that day, so the running total is the number of distinct listeners so far.
 
 Everything here is a pure function of ``list[Download]`` except :func:`targets`, which
 loads the downloads from the stats store.
@@ -25,7 +35,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from podcast.model import Download, Show, Target
@@ -44,6 +54,7 @@ class Progress:
 
     target: Target
     today: date
+    now: int  # the running total on today (listeners: this month's so far)
     value: int
     percent: float  # of the goal, one decimal
     remaining: int
@@ -54,6 +65,23 @@ class Progress:
     projected: date | str  # a date, "reached" or "never"
     reached_on: date | None  # the day the running total first met the goal
     on_track: bool
+    value_month: str | None = None  # listeners: the month ``value`` counts
+    by_month: dict[str, int] = field(default_factory=dict)  # listeners of each month
+
+    @property
+    def monthly(self) -> bool:
+        """Whether the running total starts again each month (a listeners target)."""
+        return self.target.metric == "listeners"
+
+
+def month_of(day: date) -> str:
+    """``YYYY-MM``: the UTC month a listener hash is valid in."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 def relevant(downloads: Iterable[Download], target: Target) -> list[Download]:
@@ -67,15 +95,17 @@ def relevant(downloads: Iterable[Download], target: Target) -> list[Download]:
 def daily_gain(downloads: Iterable[Download], metric: str) -> dict[date, int]:
     """How much the running total of ``metric`` grows on each day that has data.
 
-    Downloads count one each; listeners count on the first day they are seen.
+    Downloads count one each; listeners count on the first day they are seen in a month
+    (keyed by month too: a hash means one listener only within its month).
     """
     gain: dict[date, int] = {}
     if metric == "listeners":
-        first_seen: dict[str, date] = {}
+        first_seen: dict[tuple[str, str], date] = {}
         for d in downloads:
-            seen = first_seen.get(d.listener)
+            key = (month_of(d.day), d.listener)
+            seen = first_seen.get(key)
             if seen is None or d.day < seen:
-                first_seen[d.listener] = d.day
+                first_seen[key] = d.day
         for day in first_seen.values():
             gain[day] = gain.get(day, 0) + 1
     else:
@@ -88,67 +118,179 @@ def cumulative(downloads: Iterable[Download], metric: str, start: date,
                end: date) -> list[tuple[date, int]]:
     """The running total of ``metric`` on every day from ``start`` to ``end`` inclusive.
 
-    Data before ``start`` is already included in the first day's total.
+    Data before ``start`` is already included in the first day's total.  For listeners
+    the total is that month's, back to 0 on each 1st.
     """
     gain = daily_gain(downloads, metric)
-    total = sum(n for day, n in gain.items() if day < start)
-    series = []
-    day = start
-    while day <= end:
-        total += gain.get(day, 0)
-        series.append((day, total))
-        day += timedelta(days=1)
-    return series
+    monthly = metric == "listeners"
+    return [(day, running_on(gain, day, monthly)) for day in _days(start, end)]
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def value_on(gain: dict[date, int], day: date) -> int:
-    """The running total at the end of ``day``."""
+    """The sum of the gains up to the end of ``day`` (every month)."""
     return sum(n for d, n in gain.items() if d <= day)
+
+
+def running_on(gain: dict[date, int], day: date, monthly: bool) -> int:
+    """The running total at the end of ``day``: since the 1st of its month if monthly."""
+    first = day.replace(day=1) if monthly else date.min
+    return sum(n for d, n in gain.items() if first <= d <= day)
+
+
+def by_month(gain: dict[date, int], today: date) -> dict[str, int]:
+    """Listeners of each month up to ``today`` (a gain is a listener's first day there)."""
+    months: dict[str, int] = {}
+    for day in sorted(gain):
+        if day <= today:
+            months[month_of(day)] = months.get(month_of(day), 0) + gain[day]
+    return months
+
+
+def _reached_on(gain: dict[date, int], goal: int, monthly: bool) -> date | None:
+    """The first day the running total met ``goal``."""
+    running, month = 0, None
+    for day in sorted(gain):
+        if monthly and month_of(day) != month:
+            running, month = 0, month_of(day)
+        running += gain[day]
+        if running >= goal:
+            return day
+    return None
+
+
+def _next_months(day: date, count: int) -> list[tuple[date, date]]:
+    """(first day, last day) of the ``count`` months after ``day``'s."""
+    months = []
+    for _ in range(count):
+        first = month_end(day) + timedelta(days=1)
+        months.append((first, month_end(first)))
+        day = first
+    return months
+
+
+def project(now: int, goal: int, today: date, pace: float, monthly: bool) -> date | str:
+    """The day the running total reaches ``goal`` growing by ``pace`` a day from ``now``.
+
+    Monthly totals continue this month and restart at 0 on each 1st; if none of the
+    next two months (one has 31 days) gets there, no month ever will at that pace.
+    """
+    if now >= goal:
+        return "reached"
+    if pace <= 0 or (goal - now) / pace > HORIZON_DAYS:
+        return "never"
+    day = today + timedelta(days=math.ceil((goal - now) / pace))
+    if not monthly or day <= month_end(today):
+        return day
+    for first, last in _next_months(today, 2):
+        day = first + timedelta(days=math.ceil(goal / pace) - 1)
+        if day <= last:
+            return day
+    return "never"
+
+
+def needed_pace(now: int, goal: int, today: date, by: date, monthly: bool) -> float | None:
+    """The daily gain that reaches ``goal`` by ``by``; None once ``by`` has passed.
+
+    Monthly: the lowest among the rest of this month and the later months that start by
+    ``by`` (each only up to ``by``).
+    """
+    if now >= goal:
+        return 0.0
+    if by <= today:
+        return None
+    if not monthly:
+        return (goal - now) / (by - today).days
+    days_left = (min(month_end(today), by) - today).days
+    options = [(goal - now) / days_left] if days_left > 0 else []
+    # Month lengths repeat within a year: twelve months show every case.
+    options += [goal / ((min(last, by) - first).days + 1)
+                for first, last in _next_months(today, 12) if first <= by]
+    return min(options) if options else None
+
+
+def pace(gain: dict[date, int], today: date, window: int) -> float:
+    """Average daily gain over the ``window`` complete days before ``today``."""
+    yesterday = today - timedelta(days=1)
+    return (value_on(gain, yesterday)
+            - value_on(gain, yesterday - timedelta(days=window))) / window
 
 
 def progress(target: Target, downloads: Sequence[Download], today: date) -> Progress:
     """Progress of one target on ``today`` from every download ingested so far."""
+    monthly = target.metric == "listeners"
     gain = daily_gain(relevant(downloads, target), target.metric)
-    value = value_on(gain, today)
+    now = running_on(gain, today, monthly)
+    months = by_month(gain, today) if monthly else {}
+    value, value_month = now, None
+    if months:
+        # The best month, the latest of equals: a month meeting the goal meets the target.
+        value_month = max(months, key=lambda m: (months[m], m))
+        value = months[value_month]
     remaining = max(target.goal - value, 0)
-    yesterday = today - timedelta(days=1)
-    pace_7d = (value_on(gain, yesterday)
-               - value_on(gain, yesterday - timedelta(days=SHORT_WINDOW))) / SHORT_WINDOW
-    pace_28d = (value_on(gain, yesterday)
-                - value_on(gain, yesterday - timedelta(days=LONG_WINDOW))) / LONG_WINDOW
-    days_left = max((target.by - today).days, 0)
-
-    reached_on = None
-    if remaining == 0:
-        running = 0
-        for day in sorted(gain):
-            running += gain[day]
-            if running >= target.goal:
-                reached_on = day
-                break
-
-    projected: date | str
-    if remaining == 0:
-        projected = "reached"
-    elif pace_28d <= 0 or remaining / pace_28d > HORIZON_DAYS:
-        projected = "never"
-    else:
-        projected = today + timedelta(days=math.ceil(remaining / pace_28d))
-
-    if remaining == 0:
-        pace_needed: float | None = 0.0
-    elif days_left > 0:
-        pace_needed = remaining / days_left
-    else:
-        pace_needed = None
-
+    pace_28d = pace(gain, today, LONG_WINDOW)
+    reached_on = _reached_on({d: n for d, n in gain.items() if d <= today}, target.goal,
+                             monthly) if remaining == 0 else None
+    projected = "reached" if remaining == 0 else project(now, target.goal, today, pace_28d,
+                                                          monthly)
+    pace_needed = 0.0 if remaining == 0 else needed_pace(now, target.goal, today,
+                                                          target.by, monthly)
     on_track = remaining == 0 or (isinstance(projected, date) and projected <= target.by)
     return Progress(
-        target=target, today=today, value=value,
+        target=target, today=today, now=now, value=value,
         percent=round(100 * value / target.goal, 1), remaining=remaining,
-        days_left=days_left, pace_needed=pace_needed, pace_7d=pace_7d, pace_28d=pace_28d,
+        days_left=max((target.by - today).days, 0), pace_needed=pace_needed,
+        pace_7d=pace(gain, today, SHORT_WINDOW), pace_28d=pace_28d,
         projected=projected, reached_on=reached_on, on_track=on_track,
+        value_month=value_month, by_month=months,
     )
+
+
+def projection_path(p: Progress, end: date) -> list[list[tuple[date, float]]]:
+    """The projection the table states, as line segments for the chart.
+
+    From ``(today, now)`` the running total grows by the 28-day pace until the projected
+    day (or ``end``, whichever is first); a monthly total restarts at 0 on each 1st, so
+    it is one segment per month.  Empty once the goal is reached.
+    """
+    if p.projected == "reached" or end <= p.today:
+        return []
+    stop = min(p.projected, end) if isinstance(p.projected, date) else end
+    segments, first, level = [], p.today, float(p.now)
+    while first <= stop:
+        last = min(month_end(first), stop) if p.monthly else stop
+        segments.append([(first, level), (last, level + p.pace_28d * (last - first).days)])
+        first, level = last + timedelta(days=1), p.pace_28d
+    return segments
+
+
+def verdict(p: Progress) -> str:
+    """The target's state in one sentence, with the numbers that make it.
+
+    e.g. "Behind: 72/day over the last 7 days, 148/day needed to reach 40,000 downloads
+    by 2027-03-31; at the 28-day pace (95/day), reached on 2027-05-12."
+    """
+    t = p.target
+    goal = f"{t.goal:,} listeners in a month" if p.monthly else f"{t.goal:,} downloads"
+    if p.reached_on is not None:
+        where = f" (in {month_of(p.reached_on)})" if p.monthly else ""
+        return f"Reached on {p.reached_on.isoformat()}{where}: {goal}, due by {t.by}."
+    if p.pace_needed is None:
+        head = f"Missed: the deadline {t.by} has passed, {p.value:,} of {goal}"
+    else:
+        head = (f"{'On track' if p.on_track else 'Behind'}: "
+                f"{_number(p.pace_7d, 1)}/day over the last 7 days, "
+                f"{_number(p.pace_needed, 1)}/day needed to reach {goal} by {t.by}")
+    if p.monthly:
+        head += f" ({month_of(p.today)} so far: {p.now:,})"
+    if isinstance(p.projected, date):
+        future = f"reached on {p.projected.isoformat()}"
+    else:
+        future = "never reached"
+    return f"{head}; at the 28-day pace ({_number(p.pace_28d, 1)}/day), {future}."
 
 
 def all_progress(targets: Iterable[Target], downloads: Sequence[Download],
@@ -171,6 +313,8 @@ def progress_dict(p: Progress) -> dict:
         "by": t.by.isoformat(),
         "episodes": list(t.episodes) or "all",
         "value": p.value,
+        **({"value_month": p.value_month, "now": p.now,
+            "listeners_by_month": dict(p.by_month)} if p.monthly else {}),
         "percent": p.percent,
         "remaining": p.remaining,
         "days_left": p.days_left,
@@ -180,6 +324,7 @@ def progress_dict(p: Progress) -> dict:
         "projected": p.projected.isoformat() if isinstance(p.projected, date) else p.projected,
         "reached_on": p.reached_on.isoformat() if p.reached_on else None,
         "on_track": p.on_track,
+        "verdict": verdict(p),
     }
 
 
@@ -213,7 +358,9 @@ def to_table(progresses: Sequence[Progress], today: date) -> str:
             projected = f"reached {p.reached_on.isoformat()}"
         rows.append([
             t.name + ("" if not t.episodes else f" ({len(t.episodes)} ep.)"),
-            t.metric, _number(t.goal), _number(p.value), f"{p.percent:.1f}%",
+            t.metric, _number(t.goal),
+            _number(p.value) + (f" ({p.value_month})" if p.value_month else ""),
+            f"{p.percent:.1f}%",
             _number(p.remaining), t.by.isoformat(),
             "passed" if p.pace_needed is None else _number(p.pace_needed, 1),
             _number(p.pace_7d, 1), _number(p.pace_28d, 1), projected,
@@ -225,6 +372,15 @@ def to_table(progresses: Sequence[Progress], today: date) -> str:
     lines += ["", "Need/day: what each remaining day must bring. 7d/28d: average per day "
                   "over the last 7/28 complete days.",
               "Projected: when the goal is met at the 28-day pace."]
+    if any(p.monthly for p in progresses):
+        lines.append("listeners: distinct listeners within one UTC calendar month (listener "
+                     "IDs change monthly, so months are never added up); Now: the best month.")
+    lines.append("")
+    for p in progresses:
+        lines.append(f"{p.target.name}: {verdict(p)}")
+        if p.by_month:
+            lines.append("  listeners per month: " + ", ".join(
+                f"{month} {n:,}" for month, n in p.by_month.items()))
     return "\n".join(lines)
 
 
