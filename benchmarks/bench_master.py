@@ -1,6 +1,6 @@
 """Benchmark `podcast master` against a bare ffmpeg transcode and ffmpeg-normalize.
 
-    python benchmarks/bench_master.py [--minutes 60] [--also 180] [--skip-normalize]
+    python benchmarks/bench_master.py [--minutes 10 60] [--also 180] [--skip-normalize]
 
 Builds (once, cached in benchmarks/.data/) a speech-like stereo 44.1 kHz WAV of the given
 length: host and guest taking 30 s turns, the guest 14 LU quieter.  Then, one after the
@@ -12,9 +12,11 @@ other on the same file with the same ffmpeg binary, bitrate and channel count:
 - ``ffmpeg-normalize`` (two-pass loudnorm) with ``FFMPEG_PATH`` set to that ffmpeg.
 
 Each run's wall time and peak memory (RSS summed over the process and all its children,
-sampled every 50 ms with psutil) are printed with PASS/FAIL per target:
-master <= 1.5x the bare transcode, >= 5x faster than ffmpeg-normalize, peak RSS <= 300 MiB
-(also for every ``--also`` length, which runs only the master).
+sampled every 50 ms with psutil) are printed with PASS/FAIL per target, at every length of
+the ``--minutes`` list (default 10 and 60: the fixed costs weigh on short recordings):
+master <= 1.5x the bare transcode and peak RSS <= 300 MiB at each, >= 5x faster than
+ffmpeg-normalize at the longest (also the RSS for every ``--also`` length, which runs only
+the master).
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def bench_show(wav: Path, minutes: int) -> tuple[Path, str]:
     (folder / "episode.md").write_text(
         "---\ntitle: Benchmark\npublished: 2026-01-05T07:00:00+01:00\naudio: interview.wav\n"
         "chapters:\n  - {start: \"0:00\", title: Introduction}\n"
-        "  - {start: \"30:00\", title: Milieu}\n---\nBenchmark episode.\n", encoding="utf-8")
+        f"  - {{start: {minutes * 30}, title: Milieu}}\n---\nBenchmark episode.\n",
+        encoding="utf-8")
     return show / "podcast.yaml", slug
 
 
@@ -124,9 +127,53 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def bench_length(minutes: int, repeat: int, podcast: str) -> tuple[dict, dict, Path]:
+    """The bare transcode and the master of ``minutes`` minutes, alternately ``repeat``
+    times: per run (best wall s, peak RSS, CPU s), the master's figures, and the WAV."""
+    wav = speech_wav(minutes)
+    config, slug = bench_show(wav, minutes)
+    settings = load_show(config).audio
+    channels = "1" if settings.channels == "mono" else "2"
+    out = DATA / "out"
+    out.mkdir(exist_ok=True)
+    print(f"\n== {minutes} min: {wav.name} ({wav.stat().st_size / MiB:.0f} MiB); output: "
+          f"{settings.channels} {settings.bitrate} {settings.sample_rate} Hz; {ffmpeg()}")
+    bare = [ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(wav),
+            "-ac", channels, "-ar", str(settings.sample_rate), "-c:a", "libmp3lame",
+            "-b:a", settings.bitrate, str(out / "bare.mp3")]
+    master_cmd = [podcast, "--config", str(config), "master", slug, "-o",
+                  str(out / "master.mp3"), "--force", "--json"]
+    runs: dict[str, list[tuple[float, int, float]]] = {"bare ffmpeg transcode": [],
+                                                         "podcast master": []}
+    for attempt in range(1, repeat + 1):
+        seconds, rss, _, cpu = run(bare)
+        runs["bare ffmpeg transcode"].append((seconds, rss, cpu))
+        seconds, rss, stdout, cpu = run(master_cmd)
+        runs["podcast master"].append((seconds, rss, cpu))
+        print(f"round {attempt}: bare {runs['bare ffmpeg transcode'][-1][0]:.1f} s, "
+              f"master {seconds:.1f} s", flush=True)
+    results = {name: (min(measured)[0], max(m[1] for m in measured), min(measured)[2])
+               for name, measured in runs.items()}
+    return results, json.loads(stdout)["output"], wav
+
+
+def normalize_run(wav: Path, config_minutes: int) -> tuple[float, int, float]:
+    """ffmpeg-normalize (two-pass loudnorm) on ``wav`` with the bench show's settings."""
+    settings = load_show(bench_show(wav, config_minutes)[0]).audio
+    channels = "1" if settings.channels == "mono" else "2"
+    env = {**os.environ, "FFMPEG_PATH": ffmpeg()}
+    normalize = [shutil.which("ffmpeg-normalize", path=str(Path(sys.executable).parent))
+                 or "ffmpeg-normalize", str(wav), "-o", str(DATA / "out" / "normalize.mp3"),
+                 "-f", "-t", str(settings.loudness), "-tp", str(settings.true_peak),
+                 "-c:a", "libmp3lame", "-b:a", settings.bitrate,
+                 "-ar", str(settings.sample_rate), f"--extra-output-options=-ac {channels}"]
+    seconds, rss, _, cpu = run(normalize, env)
+    return seconds, rss, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--minutes", type=int, nargs="+", default=[10, 60])
     parser.add_argument("--also", type=int, action="append", default=[],
                         help="also master this many minutes (time and RSS only)")
     parser.add_argument("--repeat", type=int, default=3,
@@ -136,67 +183,34 @@ def main() -> int:
                         help="do not run ffmpeg-normalize (it takes ~6 min per hour)")
     args = parser.parse_args()
 
-    wav = speech_wav(args.minutes)
-    config, slug = bench_show(wav, args.minutes)
-    settings = load_show(config).audio
-    channels = "1" if settings.channels == "mono" else "2"
-    out = DATA / "out"
-    out.mkdir(exist_ok=True)
     podcast = shutil.which("podcast", path=str(Path(sys.executable).parent)) or "podcast"
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores (other jobs slow every run alike)")
-    print(f"input: {wav.name} ({wav.stat().st_size / MiB:.0f} MiB); output: "
-          f"{settings.channels} {settings.bitrate} {settings.sample_rate} Hz; {ffmpeg()}")
-
-    results: dict[str, tuple[float, int, float]] = {}
-    bare = [ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(wav),
-            "-ac", channels, "-ar", str(settings.sample_rate), "-c:a", "libmp3lame",
-            "-b:a", settings.bitrate, str(out / "bare.mp3")]
-    master_cmd = [podcast, "--config", str(config), "master", slug, "-o",
-                  str(out / "master.mp3"), "--force", "--json"]
-    runs: dict[str, list[tuple[float, int, float]]] = {"bare ffmpeg transcode": [],
-                                                         "podcast master": []}
-    for attempt in range(1, args.repeat + 1):
-        seconds, rss, _, cpu = run(bare)
-        runs["bare ffmpeg transcode"].append((seconds, rss, cpu))
-        seconds, rss, stdout, cpu = run(master_cmd)
-        runs["podcast master"].append((seconds, rss, cpu))
-        print(f"round {attempt}: bare {runs['bare ffmpeg transcode'][-1][0]:.1f} s, "
-              f"master {seconds:.1f} s", flush=True)
-    figures = json.loads(stdout)["output"]
-    for name, measured in runs.items():
-        best = min(measured)
-        results[name] = (best[0], max(m[1] for m in measured), best[2])
-    if not args.skip_normalize:
-        env = {**os.environ, "FFMPEG_PATH": ffmpeg()}
-        normalize = [shutil.which("ffmpeg-normalize", path=str(Path(sys.executable).parent))
-                     or "ffmpeg-normalize", str(wav), "-o", str(out / "normalize.mp3"), "-f",
-                     "-t", str(settings.loudness), "-tp", str(settings.true_peak),
-                     "-c:a", "libmp3lame", "-b:a", settings.bitrate,
-                     "-ar", str(settings.sample_rate), f"--extra-output-options=-ac {channels}"]
-        seconds, rss, _, cpu = run(normalize, env)
-        results["ffmpeg-normalize"] = (seconds, rss, cpu)
-
-    print(f"\n{'run (best of ' + str(args.repeat) + ')':28} {'seconds':>9} {'CPU s':>7} "
-          f"{'peak RSS':>10}")
-    for name, (seconds, rss, cpu) in results.items():
-        print(f"{name:28} {seconds:9.1f} {cpu:7.1f} {rss / MiB:7.0f} MiB")
-    print(f"master output: {figures['lufs']} LUFS (target {settings.meter_target}), "
-          f"{figures['true_peak']} dBTP, LRA {figures['lra']} LU, {figures['duration']} s")
-
-    bare_s, master_s = results["bare ffmpeg transcode"][0], results["podcast master"][0]
-    checks = [(f"master / bare transcode = {master_s / bare_s:.2f}x (<= 1.5x)",
-               master_s <= 1.5 * bare_s),
-              (f"master peak RSS {results['podcast master'][1] / MiB:.0f} MiB (<= 300 MiB)",
-               results["podcast master"][1] <= RSS_LIMIT)]
-    if "ffmpeg-normalize" in results:
-        speedup = results["ffmpeg-normalize"][0] / master_s
-        checks.append((f"ffmpeg-normalize / master = {speedup:.1f}x (>= 5x)", speedup >= 5))
+    checks = []
+    for minutes in args.minutes:
+        results, figures, wav = bench_length(minutes, args.repeat, podcast)
+        if not args.skip_normalize and minutes == max(args.minutes):
+            results["ffmpeg-normalize"] = normalize_run(wav, minutes)
+        print(f"{'run (best of ' + str(args.repeat) + ')':28} {'seconds':>9} {'CPU s':>7} "
+              f"{'peak RSS':>10}")
+        for name, (seconds, rss, cpu) in results.items():
+            print(f"{name:28} {seconds:9.1f} {cpu:7.1f} {rss / MiB:7.0f} MiB")
+        print(f"master output: {figures['lufs']} LUFS, {figures['true_peak']} dBTP, "
+              f"LRA {figures['lra']} LU, {figures['duration']} s")
+        bare_s, master_s = results["bare ffmpeg transcode"][0], results["podcast master"][0]
+        checks += [(f"{minutes} min: master / bare transcode = {master_s / bare_s:.2f}x "
+                    f"(<= 1.5x)", master_s <= 1.5 * bare_s),
+                   (f"{minutes} min: master peak RSS {results['podcast master'][1] / MiB:.0f}"
+                    f" MiB (<= 300 MiB)", results["podcast master"][1] <= RSS_LIMIT)]
+        if "ffmpeg-normalize" in results:
+            speedup = results["ffmpeg-normalize"][0] / master_s
+            checks.append((f"{minutes} min: ffmpeg-normalize / master = {speedup:.1f}x "
+                           f"(>= 5x)", speedup >= 5))
     for minutes in args.also:
         long_config, long_slug = bench_show(speech_wav(minutes), minutes)
         seconds, rss, _, _ = run([podcast, "--config", str(long_config), "master", long_slug,
-                                  "-o", str(out / f"master-{minutes}.mp3"), "--force",
-                                  "--json"])
+                                  "-o", str(DATA / "out" / f"master-{minutes}.mp3"),
+                                  "--force", "--json"])
         print(f"podcast master {minutes} min: {seconds:.1f} s, peak RSS {rss / MiB:.0f} MiB")
         checks.append((f"master peak RSS at {minutes} min {rss / MiB:.0f} MiB (<= 300 MiB)",
                        rss <= RSS_LIMIT))

@@ -42,7 +42,10 @@ SHOW_KEYS = {
 }
 REQUIRED_SHOW_KEYS = ("title", "description", "author", "email", "language", "link", "image",
                       "categories", "explicit", "base_url")
-AUDIO_KEYS = {"loudness", "true_peak", "channels", "bitrate", "sample_rate", "intro", "outro"}
+AUDIO_KEYS = {"loudness", "true_peak", "channels", "bitrate", "sample_rate", "intro", "outro",
+              "highpass", "hum", "max_pause", "denoise"}
+#: ``audio.hum`` values; YAML reads a bare ``off`` as false and ``50`` as a number.
+HUM_CHOICES = ("auto", "50", "60", "off")
 PERSON_KEYS = {"name", "role", "group", "title", "href", "img"}
 TARGET_KEYS = {"name", "metric", "goal", "by", "episodes"}
 CHAPTER_KEYS = {"start", "title", "url", "img"}
@@ -380,7 +383,64 @@ def _audio(data: Any, file: Path, root: Path) -> AudioSettings:
         sample_rate=sample_rate,
         intro=r.path("intro", root),
         outro=r.path("outro", root),
+        highpass=_highpass(r),
+        hum=_hum(r),
+        max_pause=_max_pause(r),
+        denoise=_denoise(r),
     )
+
+
+def _denoise(r: _Reader) -> str:
+    """``audio.denoise``: ``off`` (default), ``light`` or ``strong``; YAML's false is off."""
+    value = r.data.get("denoise", "off")
+    text = "off" if value is False else str(value).strip().lower()
+    if isinstance(value, (dict, list)) or text not in ("off", "light", "strong"):
+        raise r.error("denoise", f"{value!r} is not one of off, light, strong",
+                      "write `denoise: light` (room noise 12 dB down), `denoise: strong` "
+                      "(15 dB) or `denoise: off`")
+    return text
+
+
+def _max_pause(r: _Reader) -> float | None:
+    """``audio.max_pause``: seconds (0.5-60) longer pauses are cut to; absent/off: none."""
+    value = r.data.get("max_pause")
+    if value is None or value is False or value == "off":
+        return None
+    seconds = _seconds_or_hertz(r, "max_pause", 0.0,
+                                "write seconds, e.g. `max_pause: 1.5`, or `max_pause: off`")
+    if not 0.5 <= seconds <= 60.0:
+        raise r.error("max_pause", f"{seconds:g} s is outside 0.5..60",
+                      "write e.g. `max_pause: 1.5`, or `max_pause: off` to keep every pause")
+    return seconds
+
+
+def _seconds_or_hertz(r: _Reader, name: str, default: float, fix: str) -> float:
+    """A number for ``name``, or a ConfigError with ``fix``."""
+    value = r.data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise r.error(name, f"expected a number, got {value!r}", fix)
+    return float(value)
+
+
+def _highpass(r: _Reader) -> float:
+    """``audio.highpass``: the voice high-pass in Hz (0 = off), 20-300."""
+    value = _seconds_or_hertz(r, "highpass", 80.0,
+                              "write a frequency in Hz, e.g. `highpass: 80`, or 0 for none")
+    if value != 0 and not 20.0 <= value <= 300.0:
+        raise r.error("highpass", f"{value:g} Hz is outside 20..300",
+                      "use 80 (voices), 100-120 (a boomy room), or 0 to turn it off")
+    return value
+
+
+def _hum(r: _Reader) -> str:
+    """``audio.hum``: ``auto``, ``50``, ``60`` or ``off`` (YAML's false counts as off)."""
+    value = r.data.get("hum", "auto")
+    text = "off" if value is False else str(value).strip().lower()
+    if isinstance(value, (dict, list)) or text not in HUM_CHOICES:
+        raise r.error("hum", f"{value!r} is not one of {', '.join(HUM_CHOICES)}",
+                      "write `hum: auto` (found and notched), `hum: 50` (Europe), "
+                      "`hum: 60` (the Americas) or `hum: off`")
+    return text
 
 
 def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:

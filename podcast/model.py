@@ -77,6 +77,10 @@ class AudioSettings:
     sample_rate: int = 44100
     intro: Path | None = None
     outro: Path | None = None
+    highpass: float = 80.0  # Hz, the voice high-pass; 0 = off (DC is removed anyway)
+    hum: str = "auto"  # mains hum notched: auto | 50 | 60 | off
+    max_pause: float | None = None  # s: longer pauses are shortened to this; None = off
+    denoise: str = "off"  # off | light | strong (afftdn, profile learned from a pause)
 
     @property
     def bitrate_bps(self) -> int:

@@ -45,7 +45,7 @@ from .storage import (
 Echo = Callable[[str], None]
 
 #: Bump when the mastering chain changes in a way that should re-master every episode.
-MASTER_VERSION = 1
+MASTER_VERSION = 2
 FEED_KEY = "feed.xml"
 #: The podcast:transcript types by file extension (podcast-namespace docs/tags/transcript).
 TRANSCRIPT_TYPES = {".vtt": "text/vtt", ".srt": "application/x-subrip",
@@ -124,7 +124,8 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         "outro": file_hash(audio.outro),
         "settings": {"loudness": audio.loudness, "true_peak": audio.true_peak,
                      "channels": audio.channels, "bitrate": audio.bitrate,
-                     "sample_rate": audio.sample_rate},
+                     "sample_rate": audio.sample_rate, "highpass": audio.highpass,
+                     "hum": audio.hum, "max_pause": audio.max_pause},
         # The fields podcast.tags writes into the ID3 tag, and no others: a new show
         # description must not re-master (and re-publish under new URLs) every episode.
         "episode": {
@@ -411,7 +412,7 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
     ``current`` is its entry in the stored catalog.  The entry is None in a dry run when
     the master is not made yet.
     """
-    companions = _companions(episode, offset)
+    companions = _companions(show, episode, offset)
     items = [item for item in companions.values() if item is not None]
     input_hash = episode_input_hash(show, episode)
     if (current is not None and current.input_hash == input_hash
@@ -446,15 +447,30 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
     return entry, items
 
 
-def _companions(episode: Episode, offset: float) -> dict[str, Planned | None]:
-    """Chapters JSON, transcript and episode art of an episode, content-addressed."""
+def _companions(show: Show, episode: Episode, offset: float) -> dict[str, Planned | None]:
+    """Chapters JSON, transcript and episode art of an episode, content-addressed.
+
+    With ``audio.max_pause``, the master's timeline (intro, cut pauses) moves the chapter
+    and transcript times: it is found from the interview's analysis, as the master finds it.
+    """
     chapters = transcript = image = None
+    timeline = None
+    if show.audio.max_pause is not None and (episode.chapters or episode.transcript):
+        from .audio import episode_timeline
+
+        timeline = episode_timeline(show, episode)
     if episode.chapters:
         from .tags import chapters_json
 
-        data = chapters_json(episode, offset=offset)
+        data = chapters_json(episode, offset=offset, timeline=timeline)
         chapters = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.chapters.json", data)
-    if episode.transcript is not None:
+    if episode.transcript is not None and timeline is not None:
+        from .audio.timeline import retime_transcript
+
+        suffix = episode.transcript.suffix.lower()
+        data = retime_transcript(episode.transcript.read_bytes(), suffix, timeline)
+        transcript = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}{suffix}", data)
+    elif episode.transcript is not None:
         digest = sha256_file(episode.transcript)
         suffix = episode.transcript.suffix.lower()
         transcript = Planned(f"media/{episode.slug}-{digest[:12]}{suffix}",

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
@@ -43,12 +44,12 @@ from mutagen.id3 import (
     TPOS,
     TRCK,
     TYER,
-    WFED,
     WOAR,
     WXXX,
     CTOCFlags,
     ID3NoHeaderError,
     PictureType,
+    TextFrame,
 )
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -82,24 +83,39 @@ _LANG3 = {
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
+class WFED(TextFrame):
+    """The podcast's feed URL, written as iTunes writes it: a *text* frame (an encoding
+    byte, the URL, a NUL).
+
+    WFED is Apple's, not in the ID3 standard.  eyeD3 and music-metadata (used by many
+    players) read it as Apple writes it, skipping the encoding byte, so mutagen's own
+    ``WFED`` (a URL frame: no encoding byte) loses the URL's first character in them.
+    mutagen in turn reads this layout, like every file iTunes tagged, as an empty URL:
+    :func:`feed_url` reads both layouts.  (mutagen names a frame by its class's name.)
+    """
+
+
 # --------------------------------------------------------------------------- public API
 
 
 def write_tags(
-    path: Path, show: Show, episode: Episode, *, duration: float, chapter_offset: float = 0.0
+    path: Path, show: Show, episode: Episode, *, duration: float, chapter_offset: float = 0.0,
+    timeline: Callable[[float], float] | None = None,
 ) -> int:
     """Replace every tag of the MP3 at ``path`` with the episode's ID3v2.3 tag.
 
     ``duration`` is the length of the MP3 in seconds (it closes the last chapter);
     ``chapter_offset`` shifts the episode's chapters, e.g. by the length of an intro that was
-    put in front of the interview.  Returns the size in bytes of the ID3 tag now at the start
-    of the file (header and padding included).  Raises ConfigError for a chapter that starts
-    after the end of the audio or an unreadable cover; the file is then left untouched.
+    put in front of the interview; ``timeline``, when given, maps a recording time to the
+    master's instead (intro and cut pauses, see :mod:`podcast.audio.timeline`).  Returns
+    the size in bytes of the ID3 tag now at the start of the file (header and padding
+    included).  Raises ConfigError for a chapter that starts after the end of the audio or
+    an unreadable cover; the file is then left untouched.
     """
     path = Path(path)
     cover = cover_jpeg(*_cover_source(show, episode))
     tags = build_tags(show, episode, duration=duration, chapter_offset=chapter_offset,
-                      cover=cover)
+                      cover=cover, timeline=timeline)
     _replace_tag(path, render_tag(tags))
     return tag_size(path)
 
@@ -112,16 +128,18 @@ def check_cover(show: Show, episode: Episode) -> None:
     cover_jpeg(*_cover_source(show, episode))
 
 
-def chapters_json(episode: Episode, *, offset: float = 0.0) -> bytes:
+def chapters_json(episode: Episode, *, offset: float = 0.0,
+                  timeline: Callable[[float], float] | None = None) -> bytes:
     """The episode's chapters as a Podcasting 2.0 JSON chapters file (version 1.2), UTF-8.
 
-    ``offset`` (seconds) is added to every start, as in :func:`write_tags`.  Output is stable:
-    the same episode always gives the same bytes.
+    ``offset`` (seconds) is added to every start, or ``timeline`` maps it, as in
+    :func:`write_tags`.  Output is stable: the same episode always gives the same bytes.
     """
+    move = timeline or (lambda seconds: seconds + offset)
     chapters = []
     for chapter in sorted(episode.chapters, key=lambda c: c.start):
         item: dict[str, object] = {
-            "startTime": _seconds(chapter.start + offset),
+            "startTime": _seconds(move(chapter.start)),
             "title": chapter.title,
         }
         if chapter.img:
@@ -141,6 +159,27 @@ def tag_size(path: Path) -> int:
     """
     with open(path, "rb") as handle:
         return _leading_tags_size(handle)
+
+
+def feed_url(path: Path) -> str | None:
+    """The WFED feed URL of an MP3, read from the frame's bytes in either layout (iTunes'
+    text frame, or a bare URL as mutagen writes it); None without one."""
+    with open(path, "rb") as handle:
+        header = handle.read(10)
+        size = _id3_header_size(header)
+        if size is None or header[3] != 3:
+            return None
+        tag = handle.read(size - 10)
+    position = 0
+    while position + 10 <= len(tag) and tag[position:position + 1] != b"\x00":
+        length = int.from_bytes(tag[position + 4:position + 8], "big")
+        body = tag[position + 10:position + 10 + length]
+        if tag[position:position + 4] == b"WFED":
+            if body[:1] in (b"\x00", b"\x03"):  # an encoding byte: Latin-1 or UTF-8
+                body = body[1:]
+            return body.split(b"\x00", 1)[0].decode("latin-1")
+        position += 10 + length
+    return None
 
 
 def read_tags(path: Path) -> dict:
@@ -184,7 +223,7 @@ def read_tags(path: Path) -> dict:
 
 def build_tags(
     show: Show, episode: Episode, *, duration: float, chapter_offset: float = 0.0,
-    cover: bytes | None = None,
+    cover: bytes | None = None, timeline: Callable[[float], float] | None = None,
 ) -> ID3:
     """The ID3 frames for the episode, ready for :func:`render_tag` (no I/O).
 
@@ -219,7 +258,7 @@ def build_tags(
 
     # Podcast frames (iTunes): the podcast flag, the feed, the episode's guid.
     tags.add(PCST(value=1))
-    tags.add(WFED(url=_ascii_url(show.feed_url)))
+    tags.add(WFED(encoding=0, text=[_ascii_url(show.feed_url)]))
     tags.add(TGID(encoding=UTF16, text=[_clean(episode.guid)]))
 
     tags.add(WOAR(url=_ascii_url(show.link)))
@@ -232,20 +271,23 @@ def build_tags(
         tags.add(APIC(encoding=0, mime="image/jpeg", type=PictureType.COVER_FRONT,
                       desc="cover", data=cover))
 
-    for frame in chapter_frames(episode, duration=duration, offset=chapter_offset):
+    for frame in chapter_frames(episode, duration=duration, offset=chapter_offset,
+                                timeline=timeline):
         tags.add(frame)
     tags.update_to_v23()
     return tags
 
 
-def chapter_frames(episode: Episode, *, duration: float, offset: float = 0.0) -> list:
+def chapter_frames(episode: Episode, *, duration: float, offset: float = 0.0,
+                   timeline: Callable[[float], float] | None = None) -> list:
     """One CHAP frame per chapter and the top-level ordered CTOC listing them (no chapters:
     no frames).  A chapter at or after the end of the audio is a ConfigError."""
     chapters = sorted(episode.chapters, key=lambda c: c.start)
     if not chapters:
         return []
     end_ms = round(duration * 1000)
-    starts = [round((chapter.start + offset) * 1000) for chapter in chapters]
+    move = timeline or (lambda seconds: seconds + offset)
+    starts = [round(move(chapter.start) * 1000) for chapter in chapters]
     for index, (chapter, start_ms) in enumerate(zip(chapters, starts, strict=True)):
         if start_ms >= end_ms:
             shifted = f" (+{offset:g} s intro)" if offset else ""
@@ -527,5 +569,6 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}{frac}" if hours else clock
 
 
-__all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags", "build_tags",
+__all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags", "feed_url",
+           "build_tags",
            "chapter_frames", "render_tag", "notes_text", "cover_jpeg"]

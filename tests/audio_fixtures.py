@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from podcast import binaries
@@ -25,6 +26,8 @@ from podcast.model import AudioSettings, Chapter, Episode, Person, Show
 VOICES = {
     "host": ("highpass=f=110,lowpass=f=5000,equalizer=f=250:t=q:w=1:g=6", 4.1, 0.23, 11),
     "guest": ("highpass=f=300,lowpass=f=3200,equalizer=f=1000:t=q:w=1:g=4", 3.6, 0.29, 23),
+    # A remote guest on the telephone: 300-3400 Hz, steep edges.
+    "phone": ("highpass=f=300,highpass=f=300,lowpass=f=3400,lowpass=f=3400", 3.6, 0.29, 23),
 }
 
 
@@ -64,6 +67,32 @@ def ebur128(path: Path, *extra_filters: str) -> dict[str, float]:
     return {"lufs": number(r"\bI"), "true_peak": number("Peak"), "lra": number("LRA")}
 
 
+def rms_dbfs(path: Path) -> float:
+    """The RMS level (dBFS) of ``path``'s first channel, by ffmpeg's astats."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
+                           "-i", str(path), "-af", "astats=measure_overall=RMS_level:"
+                           "measure_perchannel=none", "-f", "null", "-"],
+                          capture_output=True, text=True, check=True)
+    return float(re.findall(r"RMS level dB:\s*(-?[\d.]+|-?inf)", done.stderr)[-1])
+
+
+def decode(path: Path, rate: int = 44100) -> np.ndarray:
+    """``path`` decoded by ffmpeg to mono float samples at ``rate`` (channels averaged)."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-v", "error",
+                           "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "f32le",
+                           "pipe:1"], capture_output=True, check=True)
+    return np.frombuffer(done.stdout, dtype="<f4").astype(float)
+
+
+def momentary_series(path: Path) -> list[tuple[float, float]]:
+    """``(t, M)`` every 100 ms: ffmpeg's momentary (400 ms) loudness of ``path``."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
+                           "-i", str(path), "-af", "ebur128=framelog=info", "-f", "null",
+                           "-"], capture_output=True, text=True, check=True)
+    return [(float(t), float(m)) for t, m in
+            re.findall(r"t:\s*([\d.]+)\s+TARGET.*?M:\s*(-?[\d.]+|-?inf)", done.stderr)]
+
+
 def short_term_series(path: Path) -> list[tuple[float, float]]:
     """``(t, S)`` every 100 ms: ffmpeg's short-term (3 s) loudness of ``path``."""
     done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
@@ -79,10 +108,13 @@ def _voice_track(path: Path, voice: str, passages: list[Passage], duration: floa
     band, syllables, phrases, seed = VOICES[voice]
     mine = [p for p in passages if p.voice == voice]
     mask = "+".join(f"between(t,{p.start},{p.end})" for p in mine) or "0"
+    # A reply of 3 s or less is one phrase ("oui, tout à fait"): never cut by the gate.
+    replies = "+".join(f"between(t,{p.start},{p.end})" for p in mine
+                       if p.end - p.start <= 3.0) or "0"
     # |sin| gives two bumps per period: syllables at `syllables` Hz; the phrase gate leaves
     # a pause of about a third of each phrase period.
     envelope = (f"pow(abs(sin(PI*{syllables / 2}*t)),1.5)"
-                f"*gt(sin(2*PI*{phrases}*t+1),-0.5)*({mask})")
+                f"*max(gt(sin(2*PI*{phrases}*t+1),-0.5),{replies})*({mask})")
     run_ffmpeg("-f", "lavfi", "-i",
                f"anoisesrc=d={duration}:c=pink:r={rate}:a=0.5:seed={seed}",
                "-af", f"{band},aeval='val(0)*{envelope}'", "-c:a", "pcm_f32le", str(path))
@@ -91,11 +123,16 @@ def _voice_track(path: Path, voice: str, passages: list[Passage], duration: floa
 def interview(path: Path, passages: list[Passage], levels: dict[str, float], *,
               rate: int = 48000, channels: int = 2, codec: tuple[str, ...] = ("-c:a",
                                                                               "pcm_s16le"),
-              noise_dbfs: float = -72.0) -> Path:
+              noise_dbfs: float = -72.0, noise_color: str = "white", dc: float = 0.0,
+              hum: tuple[float, float] | None = None) -> Path:
     """Write an interview: each voice speaks its passages at ``levels[voice]`` LUFS.
 
     Levels are what ffmpeg's meter reads for that voice alone in the final channel layout
-    (so "-20" for a stereo file means -20 LUFS stereo).  A faint room noise runs throughout.
+    (so "-20" for a stereo file means -20 LUFS stereo).  A room noise runs throughout
+    (white at peak ``noise_dbfs``, or pink etc. at RMS ``noise_dbfs``); ``dc`` adds a
+    constant offset and ``hum`` = (Hz, dBFS) a mains hum: the fundamental at that RMS
+    level and its 2nd and 3rd harmonics 6 and 12 dB under it, as a cheap interface
+    picks it up.
     """
     duration = max(p.end for p in passages)
     work = path.parent / f".{path.stem}-voices"
@@ -113,9 +150,25 @@ def interview(path: Path, passages: list[Passage], levels: dict[str, float], *,
     for index, voice in enumerate(sorted(gains)):
         inputs += ["-i", str(work / f"{voice}-{layout}.wav")]
         chains.append(f"[{index}:a]volume={gains[voice]:.3f}dB[v{index}]")
+    # White noise: ``noise_dbfs`` is anoisesrc's amplitude (its peak), as it always was
+    # here; any other colour: its RMS, measured below and corrected.
     noise_amp = 10 ** (noise_dbfs / 20)
-    chains.append(f"anoisesrc=d={duration}:c=white:r={rate}:a={noise_amp}:seed=5,"
-                  f"aformat=channel_layouts={layout}[noise]")
+    if noise_color != "white":
+        probe_path = work / "noise-probe.wav"
+        run_ffmpeg("-f", "lavfi", "-i", f"anoisesrc=d=10:c={noise_color}:r={rate}:a=0.1:seed=5",
+                   "-c:a", "pcm_f32le", str(probe_path))
+        noise_amp = 0.1 * 10 ** ((noise_dbfs - rms_dbfs(probe_path)) / 20)
+    extra = ""
+    if dc:
+        extra += f"+{dc}"
+    if hum is not None:
+        freq, level = hum
+        amp = 10 ** (level / 20) * 2 ** 0.5  # sine peak for that RMS
+        extra += (f"+{amp}*sin(2*PI*{freq}*t)+{amp / 2}*sin(4*PI*{freq}*t)"
+                  f"+{amp / 4}*sin(6*PI*{freq}*t)")
+    bed = f",aeval='val(0){extra}'" if extra else ""
+    chains.append(f"anoisesrc=d={duration}:c={noise_color}:r={rate}:a={noise_amp}:seed=5"
+                  f"{bed},aformat=channel_layouts={layout}[noise]")
     mix = "".join(f"[v{i}]" for i in range(len(gains))) + "[noise]"
     chains.append(f"{mix}amix=inputs={len(gains) + 1}:normalize=0:duration=longest[out]")
     run_ffmpeg(*inputs, "-filter_complex", ";".join(chains), "-map", "[out]", *codec,

@@ -26,11 +26,13 @@ PHASES = {"analysis": "framelog=info", "encode": "alimiter"}
 
 @pytest.fixture(scope="module")
 def long_recording(tmp_path_factory) -> Path:
-    """Ten minutes of speech-band noise: long enough to be stopped in any phase."""
+    """Ten minutes of speech-band noise in phrases (2 s on, 1.3 s of pause 26 dB down, so
+    it is not refused as noise without speech): long enough to be stopped in any phase."""
     path = tmp_path_factory.mktemp("long") / "long.wav"
     run_ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=600:c=pink:r=44100:a=0.05:seed=9",
-               "-af", "highpass=f=100,lowpass=f=6000,volume=0.5", "-c:a", "pcm_s16le",
-               str(path))
+               "-af", "highpass=f=100,lowpass=f=6000,"
+                      "volume='0.025+0.5*gt(sin(2*PI*0.3*t),-0.5)':eval=frame",
+               "-c:a", "pcm_s16le", str(path))
     return path
 
 

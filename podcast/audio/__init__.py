@@ -1,25 +1,31 @@
-"""Mastering: any input -> levelled, normalised, true-peak-limited, tagged CBR MP3.
+"""Mastering: any input -> cleaned, levelled, normalised, true-peak-limited, tagged CBR MP3.
 
-Streaming passes over the audio, so memory does not grow with the episode's length:
+Streaming passes over the audio, so memory does not grow with the episode's length.  The
+numpy parts live in modules of their own: :mod:`.cleanup` (high-pass, hum notches, noise
+reduction), :mod:`.levelling` (noise floor, speech, the gain curve) and :mod:`.timeline`
+(pause cuts and the times they move); this module runs ffmpeg.
 
 1. **Analysis.**  ffmpeg decodes each input (intro, interview, outro), converts it to the
-   output's sample rate and channel layout and runs ``ebur128``, whose frame log gives the
-   momentary loudness of every 400 ms block, 10 per second.  Those blocks are exactly the
-   BS.1770 gating blocks, so everything else is arithmetic in numpy (:func:`level_gains`):
-   a slowly moving *levelling* gain that brings the quiet guest up to the host, and the
-   *prediction* of the integrated loudness after it, from which one final offset hits the
-   target.  A silent input is caught here, before anything is written.  A long WAV or
-   FLAC recording is read as two halves by two ffmpeg processes at once (one per core).
+   output's sample rate and channel layout, cleans the interview (:mod:`.cleanup`: its
+   mains hum is found first, from its first minute) and runs ``ebur128``, whose frame log
+   gives the momentary loudness of every 400 ms block, 10 per second.  Those blocks are
+   exactly the BS.1770 gating blocks, so everything else is arithmetic in numpy
+   (:func:`level_gains`): the speech-aware *levelling* gain, and the *prediction* of the
+   integrated loudness after it, from which one final offset hits the target.  Input with
+   no speech is refused here (:func:`sound_problem`), before anything is written.  A long
+   WAV or FLAC recording is read as two halves by two ffmpeg processes at once.
 2. **Calibration.**  Two things the prediction cannot know are measured instead: the MP3
    encoder's own gain (:func:`codec_gain`, 4 s of noise, libmp3lame comes out ~0.45 dB
    quiet) and the loudness the limiter shaves off (:func:`calibrate`: the gain curve with
-   and without the limiter over 6 s windows covering a tenth of a long program, all of a
-   short one; the windows are heard by two ffmpeg runs at once).
+   and without the limiter over 6 s windows covering a tenth of a program over 2 minutes,
+   all of a shorter one; the windows are heard by two ffmpeg runs at once).
    :func:`limiter_correction` turns them into one more gain.
 3. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
-   ``A`` decodes, applies the gain curve (a 10 Hz gain envelope read as a second audio
-   input, resampled to the audio rate and multiplied in: smooth, per sample), and limits
-   peaks (``alimiter``, ceiling below the true-peak target);
+   ``A`` decodes and cleans (with ``audio.denoise``, the noise reduction learns from a
+   pause played before the recording, :class:`Preroll`), applies the gain curve (a 10 Hz
+   gain envelope read as another audio input, resampled to the audio rate and multiplied
+   in: smooth, per sample), cuts long pauses (``audio.max_pause``), and limits peaks
+   (``alimiter``, ceiling below the true-peak target);
    ``B`` encodes CBR MP3 with libmp3lame and, through the ``tee`` muxer, writes the file
    and a copy of the same MP3 bytes to ``C``, which decodes and measures them
    (``ebur128=peak=true``).  The figures reported are therefore those of the very MP3
@@ -50,10 +56,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import binaries
-from .binaries import ffmpeg, ffprobe
-from .errors import AudioError, ConfigError
-from .loudness import (
+from .. import binaries
+from ..binaries import ffmpeg, ffprobe
+from ..errors import AudioError, ConfigError
+from ..loudness import (
     AudioInfo,
     block_energy,
     check_complete,
@@ -72,27 +78,35 @@ from .loudness import (
     probe,
     wav_declared_duration,
 )
-from .model import AudioSettings, Episode, Show
+from ..model import AudioSettings, Episode, Show
+from .cleanup import cleanup_filter, denoise_filter, quietest_stretch, resolve_hum
+from .levelling import (
+    AUDIBLE,
+    BLOCK,
+    SPEECH_SNR,
+    Levelling,
+    SpeechProfile,
+    level_gains,
+    moving_average,
+    speech_profile,
+)
+from .timeline import Timeline, cut_filter, pause_cuts
 
 #: Below this integrated loudness an input is silence or noise: boosting it would only
 #: amplify hiss (a +40 dB gain is never right for an interview).
 MIN_INPUT_LUFS = -55.0
-#: Seconds of the ebur128 frame log: one momentary value per 100 ms.
-BLOCK = 0.1
-#: A block counts as speech when louder than this many LU below the input's loudness
-#: (guests are typically 6-15 LU quieter than the host) ...
-SPEECH_RANGE = 25.0
-#: ... and louder than this floor (room noise, breaths).
-SPEECH_FLOOR = -60.0
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
 #: sample peaks, and MP3 encoding adds inter-sample overshoot.
 PEAK_MARGIN = 1.2
 #: Sample rate (Hz) of the gain envelope handed to ffmpeg.
 ENVELOPE_RATE = 10
 #: The limiter calibration listens to the whole of a recording up to this long (s) ...
-CALIBRATION_WHOLE = 600.0
-#: ... and to this many windows of this many seconds, evenly spread, over a longer one
-#: (a tenth of an hour), read by seeking so the rest is not even decoded.
+CALIBRATION_WHOLE = 120.0
+#: ... and to a tenth of a longer one in windows of CALIBRATION_WINDOW seconds, evenly
+#: spread, between this many and this many windows (10 minutes: 10 windows, an hour: 60),
+#: read by seeking so the rest is not even decoded.  (Hearing all of a 10-minute
+#: recording cost 2.3 s, more than half the bare transcode.)
+CALIBRATION_WINDOWS_MIN = 10
 CALIBRATION_WINDOWS = 60
 CALIBRATION_WINDOW = 6.0
 #: The largest correction (dB) the calibration may apply; more means something is off.
@@ -108,33 +122,6 @@ WAV_PACKET = 65536
 
 
 @dataclass(frozen=True)
-class Levelling:
-    """The gain curve and what it is predicted to achieve.
-
-    ``gains_db[i]`` applies from ``times[i]`` (seconds) on.  ``levelling_db`` is the
-    speaker-levelling part alone; ``offset_db`` the one overall gain added to reach the
-    target; ``predicted_lufs`` the integrated loudness the curve is expected to give.
-    """
-
-    times: np.ndarray
-    gains_db: np.ndarray
-    levelling_db: np.ndarray
-    input_lufs: float
-    offset_db: float
-    predicted_lufs: float
-
-    def summary(self) -> dict:
-        """A JSON-ready description (range of gains applied)."""
-        return {
-            "input_lufs": round(self.input_lufs, 2),
-            "offset_db": round(self.offset_db, 2),
-            "predicted_lufs": round(self.predicted_lufs, 2),
-            "levelling_min_db": round(float(self.levelling_db.min()), 2),
-            "levelling_max_db": round(float(self.levelling_db.max()), 2),
-        }
-
-
-@dataclass(frozen=True)
 class Analysis:
     """Pass 1 over one input file: its momentary loudness series and decoded length."""
 
@@ -143,6 +130,7 @@ class Analysis:
     momentary: np.ndarray  # LUFS of each block, as the output's layout reads it
     duration: float
     lra: float
+    filters: str = ""  # the cleanup chain the audio was read through (see .cleanup)
 
 
 @dataclass(frozen=True)
@@ -180,67 +168,6 @@ class MasterResult:
 # --------------------------------------------------------------------------- pure functions
 
 
-def moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average over ``width`` samples, edges padded with the edge values."""
-    if width <= 1 or values.size == 0:
-        return values.astype(float)
-    half = width // 2
-    padded = np.pad(values.astype(float), (half, width - 1 - half), mode="edge")
-    kernel = np.ones(width) / width
-    return np.convolve(padded, kernel, mode="valid")
-
-
-def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
-                window: float = 3.0, smooth: float = 1.5, max_boost: float = 20.0,
-                max_cut: float = 10.0) -> Levelling:
-    """The speaker-levelling gain curve for blocks of momentary loudness, and its offset.
-
-    For each block: the loudness of the speech blocks within ``window`` seconds either side
-    (energy mean), and the gain that brings it to the input's integrated loudness, clamped
-    to ``+max_boost`` / ``-max_cut`` dB.  Pauses and silence never set a gain of their own:
-    they hold the gain of the speech around them.  The curve is smoothed twice over
-    ``smooth`` seconds so it never pumps.  Finally the integrated loudness after the curve
-    is predicted with the BS.1770 gates over the same blocks, and one offset moves it onto
-    ``target``.  ``times`` are the blocks' ends (as ebur128 logs them); the gains apply
-    from the blocks' centres.
-    """
-    times = np.asarray(times, dtype=float)
-    loud = np.where(np.isfinite(momentary), np.asarray(momentary, dtype=float), -200.0)
-    input_lufs = gated_loudness(loud)
-    if not math.isfinite(input_lufs):
-        raise ValueError("no block above the -70 LUFS gate: the input is silent")
-    speech = loud > max(input_lufs - SPEECH_RANGE, SPEECH_FLOOR)
-    energy = np.where(speech, block_energy(loud), 0.0)
-
-    half = max(1, round(window / BLOCK))
-    sums = np.concatenate([[0.0], np.cumsum(energy)])
-    counts = np.concatenate([[0], np.cumsum(speech)])
-    index = np.arange(loud.size)
-    low, high = np.clip(index - half, 0, loud.size), np.clip(index + half + 1, 0, loud.size)
-    count = counts[high] - counts[low]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        local = energy_loudness((sums[high] - sums[low]) / count)
-    defined = count > 0
-    gain = np.clip(input_lufs - np.where(defined, local, 0.0), -max_cut, max_boost)
-    if defined.any():
-        # Long silences: hold (interpolate between) the gains of the speech either side.
-        gain = np.interp(index, index[defined], gain[defined])
-    width = max(1, round(smooth / BLOCK))
-    levelling = moving_average(moving_average(gain, width), width)
-
-    predicted_before_offset = gated_loudness(loud + levelling)
-    offset = target - predicted_before_offset
-    gains = levelling + offset
-    return Levelling(
-        times=np.maximum(times - 2 * BLOCK, 0.0),
-        gains_db=gains,
-        levelling_db=levelling,
-        input_lufs=input_lufs,
-        offset_db=offset,
-        predicted_lufs=gated_loudness(loud + gains),
-    )
-
-
 def gain_envelope(times: np.ndarray, gains_db: np.ndarray, duration: float, *,
                   rate: int = ENVELOPE_RATE) -> np.ndarray:
     """The gain curve as linear factors sampled ``rate`` times a second from 0 s.
@@ -262,7 +189,9 @@ def calibration_windows(duration: float) -> np.ndarray | None:
     None when it is short enough to be heard whole."""
     if duration <= CALIBRATION_WHOLE:
         return None
-    return np.linspace(0.0, duration - CALIBRATION_WINDOW, CALIBRATION_WINDOWS)
+    count = int(np.clip(round(0.1 * duration / CALIBRATION_WINDOW), CALIBRATION_WINDOWS_MIN,
+                        CALIBRATION_WINDOWS))
+    return np.linspace(0.0, duration - CALIBRATION_WINDOW, count)
 
 
 def window_mask(times: np.ndarray, starts: np.ndarray | None,
@@ -315,8 +244,10 @@ def _channel_layout(channels: str) -> tuple[str, int]:
     return ("mono", 1) if channels == "mono" else ("stereo", 2)
 
 
-def _format_filter(rate: int, layout: str) -> str:
-    return f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"
+def _format_filter(rate: int, layout: str, filters: str = "") -> str:
+    """Conversion to the output's rate and layout, then ``filters`` (the cleanup) if any."""
+    chain = f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"
+    return f"{chain},{filters}" if filters else chain
 
 
 # --------------------------------------------------------------------------- progress
@@ -355,8 +286,9 @@ class _Progress:
 
 def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
             progress: Callable[[float], None] = lambda _s: None,
-            split_from: float = SPLIT_MIN) -> Analysis:
-    """Decode ``info.path`` to the output format and log its momentary loudness.
+            split_from: float = SPLIT_MIN, filters: str = "") -> Analysis:
+    """Decode ``info.path`` to the output format, clean it (``filters``, see
+    :mod:`.cleanup`) and log its momentary loudness.
 
     Streams ffmpeg's stderr line by line, keeping only two numbers per 100 ms, so memory
     stays small for any length.  A PCM or FLAC recording of ``split_from`` seconds or more
@@ -367,10 +299,10 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
     length = declared_duration(info)
     seekable = info.codec.startswith("pcm_") or info.codec == "flac"
     if length is not None and seekable and length >= split_from:
-        frames = _meter_halves(info.path, rate, layout, length, progress)
+        frames = _meter_halves(info.path, rate, layout, length, progress, filters)
         lra = loudness_range(frames.short_term)
     else:
-        frames = _meter(analysis_command(info.path, rate, layout), progress)
+        frames = _meter(analysis_command(info.path, rate, layout, filters=filters), progress)
         try:
             lra = parse_summary(frames.tail).get("lra", 0.0)
         except ValueError:
@@ -382,11 +314,11 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
     # The frame log stops at the last full 100 ms: allow for that and one packet.
     check_complete(full, decoded + 0.25, frames.log, what=what)
     return Analysis(info=info, times=frames.times, momentary=frames.momentary,
-                    duration=decoded, lra=lra)
+                    duration=decoded, lra=lra, filters=filters)
 
 
 def _meter_halves(path: Path, rate: int, layout: str, length: float,
-                  progress: Callable[[float], None]) -> _Frames:
+                  progress: Callable[[float], None], filters: str = "") -> _Frames:
     """The frame log of ``path`` read as two halves at once, joined without a seam."""
     middle = round(length / 2, 1)
     lead = middle - SPLIT_OVERLAP
@@ -402,8 +334,10 @@ def _meter_halves(path: Path, rate: int, layout: str, length: float,
     # the pool's shutdown does not wait for it to read its half to the end.
     with ThreadPoolExecutor(max_workers=1) as pool, binaries.job():
         second = pool.submit(contextvars.copy_context().run, _meter,
-                             analysis_command(path, rate, layout, start=lead), half(1))
-        first = _meter(analysis_command(path, rate, layout, length=middle), half(0))
+                             analysis_command(path, rate, layout, start=lead,
+                                              filters=filters), half(1))
+        first = _meter(analysis_command(path, rate, layout, length=middle, filters=filters),
+                       half(0))
         late = second.result()
     # The second half's first blocks lack their history: keep those of the first.
     early = first.times <= middle + BLOCK / 2
@@ -440,13 +374,13 @@ def _input_options(path: Path) -> list[str]:
 
 
 def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
-                     length: float | None = None) -> list[str]:
+                     length: float | None = None, filters: str = "") -> list[str]:
     """Pass 1's ffmpeg command line: decode to the output format, log every block."""
     seek = ["-ss", f"{start:.3f}"] if start is not None else []
     stop = ["-t", f"{length:.3f}"] if length is not None else []
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             *seek, *stop, *_input_options(path), "-i", str(path), "-map", "0:a:0",
-            "-af", f"{_format_filter(rate, layout)},{meter(frames=True)}",
+            "-af", f"{_format_filter(rate, layout, filters)},{meter(frames=True)}",
             "-f", "null", "-"]
 
 
@@ -481,11 +415,39 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
 # --------------------------------------------------------------------------- pass 2
 
 
-def _program_chains(inputs: list[Path], *, rate: int, layout: str) -> tuple[list[str], str]:
-    """Filter chains decoding and joining the inputs; returns them and the joined label."""
+@dataclass(frozen=True)
+class Preroll:
+    """A pause of the recording played once more before it, for the noise reduction to
+    learn the noise from (``denoise``, see :func:`.cleanup.denoise_filter`) before the
+    recording starts, then cut off: every pause is cleaned, the one it learns from too.
+    ``index`` is the recording's input; the pause is read by seeking a second input."""
+
+    index: int
+    path: Path
+    start: float
+    length: float
+    denoise: str
+
+
+def _program_chains(inputs: list[Path], *, rate: int, layout: str,
+                    filters: list[str] | None = None, preroll: Preroll | None = None,
+                    preroll_input: int = 0) -> tuple[list[str], str]:
+    """Filter chains decoding, cleaning (``filters``, one chain per input) and joining the
+    inputs (with the ``preroll`` read from input ``preroll_input``); returns them and the
+    joined label."""
     chains, labels = [], []
+    filters = filters or [""] * len(inputs)
     for index in range(len(inputs)):
-        chains.append(f"[{index}:a:0]{_format_filter(rate, layout)}[s{index}]")
+        clean = _format_filter(rate, layout, filters[index])
+        if preroll is not None and preroll.index == index:
+            length = f"{preroll.length:.3f}"
+            chains += [f"[{index}:a:0]{clean}[m{index}]",
+                       f"[{preroll_input}:a:0]{clean},atrim=duration={length},"
+                       f"apad=whole_dur={length}[p{index}]",
+                       f"[p{index}][m{index}]concat=n=2:v=0:a=1,{preroll.denoise},"
+                       f"atrim=start={length},asetpts=PTS-STARTPTS[s{index}]"]
+        else:
+            chains.append(f"[{index}:a:0]{clean}[s{index}]")
         labels.append(f"[s{index}]")
     joined = "".join(labels)
     if len(inputs) > 1:
@@ -518,7 +480,7 @@ def _limiter(ceiling: float) -> str:
 
 def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
               ceiling: float, windows: tuple[Path, np.ndarray] | None = None,
-              step: float = 1.0) -> dict[str, float]:
+              step: float = 1.0, filters: list[str] | None = None) -> dict[str, float]:
     """Measure the gain curve with and without the limiter.
 
     The program (``inputs`` joined, one ffmpeg run) or, given ``windows`` = (recording,
@@ -532,7 +494,8 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     """
     if windows is None:
         summaries = _calibration_run(calibration_command(
-            inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step))
+            inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step,
+            filters=filters))
         return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
     recording, starts = windows
     gains = np.fromfile(envelope, dtype="<f4")
@@ -549,7 +512,7 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
         part.tofile(path)
         commands.append(calibration_command(
             inputs, path, rate=rate, layout=layout, ceiling=ceiling, step=step,
-            windows=(recording, starts[first:stop]), framelog=True))
+            windows=(recording, starts[first:stop]), framelog=True, filters=filters))
     # Inner job first out: an exception here ends both runs before the pool joins them.
     with ThreadPoolExecutor(max_workers=len(commands)) as pool, binaries.job():
         futures = [pool.submit(contextvars.copy_context().run, _calibration_run, command)
@@ -562,24 +525,30 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
 def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
                         ceiling: float, step: float,
                         windows: tuple[Path, np.ndarray] | None = None,
-                        framelog: bool = False) -> list[str]:
-    """The ffmpeg command line of one calibration run (see :func:`calibrate`)."""
+                        framelog: bool = False,
+                        filters: list[str] | None = None) -> list[str]:
+    """The ffmpeg command line of one calibration run (see :func:`calibrate`).
+
+    ``filters`` are the inputs' cleanup chains; with ``windows``, the recording's is the
+    one of the input that is the recording."""
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     if windows is None:
-        chains, joined = _program_chains(inputs, rate=rate, layout=layout)
+        chains, joined = _program_chains(inputs, rate=rate, layout=layout, filters=filters)
         for path in inputs:
             command += [*_input_options(path), "-i", str(path)]
         count = len(inputs)
     else:
         recording, starts = windows
         chains, labels = [], ""
+        cleanup = (filters or [""] * len(inputs))[inputs.index(recording)] \
+            if recording in inputs else ""
         for index, start in enumerate(starts):
             command += ["-ss", f"{start:.3f}", "-t", str(CALIBRATION_WINDOW),
                         "-i", str(recording)]
             # Exactly one window long each, so the envelope stays in step.  (No 64 KiB
             # packets here: 6 s windows gain nothing, and 30 inputs' queues of them cost
             # 50 MiB more per run.)
-            chains.append(f"[{index}:a:0]{_format_filter(rate, layout)},"
+            chains.append(f"[{index}:a:0]{_format_filter(rate, layout, cleanup)},"
                           f"atrim=duration={CALIBRATION_WINDOW},"
                           f"apad=whole_dur={CALIBRATION_WINDOW}[w{index}]")
             labels += f"[w{index}]"
@@ -618,18 +587,31 @@ def _calibration_run(command: list[str]) -> dict[str, dict]:
 
 
 def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
-                    layout: str, channels: int, bitrate: str,
-                    ceiling: float) -> tuple[list[str], list[str], list[str]]:
-    """The three ffmpeg command lines of pass 2 (process, encode, measure)."""
-    chains, joined = _program_chains(inputs, rate=rate, layout=layout)
+                    layout: str, channels: int, bitrate: str, ceiling: float,
+                    filters: list[str] | None = None,
+                    cuts: list[tuple[float, float]] | None = None,
+                    preroll: Preroll | None = None,
+                    ) -> tuple[list[str], list[str], list[str]]:
+    """The three ffmpeg command lines of pass 2 (process, encode, measure).
+
+    ``cuts`` (program seconds, see :mod:`.timeline`) are taken out after the gain curve
+    (which runs on the uncut program's time) and before the limiter; the ``preroll``'s
+    pause is read by one more input, after the envelope's."""
+    chains, joined = _program_chains(inputs, rate=rate, layout=layout, filters=filters,
+                                     preroll=preroll, preroll_input=len(inputs) + 1)
     chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
-    chains.append(f"[levelled]{_limiter(ceiling)},aformat=sample_fmts=flt[out]")
+    cut = cut_filter(cuts or [], rate)
+    chains.append(f"[levelled]{cut + ',' if cut else ''}{_limiter(ceiling)},"
+                  f"aformat=sample_fmts=flt[out]")
     process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
                "-progress", "pipe:2"]
     for path in inputs:
         process += [*_input_options(path), "-i", str(path)]
-    process += [*_envelope_input(envelope), "-filter_complex", ";".join(chains),
-                "-map", "[out]", "-f", "f32le",
+    process += _envelope_input(envelope)
+    if preroll is not None:
+        process += ["-ss", f"{preroll.start:.3f}", "-t", f"{preroll.length:.3f}",
+                    "-i", str(preroll.path)]
+    process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
                 "-ar", str(rate), "-ac", str(channels), "pipe:1"]
     encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
               "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
@@ -782,6 +764,11 @@ class Program:
         """The input files in playing order."""
         return [analysis.info.path.resolve() for _what, analysis in self.parts]
 
+    @property
+    def filters(self) -> list[str]:
+        """The cleanup chain of each input, in playing order (empty: none)."""
+        return [analysis.filters for _what, analysis in self.parts]
+
     @classmethod
     def join(cls, parts: list[tuple[str, Analysis]]) -> Program:
         """Lay the analyses end to end (each taking its declared length when known)."""
@@ -806,6 +793,9 @@ class Plan:
     correction: float
     ceiling: float
     envelope: Path
+    timeline: Timeline = field(default_factory=Timeline)
+    filters: list[str] = field(default_factory=list)  # pass 2's per input
+    preroll: Preroll | None = None  # the noise reduction's, when it learns from a pause
 
 
 def _check_output(output: Path, overwrite: bool) -> None:
@@ -817,35 +807,99 @@ def _check_output(output: Path, overwrite: bool) -> None:
                          fix="create the folder first, or choose another -o path")
 
 
-def _analyse_inputs(settings: AudioSettings, episode: Episode,
-                    bar: _Progress) -> list[tuple[str, Analysis]]:
-    """Probe, then analyse the intro, the interview and the outro, in playing order."""
+def _analyse_inputs(settings: AudioSettings, episode: Episode, bar: _Progress, *,
+                    only_intro: bool = False) -> list[tuple[str, Analysis]]:
+    """Probe, then analyse the intro, the interview and the outro, in playing order
+    (``only_intro``: the intro alone)."""
     layout, _channels = _channel_layout(settings.channels)
     parts = [("intro", settings.intro), ("audio file", episode.audio),
              ("outro", settings.outro)]
+    if only_intro:
+        parts = parts[:1]
     infos = [(what, probe(path, what=what)) for what, path in parts if path is not None]
     analyses = []
     for what, info in infos:
+        # Only the interview is cleaned: an intro or outro is music, finished already.
+        filters = _cleanup(settings, info) if what == "audio file" else ""
         with bar.phase(f"analysing {info.path.name}", declared_duration(info) or 0.0) as update:
             analyses.append((what, analyse(info, rate=settings.sample_rate, layout=layout,
-                                           what=what, progress=update)))
+                                           what=what, progress=update, filters=filters)))
     return analyses
 
 
+def _cleanup(settings: AudioSettings, info: AudioInfo) -> str:
+    """The cleanup chain for the recording ``info``: high-pass, and hum notches when
+    ``audio.hum`` names a mains frequency or ``auto`` finds one."""
+    return cleanup_filter(settings.highpass, resolve_hum(settings.hum, info))
+
+
 def _check_program(program: Program, episode: Episode) -> None:
-    """Refuse a silent interview and chapters past its end, before anything is written."""
-    main = program.main
-    lufs = gated_loudness(main.momentary)
-    if lufs < MIN_INPUT_LUFS:
-        level = "no sound at all" if not math.isfinite(lufs) else f"{lufs:.1f} LUFS"
-        raise AudioError(
-            f"the audio file is silent or nearly silent ({level}); mastering would only "
-            f"amplify noise", file=episode.audio,
-            fix="check the recording: wrong track, muted microphone, or an empty export")
-    problems = chapter_problems(episode, main.duration)
+    """Refuse an interview without speech and chapters past its end, before anything is
+    written."""
+    problem = sound_problem(program.main.momentary)
+    if problem is not None:
+        raise AudioError(f"the audio file {problem}; mastering would only amplify noise",
+                         file=episode.audio,
+                         fix="check the recording: wrong track, muted microphone, a "
+                             "recorder left running, or an empty export")
+    problems = chapter_problems(episode, program.main.duration)
     if problems:
         raise ConfigError("; ".join(problems), file=episode.source, field="chapters",
                           fix="correct the chapter start times or use the full recording")
+
+
+def sound_problem(momentary: np.ndarray) -> str | None:
+    """Why a recording (its block loudness series) cannot be mastered, or None.
+
+    Says what it is: digital silence, faint hiss under the -70 LUFS gate, speech far too
+    quiet to lift, or noise with no speech in it (nothing rises out of its own floor).
+    """
+    loud = np.asarray(momentary, dtype=float)
+    audible = loud[np.isfinite(loud) & (loud > AUDIBLE)]
+    if audible.size == 0:
+        return "is silent (no sound at all: digital silence)"
+    level = float(energy_loudness(np.mean(block_energy(audible))))
+    lufs = gated_loudness(loud)
+    profile = speech_profile(loud)
+    if not math.isfinite(lufs):
+        return (f"holds only faint noise (hiss at {level:.1f} LUFS, under the -70 LUFS "
+                f"gate), no speech")
+    if not profile.has_speech:
+        return (f"holds no speech, only steady noise: nothing in it rises "
+                f"{SPEECH_SNR:g} dB above its noise floor ({profile.floor:.1f} LUFS; "
+                f"{lufs:.1f} LUFS overall)")
+    if lufs < MIN_INPUT_LUFS:
+        return (f"is nearly silent ({lufs:.1f} LUFS; bringing it to a podcast's loudness "
+                f"would take over {-16 - MIN_INPUT_LUFS:.0f} dB of gain)")
+    return None
+
+
+def program_timeline(settings: AudioSettings, program: Program) -> Timeline:
+    """Where the interview's times land in the master: after the intro, less the pauses
+    cut to ``audio.max_pause``."""
+    if settings.max_pause is None:
+        return Timeline(offset=program.intro_length)
+    main = program.main
+    return Timeline(offset=program.intro_length,
+                    cuts=pause_cuts(main.times, main.momentary, settings.max_pause,
+                                    offset=program.intro_length))
+
+
+def episode_timeline(show: Show, episode: Episode) -> Timeline:
+    """The :class:`Timeline` :func:`master` gives ``episode`` (for chapters and transcript
+    times published beside the MP3), found without mastering: the intro's length, and
+    with ``audio.max_pause`` the pass-1 analysis of the interview (the same blocks, so the
+    same cuts)."""
+    settings = show.audio
+    binaries.require()
+    with binaries.job():
+        parts = _analyse_inputs(settings, episode, _Progress(False),
+                                only_intro=settings.max_pause is None)
+    if settings.max_pause is None:
+        intro = next((analysis for what, analysis in parts if what == "intro"), None)
+        return Timeline(offset=(declared_duration(intro.info) or intro.duration)
+                        if intro else 0.0)
+    return program_timeline(settings, Program.join(parts))
 
 
 def _level(settings: AudioSettings, program: Program) -> tuple[Levelling, float]:
@@ -877,13 +931,41 @@ def _plan(settings: AudioSettings, program: Program, curve: Levelling, encoder: 
                      curve.times, curve.gains_db).tofile(heard_envelope)
     with bar.phase("calibrating", 1) as update:
         heard = calibrate(program.sources, heard_envelope, rate=settings.sample_rate,
-                          layout=layout, ceiling=ceiling, windows=windows)
+                          layout=layout, ceiling=ceiling, windows=windows,
+                          filters=program.filters)
         update(1)
     predicted = gated_loudness(program.momentary[mask] + curve.gains_db[mask])
     correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
     gain_envelope(curve.times, curve.gains_db + correction, program.length).tofile(envelope)
     return Plan(curve=curve, codec_gain=encoder, correction=correction, ceiling=ceiling,
-                envelope=envelope)
+                envelope=envelope, timeline=program_timeline(settings, program),
+                **_denoise_plan(settings, program, work))
+
+
+def _denoise_plan(settings: AudioSettings, program: Program, work: Path) -> dict:
+    """Pass 2's cleanup with the noise reduction (``filters``, ``preroll`` of a Plan).
+
+    The reduction learns the noise from the longest pause the analysis found, played
+    before the recording (:class:`Preroll`); with no pause it tracks the noise.  It is in
+    pass 2 only: a pause's place is known after the analysis, and removing noise moves
+    the gated loudness by hundredths of a LU."""
+    filters = program.filters
+    if settings.denoise == "off":
+        return {"filters": filters, "preroll": None}
+    main = program.main
+    index = [what for what, _analysis in program.parts].index("audio file")
+    stretch = quietest_stretch(main.times, speech_profile(main.momentary).speech)
+    commands = work / "denoise.cmd"
+    if stretch is None:
+        tracked = denoise_filter(settings.denoise, commands)
+        filters = [",".join(part for part in (chain, tracked) if part) if number == index
+                   else chain for number, chain in enumerate(filters)]
+        return {"filters": filters, "preroll": None}
+    start, stop = stretch
+    preroll = Preroll(index=index, path=main.info.path.resolve(), start=start,
+                      length=stop - start,
+                      denoise=denoise_filter(settings.denoise, commands, stop - start))
+    return {"filters": filters, "preroll": preroll}
 
 
 def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
@@ -892,7 +974,9 @@ def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
     layout, channels = _channel_layout(settings.channels)
     commands = encode_commands(
         program.sources, plan.envelope, temp.name, rate=settings.sample_rate, layout=layout,
-        channels=channels, bitrate=settings.bitrate, ceiling=plan.ceiling)
+        channels=channels, bitrate=settings.bitrate, ceiling=plan.ceiling,
+        filters=plan.filters or program.filters, cuts=plan.timeline.program_cuts(),
+        preroll=plan.preroll)
     with bar.phase(f"mastering {label}", program.length) as update:
         return run_encode(commands, temp.parent, update)
 
@@ -900,13 +984,13 @@ def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
 def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Program,
             plan: Plan, measured: dict[str, float]) -> MasterResult:
     """Tag the temp MP3, write its figures beside it, and move both into place."""
-    from .tags import write_tags
+    from ..tags import write_tags
 
     settings = show.audio
     _layout, channels = _channel_layout(settings.channels)
     duration = _mp3_duration(temp)
     tag_size = write_tags(temp, show, episode, duration=duration,
-                          chapter_offset=program.intro_length)
+                          timeline=plan.timeline)
     main = program.main
     figures = MasterFigures(
         path=str(output), lufs=measured["lufs"], true_peak=measured.get("peak", -math.inf),
@@ -920,7 +1004,9 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
                "intro": program.intro_length},
         output=figures, levelling={**plan.curve.summary(),
                                    "codec_gain_db": round(plan.codec_gain, 2),
-                                   "limiter_correction_db": round(plan.correction, 2)})
+                                   "limiter_correction_db": round(plan.correction, 2),
+                                   "cuts": [list(cut) for cut in plan.timeline.cuts],
+                                   "removed_s": round(plan.timeline.removed, 3)})
     # Both files are complete before either is renamed into place.
     sidecar = temp.with_suffix(".json")
     sidecar.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -990,8 +1076,12 @@ def rehearse(settings: AudioSettings, folder: Path,
     with binaries.job():
         on_step("analysis")
         layout, _channels = _channel_layout(settings.channels)
-        analysis = analyse(probe(source, what="test audio"), rate=settings.sample_rate,
-                           layout=layout, what="test audio")
+        info = probe(source, what="test audio")
+        # The cleanup with every filter it can use: hum detection runs, and the notches
+        # are used even though the test audio does not hum.
+        hum = resolve_hum(settings.hum, info) or (None if settings.hum == "off" else 50)
+        analysis = analyse(info, rate=settings.sample_rate, layout=layout, what="test audio",
+                           filters=cleanup_filter(settings.highpass, hum))
         program = Program.join([("audio file", analysis)])
         on_step("encoder gain")
         curve, encoder = _level(settings, program)
@@ -1033,3 +1123,13 @@ def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+__all__ = [
+    "BLOCK", "MIN_INPUT_LUFS", "Analysis", "Levelling", "MasterFigures", "MasterResult",
+    "SpeechProfile", "Timeline", "analyse", "calibrate", "calibration_windows",
+    "chapter_problems", "episode_timeline",
+    "codec_gain", "gain_envelope", "level_gains", "limiter_correction", "master",
+    "moving_average", "rehearse", "sound_problem", "speech_profile", "window_mask",
+    "write_test_audio",
+]

@@ -1,0 +1,136 @@
+"""Dead-air trimming (``audio.max_pause``) and the timeline it leaves.
+
+Pauses longer than ``max_pause`` are shortened to it by cutting their middle: half of
+``max_pause`` of room tone stays on each side, so the cut falls in noise, never in a word.
+Cuts lie on the 100 ms grid of the master's program time (intro included): pass 2 cuts the
+audio in 100 ms frames (``asetnsamples`` + ``aselect``), streaming and sample-exact.
+
+:class:`Timeline` maps a time in the recording (a chapter start, a transcript cue) to the
+master's: plus the intro, minus every cut before it; a time inside a cut snaps to the cut.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .levelling import BLOCK, speech_profile
+
+#: The frame grid (s) of the cuts: 100 ms, a whole number of samples at every MP3 rate.
+GRID = 0.1
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Recording time -> master time: ``offset`` (the intro) and ``cuts`` (recording
+    seconds, ``[start, end)``, sorted)."""
+
+    offset: float = 0.0
+    cuts: tuple[tuple[float, float], ...] = ()
+
+    def __call__(self, seconds: float) -> float:
+        removed = 0.0
+        for start, end in self.cuts:
+            if seconds >= end:
+                removed += end - start
+            elif seconds > start:
+                removed += seconds - start  # inside the cut: snaps to it
+        return seconds + self.offset - removed
+
+    @property
+    def removed(self) -> float:
+        """Seconds cut in all."""
+        return sum(end - start for start, end in self.cuts)
+
+    def program_cuts(self) -> list[tuple[float, float]]:
+        """The cuts in program time (intro included), as pass 2 applies them."""
+        return [(start + self.offset, end + self.offset) for start, end in self.cuts]
+
+
+def pause_cuts(times: np.ndarray, momentary: np.ndarray, max_pause: float, *,
+               offset: float = 0.0) -> tuple[tuple[float, float], ...]:
+    """The spans (recording seconds) to cut so no pause between speech lasts more than
+    ``max_pause`` s.  ``times``/``momentary`` are the recording's 400 ms blocks; a pause
+    runs from the end of the last speech block's window to the start of the next one's.
+    Cut edges fall on the :data:`GRID` of program time (``offset`` = the intro)."""
+    speech = speech_profile(momentary).speech
+    index = np.flatnonzero(speech)
+    cuts = []
+    for before, after in zip(index[:-1], index[1:], strict=True):
+        if after - before < 2:
+            continue
+        silent_from, silent_to = times[before], times[after] - 4 * BLOCK
+        if silent_to - silent_from <= max_pause:
+            continue
+        start = _on_grid(silent_from + max_pause / 2 + offset, math.ceil) - offset
+        end = _on_grid(silent_to - max_pause / 2 + offset, math.floor) - offset
+        if end - start >= GRID - 1e-9:
+            cuts.append((round(start, 6), round(end, 6)))
+    return tuple(cuts)
+
+
+def _on_grid(seconds: float, rounding: Callable[[float], float]) -> float:
+    return round(rounding(round(seconds / GRID, 6)) * GRID, 6)
+
+
+def cut_filter(cuts: list[tuple[float, float]], rate: int) -> str:
+    """The filters cutting ``cuts`` (program seconds, on the grid) out of a stream: 100 ms
+    frames, dropped when they start inside a cut, then timestamps made continuous."""
+    if not cuts:
+        return ""
+    inside = "+".join(f"between(t,{start - 1e-4:.4f},{end - 1e-4:.4f})"
+                      for start, end in cuts)
+    return (f"asetnsamples=n={round(rate * GRID)}:p=0,aselect='not({inside})',"
+            f"asetpts=N/SR/TB")
+
+
+# --------------------------------------------------------------------------- transcripts
+
+_CUE = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})([.,])(\d{3})")
+
+
+def retime_transcript(data: bytes, suffix: str, timeline: Timeline) -> bytes:
+    """A transcript's cue times moved onto the master's timeline.
+
+    WebVTT and SRT cue lines (``00:01:02.500 --> 00:01:04.000``) and Podcasting 2.0 JSON
+    (``startTime``/``endTime`` of each segment) are rewritten; HTML and plain text carry
+    no times and come back unchanged.
+    """
+    if suffix in (".vtt", ".srt"):
+        text = data.decode("utf-8-sig")
+        lines = [_retime_cue_line(line, timeline) if "-->" in line else line
+                 for line in text.split("\n")]
+        return "\n".join(lines).encode("utf-8")
+    if suffix == ".json":
+        document = json.loads(data.decode("utf-8"))
+        for segment in document.get("segments", []):
+            for key in ("startTime", "endTime"):
+                if isinstance(segment.get(key), (int, float)):
+                    segment[key] = round(timeline(float(segment[key])), 3)
+        return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return data
+
+
+def _retime_cue_line(line: str, timeline: Timeline) -> str:
+    def move(match: re.Match) -> str:
+        hours, minutes, secs, mark, millis = match.groups()
+        seconds = (int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
+                   + int(millis) / 1000)
+        return _clock(timeline(seconds), mark, with_hours=hours is not None)
+
+    return _CUE.sub(move, line)
+
+
+def _clock(seconds: float, mark: str, *, with_hours: bool) -> str:
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    if with_hours or hours:
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}{mark}{millis:03d}"
+    return f"{minutes:02d}:{secs:02d}{mark}{millis:03d}"

@@ -1,0 +1,122 @@
+"""Dead-air trimming (``audio.max_pause``): a 10 s pause becomes 1.5 s, and every chapter
+and transcript time after it moves by the same amount, in the MP3's CHAP frames, the
+published JSON chapters and the published transcript.
+
+The pause is measured on the master with ffmpeg's meter (the run of 400 ms blocks at the
+room-noise level), not with the product's code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from audio_fixtures import Passage, interview, momentary_series
+
+from podcast.audio.timeline import Timeline, retime_transcript
+from podcast.config import load_show
+from podcast.publish import publish
+from podcast.tags import read_tags
+
+SLUG = "002-marc-olivier"
+#: Host 0-20 s, a 10 s pause, the guest 30-50 s.
+SESSION = [Passage("host", 0, 20), Passage("phone", 30, 50)]
+CHAPTERS = ('  - {start: "0:00", title: "Introduction"}\n'
+            '  - {start: "0:35", title: "Après la pause"}\n'
+            '  - {start: "0:45", title: "Un conseil"}\n')
+VTT = ("WEBVTT\n\n00:00:05.000 --> 00:00:08.000\n<v Julien Morel>Avant.\n\n"
+       "00:00:25.000 --> 00:00:26.000\n<v Julien Morel>(silence)\n\n"
+       "00:00:36.500 --> 00:00:40.000\n<v Marc Olivier>Après.\n")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, request) -> tuple[Path, dict]:
+    demo_show = request.getfixturevalue("demo_show_module")
+    root = demo_show.parent
+    config = demo_show.read_text().replace("  sample_rate: 44100\n",
+                                           "  sample_rate: 44100\n  max_pause: 1.5\n")
+    demo_show.write_text(config)
+    folder = root / "episodes" / SLUG
+    interview(folder / "pause.wav", SESSION, {"host": -20.0, "phone": -30.0}, rate=44100,
+              channels=1, noise_dbfs=-60.0, noise_color="pink")
+    text = (folder / "episode.md").read_text()
+    text = text.replace("audio: interview.m4a", "audio: pause.wav")
+    text = re.sub(r"chapters:\n(  - .*\n)+", "chapters:\n" + CHAPTERS, text)
+    (folder / "episode.md").write_text(text)
+    (folder / "transcript.vtt").write_text(VTT)
+    show = load_show(demo_show)
+    publish(show, [SLUG], dry_run=False, storage_url=None,
+            now=datetime(2026, 12, 1, tzinfo=timezone.utc), echo=lambda _line: None)
+    manifest = json.loads((root / "public" / "podcast-manifest.json").read_text())
+    media = next(entry for entry in manifest["media"] if entry["slug"] == SLUG) \
+        if isinstance(manifest["media"], list) else manifest["media"][SLUG]
+    return root / "public", media
+
+
+@pytest.fixture(scope="module")
+def demo_show_module(tmp_path_factory) -> Path:
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path_factory.mktemp("trim")
+    for name in ("assets", "episodes"):
+        shutil.copytree(repo / name, root / name)
+    shutil.copy(repo / "podcast.yaml", root / "podcast.yaml")
+    return root / "podcast.yaml"
+
+
+def test_the_10_s_pause_becomes_1_5_s(published):
+    public, media = published
+    mp3 = public / media["key"]
+    # 8.5 s of the 10 s between the passages are gone, and nothing else.
+    assert media["duration"] == pytest.approx(50.0 - 8.5, abs=0.15)
+    # The pause left: the blocks at the room tone's level (within 3 dB of the quietest
+    # block after the first second) around 20-21.5 s (the host pauses at 15-16 s too).
+    # A 400 ms block is wholly inside a pause of L s for L - 0.3 s of block ends; the
+    # speech's fading last syllables blur the edges by a block or two.
+    series = [(t, m) for t, m in momentary_series(mp3) if t >= 1.0]
+    floor = min(m for _t, m in series)
+    quiet = [t for t, m in series if 18.5 <= t <= 23.5 and m <= floor + 3.0]
+    assert 1.2 <= len(quiet) * 0.1 + 0.3 <= 2.0
+    assert max(quiet) - min(quiet) <= len(quiet) * 0.1  # one run
+
+
+def test_chapters_move_with_the_cut_in_the_mp3_and_the_json(published):
+    public, media = published
+    chapters = read_tags(public / media["key"])["chapters"]
+    assert [start for start, _end, _title in chapters] == pytest.approx(
+        [0.0, 26.5, 36.5], abs=0.11)
+    document = json.loads((public / media["chapters_key"]).read_text())
+    assert [c["startTime"] for c in document["chapters"]] == pytest.approx(
+        [0.0, 26.5, 36.5], abs=0.11)
+
+
+def test_transcript_cues_move_with_the_cut(published):
+    public, media = published
+    text = (public / media["transcript_key"]).read_text()
+    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})", text)
+
+    def seconds(clock: str) -> float:
+        hours, minutes, secs = clock.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+
+    starts = [seconds(start) for start, _end in cues]
+    assert starts[0] == pytest.approx(5.0)
+    assert starts[2] == pytest.approx(36.5 - 8.5, abs=0.11)
+    # A cue inside the cut snaps to it: at most the kept room tone after the host.
+    assert 20.0 <= starts[1] <= 21.0
+
+
+def test_the_timeline_maps_and_snaps():
+    timeline = Timeline(offset=3.0, cuts=((21.0, 29.0),))
+    assert timeline(10.0) == 13.0
+    assert timeline(25.0) == 24.0  # inside the cut: at the cut
+    assert timeline(35.0) == 30.0
+    srt = b"1\n00:00:35,000 --> 00:00:36,000\nx\n"
+    assert retime_transcript(srt, ".srt", timeline) == b"1\n00:00:30,000 --> 00:00:31,000\nx\n"
+    data = json.dumps({"segments": [{"startTime": 35.0, "endTime": 36.0}]}).encode()
+    moved = json.loads(retime_transcript(data, ".json", timeline))
+    assert moved["segments"][0] == {"startTime": 30.0, "endTime": 31.0}
