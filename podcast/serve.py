@@ -2,8 +2,10 @@
 
 Podcast apps send HEAD requests and byte ranges (``Range: bytes=a-b``) for audio; Apple
 refuses a host that ignores them.  Every request is written to an access log in Apache's
-combined format, with the body bytes actually sent, so ``podcast stats ingest`` can count
-IAB downloads from it exactly as it does from a CDN's logs.
+combined format, with the body bytes the client received (acknowledged by its TCP stack,
+not merely handed to ours: the kernel's buffers take megabytes a client that hung up never
+got), so ``podcast stats ingest`` can count IAB downloads from it exactly as it does from a
+CDN's logs.
 
 Only the standard library (``http.server``): this is for local testing and small setups.
 Nothing outside the folder is ever served: ``..`` (also percent-encoded), absolute paths and
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -27,6 +32,11 @@ from .errors import ConfigError
 from .storage import cache_control, content_type
 
 CHUNK = 64 * 1024
+#: How long an answer waits for the client to acknowledge its last bytes before it is
+#: logged with what was acknowledged by then (a slow link drains the kernel's buffers).
+ACK_WAIT = 60.0
+_TCP_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in Linux's struct tcp_info
+_TCP_OPEN = (1, 8)  # ESTABLISHED, CLOSE_WAIT: the client may still acknowledge bytes
 RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -85,12 +95,64 @@ class AccessLog:
             handle.write(line + "\n")
 
 
+class _CountingWriter:
+    """The connection's writer, counting every byte written (headers and bodies)."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def write(self, data) -> int:
+        written = self.raw.write(data)
+        self.count += len(data)
+        return written
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+
+def _tcp_state(sock: socket.socket) -> tuple[int, int] | None:
+    """(TCP state, bytes the peer acknowledged) of a connection; None where unknown."""
+    if not hasattr(socket, "TCP_INFO"):
+        return None  # not Linux: the bytes handed to the kernel are all we know
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(info) < _TCP_BYTES_ACKED + 8:
+        return None  # a kernel older than 4.2
+    return info[0], struct.unpack_from("Q", info, _TCP_BYTES_ACKED)[0]
+
+
+def delivered(sock: socket.socket, start: int, sent: int, wait: float = ACK_WAIT) -> int:
+    """Of the ``sent`` body bytes written after the connection's first ``start`` bytes,
+    how many the client acknowledged, once it has them all, hung up, or ``wait`` passed."""
+    deadline = time.monotonic() + wait
+    pause = 0.001
+    while True:
+        state = _tcp_state(sock)
+        if state is None:
+            return sent
+        status, acked = state
+        if acked >= start + sent or status not in _TCP_OPEN or time.monotonic() > deadline:
+            return max(0, min(sent, acked - start))
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class PodcastRequestHandler(BaseHTTPRequestHandler):
     """GET and HEAD with single byte ranges, for files under ``server.folder``."""
 
     server_version = "podcast-serve/1"
     protocol_version = "HTTP/1.1"
     server: PodcastHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.wfile = _CountingWriter(self.wfile)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         self._answer(send_body=True)
@@ -137,7 +199,7 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         if span:
             self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.end_headers()
-        sent = 0
+        sent, start = 0, self.wfile.count
         try:
             if send_body and length:
                 with open(path, "rb") as handle:
@@ -153,7 +215,7 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the app hung up; log what it got
         finally:
-            self._log(status, sent)
+            self._log(status, delivered(self.connection, start, sent) if sent else 0)
 
     def _resolve(self) -> tuple[Path | None, HTTPStatus]:
         """The file a request path names, or None and the status to answer."""

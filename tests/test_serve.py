@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -185,6 +186,27 @@ def test_a_client_that_hangs_up_is_logged_with_what_it_received(tmp_path):
     line = COMBINED.match(lines[0])
     assert line["status"] == "200"
     assert 0 < int(line["bytes"]) < 8 * 1024 * 1024
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="Linux's TCP_INFO")
+def test_a_client_that_reads_a_few_bytes_is_logged_with_about_those_bytes(tmp_path):
+    """An episode small enough to fit in the kernel's buffers: every write succeeds, yet the
+    client read 265 bytes and hung up.  The log must not say it got the episode."""
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / "ep.mp3").write_bytes(b"\1" * 512 * 1024)
+    log = tmp_path / "access.log"
+    with serving(folder, port=0, log_path=log) as server:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a phone's small window
+        client.connect(("127.0.0.1", server.server_address[1]))
+        client.sendall(b"GET /ep.mp3 HTTP/1.1\r\nHost: x\r\nUser-Agent: T/1\r\n\r\n")
+        time.sleep(0.3)  # the server writes all it can into its buffers
+        assert len(client.recv(265)) == 265
+        client.close()  # unread bytes: the kernel resets the connection
+        lines = wait_for_lines(log, 1)
+    logged = int(COMBINED.match(lines[0])["bytes"])
+    assert logged < 64 * 1024, logged
 
 
 def test_parse_range_rules():

@@ -143,6 +143,21 @@ def test_line_level_rules(line, reason):
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) "
      "Version/17.1 Safari/605.1.15", "Safari", "Mac", False),
     ("SomethingNew/1.0", "Other", "Unknown", False),
+    # A listener whose phone model has "BOT" in capitals: no list calls that a bot.
+    ("Spotify/8.9.86.551 Android/33 (CUBOT KINGKONG 7)", "Spotify", "Android", False),
+    # ...while the self-declared robots the lists write still are.
+    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "Bot",
+     "Unknown", True),
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "Bot", "Unknown",
+     True),
+    ("Slackbot 1.0 (+https://api.slack.com/robots)", "Bot", "Unknown", True),
+    ("Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+     "Bot", "Unknown", True),
+    ("Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)",
+     "Bot", "Unknown", True),
+    # IAB's Apple Watch rule is "contains", wherever the string sits.
+    ("AppleCoreMedia/1.0 atc/1.0 watchOS/9.1 model/Watch6,2", "Apple Watch (duplicate)",
+     "Watch", True),
 ])
 def test_user_agents(agent, app, device, bot):
     assert agents.classify(agent) == agents.Agent(app, device, bot)
@@ -224,3 +239,18 @@ def test_a_folder_without_opawg_lists_is_a_clear_error(tmp_path):
 
     with pytest.raises(PodcastError, match="no OPAWG list in this folder"):
         agents.load_opawg([tmp_path])
+
+
+@pytest.mark.parametrize(("logged", "agent"), [
+    # CloudFront logs seen in the wild write some agents encoded twice.
+    ("Overcast/1.0%2520Podcast%2520Sync", "Overcast/1.0 Podcast Sync"),
+    ("(null)/(null)%2520watchOS/9.1%2520model/Watch6,2",
+     "(null)/(null) watchOS/9.1 model/Watch6,2"),
+    ("AntennaPod/3.2.0%20(Android%2014)", "AntennaPod/3.2.0 (Android 14)"),
+    ("Slackbot%201.0%20(+https://api.slack.com/robots)",
+     "Slackbot 1.0 (+https://api.slack.com/robots)"),  # a + stays a +
+    ("100%", "100%"),  # not an escape: left alone
+    ("a%25252525252520b", "a%25252520b"),  # bounded: three rounds, never a loop
+])
+def test_encoded_agents_are_decoded_until_stable_within_a_bound(logged, agent):
+    assert agents.decode(logged) == agent

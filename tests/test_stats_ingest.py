@@ -8,6 +8,7 @@ rejections.  The database is then read back through the store API the reports us
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import os
 import stat
@@ -405,7 +406,8 @@ def test_a_crash_before_the_commit_leaves_nothing_half_counted(show, tmp_path):
     # Sabotage the last statement of the transaction: the files table becomes a view.
     con.execute("ALTER TABLE files RENAME TO files_kept")
     con.execute("CREATE VIEW files AS SELECT ''::VARCHAR AS digest, ''::VARCHAR AS name, "
-                "0::BIGINT AS size, ''::VARCHAR AS stamp, ''::VARCHAR AS format WHERE false")
+                "0::BIGINT AS size, ''::VARCHAR AS stamp, ''::VARCHAR AS format, "
+                "0::BIGINT AS length WHERE false")
     con.close()
     with pytest.raises(Exception, match="files"):
         run(show, log)
@@ -718,3 +720,235 @@ def test_a_new_month_gets_a_new_key_beside_the_old_ones(tmp_path):
                          [whole(DAY1.replace(month=12), "198.51.100.79", APPLE)], name="dec")
     run(show, december)
     assert sorted(json.loads(key_path(show).read_text())) == ["2026-11", "2026-12"]
+
+
+def _cloudfront_with_agent(requests: list[Request], logged_agent: str) -> str:
+    """A CloudFront log of ``requests`` whose User-Agent field is ``logged_agent``
+    byte for byte (as CloudFront wrote it)."""
+    from stats_fixtures import CLOUDFRONT_FIELDS, cloudfront_line
+
+    column = CLOUDFRONT_FIELDS.index("cs(User-Agent)")
+    lines = []
+    for r in requests:
+        fields = cloudfront_line(r).split("\t")
+        fields[column] = logged_agent
+        lines.append("\t".join(fields) + "\n")
+    return "#Version: 1.0\n#Fields: " + " ".join(CLOUDFRONT_FIELDS) + "\n" + "".join(lines)
+
+
+@pytest.mark.parametrize("logged", [
+    "Overcast/1.0%2520Podcast%2520Sync%2520(123%2520subscribers;%2520feed-id=1)",
+    "(null)/(null)%2520watchOS/9.1%2520model/Watch6,2%2520hwp/t8301%2520build/20S75",
+])
+def test_cloudfront_agents_encoded_twice_meet_the_bot_rules(show, tmp_path, logged):
+    log = tmp_path / "cf.log"
+    log.write_text(_cloudfront_with_agent([whole(DAY1, "192.0.2.7", "x")], logged))
+    report = run(show, log)
+    assert load_downloads(show, None, None) == []
+    assert report.rejected["bots"] == 1
+
+
+def test_an_agent_encoded_twice_is_the_same_listener_as_in_a_plain_log(show, tmp_path):
+    """Half an episode through CloudFront (agent encoded twice), half from a web server:
+    one listener, one download — the identity is the decoded agent in both."""
+    agent = "AntennaPod/3.2.0 (Android 14)"
+    half = THRESHOLD_HALF = 400_000
+    cf = tmp_path / "logs" / "cf.log"
+    cf.parent.mkdir()
+    cf.write_text(_cloudfront_with_agent([ranged(DAY1, "192.0.2.8", "x", 0, half)],
+                                         agent.replace(" ", "%2520")))
+    write_log(tmp_path / "logs", "combined",
+              [ranged(DAY1, "192.0.2.8", agent, THRESHOLD_HALF, half)])
+    run(show, tmp_path / "logs")
+    (download,) = load_downloads(show, None, None)
+    assert (download.app, download.bytes) == ("AntennaPod", 2 * half)
+
+
+@pytest.mark.parametrize("robust", [False, True], ids=["fast-reader", "line-safe-reader"])
+def test_another_buckets_get_of_the_same_key_is_an_unknown_object(tmp_path, robust):
+    """S3 writes one bucket's logs beside another's: the bucket column says whose it is."""
+    show = replace(make_show(tmp_path / "show"), storage="s3://podcast-media/show")
+    log = tmp_path / "logs" / "mixed.log"
+    log.parent.mkdir()
+    countable = [r for r in SCENARIO if r.method == "GET" and r.status in (200, 206)]
+    log.write_text(s3_log(SCENARIO) + s3_log(countable, bucket="another-bucket"))
+    report = run(show, log, robust=robust)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    rejected = rejected_counts(show, None, None)
+    assert rejected == EXPECTED["rejected"] | {
+        "unknown_object": EXPECTED["rejected"]["unknown_object"] + len(countable)}
+    assert report.lines == len(SCENARIO) + len(countable)
+
+
+def test_cloudfront_requests_for_another_host_are_unknown_objects(show, tmp_path):
+    """One distribution serving two sites: only the host base_url names is this show's."""
+    from stats_fixtures import cloudfront_log
+
+    ours = cloudfront_log(SCENARIO)
+    theirs = cloudfront_log(SCENARIO).replace("\tpodcast.example.org\t",
+                                              "\tother-show.example.net\t")
+    log = tmp_path / "cf.log"
+    log.write_text(ours + "".join(line + "\n" for line in theirs.splitlines()
+                                  if not line.startswith("#")))
+    run(show, log)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    countable = sum(1 for r in SCENARIO if r.method == "GET" and r.status in (200, 206))
+    assert rejected_counts(show, None, None)["unknown_object"] == (
+        EXPECTED["rejected"]["unknown_object"] + countable)
+
+
+# --- a file is known by its content: growing, renamed, rotated, compressed ---------------
+
+
+def test_a_log_that_grows_while_it_is_ingested_is_counted_exactly_once(show, tmp_path,
+                                                                        monkeypatch):
+    """`podcast serve` (or nginx) keeps appending while the nightly ingest reads: the run
+    counts exactly the bytes it hashed, and the next run reads only what came after."""
+    ingest_module = importlib.import_module("podcast.stats.ingest")
+
+    log = tmp_path / "access.log"
+    log.write_text(combined_log(SCENARIO))
+    read_groups = ingest_module._read_groups
+
+    def appending(*args, **kwargs):
+        if not appending.done:  # the server writes between the hash and DuckDB's read
+            with log.open("a") as handle:
+                handle.write(combined_log(LATE))
+            appending.done = True
+        return read_groups(*args, **kwargs)
+
+    appending.done = False
+    monkeypatch.setattr(ingest_module, "_read_groups", appending)
+    first = run(show, log)
+    assert first.lines == len(SCENARIO)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+    second = run(show, log)
+    assert second.lines == len(LATE)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"] + 1
+    assert run(show, log).lines == 0
+
+
+def test_a_log_rotated_by_rename_and_then_compressed_is_never_counted_again(show, tmp_path):
+    """logrotate's default: access.log -> access.log.1 (a new access.log starts), then
+    access.log.1 -> access.log.2.gz.  Only lines never read before count."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = folder / "access.log"
+    log.write_text(combined_log(SCENARIO))
+    run(show, folder)
+    with log.open("a") as handle:  # written after the ingest, before the rotation
+        handle.write(combined_log(LATE))
+    log.rename(folder / "access.log.1")
+    fresh = [whole(DAY2, "192.0.2.99", OVERCAST)]
+    log.write_text(combined_log(fresh))
+
+    report = run(show, folder)
+    assert report.lines == len(LATE) + len(fresh)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"] + 2
+
+    rotated = folder / "access.log.1"
+    (folder / "access.log.2.gz").write_bytes(gzip.compress(rotated.read_bytes()))
+    rotated.unlink()
+    report = run(show, folder)
+    assert (report.lines, report.files_read, report.files_unchanged) == (0, 0, 2)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"] + 2
+
+
+def test_a_gzip_that_expands_past_the_bound_is_skipped_and_the_rest_is_read(
+        show, tmp_path, monkeypatch):
+    ingest_module = importlib.import_module("podcast.stats.ingest")
+
+    monkeypatch.setattr(ingest_module, "MAX_EXPANDED", 64 * 1024)
+    folder = tmp_path / "logs"
+    bomb = folder / "bomb.log.gz"
+    folder.mkdir()
+    bomb.write_bytes(gzip.compress(s3_log(SCENARIO).encode() * 100))
+    write_log(folder, "s3", SCENARIO)
+    report = run(show, folder)
+    assert [(Path(name).name, why.split(":")[0]) for name, why in report.skipped] == [
+        ("bomb.log.gz", "expands past 0 MiB when decompressed")]
+    assert report.exit_code == 1
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+
+def test_a_truncated_gzip_is_read_without_holding_its_content(show, tmp_path):
+    """A few hundred kilobytes of gzip that inflate to 120 MB, cut short: the lines before
+    the damage count, and memory holds compressed bytes, never the 120 MB."""
+    import tracemalloc
+
+    text = s3_log(SCENARIO).encode()
+    data = gzip.compress(text * (120_000_000 // len(text)), compresslevel=9, mtime=0)
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(data[: len(data) * 2 // 3])
+    tracemalloc.start()
+    try:
+        report = run(show, log)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.truncated == [str(log.resolve())]
+    assert report.rejected["malformed"] == 1  # the line cut in two
+    assert report.lines > 100_000
+    assert peak < 40 * 2**20, peak
+
+
+def test_an_s3_gzip_object_that_expands_past_the_bound_is_skipped(show, tmp_path,
+                                                                  monkeypatch):
+    from podcast import storage
+    ingest_module = importlib.import_module("podcast.stats.ingest")
+    from podcast.stats.ingest import Source
+
+    monkeypatch.setattr(ingest_module, "MAX_EXPANDED", 64 * 1024)
+    objects = {"logs/bomb.gz": gzip.compress(s3_log(SCENARIO).encode() * 100),
+               "logs/fine": s3_log(SCENARIO).encode()}
+    monkeypatch.setattr(storage, "s3_client", lambda: None)
+    monkeypatch.setattr(ingest_module, "_read_bytes",
+                        lambda source, client=None: objects[source.s3[1]])
+    found = [Source(f"s3://b/{key}", len(body), f"etag-{key}", s3=("b", key))
+             for key, body in objects.items()]
+    report = ingest_sources(show, CATALOG, found)
+    assert [name for name, _ in report.skipped] == ["s3://b/logs/bomb.gz"]
+    assert report.files_read == 1
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_100_mb_line_is_one_malformed_line(show, tmp_path, fmt):
+    """DuckDB drops a line longer than its buffer without a word: it must be counted."""
+    text = write_log(tmp_path / "logs", fmt, SCENARIO).read_bytes()
+    first, second, rest = text.split(b"\n", 2)  # after CloudFront's two header lines
+    log = tmp_path / "long.log"
+    log.write_bytes(first + b"\n" + second + b"\n" + b"x" * 100_000_000 + b"\n" + rest)
+    report = run(show, log)
+    assert report.lines == len(SCENARIO) + 1
+    assert report.rejected["malformed"] == 1
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+
+
+def test_a_log_copied_and_truncated_while_it_is_ingested_is_counted_once(show, tmp_path,
+                                                                           monkeypatch):
+    """logrotate's ``copytruncate``: access.log is copied to access.log.1 and emptied while
+    the ingest reads it.  Nothing half-read is committed; the copy is read next time."""
+    ingest_module = importlib.import_module("podcast.stats.ingest")
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = folder / "access.log"
+    log.write_text(combined_log(SCENARIO))
+    read_groups = ingest_module._read_groups
+
+    def rotating(*args, **kwargs):
+        if log.stat().st_size:
+            (folder / "access.log.1").write_bytes(log.read_bytes())
+            log.write_bytes(b"")
+        return read_groups(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_read_groups", rotating)
+    first = run(show, log)
+    assert [why for _, why in first.skipped] == [
+        "cannot read: truncated while it was read (the next run reads it)"]
+    assert load_downloads(show, None, None) == []
+    monkeypatch.setattr(ingest_module, "_read_groups", read_groups)
+    run(show, folder)
+    assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
+    assert rejected_counts(show, None, None) == EXPECTED["rejected"]

@@ -4,8 +4,11 @@ The first rule that matches wins:
 
 1. our bot rules: empty agents, Spotify's cache fetcher (``Spotify/1.0`` exactly),
    Overcast's feed sync (``Overcast/1.0 Podcast Sync``), Apple Watch duplicates (the
-   watch downloads what the phone already counted: ``atc/… watchOS…`` and
-   ``(null)/(null) watchOS…``) and agents that call themselves bot, crawler or spider;
+   watch downloads what the phone already counted: an agent containing ``atc/`` then
+   ``watchOS``, or ``(null)/(null) watchOS``, IAB's rule) and agents that call themselves
+   a bot, crawler or spider — matched as OPAWG and ``crawler-user-agents`` match:
+   case-sensitive, at a word's end, so ``Googlebot/2.1`` is a bot and a phone named
+   ``CUBOT KINGKONG 7`` is not;
 2. podcast apps, then the media libraries and players apps are built on (so that
    ``Pocket Casts``, ``Overcast/3`` or ``okhttp``, which the generic crawler list catches
    on ``+http://`` or ``okhttp``, still count);
@@ -24,6 +27,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote
 
 from podcast.errors import PodcastError
 
@@ -40,11 +44,18 @@ class Agent:
 _OWN_BOTS = [
     (re.compile(r"^Spotify/1\.0$"), "Spotify (cache)"),
     (re.compile(r"^Overcast/1\.0 Podcast Sync"), "Overcast (sync)"),
-    (re.compile(r"^atc/.*watchOS", re.I), "Apple Watch (duplicate)"),
-    (re.compile(r"^\(null\)/\(null\) watchOS", re.I), "Apple Watch (duplicate)"),
-    (re.compile(r"bot\b|crawler|spider|\bslurp\b|feedfetcher|podcastindex|podverse-crawler",
-                re.I), "Bot"),
+    # IAB's Apple Watch guidance names strings an agent *contains*, not how it starts.
+    (re.compile(r"atc/.*watchOS|\(null\)/\(null\) watchOS"), "Apple Watch (duplicate)"),
+    # Self-declared robots, written the way the lists write them (``Googlebot``,
+    # ``AhrefsBot``, ``Baiduspider``): case-sensitive, so an upper-case model name such
+    # as ``CUBOT`` in a listener's agent is not taken for one.
+    (re.compile(r"(?:bot|Bot|crawler|Crawler|spider|Spider)\b|\bSlurp\b"
+                r"|(?i:feedfetcher|podcastindex|podverse-crawler)"), "Bot"),
 ]
+
+#: CloudFront writes an agent URL-encoded, and some agents come out encoded twice
+#: (``Overcast/1.0%2520Podcast%2520Sync``); a few rounds decode every such agent.
+DECODE_ROUNDS = 3
 
 # Podcast apps first (OPAWG user-agents-v2 names), most specific patterns first.
 _APPS = [
@@ -200,6 +211,20 @@ def _opawg_entries(file: Path) -> list[Rule]:
                                field="--agents",
                                fix="correct the pattern or remove the entry") from None
     return rules
+
+
+def decode(agent: str, rounds: int = DECODE_ROUNDS) -> str:
+    """A URL-encoded agent (CloudFront's) decoded until it stops changing, at most
+    ``rounds`` times (so a hostile ``%252525…`` cannot make us loop).
+
+    ``unquote`` leaves ``+`` alone: CloudFront writes a ``+`` the app sent as it is.
+    """
+    for _ in range(rounds):
+        decoded = unquote(agent, errors="replace")
+        if decoded == agent:
+            break
+        agent = decoded
+    return agent
 
 
 def _first(agent: str, *lists) -> str | None:

@@ -9,7 +9,8 @@ exactly one reason, checked in this order:
 1. ``malformed``      the line cannot be read (garbage, missing fields, bad date or IP)
 2. ``not_get``        HEAD, PUT, ... (only GET delivers an episode)
 3. ``bad_status``     any status but 200 and 206 (304, 403, 404, 416, 5xx, ...)
-4. ``unknown_object`` not a media file of this show (art, feed, pages, other buckets)
+4. ``unknown_object`` not a media file of this show (art, feed, pages), or logged for
+                      another S3 bucket or host (:class:`Scope`)
 5. ``bots``           declared bots, crawler lists, empty agents, Apple Watch duplicates
 6. ``below_threshold`` 2-byte range probes, and every line of a listener-day on an
                       episode whose bytes, summed over the day, stay under the threshold
@@ -28,10 +29,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import socket
 import struct
 from collections.abc import Iterable
-from urllib.parse import unquote
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from podcast.model import Media
 
@@ -96,6 +99,35 @@ def ipv4_sql(column: str) -> str:
     """SQL: ``column`` is a dotted-quad IPv4 address exactly as :func:`listener_address`
     accepts it (no leading zeros, octets up to 255), which is then its own address."""
     return f"regexp_full_match({column}, '{_OCTET}(\\.{_OCTET}){{3}}')"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where this show's media are served: the S3 bucket of its storage, and the host
+    names of its ``base_url``.  A request logged for another bucket or host is another
+    site's, whatever its key (``unknown_object``); ``None`` / empty: not checked."""
+
+    bucket: str | None = None
+    hosts: frozenset[str] = frozenset()
+
+
+def scope(storage: str, base_url: str) -> Scope:
+    """The :class:`Scope` of a show from its ``storage`` URL and ``base_url``.
+
+    The hosts are the ``base_url``'s own and any host name in its path, for a prefix
+    service (``https://dts.example/redirect.mp3/media.example.org/show``) that forwards
+    requests to the real host.
+    """
+    bucket = None
+    if storage.startswith("s3://"):
+        bucket = storage[len("s3://"):].split("/", 1)[0] or None
+    url = urlsplit(base_url)
+    hosts = {url.hostname} if url.hostname else set()
+    hosts |= {part.lower() for part in url.path.split("/") if _HOST_NAME.fullmatch(part)}
+    return Scope(bucket, frozenset(hosts))
+
+
+_HOST_NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 
 
 def media_by_name(media: Iterable[Media]) -> dict[str, list[Media]]:

@@ -1,5 +1,10 @@
 """``podcast stats ingest``: access logs in, listener-days and rejections out.
 
+Before the pipeline, each new file is **scanned** once: BLAKE3 of its content (the
+decompressed content of gzip, streamed with a bound), which prefix of it an earlier run
+ingested (whatever the file was called then), its format, and where DuckDB reads exactly
+the scanned bytes (the file itself, or the new part in memory).
+
 The pipeline, per batch of files of one format:
 
 1. **read** (SQL, :mod:`podcast.stats.logs`): DuckDB's CSV reader turns every line into
@@ -21,14 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import mmap
 import os
 import sys
+import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import blake3
@@ -41,7 +46,9 @@ from podcast.stats import agents, counting, logs, store
 #: batches are faster but DuckDB's grouping holds about 1 GiB per 2 GiB of busy S3 logs
 #: (spilling is off): 768 MiB keeps a large backlog's ingest near 640 MiB peak RSS.
 BATCH_BYTES = 768 * 1024 * 1024
-_GZIP_RATIO = 8  # rough size of a decompressed .gz log relative to the file
+#: Content held in memory (S3 objects, new parts of files) is batched by less: it is held
+#: twice while read (each file's part, and the batch's one memory file).
+MEMORY_BATCH_BYTES = 128 * 1024 * 1024
 _SNIFF_BYTES = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -130,74 +137,318 @@ def _s3_sources(url: str) -> list[Source]:
 
 
 def _read_bytes(source: Source, client=None) -> bytes:
-    if source.path is not None:
-        return source.path.read_bytes()
+    """The bytes of an S3 object (a log cut off in mid-body is fetched again: botocore
+    retries only failed requests)."""
     from podcast.storage import read_object, s3_client, s3_errors, storage_error
 
     bucket, key = source.s3
     try:
-        # A log cut off in mid-body is fetched again (botocore retries only failed requests).
         return read_object(client or s3_client(), bucket, key)
     except s3_errors() as exc:
         raise storage_error("read log", source.name, exc) from exc
 
 
-def _file_hash(path: Path, prefix_size: int | None = None) -> tuple[str, str | None]:
-    """BLAKE3 of a file, and of its first ``prefix_size`` bytes (to spot appended logs).
+# --- content: what a file holds, and which of it is new -------------------------------------
+#
+# A file is known by its content, never by its name: BLAKE3 of its first ``length`` bytes
+# (decompressed, for gzip), recorded with that length.  Exactly the bytes hashed are read,
+# so a log that grows while it is ingested is counted up to there, and the next run reads
+# the rest; a file whose first ``length`` bytes match a recorded digest, whatever it is
+# called now (``access.log`` renamed ``access.log.1``, or compressed ``access.log.2.gz``),
+# is read from there on.
 
-    BLAKE3 rather than SHA-256: every byte of the logs is hashed besides being read, and
-    BLAKE3 costs a third of SHA-256's CPU time for the same security.
-    """
-    digest, prefix = blake3.blake3(max_threads=blake3.blake3.AUTO), None
+#: A gzip log that expands past this many bytes is skipped, named, with the reason (a
+#: damaged file or a decompression bomb would otherwise hold the ingest); the rest goes on.
+MAX_EXPANDED = 1 << 30
+_CHUNK = 4 * 1024 * 1024  # read, inflate and hash step
+#: S3 objects downloaded at once (many small log objects: the network's wait dominates).
+_FETCHERS = 16
+#: A run this long without a newline is a line DuckDB may drop without a word (past its
+#: 32 MiB buffer): the file is then read through memory, each over-long line replaced by
+#: one malformed line.  Any such run spans a whole step, so checking steps finds it.
+_LONG_RUN = 2 * _CHUNK
+#: A plain file modified this recently may end in a line still being written: that last
+#: line waits for the next run, which reads the file from there.
+_RESTING_NS = 60 * 10**9
+
+
+class _TooLarge(Exception):
+    """A gzip file that expands past :data:`MAX_EXPANDED`."""
+
+
+@dataclass
+class _Content:
+    """One pass over a file's content (decompressed, for gzip)."""
+
+    digest: str  # BLAKE3 of the first ``length`` bytes of the content
+    length: int
+    raw: int  # bytes of the file itself read to get them
+    stamp: str  # local: mtime in ns; S3: ETag
+    head: bytes  # the content's first bytes, to detect the format
+    gzip: bool = False
+    ingested: int = 0  # the longest prefix of the content ingested before
+    damaged: bool = False  # gzip cut short or corrupt: the content stops at its last whole line
+    cut_line: bool = False  # ... and a line was cut in two there (one malformed line)
+    long_lines: bool = False
+    inode: tuple[int, int] | None = None  # a local file's (device, inode) when scanned
+
+
+class _Digest:
+    """BLAKE3 of a stream, with the digests it had at given lengths (``marks``) and, with
+    ``lines``, at its last line end (where a damaged gzip file's content stops)."""
+
+    def __init__(self, marks: dict[int, set[str]], lines: bool = False) -> None:
+        self.hash = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        self.length = 0
+        self.marks = marks
+        self.pending = deque(sorted(n for n in marks if n > 0))
+        self.ingested = 0
+        self.lines = lines
+        self.line_end, self.line_hash = 0, self.hash.copy() if lines else None
+        self.run = 0  # bytes since the last newline
+        self.long_lines = False
+
+    def update(self, data, first: int, last: int) -> None:
+        """Add ``data``, whose first and last newlines are at ``first`` and ``last`` (-1:
+        none); the caller finds them with C code (``mmap.find``, ``bytes.rfind``)."""
+        size, before = len(data), self.run
+        if first >= 0 and before + first > _LONG_RUN:
+            self.long_lines = True
+        self.run = before + size if first < 0 else size - last - 1
+        if self.run > _LONG_RUN:
+            self.long_lines = True
+        cuts = []
+        while self.pending and self.pending[0] <= self.length + size:
+            cuts.append(self.pending.popleft() - self.length)
+        if self.lines and last >= 0:
+            cuts.append(last + 1)
+        pos = 0
+        for cut in sorted(set(cuts)):
+            self.hash.update(data[pos:cut])
+            pos = cut
+            at = self.length + cut
+            if at in self.marks and self.hash.copy().hexdigest() in self.marks[at]:
+                self.ingested = at
+            if self.lines and cut == last + 1:
+                self.line_end, self.line_hash = at, self.hash.copy()
+        self.hash.update(data[pos:])
+        self.length += size
+
+
+def _scan_local(path: Path, marks: dict[int, set[str]]) -> _Content:
+    """What a local file holds now (a log may be growing: its size is taken once)."""
     with path.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size:  # an empty file cannot be mapped
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                data = memoryview(mapped)
-                if prefix_size is not None:
-                    digest.update(data[:prefix_size])
-                    prefix = digest.copy().hexdigest()
-                    digest.update(data[prefix_size:])
-                else:
-                    digest.update(data)
-                data.release()
-    return digest.hexdigest(), prefix
+        stat = os.fstat(handle.fileno())
+        if handle.read(2) == _GZIP_MAGIC:
+            handle.seek(0)
+            content = _scan_gzip(handle.read, marks, stat.st_size, str(stat.st_mtime_ns))
+        else:
+            content = _scan_plain(handle, stat, marks)
+    content.inode = (stat.st_dev, stat.st_ino)
+    return content
+
+
+def _scan_plain(handle, stat: os.stat_result, marks: dict[int, set[str]]) -> _Content:
+    """Hash a plain file a step at a time.  Read, not mapped: a log truncated under us
+    (logrotate's ``copytruncate``) must end the read, not kill the process with SIGBUS."""
+    end = stat.st_size
+    if end and time.time_ns() - stat.st_mtime_ns < _RESTING_NS:
+        end = _last_line_end(handle, end)  # the last line may still be being written
+    handle.seek(0)
+    digest, head, at = _Digest(marks), b"", 0
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while at < end:
+        count = handle.readinto(view[:min(_CHUNK, end - at)])
+        if not count:
+            break  # truncated while read: the content is what was read
+        digest.update(view[:count], buffer.find(b"\n", 0, count),
+                      buffer.rfind(b"\n", 0, count))
+        if not at:
+            head = bytes(view[:min(count, _SNIFF_BYTES)])
+        at += count
+    view.release()
+    return _Content(digest.hash.hexdigest(), at, at, str(stat.st_mtime_ns), head,
+                    ingested=digest.ingested, long_lines=digest.long_lines)
+
+
+def _last_line_end(handle, end: int) -> int:
+    """The offset just after the last newline in the first ``end`` bytes (0: none)."""
+    handle.seek(end - 1)
+    if handle.read(1) == b"\n":
+        return end
+    while end > 0:
+        start = max(0, end - _SNIFF_BYTES)
+        handle.seek(start)
+        found = handle.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def _scan_bytes(data: bytes, source: Source) -> _Content:
+    """What a downloaded S3 object holds (objects never change: no prefix to look for)."""
+    if data[:2] == _GZIP_MAGIC:
+        return _scan_gzip(io.BytesIO(data).read, {}, len(data), source.stamp)
+    digest = _Digest({})
+    for start in range(0, len(data), _CHUNK):
+        piece = data[start:start + _CHUNK]
+        digest.update(piece, piece.find(b"\n"), piece.rfind(b"\n"))
+    return _Content(digest.hash.hexdigest(), len(data), len(data), source.stamp,
+                    data[:_SNIFF_BYTES], long_lines=digest.long_lines)
+
+
+def _scan_gzip(read: Callable[[int], bytes], marks: dict[int, set[str]], raw: int,
+               stamp: str) -> _Content:
+    """Hash a gzip file's decompressed content a step at a time, never holding it whole."""
+    digest, head, gunzip = _Digest(marks, lines=True), b"", _Gunzip(read)
+    for piece in gunzip:
+        if len(head) < _SNIFF_BYTES:
+            head += piece[:_SNIFF_BYTES - len(head)]
+        digest.update(piece, piece.find(b"\n"), piece.rfind(b"\n"))
+        if digest.length > MAX_EXPANDED:
+            raise _TooLarge
+    if gunzip.damaged:  # the content is what ends at the last whole line
+        return _Content(digest.line_hash.hexdigest(), digest.line_end, raw, stamp, head,
+                        gzip=True, ingested=min(digest.ingested, digest.line_end),
+                        damaged=True, cut_line=digest.length > digest.line_end,
+                        long_lines=digest.long_lines)
+    return _Content(digest.hash.hexdigest(), digest.length, raw, stamp, head, gzip=True,
+                    ingested=digest.ingested, long_lines=digest.long_lines)
+
+
+class _Gunzip:
+    """The decompressed pieces of gzip data read through ``read`` (members one after the
+    other, as ``cat a.gz b.gz`` makes), at most a step at a time; after the iteration,
+    ``damaged`` says whether the data was cut short or corrupt."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self.read = read
+        self.damaged = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        inflater, data = zlib.decompressobj(16 + zlib.MAX_WBITS), b""
+        while True:
+            if not data:
+                data = self.read(_CHUNK // 4)
+            if not data:  # the input ended: cleanly only at the end of a member
+                with contextlib.suppress(zlib.error):
+                    if rest := inflater.flush():
+                        yield rest
+                self.damaged = not inflater.eof
+                return
+            try:
+                piece = inflater.decompress(data, _CHUNK)
+            except zlib.error:
+                self.damaged = True
+                return
+            if piece:
+                yield piece
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                data = inflater.unused_data or self.read(_CHUNK // 4)
+                if data[:2] != _GZIP_MAGIC:
+                    return  # the end, or trailing bytes that are no gzip member: ignored
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
 
 def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
     """Decompress gzip ``data`` as far as it goes; True when it was cut short or damaged.
 
-    A truncated transfer must not lose the lines before the damage nor crash the ingest:
-    the incomplete last line is dropped (and counted as malformed by the caller).
+    The incomplete last line is replaced by one the counting rules call malformed.
     """
-    out, damaged = io.BytesIO(), False
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out.write(inflater.decompress(data))
-        except zlib.error:
-            damaged = True
-            break
-        if not inflater.eof:
-            damaged = True
-            break
-        data = inflater.unused_data  # concatenated gzip members
-        if data[:2] != _GZIP_MAGIC:
-            break
-    text = out.getvalue()
-    if damaged and text and not text.endswith(b"\n"):
-        text = text[: text.rfind(b"\n") + 1] + b"\x00truncated\n"
-    return text, damaged
+    gunzip = _Gunzip(io.BytesIO(data).read)
+    text = b"".join(gunzip)
+    if gunzip.damaged and text and not text.endswith(b"\n"):
+        text = text[: text.rfind(b"\n") + 1] + _CUT_LINE
+    return text, gunzip.damaged
 
 
-def _head(data: bytes) -> bytes:
-    """The first decompressed bytes of a file's first bytes, for format detection."""
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[:_SNIFF_BYTES],
-                                                                      _SNIFF_BYTES)
-        except zlib.error:
-            return b""
-    return data[:_SNIFF_BYTES]
+_CUT_LINE = b"\x00truncated\n"  # stands for a line cut by damage: counted malformed
+_LONG_LINE = b"\x00long line\n"  # stands for a line too long to read: counted malformed
+
+
+def _expanded(read: Callable[[int], bytes], start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` of gzip data's decompressed content."""
+    out, at = bytearray(), 0
+    for piece in _Gunzip(read):
+        if at + len(piece) > start:
+            out += piece[max(0, start - at):end - at]
+        at += len(piece)
+        if at >= end:
+            break
+    return bytes(out)
+
+
+def _regzip(source: Source, body: bytes | None, content: _Content) -> bytes:
+    """The new part of a gzip file's content, compressed again (fast level): a damaged or
+    partly ingested gzip file is read from memory without ever holding its decompressed
+    content (a truncated 3 MB file can hold gigabytes)."""
+    out = io.BytesIO()
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with contextlib.ExitStack() as stack:
+        if body is None:
+            handle = stack.enter_context(source.path.open("rb"))
+            stat = os.fstat(handle.fileno())
+            if (stat.st_dev, stat.st_ino) != content.inode:
+                raise OSError("replaced while it was read (the next run reads it)")
+            read = handle.read
+        else:
+            read = io.BytesIO(body).read
+        at, start, end = 0, content.ingested, content.length
+        for piece in _Gunzip(read):
+            if at + len(piece) > start:
+                out.write(packer.compress(piece[max(0, start - at):end - at]))
+            at += len(piece)
+            if at >= end:
+                break
+    if content.cut_line:
+        out.write(packer.compress(_CUT_LINE))
+    out.write(packer.flush())
+    return out.getvalue()
+
+
+def _without_long_lines(data: bytes) -> bytes:
+    """``data`` with every line longer than DuckDB reads (``logs.MAX_LINE``) replaced by a
+    short malformed line, so that it is counted, not silently dropped.
+
+    Jumps a window at a time: a window that holds a newline holds only short lines before
+    its last one.
+    """
+    limit, parts, pos, kept = logs.MAX_LINE, [], 0, 0
+    while len(data) - pos > limit:
+        end = data.rfind(b"\n", pos, pos + limit + 1)
+        if end >= 0:
+            pos = end + 1
+            continue
+        stop = data.find(b"\n", pos)
+        parts += [data[kept:pos], _LONG_LINE]
+        pos = kept = len(data) if stop < 0 else stop + 1
+    return b"".join([*parts, data[kept:]]) if parts else data
+
+
+def _content_bytes(source: Source, body: bytes | None, content: _Content) -> bytes:
+    """The new part of a file's content (from ``content.ingested`` to its ``length``),
+    decompressed, over-long lines and a line cut by damage counted as malformed."""
+    if body is None:
+        with source.path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if (stat.st_dev, stat.st_ino) != content.inode:
+                raise OSError("replaced while it was read (the next run reads it)")
+            if content.gzip:
+                data = _expanded(handle.read, content.ingested, content.length)
+            else:
+                handle.seek(content.ingested)
+                data = handle.read(content.length - content.ingested)
+            if len(data) < content.length - content.ingested:
+                raise OSError("truncated while it was read (the next run reads it)")
+    elif content.gzip:
+        data = _expanded(io.BytesIO(body).read, content.ingested, content.length)
+    else:
+        data = body[content.ingested:content.length]
+    data = _without_long_lines(data)
+    return data + _CUT_LINE if content.cut_line else data
 
 
 # --- the work ----------------------------------------------------------------------------
@@ -208,11 +459,18 @@ class _Item:
     """A file ready to read: where DuckDB finds it, and what the database records."""
 
     source: Source
-    digest: str  # BLAKE3 of the content: the same content is never read twice
+    content: _Content  # what the database records: digest, length, raw size, stamp
     sniffed: logs.Sniffed
-    location: str  # a local path or memory:// URL
-    compression: str = "auto"
-    size: int = 0  # uncompressed estimate, for batching
+    location: str  # a local path or memory:// URL; "" when in ``data``
+    compression: str = "none"
+    size: int = 0  # decompressed bytes, for batching
+    body: bytes | None = None  # a downloaded S3 object, until placed
+    data: bytes | None = None  # plain content read from memory, with the batch's others
+
+    @property
+    def in_memory(self) -> bool:
+        """Read from memory (never again from a local file)."""
+        return self.data is not None or self.location.startswith("memory://")
 
 
 class _Memory:
@@ -232,6 +490,13 @@ class _Memory:
             handle.write(data)
         self.names.append(path)
         return "memory://" + path
+
+    def drop(self, locations: list[str]) -> None:
+        """Free the files of a batch once read (files of batches still pending stay)."""
+        for location in locations:
+            if location.startswith("memory://"):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(location[len("memory://"):])
 
     def clear(self) -> None:
         for path in self.names:
@@ -292,7 +557,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         with _progress_bar(sum(s.size for s in new), progress) as bar:
             for batch in _batches(con, new, memory, report, bar):
                 _ingest_batch(con, batch, memory, values, report, robust=robust)
-                memory.clear()
+                memory.drop([item.location for item in batch])
                 if bar is not None:
                     bar.update(sum(item.source.size for item in batch))
         added, below = _run_outcome(con, fresh=fresh)
@@ -369,125 +634,144 @@ def _run_outcome(con, *, fresh: bool = False) -> tuple[int, int]:
 
 def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
              bar) -> Iterator[list[_Item]]:
-    """Hash, deduplicate and sniff the new files, and group them into batches."""
-    previous, seen = {}, set()
-    for name, size, content in con.execute("SELECT name, size, digest FROM files").fetchall():
-        seen.add(content)
-        if size > previous.get(name, (0, ""))[0]:
-            previous[name] = (size, content)
+    """Scan the new files (content hash, already-ingested prefix, format) and group the
+    readable ones into batches."""
+    seen = {digest for (digest,) in con.execute("SELECT digest FROM files").fetchall()}
+    marks = store.ingested_prefixes(con)
     pending: dict[tuple, list[_Item]] = {}
     pending_size: dict[tuple, int] = {}
-    # Local files are hashed by one background thread, running ahead of the batches:
-    # hashing (C code, without the GIL) overlaps with DuckDB reading the previous batch.
-    hasher = ThreadPoolExecutor(max_workers=1)
-    try:
-        digests = {}
-        for source in new:
-            if source.path is not None:
-                old = previous.get(source.name)
-                grown = old is not None and source.size > old[0]
-                digests[source.name] = hasher.submit(_file_hash, source.path,
-                                                     old[0] if grown else None)
-        for source, body in _fetched(new):
-            item = _prepare(source, body, digests.get(source.name),
-                            previous.get(source.name), seen, memory, report)
-            if item is None:
-                if bar is not None:
-                    bar.update(source.size)
-                continue
-            seen.add(item.digest)
-            group = (item.sniffed, item.compression, item.location.startswith("memory://"))
-            pending.setdefault(group, []).append(item)
-            pending_size[group] = pending_size.get(group, 0) + item.size
-            if pending_size[group] >= BATCH_BYTES:
-                yield pending.pop(group)
-                pending_size.pop(group)
-        yield from pending.values()
-    finally:
-        hasher.shutdown(wait=True, cancel_futures=True)
+    for source, scanned in _ahead(new, marks):
+        item = _prepare(source, scanned, seen, memory, report)
+        if item is None:
+            if bar is not None:
+                bar.update(source.size)
+            continue
+        seen.add(item.content.digest)
+        group = (item.sniffed, item.compression, item.in_memory)
+        pending.setdefault(group, []).append(item)
+        pending_size[group] = pending_size.get(group, 0) + item.size
+        if pending_size[group] >= (MEMORY_BATCH_BYTES if item.in_memory else BATCH_BYTES):
+            yield pending.pop(group)
+            pending_size.pop(group)
+    yield from pending.values()
 
 
-def _fetched(sources: list[Source], ahead: int = 32) -> Iterator[tuple[Source, bytes | None]]:
-    """The sources in order, with S3 objects downloaded a few dozen at a time in parallel.
-
-    S3 writes many small log files; fetching them one by one would wait on the network
-    for each.  Local files are read later, by DuckDB (their body here is None).
+def _ahead(sources: list[Source], marks: dict[int, set[str]],
+           ahead: int = 32) -> Iterator[tuple[Source, Future]]:
+    """The sources in order, each with its scan under way ``ahead`` sources in advance:
+    S3 objects downloaded and scanned :data:`_FETCHERS` at a time (S3 writes many small log
+    files, and fetching them one by one would wait on the network for each), local files
+    scanned by one thread (hashing, C code without the GIL, overlaps DuckDB reading the
+    batch before).
     """
-    remote = [s for s in sources if s.s3 is not None]
-    if not remote:
-        yield from ((s, None) for s in sources)
-        return
+    remote = any(s.s3 is not None for s in sources)
+    client = _fetch_client() if remote else None
+    fetcher = ThreadPoolExecutor(max_workers=_FETCHERS) if remote else None
+    hasher = ThreadPoolExecutor(max_workers=1)
+    queue: deque[tuple[Source, Future]] = deque()
+    try:
+        for source in sources:
+            if source.s3 is not None:
+                queue.append((source, fetcher.submit(_fetch_and_scan, source, client)))
+            else:
+                queue.append((source, hasher.submit(_scan_local, source.path, marks)))
+            if len(queue) > ahead:
+                yield queue.popleft()
+        while queue:
+            yield queue.popleft()
+    finally:
+        for pool in (fetcher, hasher):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fetch_client():
+    """The S3 client of the storage settings, with a connection for each fetcher (boto3
+    clients are thread-safe; botocore's default pool holds 10 connections)."""
+    from botocore.config import Config
+
     from podcast.storage import s3_client
 
-    client = s3_client()  # boto3 clients are thread-safe; one connection pool for all
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for start in range(0, len(sources), ahead):
-            chunk = sources[start:start + ahead]
-            bodies = pool.map(lambda s: _read_bytes(s, client) if s.s3 else None, chunk)
-            yield from zip(chunk, bodies, strict=True)
+    client = s3_client()
+    meta = getattr(client, "meta", None)
+    if meta is None:
+        return client
+    import boto3
+
+    return boto3.client("s3", config=meta.config.merge(
+        Config(max_pool_connections=_FETCHERS)))
 
 
-def _prepare(source: Source, body: bytes | None, digest: Future | None,
-             previous: tuple[int, str] | None, seen: set[str], memory: _Memory,
+def _fetch_and_scan(source: Source, client) -> tuple[_Content, bytes]:
+    """Download an S3 object and scan it (in a fetcher thread)."""
+    body = _read_bytes(source, client)
+    return _scan_bytes(body, source), body
+
+
+def _prepare(source: Source, scanned: Future, seen: set[str], memory: _Memory,
              report: IngestReport) -> _Item | None:
-    """One source as a readable item, or None (already ingested, or skipped and why).
-
-    ``digest`` is the pending :func:`_file_hash` of a local file; ``body`` the downloaded
-    bytes of an S3 object.
-    """
+    """One source as a readable item, or None (nothing new in it, or skipped and why)."""
     try:
         if source.path is not None:
-            grown = previous is not None and source.size > previous[0]
-            content, prefix = digest.result()
-            if content in seen:
-                report.files_unchanged += 1
-                return None
-            if grown and prefix == previous[1]:
-                # An appended log (``podcast serve`` writes one): read only the new lines.
-                with source.path.open("rb") as handle:
-                    handle.seek(previous[0])
-                    data = handle.read()
-                return _from_bytes(source, content, data, memory, report)
-            with source.path.open("rb") as handle:
-                first = handle.read(_SNIFF_BYTES)
-            sniffed = logs.sniff(_head(first))
-            if sniffed is None:
-                report.skipped.append((source.name, "not an access log in a known format"))
-                return None
-            gz = first[:2] == _GZIP_MAGIC
-            return _Item(source, content, sniffed, str(source.path),
-                         compression="gzip" if gz else "none",
-                         size=source.size * (_GZIP_RATIO if gz else 1))
-        data = body if body is not None else _read_bytes(source)
-        content = blake3.blake3(data).hexdigest()
-        if content in seen:
-            report.files_unchanged += 1
-            return None
-        return _from_bytes(source, content, data, memory, report)
+            content, body = scanned.result(), None
+        else:
+            content, body = scanned.result()
+    except _TooLarge:
+        report.skipped.append((source.name, f"expands past {MAX_EXPANDED // 2**20} MiB "
+                               "when decompressed: a damaged file or a decompression bomb"))
+        return None
+    except OSError as exc:
+        report.skipped.append((source.name, f"cannot read: {exc.strerror or exc}"))
+        return None
+    if content.digest in seen or (content.ingested and content.ingested >= content.length):
+        report.files_unchanged += 1  # the same content, under this name or another
+        return None
+    sniffed = logs.sniff(content.head)
+    if sniffed is None:
+        report.skipped.append((source.name, "not an access log in a known format"))
+        return None
+    if content.damaged:
+        report.truncated.append(source.name)
+    item = _Item(source, content, sniffed, "", body=body)
+    try:
+        return _place(item, memory)
     except OSError as exc:
         report.skipped.append((source.name, f"cannot read: {exc.strerror or exc}"))
         return None
 
 
-def _from_bytes(source: Source, content: str, data: bytes, memory: _Memory,
-                report: IngestReport) -> _Item | None:
-    """An item read from memory (S3 objects, appended tails, damaged gzip files)."""
-    damaged = False
-    if data[:2] == _GZIP_MAGIC:
-        data, damaged = gunzip_tolerant(data)
-    sniffed = logs.sniff(data[:_SNIFF_BYTES])
-    if sniffed is None:
-        if data.strip():
-            report.skipped.append((source.name, "not an access log in a known format"))
-        else:
-            # Nothing new in an appended log, or an empty file: remember it as read.
-            sniffed = logs.Sniffed(logs.COMBINED)
-    if sniffed is None:
-        return None
-    if damaged:
-        report.truncated.append(source.name)
-    return _Item(source, content, sniffed, memory.put(source.name, data), compression="none",
-                 size=len(data))
+def _place(item: _Item, memory: _Memory) -> _Item:
+    """Where DuckDB reads the item: the file itself when all of it is new and exactly what
+    was hashed; the raw gzip object in memory when whole; else the new part, in memory."""
+    content, source, body = item.content, item.source, item.body
+    item.body = None  # from here on, only what DuckDB reads is kept
+    whole = not (content.ingested or content.damaged or content.long_lines)
+    if whole and source.path is not None and _unchanged(item):
+        item.location = str(source.path)
+        item.compression = "gzip" if content.gzip else "none"
+        item.size = content.length
+    elif whole and content.gzip and body is not None:
+        item.location = memory.put(source.name + ".gz", body)
+        item.compression, item.size = "gzip", content.length
+    elif content.gzip and not content.long_lines:  # damaged, or partly ingested
+        item.location = memory.put(source.name + ".gz", _regzip(source, body, content))
+        item.compression, item.size = "gzip", content.length - content.ingested
+    else:
+        # Plain content waits in the item: a batch of many small S3 objects is read as
+        # one memory file (fsspec's memory file system slows down with every file in it).
+        item.data = _content_bytes(source, body, content)
+        item.compression, item.size = "none", len(item.data)
+    return item
+
+
+def _unchanged(item: _Item) -> bool:
+    """The local file still holds exactly the bytes scanned (DuckDB reads to its end)."""
+    try:
+        stat = item.source.path.stat()
+    except OSError:
+        return False  # renamed or deleted: its content is read from memory, if still there
+    return ((stat.st_dev, stat.st_ino) == item.content.inode
+            and stat.st_size == item.content.raw)
 
 
 # --- one batch ------------------------------------------------------------------------------
@@ -520,7 +804,7 @@ GROUP BY ALL
 # per requester and run.
 _REQUESTERS_SQL = """
 CREATE OR REPLACE TEMP TABLE requesters AS
-SELECT h, h2, any_value(ip) AS ip, any_value({ua}) AS ua
+SELECT h, h2, any_value(ip) AS ip, any_value(ua) AS ua
 FROM line_groups ANTI JOIN run_who USING (h, h2)
 WHERE ok + probe > 0
 GROUP BY h, h2
@@ -532,47 +816,83 @@ def _ingest_batch(con, batch: list[_Item], memory: _Memory, values: _Values,
     """Read one batch and write it.
 
     When DuckDB cannot read the batch, each file is tried alone, then with the line-safe
-    reader, then (a damaged .gz) decompressed as far as it goes; a file that still fails
-    is reported as skipped.  Nothing of a failed read reaches the database.
+    reader, then from memory with exactly its scanned content; a file that still fails is
+    reported as skipped.  A local file that changed while DuckDB read it (a log being
+    written) is read again from memory, exactly the bytes hashed.  Nothing of a failed
+    read reaches the database.
     """
     import duckdb
 
     try:
-        _read_groups(con, batch, robust)
+        _read_groups(con, batch, robust, values.scope, memory)
     except duckdb.Error as exc:  # the base of every DuckDB error about unreadable input
         if len(batch) > 1:
             for item in batch:
                 _ingest_batch(con, [item], memory, values, report, robust=robust)
         elif not robust:
             _ingest_batch(con, batch, memory, values, report, robust=True)
-        elif not batch[0].location.startswith("memory://"):
-            item = batch[0]
-            retry = _from_bytes(item.source, item.digest, _read_bytes(item.source), memory,
-                                report)
-            if retry is not None:
-                _ingest_batch(con, [retry], memory, values, report, robust=True)
+        elif not batch[0].in_memory:
+            _ingest_from_memory(con, batch[0], memory, values, report)
         else:
             report.skipped.append((batch[0].source.name,
                                    f"unreadable: {str(exc).splitlines()[0]}"))
         return
+    moved = [item for item in batch
+             if not item.in_memory and not _unchanged(item)]
+    if moved:
+        rest = [item for item in batch if item not in moved]
+        if rest:
+            _ingest_batch(con, rest, memory, values, report, robust=robust)
+        for item in moved:
+            _ingest_from_memory(con, item, memory, values, report)
+        return
     _write_batch(con, batch, values, report)
 
 
-def _read_groups(con, batch: list[_Item], robust: bool) -> None:
+def _ingest_from_memory(con, item: _Item, memory: _Memory, values: _Values,
+                        report: IngestReport) -> None:
+    """Read a local file's scanned content from memory (line-safe reader)."""
+    try:
+        data = _content_bytes(item.source, None, item.content)
+    except OSError as exc:
+        report.skipped.append((item.source.name, f"cannot read: {exc.strerror or exc}"))
+        return
+    retry = replace(item, location="", data=data, compression="none", size=len(data))
+    _ingest_batch(con, [retry], memory, values, report, robust=True)
+
+
+def _read_groups(con, batch: list[_Item], robust: bool, scope: counting.Scope,
+                 memory: _Memory) -> None:
+    """Group the batch's lines into ``line_groups`` and its new requesters."""
     # A failed attempt may have left rejected lines behind: count only this attempt's.
     for name in ("rejects", "rejects_scan"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    sniffed = batch[0].sniffed
-    source = logs.read_csv_sql([item.location for item in batch], sniffed,
-                               compression=batch[0].compression, rejects_table="rejects",
-                               robust=robust)
-    # CloudFront writes agents URL-encoded; the other formats as they were sent.
+    locations = [item.location for item in batch if item.data is None]
+    held = [item.data for item in batch if item.data is not None]
+    if held:  # one file for all: each part ends its last line, so no two lines merge
+        locations.append(memory.put("batch", b"".join(
+            data if data.endswith(b"\n") or not data else data + b"\n" for data in held)))
+    try:
+        _group_lines(con, batch[0].sniffed, locations, batch[0].compression, robust, scope)
+    finally:
+        if held:
+            memory.drop(locations[-1:])
+
+
+def _group_lines(con, sniffed: logs.Sniffed, locations: list[str], compression: str,
+                 robust: bool, scope: counting.Scope) -> None:
+    """Run the reading SQL over ``locations`` (all of one format and compression)."""
+    source = logs.read_csv_sql(locations, sniffed, compression=compression,
+                               rejects_table="rejects", robust=robust)
+    # CloudFront writes agents URL-encoded (decoded by _Values.load); the other formats
+    # as they were sent.
     encoded = sniffed.format == logs.CLOUDFRONT
     con.execute(_GROUP_SQL.format(reason=counting.LINE_REASON_SQL,
                                   encoding="url" if encoded else "plain",
                                   normalised=logs.normalised_sql(source, sniffed,
-                                                                 robust=robust)))
-    con.execute(_REQUESTERS_SQL.format(ua="url_decode(ua)" if encoded else "ua"))
+                                                                 robust=robust,
+                                                                 scope=scope)))
+    con.execute(_REQUESTERS_SQL)
 
 
 @dataclass
@@ -587,10 +907,16 @@ class _Values:
 
     def __post_init__(self) -> None:
         self.index = counting.media_by_name(self.catalog.all_media())
+        self.scope = counting.scope(self.show.storage, self.show.base_url)
 
-    def load(self, con, day_format: str) -> None:
+    def load(self, con, day_format: str, encoded: bool = False) -> None:
         """Fill the temporary tables ``days`` and ``paths``, and add the batch's new
-        requesters to ``run_who`` (listener address, app, device, bot, country)."""
+        requesters to ``run_who`` (listener address, app, device, bot, country).
+
+        ``encoded``: the agents are URL-encoded (CloudFront), decoded until stable.  The
+        decoded agent is both what the rules see and what the listener is hashed with, so
+        one app at one address is one listener whatever log it came through.
+        """
         con.execute(f"""CREATE OR REPLACE TEMP TABLE days AS
             SELECT day_text, day, strftime(day, '%Y-%m') AS period
             FROM (SELECT day_text, try_strptime(day_text, '{day_format}')::DATE AS day
@@ -602,14 +928,15 @@ class _Values:
 
         uas = [u for (u,) in con.execute(
             "SELECT DISTINCT ua FROM requesters WHERE ua IS NOT NULL").fetchall()]
+        names = [agents.decode(ua) if encoded else ua for ua in uas]
         found = []
-        for ua in uas:
-            if ua not in self.agent_cache:
-                self.agent_cache[ua] = agents.classify(ua, self.agent_rules)
-            found.append(self.agent_cache[ua])
-        _table(con, "agents", ["ua", "app", "device", "bot"],
-               ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
-               [uas, [a.app for a in found], [a.device for a in found],
+        for name in names:
+            if name not in self.agent_cache:
+                self.agent_cache[name] = agents.classify(name, self.agent_rules)
+            found.append(self.agent_cache[name])
+        _table(con, "agents", ["ua", "agent", "app", "device", "bot"],
+               ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
+               [uas, names, [a.app for a in found], [a.device for a in found],
                 [a.bot for a in found]])
 
         # Plain IPv4 addresses are their own listener address (checked in SQL: they are
@@ -626,7 +953,7 @@ class _Values:
         _table(con, "countries", ["ip", "country"], ["VARCHAR", "VARCHAR"],
                [located, [self.geoip.country(ip) for ip in located]])
         con.execute("""INSERT INTO run_who
-            SELECT r.h, r.h2, r.ua, CASE WHEN d.ipv4 THEN d.ip ELSE o.address END, u.app,
+            SELECT r.h, r.h2, u.agent, CASE WHEN d.ipv4 THEN d.ip ELSE o.address END, u.app,
                    u.device, coalesce(u.bot, true), c.country
             FROM requesters r
             LEFT JOIN agents u USING (ua)
@@ -709,7 +1036,8 @@ _TEMPORARY = ("line_groups", "requesters", "classified", "days", "paths", "agent
 
 def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
     """Classify the batch's groups and commit them with the files' ingested marks."""
-    values.load(con, logs.DAY_FORMATS[batch[0].sniffed.format])
+    values.load(con, logs.DAY_FORMATS[batch[0].sniffed.format],
+                encoded=batch[0].sniffed.format == logs.CLOUDFRONT)
     con.execute(_CLASSIFY_SQL)
     values.load_keys(con)
     con.execute(_HASH_SQL.format(
@@ -731,11 +1059,12 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
                         "unnest(?::BIGINT[])", [[r[0] for r in rejected],
                                                 [r[1] for r in rejected],
                                                 [int(r[2]) for r in rejected]])
-        con.execute("INSERT OR REPLACE INTO files (digest, name, size, stamp, format) "
-                    "SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
-                    [[i.digest for i in batch], [i.source.name for i in batch],
-                     [i.source.size for i in batch], [i.source.stamp for i in batch],
-                     [i.sniffed.format for i in batch]])
+        con.execute("INSERT OR REPLACE INTO files (digest, name, size, stamp, format, "
+                    "length) SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
+                    "unnest(?)",
+                    [[i.content.digest for i in batch], [i.source.name for i in batch],
+                     [i.content.raw for i in batch], [i.content.stamp for i in batch],
+                     [i.sniffed.format for i in batch], [i.content.length for i in batch]])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -33,6 +33,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from podcast.stats.counting import Scope
+
 S3 = "s3"
 CLOUDFRONT = "cloudfront"
 COMBINED = "combined"
@@ -49,10 +51,14 @@ _COMBINED_LINE = re.compile(rb"^\S+ \S+ \S+ " + _STAMP.encode() + rb" \"")
 CLOUDFRONT_NEEDED = ("date", "c-ip", "cs-method", "cs-uri-stem", "sc-status", "sc-bytes",
                      "cs(User-Agent)")
 _CLOUDFRONT_OPTIONAL = ("sc-range-start", "sc-range-end")
+_CLOUDFRONT_HOSTS = ("cs(Host)", "x-host-header")
+_EVERYWHERE = Scope()  # no bucket or host checked
 
 # Columns read from S3 and combined lines (fast reader: space-separated fields; robust
 # reader: parts between double quotes).  Fields appended to either format over the years
 # land in the later columns and are ignored.
+#: The longest line DuckDB reads; a longer one is a rejected (malformed) line.
+MAX_LINE = 1024 * 1024
 _SPACED_PARTS = 40
 _QUOTED_PARTS = 16
 
@@ -115,7 +121,7 @@ def read_csv_sql(paths: list[str], sniffed: Sniffed, *, compression: str = "auto
     return (f"read_csv({files}, {layout}, header=false, "
             f"columns={columns}, auto_detect=false, null_padding=true, strict_mode=false, "
             f"ignore_errors=true, compression={_sql_text(compression)}, "
-            f"max_line_size=1048576{rejects})")
+            f"max_line_size={MAX_LINE}{rejects})")
 
 
 def _utc_day(stamp: str, zone: str) -> str:
@@ -138,12 +144,18 @@ def _sent(text: str) -> str:
     return f"CASE WHEN {text} = '-' THEN 0 ELSE try_cast({text} AS BIGINT) END"
 
 
-def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False) -> str:
+def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False,
+                   scope: Scope = _EVERYWHERE) -> str:
     """SQL selecting the normalised request columns from ``source`` (a read_csv call).
 
-    ``robust`` must match the :func:`read_csv_sql` that made ``source``.
+    ``robust`` must match the :func:`read_csv_sql` that made ``source``.  A request for
+    another bucket (S3) or host (CloudFront) than ``scope`` names gets a NULL ``path``,
+    which no media matches: ``unknown_object``, like any other site's object.
     """
     columns = _columns(sniffed, robust)
+    site = _site_check(sniffed, robust, scope)
+    if site is not None:
+        columns["path"] = f"CASE WHEN {site} THEN {columns['path']} END"
     select = ",\n               ".join(f"{columns[name]} AS {name}" for name in COLUMNS)
     return f"""
         SELECT {select}
@@ -222,6 +234,22 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
             "complete": f"{col['cs(User-Agent)']} IS NOT NULL",
         }
     raise ValueError(f"unknown log format {sniffed.format!r}")
+
+
+def _site_check(sniffed: Sniffed, robust: bool, scope: Scope) -> str | None:
+    """SQL: the line was logged for this show's bucket or host; None when not checked."""
+    if sniffed.format == S3 and scope.bucket:
+        bucket = "split_part(c0, ' ', 2)" if robust else "c1"
+        return f"{bucket} = {_sql_text(scope.bucket)}"
+    if sniffed.format == CLOUDFRONT and scope.hosts and "x-host-header" in sniffed.fields:
+        # cs(Host) is the distribution's own name, x-host-header the name the app asked
+        # for (an alternate domain): either may be the one base_url names.  A log without
+        # x-host-header cannot tell an alternate domain's requests apart: not checked.
+        col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
+        names = ", ".join(_sql_text(host) for host in sorted(scope.hosts))
+        return " OR ".join(f"lower({col[name]}) IN ({names})"
+                           for name in _CLOUDFRONT_HOSTS if name in col)
+    return None
 
 
 def _s3_like_complete(column: str, parts: int) -> str:

@@ -2,7 +2,11 @@
 
 What is stored (never a raw IP, never a user agent):
 
-* ``files``           every log file ingested, by content hash (BLAKE3; re-ingest skips it);
+* ``files``           every log file ingested, by content hash (BLAKE3 of its first
+                      ``length`` bytes, decompressed for gzip; ``size`` and ``stamp`` are
+                      the raw bytes read and the mtime or ETag, to skip unchanged files
+                      unread): the same content is never read twice, and a file whose
+                      first bytes were ingested is read from there on;
 * ``media``           media key -> episode slug and byte threshold, from the catalog;
 * ``listener_bytes``  per (UTC day, media key, listener): bytes delivered by GET 200/206,
                       the lines, the listener's app, device and country, and the
@@ -57,6 +61,9 @@ SCHEMA_VERSION = 2
 #: Added after version 2 shipped (an older reader ignores it): created where missing.
 _KEY_CHECKS = ("CREATE TABLE IF NOT EXISTS key_checks "
                "(period VARCHAR PRIMARY KEY, check_value VARCHAR)")
+#: Added after version 2 shipped (an older reader ignores it): the content length the
+#: digest covers; rows from before it covered the whole file (``size``).
+_FILES_LENGTH = "ALTER TABLE files ADD COLUMN IF NOT EXISTS length BIGINT"
 _SCHEMA = f"""
 CREATE TABLE schema (version INTEGER);
 INSERT INTO schema VALUES ({SCHEMA_VERSION});
@@ -206,6 +213,22 @@ def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[
     finally:
         con.close()
     return counts
+
+
+def ingested_prefixes(con) -> dict[int, set[str]]:
+    """The content digests of the local log files ingested, by the length they cover: a
+    file whose first N bytes hash to one of those of length N was ingested that far,
+    whatever it is called now.  S3 objects never change, so they are left out.  A database
+    from before ``files.length`` gets the column (its rows covered ``size`` bytes)."""
+    if not con.execute("SELECT 1 FROM duckdb_columns() WHERE table_name = 'files' "
+                       "AND column_name = 'length'").fetchall():
+        con.execute(_FILES_LENGTH)
+    marks: dict[int, set[str]] = {}
+    for digest, length in con.execute(
+            "SELECT digest, coalesce(length, size) FROM files "
+            "WHERE name NOT LIKE 's3://%' AND coalesce(length, size) > 0").fetchall():
+        marks.setdefault(int(length), set()).add(digest)
+    return marks
 
 
 # --- listener-hash keys -------------------------------------------------------------------
