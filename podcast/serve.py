@@ -155,10 +155,12 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         self.wfile = _CountingWriter(self.wfile)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        self._answer(send_body=True)
+        with self.server.in_flight():
+            self._answer(send_body=True)
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self._answer(send_body=False)
+        with self.server.in_flight():
+            self._answer(send_body=False)
 
     def _refuse_method(self) -> None:
         self._send_status(HTTPStatus.METHOD_NOT_ALLOWED, extra={"Allow": "GET, HEAD"})
@@ -277,7 +279,32 @@ class PodcastHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], folder: Path, log_path: Path) -> None:
         self.folder = Path(folder).resolve()
         self.log = AccessLog(log_path)
+        self._busy = 0
+        self._idle = threading.Condition()
         super().__init__(address, PodcastRequestHandler)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Mark one request as being answered (and its log line not yet written)."""
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def server_close(self) -> None:
+        """Close, once the requests being answered have written their log lines.
+
+        A request's line waits for the client's acknowledgements (up to ACK_WAIT): without
+        this wait, stopping the server dropped the line of a download that had just been
+        served, and stats never counted it.  Idle keep-alive connections do not hold it up.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=ACK_WAIT)
+        super().server_close()
 
 
 def make_server(folder: Path, *, host: str = "127.0.0.1", port: int = 8000,

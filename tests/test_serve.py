@@ -9,6 +9,7 @@ import http.client
 import os
 import re
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -207,6 +208,38 @@ def test_a_client_that_reads_a_few_bytes_is_logged_with_about_those_bytes(tmp_pa
         lines = wait_for_lines(log, 1)
     logged = int(COMBINED.match(lines[0])["bytes"])
     assert logged < 64 * 1024, logged
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="Linux's TCP_INFO")
+def test_stopping_the_server_keeps_the_line_of_a_download_still_being_read(tmp_path):
+    """A line is written once the client has acknowledged the bytes; a server stopped in
+    between (Ctrl-C, SIGTERM) must still write it before it closes, or a download goes
+    uncounted."""
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / "ep.mp3").write_bytes(b"\2" * 2 * 1024 * 1024)
+    log = tmp_path / "access.log"
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    received = []
+
+    def read_slowly() -> None:
+        time.sleep(0.5)  # the server is stopping meanwhile
+        while chunk := client.recv(65536):
+            received.append(len(chunk))
+
+    with serving(folder, port=0, log_path=log) as server:
+        client.connect(("127.0.0.1", server.server_address[1]))
+        client.sendall(b"GET /ep.mp3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(0.2)
+        reader = threading.Thread(target=read_slowly)
+        reader.start()
+    # serving() has returned: the server is closed, so its log must be complete now.
+    lines = log.read_text().splitlines() if log.exists() else []
+    reader.join()
+    client.close()
+    assert len(lines) == 1, lines
+    assert int(COMBINED.match(lines[0])["bytes"]) == 2 * 1024 * 1024
 
 
 def test_parse_range_rules():

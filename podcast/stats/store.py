@@ -262,8 +262,10 @@ def _derived_key(secret: str, period: str) -> bytes:
     if len(secret.strip()) < 16:
         raise PodcastError(f"{SECRET_ENV} is empty or too short to be a secret",
                            field=SECRET_ENV,
-                           fix="set it to a long random value (e.g. `openssl rand -hex 32`) "
-                               "and never change it; or unset it to use .podcast/ip-key")
+                           fix="if stats were counted with a secret before, set it back to "
+                               "that very secret (a new one is refused for months that have "
+                               "listeners); for a first run, set a long random value (e.g. "
+                               "`openssl rand -hex 32`) and never change it")
     return hmac.new(secret.encode(), f"podcast listener key {period}".encode(),
                     hashlib.sha256).digest()
 
