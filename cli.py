@@ -35,6 +35,14 @@ class PodcastGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(1)
+        except Exception:
+            signum = (ctx.obj or {}).get("stopped_by")
+            if signum is None:
+                raise
+            # A library turned the signal into an error of its own (DuckDB: "Query
+            # interrupted"); every `finally` has run: stop as the signal asked.
+            click.echo(f"stopped by {signal.Signals(signum).name}", err=True)
+            ctx.exit(128 + signum)
 
 
 def _show(ctx: click.Context):
@@ -57,17 +65,21 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _exit_on_sigterm(signum: int, frame) -> None:
-    # SystemExit unwinds like Ctrl-C does: every `finally` ends its ffmpeg children and
-    # removes its temp files.
-    raise SystemExit(128 + signum)
-
-
 def _handle_signals(ctx: click.Context) -> None:
+    """SIGTERM unwinds like Ctrl-C does (every `finally` ends its ffmpeg children and removes
+    its temp files); both are remembered, so an error a library made of them still ends the
+    run as a stop, not as a traceback."""
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+
+    def stop(signum: int, frame) -> None:
+        ctx.obj["stopped_by"] = signum
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    ctx.call_on_close(lambda: [signal.signal(s, h) for s, h in previous.items()])
 
 
 def _log_debug() -> None:

@@ -1,5 +1,6 @@
 """Stopping a run: SIGTERM (a CI runner's cancel, `kill`, systemd) and SIGINT (Ctrl-C) end
-every ffmpeg the run started and leave no temp file, in `podcast master` and `podcast publish`.
+every ffmpeg the run started and leave no temp file, in `podcast master`, `podcast publish`
+and `podcast stats ingest`.
 
 Each test starts the real command, waits until the ffmpeg of the phase it wants is running,
 sends the signal and then looks for what a user would find: a process still running, a
@@ -8,6 +9,7 @@ hidden temp MP3 beside the output, a work folder in the temp directory.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -110,3 +112,55 @@ def test_a_publish_stopped_while_mastering_leaves_no_process_no_temp_and_no_feed
     state = long_show.parent / ".podcast"
     assert _leftovers(state, tmpdir) == []
     assert not (long_show.parent / "public" / "feed.xml").exists()
+
+
+def _ingest(config: Path, log: Path) -> None:
+    done = subprocess.run([*PODCAST, "--config", str(config), "stats", "ingest", str(log)],
+                          capture_output=True, text=True, cwd=config.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _report(config: Path) -> dict:
+    done = subprocess.run([*PODCAST, "--config", str(config), "stats", "report", "--format",
+                           "json"], capture_output=True, text=True, cwd=config.parent)
+    assert done.returncode == 0, done.stderr
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(done.stdout[:500]) from None
+
+
+def test_an_ingest_stopped_by_sigterm_leaves_no_temp_file_and_counts_once(demo_show, tmp_path):
+    done = subprocess.run([*PODCAST, "--config", str(demo_show), "publish", "--all"],
+                          capture_output=True, text=True, cwd=demo_show.parent)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((demo_show.parent / "public" / "podcast-manifest.json").read_text())
+    keys = [entry["key"] for entry in manifest["media"].values()]
+    log = tmp_path / "access.log"
+    with log.open("w") as out:
+        for i in range(300_000):
+            out.write(f'10.{i % 250}.{i // 250 % 250}.{i % 7} - - [{i % 8 + 20}/Nov/2026:10:00:00'
+                      f' +0000] "GET /{keys[i % len(keys)]} HTTP/1.1" 200 {900_000 + i % 999} '
+                      f'"-" "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4)"\n')
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    state = demo_show.parent / ".podcast"
+    process = _start(["--config", str(demo_show), "stats", "ingest", str(log)],
+                     demo_show.parent, tmpdir)
+    time.sleep(0.4)
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    leftovers = [p.name for p in [*state.iterdir(), *tmpdir.iterdir()]
+                 if p.name.endswith(".tmp") or ".tmp." in p.name]
+    assert leftovers == []
+
+    # The next run finishes the work: the same figures as one uninterrupted ingest.
+    _ingest(demo_show, log)
+    resumed = _report(demo_show)
+    for path in state.glob("stats.duckdb*"):
+        path.unlink()
+    _ingest(demo_show, log)
+    clean = _report(demo_show)
+    assert resumed["total"]["downloads"] == clean["total"]["downloads"] > 0
+    assert resumed["total"] == clean["total"]

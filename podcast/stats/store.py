@@ -101,6 +101,8 @@ def connect(show: Show, *, read_only: bool = False):
         raise PodcastError(f"cannot open the stats database: {exc}", file=path,
                            fix="close other `podcast stats` runs, or delete the file and "
                                "ingest the logs again") from None
+    # No progress bar of DuckDB's own: it would print into a JSON or CSV report on stdout.
+    con.execute("SET enable_progress_bar = false")
     con.execute("SET max_temp_directory_size = '0B'")
     con.execute("SET preserve_insertion_order = false")
     tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()")
