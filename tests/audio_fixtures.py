@@ -84,22 +84,24 @@ def decode(path: Path, rate: int = 44100) -> np.ndarray:
     return np.frombuffer(done.stdout, dtype="<f4").astype(float)
 
 
-def momentary_series(path: Path) -> list[tuple[float, float]]:
-    """``(t, M)`` every 100 ms: ffmpeg's momentary (400 ms) loudness of ``path``."""
+def _frame_series(path: Path, letter: str) -> list[tuple[float, float]]:
+    """``(t, value)`` every 100 ms of one column (``M`` or ``S``) of ffmpeg's frame log."""
     done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
                            "-i", str(path), "-af", "ebur128=framelog=info", "-f", "null",
                            "-"], capture_output=True, text=True, check=True)
-    return [(float(t), float(m)) for t, m in
-            re.findall(r"t:\s*([\d.]+)\s+TARGET.*?M:\s*(-?[\d.]+|-?inf)", done.stderr)]
+    return [(float(t), float(v)) for t, v in
+            re.findall(r"t:\s*([\d.]+)\s+TARGET.*?" + letter + r":\s*(-?[\d.]+|-?inf)",
+                       done.stderr)]
+
+
+def momentary_series(path: Path) -> list[tuple[float, float]]:
+    """``(t, M)`` every 100 ms: ffmpeg's momentary (400 ms) loudness of ``path``."""
+    return _frame_series(path, "M")
 
 
 def short_term_series(path: Path) -> list[tuple[float, float]]:
     """``(t, S)`` every 100 ms: ffmpeg's short-term (3 s) loudness of ``path``."""
-    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats",
-                           "-i", str(path), "-af", "ebur128=framelog=info", "-f", "null",
-                           "-"], capture_output=True, text=True, check=True)
-    return [(float(t), float(s)) for t, s in
-            re.findall(r"t:\s*([\d.]+)\s+TARGET.*?S:\s*(-?[\d.]+|-?inf)", done.stderr)]
+    return _frame_series(path, "S")
 
 
 def _voice_track(path: Path, voice: str, passages: list[Passage], duration: float,
