@@ -1,9 +1,11 @@
 """Mastering: any input -> cleaned, levelled, normalised, true-peak-limited, tagged CBR MP3.
 
-Streaming passes over the audio, so memory does not grow with the episode's length.  The
-numpy parts live in modules of their own: :mod:`.cleanup` (high-pass, hum notches, noise
-reduction), :mod:`.levelling` (noise floor, speech, the gain curve) and :mod:`.timeline`
-(pause cuts and the times they move); this module runs ffmpeg.
+Streaming passes over the audio, so memory does not grow with the episode's length.  Each
+step has its module: :mod:`.cleanup` (high-pass, hum notches, noise reduction),
+:mod:`.analysis` (pass 1: the loudness of every block), :mod:`.levelling` (noise floor,
+speech, the gain curve), :mod:`.encoding` (calibration and pass 2: level, limit, encode,
+measure) and :mod:`.timeline` (pause cuts and the times they move); this module runs the
+steps in order (:func:`master`).
 
 1. **Analysis.**  ffmpeg decodes each input (intro, interview, outro), converts it to the
    output's sample rate and channel layout, cleans the interview (:mod:`.cleanup`: its
@@ -37,19 +39,15 @@ folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the 
 
 from __future__ import annotations
 
-import contextvars
 import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import wave
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,29 +55,34 @@ from pathlib import Path
 import numpy as np
 
 from .. import binaries
-from ..binaries import ffmpeg, ffprobe
 from ..errors import AudioError, ConfigError
 from ..loudness import (
     AudioInfo,
     block_energy,
-    check_complete,
     declared_duration,
-    decode_error,
     energy_loudness,
-    ffmpeg_errors,
     gated_loudness,
-    loudness_range,
     measure,
-    meter,
-    meter_name,
-    parse_frame,
-    parse_named_summaries,
-    parse_summary,
     probe,
-    wav_declared_duration,
 )
 from ..model import AudioSettings, Episode, Show
+from .analysis import Analysis, analyse, channel_layout
 from .cleanup import cleanup_filter, denoise_filter, quietest_stretch, resolve_hum
+from .encoding import (
+    CALIBRATION_WINDOW,
+    ENVELOPE_RATE,
+    Preroll,
+    calibrate,
+    calibration_windows,
+    codec_gain,
+    encode_commands,
+    gain_envelope,
+    limiter_correction,
+    mp3_duration,
+    run_encode,
+    sample_gains,
+    window_mask,
+)
 from .levelling import (
     AUDIBLE,
     BLOCK,
@@ -90,7 +93,7 @@ from .levelling import (
     moving_average,
     speech_profile,
 )
-from .timeline import Timeline, cut_filter, pause_cuts
+from .timeline import Timeline, pause_cuts
 
 #: Below this integrated loudness an input is silence or noise: boosting it would only
 #: amplify hiss (a +40 dB gain is never right for an interview).
@@ -98,39 +101,8 @@ MIN_INPUT_LUFS = -55.0
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
 #: sample peaks, and MP3 encoding adds inter-sample overshoot.
 PEAK_MARGIN = 1.2
-#: Sample rate (Hz) of the gain envelope handed to ffmpeg.
-ENVELOPE_RATE = 10
-#: The limiter calibration listens to the whole of a recording up to this long (s) ...
-CALIBRATION_WHOLE = 120.0
-#: ... and to a tenth of a longer one in windows of CALIBRATION_WINDOW seconds, evenly
-#: spread, between this many and this many windows (10 minutes: 10 windows, an hour: 60),
-#: read by seeking so the rest is not even decoded.  (Hearing all of a 10-minute
-#: recording cost 2.3 s, more than half the bare transcode.)
-CALIBRATION_WINDOWS_MIN = 10
-CALIBRATION_WINDOWS = 60
-CALIBRATION_WINDOW = 6.0
-#: The largest correction (dB) the calibration may apply; more means something is off.
-MAX_CORRECTION = 4.0
-#: A PCM or FLAC recording this long (s) or longer is analysed as two halves in parallel ...
-SPLIT_MIN = 120.0
-#: ... the second starting this much before the middle, so its blocks from the middle on
-#: have their full history (the 3 s short-term window, the settled K-weighting filter
-#: and resampler) and read exactly as in a single pass.
-SPLIT_OVERLAP = 4.0
-#: Bytes per packet ffmpeg's WAV demuxer reads (its default, 4096, costs system time).
-WAV_PACKET = 65536
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """Pass 1 over one input file: its momentary loudness series and decoded length."""
-
-    info: AudioInfo
-    times: np.ndarray  # end of each 400 ms block, seconds from the file's start
-    momentary: np.ndarray  # LUFS of each block, as the output's layout reads it
-    duration: float
-    lra: float
-    filters: str = ""  # the cleanup chain the audio was read through (see .cleanup)
 
 
 @dataclass(frozen=True)
@@ -168,60 +140,14 @@ class MasterResult:
 # --------------------------------------------------------------------------- pure functions
 
 
-def gain_envelope(times: np.ndarray, gains_db: np.ndarray, duration: float, *,
-                  rate: int = ENVELOPE_RATE) -> np.ndarray:
-    """The gain curve as linear factors sampled ``rate`` times a second from 0 s.
-
-    It runs 2 s past ``duration`` (held at the last gain) so the multiplication never
-    runs out of envelope before the audio ends.
-    """
-    grid = np.arange(int(math.ceil((duration + 2.0) * rate))) / rate
-    return sample_gains(grid, times, gains_db)
 
 
-def sample_gains(grid: np.ndarray, times: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
-    """The gain curve at the instants ``grid`` (s), as little-endian float32 factors."""
-    return np.power(10.0, np.interp(grid, times, gains_db) / 20.0).astype("<f4")
 
 
-def calibration_windows(duration: float) -> np.ndarray | None:
-    """Start times (s) of the calibration windows over a recording of ``duration`` s, or
-    None when it is short enough to be heard whole."""
-    if duration <= CALIBRATION_WHOLE:
-        return None
-    count = int(np.clip(round(0.1 * duration / CALIBRATION_WINDOW), CALIBRATION_WINDOWS_MIN,
-                        CALIBRATION_WINDOWS))
-    return np.linspace(0.0, duration - CALIBRATION_WINDOW, count)
 
 
-def window_mask(times: np.ndarray, starts: np.ndarray | None,
-                window: float = CALIBRATION_WINDOW) -> np.ndarray:
-    """Which 400 ms blocks (ending at ``times``) lie wholly inside a window
-    ``[start, start + window]``; all of them when ``starts`` is None."""
-    times = np.asarray(times, dtype=float)
-    if starts is None:
-        return np.ones(times.size, dtype=bool)
-    begin = times - 4 * BLOCK
-    index = np.searchsorted(starts, begin + 1e-6, side="right") - 1
-    inside = times <= starts[np.clip(index, 0, None)] + window + 1e-6
-    return (index >= 0) & inside
 
 
-def limiter_correction(predicted: float, unlimited: float, limited: float,
-                       limited_louder: float, *, step: float = 1.0) -> float:
-    """The extra gain (dB) that puts the limited master on the predicted loudness.
-
-    From the calibration windows: ``predicted`` is what the gain curve should give there,
-    ``unlimited`` what it really gives, ``limited`` the same through the limiter, and
-    ``limited_louder`` through the limiter with ``step`` dB more gain.  Limiting loses
-    more the louder it is driven, so the correction is solved on the line through the
-    two limited measurements (its slope kept in [0, 0.8] so it always converges).
-    """
-    model_error = unlimited - predicted
-    loss = unlimited - limited
-    slope = float(np.clip(((unlimited + step - limited_louder) - loss) / step, 0.0, 0.8))
-    correction = (loss - model_error) / (1.0 - slope)
-    return float(np.clip(correction, -MAX_CORRECTION, MAX_CORRECTION))
 
 
 def chapter_problems(episode: Episode, duration: float) -> list[str]:
@@ -240,14 +166,8 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def _channel_layout(channels: str) -> tuple[str, int]:
-    return ("mono", 1) if channels == "mono" else ("stereo", 2)
 
 
-def _format_filter(rate: int, layout: str, filters: str = "") -> str:
-    """Conversion to the output's rate and layout, then ``filters`` (the cleanup) if any."""
-    chain = f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"
-    return f"{chain},{filters}" if filters else chain
 
 
 # --------------------------------------------------------------------------- progress
@@ -284,461 +204,49 @@ class _Progress:
 # --------------------------------------------------------------------------- pass 1
 
 
-def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
-            progress: Callable[[float], None] = lambda _s: None,
-            split_from: float = SPLIT_MIN, filters: str = "") -> Analysis:
-    """Decode ``info.path`` to the output format, clean it (``filters``, see
-    :mod:`.cleanup`) and log its momentary loudness.
-
-    Streams ffmpeg's stderr line by line, keeping only two numbers per 100 ms, so memory
-    stays small for any length.  A PCM or FLAC recording of ``split_from`` seconds or more
-    is read as two halves by two ffmpeg processes at once (one per core; both seek
-    exactly), and the halves' series are joined into the one a single pass logs.
-    Raises AudioError for damage or a decode failure.
-    """
-    length = declared_duration(info)
-    seekable = info.codec.startswith("pcm_") or info.codec == "flac"
-    if length is not None and seekable and length >= split_from:
-        frames = _meter_halves(info.path, rate, layout, length, progress, filters)
-        lra = loudness_range(frames.short_term)
-    else:
-        frames = _meter(analysis_command(info.path, rate, layout, filters=filters), progress)
-        try:
-            lra = parse_summary(frames.tail).get("lra", 0.0)
-        except ValueError:
-            lra = 0.0
-    if frames.code != 0:
-        raise decode_error([*frames.log, *frames.tail], info.path, what=what)
-    decoded = float(frames.times[-1]) if frames.times.size else 0.0
-    full = AudioInfo(**{**asdict(info), "declared_duration": length})
-    # The frame log stops at the last full 100 ms: allow for that and one packet.
-    check_complete(full, decoded + 0.25, frames.log, what=what)
-    return Analysis(info=info, times=frames.times, momentary=frames.momentary,
-                    duration=decoded, lra=lra, filters=filters)
 
 
-def _meter_halves(path: Path, rate: int, layout: str, length: float,
-                  progress: Callable[[float], None], filters: str = "") -> _Frames:
-    """The frame log of ``path`` read as two halves at once, joined without a seam."""
-    middle = round(length / 2, 1)
-    lead = middle - SPLIT_OVERLAP
-    done = [0.0, 0.0]
-
-    def half(index: int) -> Callable[[float], None]:
-        def update(seconds: float) -> None:
-            done[index] = seconds
-            progress(done[0] + done[1])
-        return update
-
-    # The job closes first: on any exception here the second half's ffmpeg is ended, so
-    # the pool's shutdown does not wait for it to read its half to the end.
-    with ThreadPoolExecutor(max_workers=1) as pool, binaries.job():
-        second = pool.submit(contextvars.copy_context().run, _meter,
-                             analysis_command(path, rate, layout, start=lead,
-                                              filters=filters), half(1))
-        first = _meter(analysis_command(path, rate, layout, length=middle, filters=filters),
-                       half(0))
-        late = second.result()
-    # The second half's first blocks lack their history: keep those of the first.
-    early = first.times <= middle + BLOCK / 2
-    keep = late.times + lead > middle + BLOCK / 2
-    return _Frames(
-        times=np.concatenate([first.times[early], late.times[keep] + lead]),
-        momentary=np.concatenate([first.momentary[early], late.momentary[keep]]),
-        short_term=np.concatenate([first.short_term[early], late.short_term[keep]]),
-        code=first.code or late.code, log=[*first.log, *late.log],
-        tail=first.tail if first.code else late.tail)
 
 
-@dataclass(frozen=True)
-class _Frames:
-    """One ebur128 frame log: block ends (s), momentary and short-term LUFS, and how
-    ffmpeg ended (exit code, its warnings and errors, the last lines it printed)."""
-
-    times: np.ndarray
-    momentary: np.ndarray
-    short_term: np.ndarray
-    code: int
-    log: list[str]
-    tail: list[str]
 
 
-def _input_options(path: Path) -> list[str]:
-    """ffmpeg input options for ``path``: a WAV is read in 64 KiB packets.
-
-    ffmpeg's WAV demuxer hands out 4 KiB packets by default; for an hour of CD audio
-    that is 155 000 packets, whose allocation costs more system time than the decoding
-    (measured: analysis 5.4 -> 2.7 s).  The samples are the same, only fewer packets.
-    """
-    return ["-max_size", str(WAV_PACKET)] if wav_declared_duration(path) is not None else []
 
 
-def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
-                     length: float | None = None, filters: str = "") -> list[str]:
-    """Pass 1's ffmpeg command line: decode to the output format, log every block."""
-    seek = ["-ss", f"{start:.3f}"] if start is not None else []
-    stop = ["-t", f"{length:.3f}"] if length is not None else []
-    return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-            *seek, *stop, *_input_options(path), "-i", str(path), "-map", "0:a:0",
-            "-af", f"{_format_filter(rate, layout, filters)},{meter(frames=True)}",
-            "-f", "null", "-"]
 
 
-def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
-    """Run one analysis ffmpeg and collect its frame log."""
-    times: list[float] = []
-    values: list[float] = []
-    short: list[float] = []
-    log: list[str] = []
-    tail: deque[str] = deque(maxlen=40)
-    process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, errors="replace")
-    try:
-        for line in process.stderr:
-            frame = parse_frame(line)
-            if frame is not None:
-                times.append(frame[0])
-                values.append(frame[1])
-                short.append(frame[2])
-                progress(frame[0])
-                continue
-            tail.append(line)
-            if "[warning]" in line or "[error]" in line or "[fatal]" in line:
-                log.append(line)
-    finally:
-        binaries.reap(process)
-    return _Frames(times=np.asarray(times, dtype=float), momentary=np.asarray(values, dtype=float),
-                   short_term=np.asarray(short, dtype=float), code=process.returncode,
-                   log=log, tail=list(tail))
 
 
 # --------------------------------------------------------------------------- pass 2
 
 
-@dataclass(frozen=True)
-class Preroll:
-    """A pause of the recording played once more before it, for the noise reduction to
-    learn the noise from (``denoise``, see :func:`.cleanup.denoise_filter`) before the
-    recording starts, then cut off: every pause is cleaned, the one it learns from too.
-    ``index`` is the recording's input; the pause is read by seeking a second input."""
-
-    index: int
-    path: Path
-    start: float
-    length: float
-    denoise: str
 
 
-def _program_chains(inputs: list[Path], *, rate: int, layout: str,
-                    filters: list[str] | None = None, preroll: Preroll | None = None,
-                    preroll_input: int = 0) -> tuple[list[str], str]:
-    """Filter chains decoding, cleaning (``filters``, one chain per input) and joining the
-    inputs (with the ``preroll`` read from input ``preroll_input``); returns them and the
-    joined label."""
-    chains, labels = [], []
-    filters = filters or [""] * len(inputs)
-    for index in range(len(inputs)):
-        clean = _format_filter(rate, layout, filters[index])
-        if preroll is not None and preroll.index == index:
-            length = f"{preroll.length:.3f}"
-            chains += [f"[{index}:a:0]{clean}[m{index}]",
-                       f"[{preroll_input}:a:0]{clean},atrim=duration={length},"
-                       f"apad=whole_dur={length}[p{index}]",
-                       f"[p{index}][m{index}]concat=n=2:v=0:a=1,{preroll.denoise},"
-                       f"atrim=start={length},asetpts=PTS-STARTPTS[s{index}]"]
-        else:
-            chains.append(f"[{index}:a:0]{clean}[s{index}]")
-        labels.append(f"[s{index}]")
-    joined = "".join(labels)
-    if len(inputs) > 1:
-        chains.append(f"{joined}concat=n={len(inputs)}:v=0:a=1[joined]")
-        joined = "[joined]"
-    return chains, joined
 
 
-def _gain_chains(joined: str, envelope_index: int, *, rate: int, layout: str) -> list[str]:
-    """Chains multiplying the program by the gain envelope (input ``envelope_index``).
-
-    The 10 Hz envelope is resampled to the audio rate (band-limited, so the gain moves
-    smoothly between its points) and copied to every channel before the multiplication.
-    """
-    spread = ",pan=stereo|c0=c0|c1=c0" if layout == "stereo" else ""
-    return [f"[{envelope_index}:a]aresample={rate},aformat=sample_fmts=flt{spread}[gain]",
-            f"{joined}[gain]amultiply[levelled]"]
 
 
-def _envelope_input(envelope: Path) -> list[str]:
-    return ["-f", "f32le", "-ar", str(ENVELOPE_RATE), "-ac", "1", "-i", str(envelope)]
 
 
-def _limiter(ceiling: float) -> str:
-    # level=0: alimiter must not raise the level back up after limiting; latency=1 keeps
-    # the audio aligned with the chapters.
-    return (f"alimiter=limit={10 ** (ceiling / 20):.6f}:attack=5:release=80:level=0"
-            f":latency=1")
 
 
-def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
-              ceiling: float, windows: tuple[Path, np.ndarray] | None = None,
-              step: float = 1.0, filters: list[str] | None = None) -> dict[str, float]:
-    """Measure the gain curve with and without the limiter.
-
-    The program (``inputs`` joined, one ffmpeg run) or, given ``windows`` = (recording,
-    start times), only ``CALIBRATION_WINDOW`` s of the recording at each start (input
-    seeking: nothing else is decoded; ``envelope`` then holds just those windows' gains,
-    ``CALIBRATION_WINDOW * ENVELOPE_RATE`` values each) goes through the gain envelope
-    and is split three ways into meters: ``u`` unlimited, ``a`` limited, ``b`` limited
-    with ``step`` dB more gain.  Returns the three integrated loudnesses.  The windows
-    are heard by two ffmpeg runs at once, half each; their meters' 400 ms blocks are
-    pooled and gated together, as one run would.
-    """
-    if windows is None:
-        summaries = _calibration_run(calibration_command(
-            inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step,
-            filters=filters))
-        return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
-    recording, starts = windows
-    gains = np.fromfile(envelope, dtype="<f4")
-    per_window = round(CALIBRATION_WINDOW * ENVELOPE_RATE)
-    cut = (len(starts) + 1) // 2
-    halves = [(0, cut), (cut, len(starts))] if len(starts) > 1 else [(0, len(starts))]
-    commands = []
-    for number, (first, stop) in enumerate(halves):
-        # Each run's envelope: its windows' gains, then the next ones (or the last held)
-        # so the band-limited resampling sees what one run would see.
-        part = gains[first * per_window:stop * per_window + 20]
-        part = np.concatenate([part, np.full(20, part[-1], dtype="<f4")])
-        path = envelope.with_name(f"{envelope.stem}-{number}.f32")
-        part.tofile(path)
-        commands.append(calibration_command(
-            inputs, path, rate=rate, layout=layout, ceiling=ceiling, step=step,
-            windows=(recording, starts[first:stop]), framelog=True, filters=filters))
-    # Inner job first out: an exception here ends both runs before the pool joins them.
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool, binaries.job():
-        futures = [pool.submit(contextvars.copy_context().run, _calibration_run, command)
-                   for command in commands]
-        runs = [future.result() for future in futures]
-    return {name: gated_loudness(np.concatenate([run[name]["blocks"] for run in runs]))
-            for name in ("u", "a", "b")}
 
 
-def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
-                        ceiling: float, step: float,
-                        windows: tuple[Path, np.ndarray] | None = None,
-                        framelog: bool = False,
-                        filters: list[str] | None = None) -> list[str]:
-    """The ffmpeg command line of one calibration run (see :func:`calibrate`).
-
-    ``filters`` are the inputs' cleanup chains; with ``windows``, the recording's is the
-    one of the input that is the recording."""
-    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
-    if windows is None:
-        chains, joined = _program_chains(inputs, rate=rate, layout=layout, filters=filters)
-        for path in inputs:
-            command += [*_input_options(path), "-i", str(path)]
-        count = len(inputs)
-    else:
-        recording, starts = windows
-        chains, labels = [], ""
-        cleanup = (filters or [""] * len(inputs))[inputs.index(recording)] \
-            if recording in inputs else ""
-        for index, start in enumerate(starts):
-            command += ["-ss", f"{start:.3f}", "-t", str(CALIBRATION_WINDOW),
-                        "-i", str(recording)]
-            # Exactly one window long each, so the envelope stays in step.  (No 64 KiB
-            # packets here: 6 s windows gain nothing, and 30 inputs' queues of them cost
-            # 50 MiB more per run.)
-            chains.append(f"[{index}:a:0]{_format_filter(rate, layout, cleanup)},"
-                          f"atrim=duration={CALIBRATION_WINDOW},"
-                          f"apad=whole_dur={CALIBRATION_WINDOW}[w{index}]")
-            labels += f"[w{index}]"
-        chains.append(f"{labels}concat=n={len(starts)}:v=0:a=1[joined]")
-        joined, count = "[joined]", len(starts)
-    chains += _gain_chains(joined, count, rate=rate, layout=layout)
-    chains.append("[levelled]asplit=3[u][a][b]")
-    chains.append(f"[u]{meter(name='u', frames=framelog)}[ou]")
-    chains.append(f"[a]{_limiter(ceiling)},{meter(name='a', frames=framelog)}[oa]")
-    chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
-                  f"{meter(name='b', frames=framelog)}[ob]")
-    command += [*_envelope_input(envelope), "-filter_complex", ";".join(chains)]
-    for label in ("ou", "oa", "ob"):
-        command += ["-map", f"[{label}]", "-f", "null", "-"]
-    return command
 
 
-def _calibration_run(command: list[str]) -> dict[str, dict]:
-    """Run one calibration ffmpeg; per meter its summary and its logged block loudnesses
-    (``"blocks"``, empty without a frame log).  Raises AudioError if a meter is missing."""
-    done = binaries.run(command, capture_output=True, text=True, errors="replace")
-    lines = done.stderr.splitlines()
-    summaries = parse_named_summaries(lines)
-    if done.returncode != 0 or not {"u", "a", "b"} <= set(summaries):
-        detail = "; ".join(ffmpeg_errors(lines)[-3:]) or "no output"
-        raise AudioError(f"ffmpeg ({binaries.version()}) failed while calibrating the "
-                         f"limiter: {detail}", fix="run `podcast doctor`")
-    blocks: dict[str, list[float]] = {"u": [], "a": [], "b": []}
-    for line in lines:
-        frame = parse_frame(line)
-        name = meter_name(line)
-        if frame is not None and name in blocks:
-            blocks[name].append(frame[1])
-    return {name: {**summaries[name], "blocks": np.asarray(blocks[name])}
-            for name in ("u", "a", "b")}
 
 
-def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
-                    layout: str, channels: int, bitrate: str, ceiling: float,
-                    filters: list[str] | None = None,
-                    cuts: list[tuple[float, float]] | None = None,
-                    preroll: Preroll | None = None,
-                    ) -> tuple[list[str], list[str], list[str]]:
-    """The three ffmpeg command lines of pass 2 (process, encode, measure).
-
-    ``cuts`` (program seconds, see :mod:`.timeline`) are taken out after the gain curve
-    (which runs on the uncut program's time) and before the limiter; the ``preroll``'s
-    pause is read by one more input, after the envelope's."""
-    chains, joined = _program_chains(inputs, rate=rate, layout=layout, filters=filters,
-                                     preroll=preroll, preroll_input=len(inputs) + 1)
-    chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
-    cut = cut_filter(cuts or [], rate)
-    chains.append(f"[levelled]{cut + ',' if cut else ''}{_limiter(ceiling)},"
-                  f"aformat=sample_fmts=flt[out]")
-    process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
-               "-progress", "pipe:2"]
-    for path in inputs:
-        process += [*_input_options(path), "-i", str(path)]
-    process += _envelope_input(envelope)
-    if preroll is not None:
-        process += ["-ss", f"{preroll.start:.3f}", "-t", f"{preroll.length:.3f}",
-                    "-i", str(preroll.path)]
-    process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
-                "-ar", str(rate), "-ac", str(channels), "pipe:1"]
-    encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
-              "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
-              "-map", "0:a", "-c:a", "libmp3lame", "-b:a", bitrate,
-              "-map_metadata", "-1", "-f", "tee",
-              f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
-              f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
-    measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-f", "mp3", "-i", "pipe:0", "-af", meter(peak=True), "-f", "null", "-"]
-    return process, encode, measure
 
 
-def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
-               progress: Callable[[float], None]) -> dict[str, float]:
-    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary.
-
-    Whatever interrupts it, all three are ended and reaped before it returns or raises.
-    """
-    process_cmd, encode_cmd, measure_cmd = commands
-    with tempfile.TemporaryFile() as encode_log, tempfile.TemporaryFile() as measure_log:
-        started: list[subprocess.Popen] = []
-        try:
-            a = binaries.popen(process_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            started.append(a)
-            b = binaries.popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
-                               stderr=encode_log, cwd=workdir)
-            started.append(b)
-            a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
-            c = binaries.popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
-                               stderr=measure_log)
-            started.append(c)
-            b.stdout.close()
-            errors = _follow_progress(a, progress)
-            codes = [a.wait(), b.wait(), c.wait()]
-        finally:
-            for proc in started:
-                binaries.reap(proc)
-        encode_text = _read_log(encode_log)
-        measure_text = _read_log(measure_log)
-    if any(codes):
-        detail = "; ".join([*ffmpeg_errors(errors)[-2:],
-                            *ffmpeg_errors(encode_text.splitlines())[-2:],
-                            *ffmpeg_errors(measure_text.splitlines())[-2:]])
-        raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: "
-                         f"{detail or f'exit codes {codes}'}",
-                         fix="run `podcast doctor`; check the free disk space")
-    return parse_summary(measure_text.splitlines())
 
 
-def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None]) -> list[str]:
-    """Feed ``-progress`` reports from ``process``'s stderr to ``progress``; return the
-    other lines it printed (its errors)."""
-    errors: list[str] = []
-    for raw in process.stderr:
-        line = raw.decode("utf-8", "replace").strip()
-        if line.startswith("out_time_us="):
-            value = line.split("=", 1)[1]
-            if value.isdigit():
-                progress(int(value) / 1e6)
-        elif "=" not in line or line.startswith("["):
-            errors.append(line)
-    return errors
 
 
-def _read_log(handle) -> str:
-    handle.seek(0)
-    return handle.read().decode("utf-8", "replace")
 
 
-def codec_source(rate: int, layout: str) -> str:
-    """The lavfi source :func:`codec_gain` encodes: 4 s of speech-band pink noise."""
-    return (f"anoisesrc=d=4:c=pink:r={rate}:a=0.3:seed=3,highpass=f=100,lowpass=f=6000,"
-            f"{_format_filter(rate, layout)}")
 
 
-def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
-    """How much louder (dB, usually negative) the MP3 encoder makes the audio.
-
-    libmp3lame as built into ffmpeg comes out about 0.45 dB quieter than its input, for
-    sine, noise and speech alike; measuring it here, on 4 s of speech-band noise with the
-    master's own settings, keeps the master on target whatever encoder build is installed.
-    """
-    source = codec_source(rate, layout)
-    base = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
-    with binaries.job():
-        reference = binaries.popen(
-            [*base, "-f", "lavfi", "-i", source, "-af", meter(), "-f", "null", "-"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-        try:
-            encoded = binaries.run(
-                [*base, "-f", "lavfi", "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate,
-                 "-f", "mp3", "pipe:1"], capture_output=True)
-            decoded = binaries.run(
-                [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(), "-f", "null", "-"],
-                input=encoded.stdout, capture_output=True)
-            _out, reference_log = reference.communicate()
-        finally:
-            binaries.reap(reference)
-    encoded_log = encoded.stderr.decode("utf-8", "replace").splitlines()
-    decoded_log = decoded.stderr.decode("utf-8", "replace").splitlines()
-    if encoded.returncode != 0:
-        raise AudioError(f"ffmpeg ({binaries.version()}) cannot encode MP3 at {bitrate}: "
-                         f"{'; '.join(ffmpeg_errors(encoded_log)[-3:]) or 'no error message'}",
-                         field="audio.bitrate",
-                         fix="run `podcast doctor`; use a bitrate such as 96k or 128k")
-    failed = next((log for log, code in ((reference_log.splitlines(), reference.returncode),
-                                         (decoded_log, decoded.returncode)) if code), None)
-    if failed is not None:
-        raise AudioError(f"ffmpeg ({binaries.version()}) failed measuring the MP3 "
-                         f"encoder's gain: {'; '.join(ffmpeg_errors(failed)[-3:])}",
-                         fix="run `podcast doctor`")
-    after = parse_summary(decoded_log)["lufs"]
-    before = parse_summary(reference_log.splitlines())["lufs"]
-    return after - before
 
 
-def _mp3_duration(path: Path) -> float:
-    done = binaries.run([ffprobe(), "-v", "error", "-show_entries", "format=duration",
-                         "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                        errors="replace")
-    try:
-        return float(done.stdout.strip())
-    except ValueError:
-        detail = "; ".join(ffmpeg_errors(done.stderr.splitlines())) or "no duration"
-        raise AudioError(f"the encoded MP3 cannot be read back by {ffprobe()}: {detail}",
-                         file=path,
-                         fix="run `podcast doctor` to check ffmpeg's MP3 encoder") from None
 
 
 # --------------------------------------------------------------------------- the steps
@@ -811,7 +319,7 @@ def _analyse_inputs(settings: AudioSettings, episode: Episode, bar: _Progress, *
                     only_intro: bool = False) -> list[tuple[str, Analysis]]:
     """Probe, then analyse the intro, the interview and the outro, in playing order
     (``only_intro``: the intro alone)."""
-    layout, _channels = _channel_layout(settings.channels)
+    layout, _channels = channel_layout(settings.channels)
     parts = [("intro", settings.intro), ("audio file", episode.audio),
              ("outro", settings.outro)]
     if only_intro:
@@ -904,7 +412,7 @@ def episode_timeline(show: Show, episode: Episode) -> Timeline:
 
 def _level(settings: AudioSettings, program: Program) -> tuple[Levelling, float]:
     """The gain curve aimed off target by the encoder's own gain, and that gain."""
-    layout, _channels = _channel_layout(settings.channels)
+    layout, _channels = channel_layout(settings.channels)
     encoder = codec_gain(rate=settings.sample_rate, layout=layout, bitrate=settings.bitrate)
     curve = level_gains(program.times, program.momentary, settings.meter_target - encoder)
     return curve, encoder
@@ -914,7 +422,7 @@ def _plan(settings: AudioSettings, program: Program, curve: Levelling, encoder: 
           work: Path, bar: _Progress) -> Plan:
     """Measure what the limiter takes on (part of) the program and write the envelope
     that adds it back (``work/gain.f32``)."""
-    layout, _channels = _channel_layout(settings.channels)
+    layout, _channels = channel_layout(settings.channels)
     ceiling = settings.true_peak - PEAK_MARGIN
     envelope = work / "gain.f32"
     gain_envelope(curve.times, curve.gains_db, program.length).tofile(envelope)
@@ -971,7 +479,7 @@ def _denoise_plan(settings: AudioSettings, program: Program, work: Path) -> dict
 def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
             bar: _Progress, label: str) -> dict[str, float]:
     """Pass 2 into ``temp`` (in its folder); the ebur128 summary of the MP3 written."""
-    layout, channels = _channel_layout(settings.channels)
+    layout, channels = channel_layout(settings.channels)
     commands = encode_commands(
         program.sources, plan.envelope, temp.name, rate=settings.sample_rate, layout=layout,
         channels=channels, bitrate=settings.bitrate, ceiling=plan.ceiling,
@@ -987,8 +495,8 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
     from ..tags import write_tags
 
     settings = show.audio
-    _layout, channels = _channel_layout(settings.channels)
-    duration = _mp3_duration(temp)
+    _layout, channels = channel_layout(settings.channels)
+    duration = mp3_duration(temp)
     tag_size = write_tags(temp, show, episode, duration=duration,
                           timeline=plan.timeline)
     main = program.main
@@ -1075,7 +583,7 @@ def rehearse(settings: AudioSettings, folder: Path,
     bar = _Progress(False)
     with binaries.job():
         on_step("analysis")
-        layout, _channels = _channel_layout(settings.channels)
+        layout, _channels = channel_layout(settings.channels)
         info = probe(source, what="test audio")
         # The cleanup with every filter it can use: hum detection runs, and the notches
         # are used even though the test audio does not hum.
@@ -1091,7 +599,7 @@ def rehearse(settings: AudioSettings, folder: Path,
         temp = folder / "rehearsal.mp3"
         measured = _encode(settings, program, plan, temp, bar, temp.name)
         on_step("read back")
-        duration = _mp3_duration(temp)
+        duration = mp3_duration(temp)
         on_step("true-peak measure")
         heard = measure(temp)
     return {"lufs": heard.lufs, "true_peak": heard.true_peak, "duration": duration,
