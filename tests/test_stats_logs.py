@@ -23,7 +23,7 @@ from stats_fixtures import (
 )
 
 from podcast.stats import logs
-from podcast.stats.ingest import gunzip_tolerant
+from podcast.stats.ingest import Source, _content_bytes, _scan_bytes
 
 REQUESTS = [
     ranged(DAY1, "192.0.2.10", APPLE, 0, 2),
@@ -120,6 +120,13 @@ def test_a_line_cut_short_is_incomplete(tmp_path):
     text = s3_log(REQUESTS[:1]) + s3_log(REQUESTS[:1]).split('"-"')[0] + "\n"
     rows = read(tmp_path, text, logs.S3, robust=True)
     assert [row[7] for row in rows] == [True, False]
+
+
+def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
+    """What the ingest reads of a gzip object: its scan, then its content."""
+    source = Source(name="access.log.gz", size=len(data), stamp="etag")
+    content = _scan_bytes(data, source)
+    return _content_bytes(source, data, content), content.damaged
 
 
 def test_gzip_cut_short_keeps_whole_lines_and_marks_the_damage():

@@ -353,32 +353,30 @@ class _Gunzip:
                 inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
 
-def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
-    """Decompress gzip ``data`` as far as it goes; True when it was cut short or damaged.
-
-    The incomplete last line is replaced by one the counting rules call malformed.
-    """
-    gunzip = _Gunzip(io.BytesIO(data).read)
-    text = b"".join(gunzip)
-    if gunzip.damaged and text and not text.endswith(b"\n"):
-        text = text[: text.rfind(b"\n") + 1] + _CUT_LINE
-    return text, gunzip.damaged
-
-
 _CUT_LINE = b"\x00truncated\n"  # stands for a line cut by damage: counted malformed
 _LONG_LINE = b"\x00long line\n"  # stands for a line too long to read: counted malformed
 
 
-def _expanded(read: Callable[[int], bytes], start: int, end: int) -> bytes:
-    """Bytes ``start`` to ``end`` of gzip data's decompressed content."""
-    out, at = bytearray(), 0
+def _pieces(read: Callable[[int], bytes], start: int, end: int) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` of gzip data's decompressed content, a step at a time."""
+    at = 0
     for piece in _Gunzip(read):
         if at + len(piece) > start:
-            out += piece[max(0, start - at):end - at]
+            yield piece[max(0, start - at):end - at]
         at += len(piece)
         if at >= end:
-            break
-    return bytes(out)
+            return
+
+
+@contextlib.contextmanager
+def _reopen(source: Source, content: _Content) -> Iterator:
+    """The local file ``content`` was scanned from, open for reading; OSError if another
+    file has taken its name since (the next run reads that one)."""
+    with source.path.open("rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if (stat.st_dev, stat.st_ino) != content.inode:
+            raise OSError("replaced while it was read (the next run reads it)")
+        yield handle
 
 
 def _regzip(source: Source, body: bytes | None, content: _Content) -> bytes:
@@ -389,20 +387,11 @@ def _regzip(source: Source, body: bytes | None, content: _Content) -> bytes:
     packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     with contextlib.ExitStack() as stack:
         if body is None:
-            handle = stack.enter_context(source.path.open("rb"))
-            stat = os.fstat(handle.fileno())
-            if (stat.st_dev, stat.st_ino) != content.inode:
-                raise OSError("replaced while it was read (the next run reads it)")
-            read = handle.read
+            read = stack.enter_context(_reopen(source, content)).read
         else:
             read = io.BytesIO(body).read
-        at, start, end = 0, content.ingested, content.length
-        for piece in _Gunzip(read):
-            if at + len(piece) > start:
-                out.write(packer.compress(piece[max(0, start - at):end - at]))
-            at += len(piece)
-            if at >= end:
-                break
+        for piece in _pieces(read, content.ingested, content.length):
+            out.write(packer.compress(piece))
     if content.cut_line:
         out.write(packer.compress(_CUT_LINE))
     out.write(packer.flush())
@@ -432,19 +421,16 @@ def _content_bytes(source: Source, body: bytes | None, content: _Content) -> byt
     """The new part of a file's content (from ``content.ingested`` to its ``length``),
     decompressed, over-long lines and a line cut by damage counted as malformed."""
     if body is None:
-        with source.path.open("rb") as handle:
-            stat = os.fstat(handle.fileno())
-            if (stat.st_dev, stat.st_ino) != content.inode:
-                raise OSError("replaced while it was read (the next run reads it)")
+        with _reopen(source, content) as handle:
             if content.gzip:
-                data = _expanded(handle.read, content.ingested, content.length)
+                data = b"".join(_pieces(handle.read, content.ingested, content.length))
             else:
                 handle.seek(content.ingested)
                 data = handle.read(content.length - content.ingested)
             if len(data) < content.length - content.ingested:
                 raise OSError("truncated while it was read (the next run reads it)")
     elif content.gzip:
-        data = _expanded(io.BytesIO(body).read, content.ingested, content.length)
+        data = b"".join(_pieces(io.BytesIO(body).read, content.ingested, content.length))
     else:
         data = body[content.ingested:content.length]
     data = _without_long_lines(data)
