@@ -114,6 +114,8 @@ def connect(show: Show, *, read_only: bool = False):
         raise PodcastError("the stats database was written by another version of podcast",
                            file=path, fix="delete it and ingest the logs again (the "
                                           "listener-hash keys in ip-key stay valid)")
+    if not read_only and "key_checks" not in tables:
+        con.execute(_KEY_CHECKS)  # a version 2 database from before the key checks
     return con
 
 
@@ -317,7 +319,6 @@ def _check_value(key: bytes) -> str:
 
 
 def _checked_periods(con) -> set[str]:
-    con.execute(_KEY_CHECKS)
     checked = {p for (p,) in con.execute("SELECT period FROM key_checks").fetchall()}
     # Databases from before key_checks: a month with listener rows has used a key.
     return checked | {p for (p,) in con.execute(
@@ -325,7 +326,6 @@ def _checked_periods(con) -> set[str]:
 
 
 def _check_keys(show: Show, con, keys: dict[str, bytes]) -> None:
-    con.execute(_KEY_CHECKS)
     known = dict(con.execute("SELECT period, check_value FROM key_checks").fetchall())
     changed = sorted(p for p, key in keys.items()
                      if p in known and known[p] != _check_value(key))
