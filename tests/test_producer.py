@@ -232,25 +232,25 @@ def test_the_first_seconds_of_an_answer_come_out_within_3_lu_of_the_host(rapid):
 # --------------------------------------------------------------------------- acceptance 5
 
 
-def test_noise_only_is_refused_with_what_it_is(tmp_path: Path):
+def _noise_episode(tmp_path: Path, noise: str):
+    """An episode whose whole recording is ffmpeg's ``anoisesrc`` with these options."""
     folder = tmp_path / "ep"
     folder.mkdir()
     source = folder / "noise.wav"
-    run_ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=20:c=pink:r=44100:a=0.02:seed=3",
-               "-c:a", "pcm_s16le", str(source))
-    show, episode = show_and_episode(folder, source)
+    run_ffmpeg("-f", "lavfi", "-i", f"anoisesrc={noise}:r=44100:seed=3", "-c:a", "pcm_s16le",
+               str(source))
+    return show_and_episode(folder, source)
+
+
+def test_noise_only_is_refused_with_what_it_is(tmp_path: Path):
+    show, episode = _noise_episode(tmp_path, "d=20:c=pink:a=0.02")
     with pytest.raises(AudioError, match="no speech, only steady noise") as caught:
         master(show, episode, tmp_path / "out.mp3")
     assert "noise floor" in str(caught.value) and not (tmp_path / "out.mp3").exists()
 
 
 def test_faint_hiss_is_not_called_silence(tmp_path: Path):
-    folder = tmp_path / "ep"
-    folder.mkdir()
-    source = folder / "hiss.wav"
-    run_ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=10:c=white:r=44100:a=0.00028:seed=3",
-               "-c:a", "pcm_s16le", str(source))
-    show, episode = show_and_episode(folder, source)
+    show, episode = _noise_episode(tmp_path, "d=10:c=white:a=0.00028")
     with pytest.raises(AudioError, match="faint noise") as caught:
         master(show, episode, tmp_path / "out.mp3")
     assert "no sound at all" not in str(caught.value)
