@@ -49,7 +49,6 @@ from mutagen.id3 import (
     CTOCFlags,
     ID3NoHeaderError,
     PictureType,
-    TextFrame,
 )
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -81,18 +80,6 @@ _LANG3 = {
     "fi": "fin", "ja": "jpn", "zh": "chi", "ar": "ara", "ru": "rus",
 }
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
-
-
-class WFED(TextFrame):
-    """The podcast's feed URL, written as iTunes writes it: a *text* frame (an encoding
-    byte, the URL, a NUL).
-
-    WFED is Apple's, not in the ID3 standard.  eyeD3 and music-metadata (used by many
-    players) read it as Apple writes it, skipping the encoding byte, so mutagen's own
-    ``WFED`` (a URL frame: no encoding byte) loses the URL's first character in them.
-    mutagen in turn reads this layout, like every file iTunes tagged, as an empty URL:
-    :func:`feed_url` reads both layouts.  (mutagen names a frame by its class's name.)
-    """
 
 
 # --------------------------------------------------------------------------- public API
@@ -159,27 +146,6 @@ def tag_size(path: Path) -> int:
     """
     with open(path, "rb") as handle:
         return _leading_tags_size(handle)
-
-
-def feed_url(path: Path) -> str | None:
-    """The WFED feed URL of an MP3, read from the frame's bytes in either layout (iTunes'
-    text frame, or a bare URL as mutagen writes it); None without one."""
-    with open(path, "rb") as handle:
-        header = handle.read(10)
-        size = _id3_header_size(header)
-        if size is None or header[3] != 3:
-            return None
-        tag = handle.read(size - 10)
-    position = 0
-    while position + 10 <= len(tag) and tag[position:position + 1] != b"\x00":
-        length = int.from_bytes(tag[position + 4:position + 8], "big")
-        body = tag[position + 10:position + 10 + length]
-        if tag[position:position + 4] == b"WFED":
-            if body[:1] in (b"\x00", b"\x03"):  # an encoding byte: Latin-1 or UTF-8
-                body = body[1:]
-            return body.split(b"\x00", 1)[0].decode("latin-1")
-        position += 10 + length
-    return None
 
 
 def read_tags(path: Path) -> dict:
@@ -256,9 +222,9 @@ def build_tags(
     tags.add(TDAT(encoding=UTF16, text=[f"{published.day:02d}{published.month:02d}"]))
     tags.add(TIME(encoding=UTF16, text=[f"{published.hour:02d}{published.minute:02d}"]))
 
-    # Podcast frames (iTunes): the podcast flag, the feed, the episode's guid.
+    # Podcast frames (iTunes): the podcast flag and the episode's guid.  No WFED (the feed
+    # URL): no layout of it reads back in all of mutagen, eyeD3 and music-metadata.
     tags.add(PCST(value=1))
-    tags.add(WFED(encoding=0, text=[_ascii_url(show.feed_url)]))
     tags.add(TGID(encoding=UTF16, text=[_clean(episode.guid)]))
 
     tags.add(WOAR(url=_ascii_url(show.link)))
@@ -569,6 +535,6 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}{frac}" if hours else clock
 
 
-__all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags", "feed_url",
+__all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags",
            "build_tags",
            "chapter_frames", "render_tag", "notes_text", "cover_jpeg"]
