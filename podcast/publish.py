@@ -45,7 +45,7 @@ from .storage import (
 Echo = Callable[[str], None]
 
 #: Bump when the mastering chain changes in a way that should re-master every episode.
-MASTER_VERSION = 2
+MASTER_VERSION = 3
 FEED_KEY = "feed.xml"
 #: The podcast:transcript types by file extension (podcast-namespace docs/tags/transcript).
 TRANSCRIPT_TYPES = {".vtt": "text/vtt", ".srt": "application/x-subrip",
@@ -122,10 +122,10 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         "audio": file_hash(episode.audio),
         "intro": file_hash(audio.intro),
         "outro": file_hash(audio.outro),
-        "settings": {"loudness": audio.loudness, "true_peak": audio.true_peak,
-                     "channels": audio.channels, "bitrate": audio.bitrate,
-                     "sample_rate": audio.sample_rate, "highpass": audio.highpass,
-                     "hum": audio.hum, "max_pause": audio.max_pause},
+        # Every audio setting (a new one is covered without a change here); the intro and
+        # outro by their bytes above, not their paths.
+        "settings": {key: value for key, value in asdict(audio).items()
+                     if key not in ("intro", "outro")},
         # The fields podcast.tags writes into the ID3 tag, and no others: a new show
         # description must not re-master (and re-publish under new URLs) every episode.
         "episode": {
@@ -138,7 +138,7 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         },
         "show": {
             "title": show.title, "author": show.author, "language": show.language,
-            "link": show.link, "feed_url": show.feed_url, "guid": show.guid,
+            "link": show.link,
             "hosts": [asdict(h) for h in show.hosts], "image": file_hash(show.image),
         },
     }

@@ -58,3 +58,24 @@ def test_unknown_values_are_clear_errors(demo_show: Path, lines: str, field: str
         load_show(_with_audio(demo_show, lines))
     assert caught.value.field == field
     assert caught.value.fix
+
+
+def test_every_audio_setting_is_part_of_the_masters_input_hash(demo_show: Path):
+    """Changing any audio setting re-masters: a setting left out of the hash would keep
+    publishing the old master."""
+    from dataclasses import fields, replace
+
+    from podcast.config import load_episodes
+    from podcast.publish import episode_input_hash
+
+    show = load_show(demo_show)
+    episode = load_episodes(show)[0]
+    before = episode_input_hash(show, episode)
+    other = {"loudness": -14.0, "true_peak": -2.0, "channels": "stereo", "bitrate": "128k",
+             "sample_rate": 48000, "intro": demo_show.parent / "assets" / "cover.jpg",
+             "outro": demo_show.parent / "assets" / "cover.jpg", "highpass": 0.0, "hum": "off",
+             "max_pause": 1.5, "denoise": "light"}
+    assert set(other) == {field.name for field in fields(show.audio)}
+    for name, value in other.items():
+        changed = replace(show, audio=replace(show.audio, **{name: value}))
+        assert episode_input_hash(changed, episode) != before, name

@@ -219,7 +219,8 @@ def test_publish_to_a_folder_serves_every_enclosure_with_head_and_ranges(tmp_pat
     assert marc.transcript_type == "text/vtt" and (public / marc.transcript_key).is_file()
     assert (public / marc.chapters_key).read_bytes().startswith(b"{")
     assert (public / catalog.image_key).is_file()
-    # The feed URL is in the ID3 tag (WFED), so this show's masters were made afresh.
+    # The episode GUIDs (TGID in the ID3 tag) derive from the feed URL, which differs from
+    # the cached show's: its masters were made afresh.
     assert len(report.mastered) == 3
     assert any(line.startswith("uploaded media/") for line in lines)
 
