@@ -29,6 +29,7 @@ from podcast.loudness import (
     parse_frame,
     parse_named_summaries,
     parse_summary,
+    parse_true_peak,
     progress_seconds,
     wav_declared_duration,
 )
@@ -67,7 +68,17 @@ def test_the_summary_is_read_after_the_frame_log_never_from_it():
     assert figures["lufs"] == -21.7  # not the frame log's "I: -99.0"
     assert figures["lra"] == 20.0
     assert (figures["lra_low"], figures["lra_high"]) == (-41.7, -21.6)
-    assert figures["peak"] == -math.inf  # digital silence
+
+
+def test_the_true_peak_is_the_meters_last_report():
+    # ffmpeg may configure a -filter_complex graph twice: the empty first run reports too.
+    log = ["[Parsed_astats_3 @ 0x9d2] [info] Overall", "[Parsed_astats_3 @ 0x9d2] [info] "
+           "Peak level dB: -inf", "[Parsed_astats_3 @ 0x7a1] [info] Overall",
+           "[Parsed_astats_3 @ 0x7a1] [info] Peak level dB: -2.175205"]
+    assert parse_true_peak(log) == -2.175205
+    assert parse_true_peak(log[:2]) == -math.inf
+    with pytest.raises(ValueError):
+        parse_true_peak(SUMMARY.splitlines())
 
 
 def test_output_without_a_summary_is_an_error():
@@ -180,6 +191,22 @@ def test_a_full_scale_997_hz_sine_reads_minus_3_lufs(tmp_path: Path):
     result = measure(path)
     assert result.lufs == pytest.approx(-3.0, abs=0.1)
     assert result.true_peak == pytest.approx(0.0, abs=0.2)
+
+
+@pytest.mark.parametrize(("rate", "fraction", "phase"), [
+    (44100, 0.25, 0.25), (48000, 0.25, 0.25), (44100, 0.36, 0.1)])
+def test_inter_sample_peaks_read_as_ffmpegs_true_peak_meter_reads_them(
+        tmp_path: Path, rate: int, fraction: float, phase: float):
+    """A sine at a quarter of the sample rate, its samples off the crests (the sample peak
+    3 dB under the true peak), and one near the top of an MP3's band: the true-peak meter
+    reads what ffmpeg's ebur128 reads, and the sine's amplitude (faded in and out, so no
+    edge rings)."""
+    path = tmp_path / "peaky.wav"
+    envelope = "min(min(1\\,t)\\,3-t)"
+    run_ffmpeg("-f", "lavfi", "-i", f"aevalsrc=0.5*{envelope}*sin(2*PI*{rate * fraction}*t"
+               f"+{phase}*PI):s={rate}:d=3", "-c:a", "pcm_f32le", str(path))
+    assert measure(path).true_peak == pytest.approx(ebur128(path)["true_peak"], abs=0.1)
+    assert measure(path).true_peak == pytest.approx(20 * math.log10(0.5), abs=0.1)
 
 
 def test_digital_silence_is_reported_as_silent_with_no_peak(tmp_path: Path):

@@ -30,8 +30,9 @@ steps in order (:func:`master`).
    (``alimiter``, ceiling below the true-peak target);
    ``B`` encodes CBR MP3 with libmp3lame and, through the ``tee`` muxer, writes the file
    and a copy of the same MP3 bytes to ``C``, which decodes and measures them
-   (``ebur128=peak=true``).  The figures reported are therefore those of the very MP3
-   that is published, at no cost to the encoder.
+   (``ebur128`` and the 4x true-peak meter of :mod:`podcast.loudness`).  The figures
+   reported are therefore those of the very MP3 that is published, at no cost to the
+   encoder.
 
 Nothing half-made is ever left: the MP3 is written to a hidden temp file in the output's
 folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the end.
@@ -501,7 +502,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
                           timeline=plan.timeline)
     main = program.main
     figures = MasterFigures(
-        path=str(output), lufs=measured["lufs"], true_peak=measured.get("peak", -math.inf),
+        path=str(output), lufs=measured["lufs"], true_peak=measured["peak"],
         lra=measured.get("lra", 0.0), duration=round(duration, 3),
         bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
         sample_rate=settings.sample_rate, channels=channels,

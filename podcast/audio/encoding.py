@@ -20,12 +20,14 @@ from ..binaries import ffmpeg, ffprobe
 from ..errors import AudioError
 from ..loudness import (
     ffmpeg_errors,
+    full_meter,
     gated_loudness,
     meter,
     meter_name,
     parse_frame,
     parse_named_summaries,
     parse_summary,
+    parse_true_peak,
 )
 from .analysis import format_filter, input_options
 from .levelling import (
@@ -319,13 +321,14 @@ def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate:
               f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
               f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
     measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-f", "mp3", "-i", "pipe:0", "-af", meter(peak=True), "-f", "null", "-"]
+               "-f", "mp3", "-i", "pipe:0", "-af", full_meter(rate), "-f", "null", "-"]
     return process, encode, measure
 
 
 def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
                progress: Callable[[float], None]) -> dict[str, float]:
-    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary.
+    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary and its
+    true peak (``peak``).
 
     Whatever interrupts it, all three are ended and reaped before it returns or raises.
     """
@@ -357,7 +360,8 @@ def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
         raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: "
                          f"{detail or f'exit codes {codes}'}",
                          fix="run `podcast doctor`; check the free disk space")
-    return parse_summary(measure_text.splitlines())
+    lines = measure_text.splitlines()
+    return {**parse_summary(lines), "peak": parse_true_peak(lines)}
 
 
 def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None]) -> list[str]:
