@@ -104,8 +104,6 @@ MIN_INPUT_LUFS = -55.0
 PEAK_MARGIN = 1.2
 
 
-
-
 @dataclass(frozen=True)
 class MasterFigures:
     """The finished MP3, as measured by ffmpeg's meter."""
@@ -138,19 +136,6 @@ class MasterResult:
                         "levelling": self.levelling})
 
 
-# --------------------------------------------------------------------------- pure functions
-
-
-
-
-
-
-
-
-
-
-
-
 def chapter_problems(episode: Episode, duration: float) -> list[str]:
     """Chapters that start at or after the end of the interview audio (``duration`` s)."""
     problems = []
@@ -165,10 +150,6 @@ def chapter_problems(episode: Episode, duration: float) -> list[str]:
 def _clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-
-
 
 
 # --------------------------------------------------------------------------- progress
@@ -200,54 +181,6 @@ class _Progress:
                     self._done = now
 
             yield update
-
-
-# --------------------------------------------------------------------------- pass 1
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# --------------------------------------------------------------------------- pass 2
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- the steps
