@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create ./.venv and install podcast into it. `--test` adds the test tools (and, when apt is
 # available and we are root, Chromium for the page tests and Debian's ffmpeg for the second
-# audio run). Safe to re-run.
+# audio run; with npm, the Node feed parser in tests/js). Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -20,6 +20,10 @@ if [ "${1:-}" = "--test" ]; then
         # shellcheck disable=SC2086
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) \
             >/dev/null
+    fi
+    # The Podcast Index's feed parser (podcast-partytime), run by the feed tests with Node.
+    if command -v npm >/dev/null 2>&1; then
+        npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
     fi
 else
     .venv/bin/python -m pip install --quiet -e .

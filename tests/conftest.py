@@ -24,6 +24,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.hypothesis_seed = seed
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """With ``PODCAST_REQUIRE_TOOLS=1`` (CI), a test skipped because a tool it runs the
+    product with is missing (Chromium, Node packages, …: a reason starting "needs") fails:
+    a clean machine that lacks one must not pass by skipping what users run."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("PODCAST_REQUIRE_TOOLS") == "1" and report.skipped:
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple)
+                     else report.longrepr)
+        if reason.removeprefix("Skipped: ").startswith("needs"):
+            report.outcome = "failed"
+            report.longrepr = f"required tool missing on CI: {reason}"
+
+
 @pytest.fixture
 def demo_show(tmp_path: Path) -> Path:
     """A private copy of the demo show (podcast.yaml, assets/, episodes/); returns its config."""
