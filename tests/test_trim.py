@@ -13,10 +13,11 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from audio_fixtures import Passage, interview, momentary_series
 
-from podcast.audio.timeline import Timeline, retime_transcript
+from podcast.audio.timeline import Timeline, pause_cuts, retime_transcript
 from podcast.config import load_show
 from podcast.publish import publish
 from podcast.tags import read_tags
@@ -120,3 +121,19 @@ def test_the_timeline_maps_and_snaps():
     data = json.dumps({"segments": [{"startTime": 35.0, "endTime": 36.0}]}).encode()
     moved = json.loads(retime_transcript(data, ".json", timeline))
     assert moved["segments"][0] == {"startTime": 30.0, "endTime": 31.0}
+
+
+def test_dead_air_before_the_first_word_and_after_the_last_is_shortened_too():
+    """6 s of room tone, speech 6-20 s, a 10 s pause, speech 30-50 s, 8 s of room tone:
+    the pause keeps 0.75 s a side, the ends keep max_pause (1.5 s) next to the speech."""
+    times = np.round(np.arange(0.4, 58.0 + 1e-9, 0.1), 3)  # 400 ms blocks, ending at t
+    starts = times - 0.4
+    speech = ((starts >= 6.0) & (times <= 20.0)) | ((starts >= 30.0) & (times <= 50.0))
+    momentary = np.where(speech, -20.0, -62.0) + np.random.default_rng(1).normal(0, 0.5,
+                                                                                 times.size)
+    cuts = pause_cuts(times, momentary, 1.5)
+    assert [edge for cut in cuts for edge in cut] == pytest.approx(
+        [0.0, 4.5, 20.8, 29.2, 51.5, 58.0], abs=0.11)
+    # With a 0.35 s intro, the cut edges still fall on the master's 100 ms grid.
+    for start, end in pause_cuts(times, momentary, 1.5, offset=0.35):
+        assert round((start + 0.35) * 10, 6) % 1 == 0 and round((end + 0.35) * 10, 6) % 1 == 0

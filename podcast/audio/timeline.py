@@ -2,6 +2,7 @@
 
 Pauses longer than ``max_pause`` are shortened to it by cutting their middle: half of
 ``max_pause`` of room tone stays on each side, so the cut falls in noise, never in a word.
+Dead air before the first word and after the last is shortened to ``max_pause`` too.
 Cuts lie on the 100 ms grid of the master's program time (intro included): pass 2 cuts the
 audio in 100 ms frames (``asetnsamples`` + ``aselect``), streaming and sample-exact.
 
@@ -54,23 +55,30 @@ class Timeline:
 
 def pause_cuts(times: np.ndarray, momentary: np.ndarray, max_pause: float, *,
                offset: float = 0.0) -> tuple[tuple[float, float], ...]:
-    """The spans (recording seconds) to cut so no pause between speech lasts more than
-    ``max_pause`` s.  ``times``/``momentary`` are the recording's 400 ms blocks; a pause
-    runs from the end of the last speech block's window to the start of the next one's.
-    Cut edges fall on the :data:`GRID` of program time (``offset`` = the intro)."""
-    speech = speech_profile(momentary).speech
-    index = np.flatnonzero(speech)
+    """The spans (recording seconds) to cut so no silence lasts more than ``max_pause`` s:
+    a pause between speech keeps ``max_pause / 2`` of room tone on each side; dead air
+    before the first word and after the last keeps ``max_pause`` next to the speech.
+    ``times``/``momentary`` are the recording's 400 ms blocks; a pause runs from the end of
+    the last speech block's window to the start of the next one's.  Cut edges fall on the
+    :data:`GRID` of program time (``offset`` = the intro)."""
+    index = np.flatnonzero(speech_profile(momentary).speech)
+    if index.size == 0:
+        return ()
+    half = max_pause / 2
+    # (silence start, silence end, room tone kept before the cut, and after it)
+    silences = [(0.0, times[index[0]] - 4 * BLOCK, 0.0, max_pause)]
+    silences += [(times[before], times[after] - 4 * BLOCK, half, half)
+                 for before, after in zip(index[:-1], index[1:], strict=True)
+                 if after - before >= 2]
+    silences.append((times[index[-1]], times[-1], max_pause, 0.0))
     cuts = []
-    for before, after in zip(index[:-1], index[1:], strict=True):
-        if after - before < 2:
-            continue
-        silent_from, silent_to = times[before], times[after] - 4 * BLOCK
+    for silent_from, silent_to, keep_before, keep_after in silences:
         if silent_to - silent_from <= max_pause:
             continue
-        start = _on_grid(silent_from + max_pause / 2 + offset, math.ceil) - offset
-        end = _on_grid(silent_to - max_pause / 2 + offset, math.floor) - offset
+        start = _on_grid(silent_from + keep_before + offset, math.ceil) - offset
+        end = _on_grid(silent_to - keep_after + offset, math.floor) - offset
         if end - start >= GRID - 1e-9:
-            cuts.append((round(start, 6), round(end, 6)))
+            cuts.append((round(max(start, 0.0), 6), round(end, 6)))
     return tuple(cuts)
 
 
