@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from podcast.errors import PodcastError
+from podcast.text import terminal_text
 
 
 class PodcastGroup(click.Group):
@@ -33,7 +34,7 @@ class PodcastGroup(click.Group):
         except PodcastError as exc:
             if (ctx.obj or {}).get("debug"):
                 traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
+            _err(f"Error: {exc}")
             ctx.exit(1)
         except Exception:
             signum = (ctx.obj or {}).get("stopped_by")
@@ -60,9 +61,16 @@ def _parse_time(value: str | None, option: str) -> datetime:
     return parse_datetime(value, file=None, field=option)
 
 
+def _echo(message: str) -> None:
+    """A line on stdout.  Everything printed passes here or through :func:`_err`: it holds
+    user text (titles, guest names, log lines, a remote feed), from which control
+    characters and terminal escape sequences are removed."""
+    click.echo(terminal_text(str(message)))
+
+
 def _err(message: str) -> None:
     """A note on stderr, so that stdout stays the report itself (JSON, CSV)."""
-    click.echo(message, err=True)
+    click.echo(terminal_text(str(message)), err=True)
 
 
 def _handle_signals(ctx: click.Context) -> None:
@@ -115,7 +123,7 @@ def init(directory: str, title: str) -> None:
     from podcast.scaffold import init_show
 
     for path in init_show(Path(directory), title=title):
-        click.echo(f"created {path}")
+        _echo(f"created {path}")
 
 
 @main.command()
@@ -129,7 +137,7 @@ def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str 
 
     when = _parse_time(published, "--published") if published else None
     path = new_episode(_show(ctx), title, list(guests), published=when)
-    click.echo(f"created {path}")
+    _echo(f"created {path}")
 
 
 @main.command()
@@ -155,9 +163,12 @@ def loudness(file: str, as_json: bool) -> None:
               help="Output MP3 (default: SLUG.mp3 in the current folder).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+@click.option("--align", is_flag=True,
+              help="Multitrack: apply the track offsets estimated from the bleed between "
+                   "the tracks (they are reported either way).")
 @click.pass_context
 def master(ctx: click.Context, episode: str, output: str | None, force: bool,
-           as_json: bool) -> None:
+           as_json: bool, align: bool) -> None:
     """Produce the finished, tagged MP3 of EPISODE (slug or folder)."""
     from podcast.audio import master as run_master
     from podcast.config import find_episode
@@ -165,14 +176,19 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
     show = _show(ctx)
     ep = find_episode(show, episode)
     out = Path(output) if output else Path(f"{ep.slug}.mp3")
-    result = run_master(show, ep, out, overwrite=force,
+    result = run_master(show, ep, out, overwrite=force, align=align,
                         progress=not as_json and sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
         o = result.output
-        click.echo(f"wrote {o.path}: {o.lufs:.1f} LUFS, {o.true_peak:.1f} dBTP, "
+        _echo(f"wrote {o.path}: {o.lufs:.1f} LUFS, {o.true_peak:.1f} dBTP, "
                    f"LRA {o.lra:.1f} LU, {o.duration:.1f} s, {o.bytes} bytes")
+        for track in result.tracks:
+            found = track["estimated_offset"]
+            _echo(f"  {track['file']} ({track['role']}): offset {track['offset']:g} s"
+                  + ("" if found is None else f", estimated {found:.3f} s")
+                  + f" [{track['alignment']}], speech {track['speech_share']:.0%}")
 
 
 @main.command()
@@ -191,7 +207,7 @@ def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: boo
     if slugs and all_:
         raise click.UsageError("give episode slugs or --all, not both")
     run_publish(_show(ctx), [] if all_ else list(slugs), dry_run=dry_run, storage_url=storage_url,
-                now=_parse_time(now, "--now"), echo=click.echo, progress=sys.stderr.isatty())
+                now=_parse_time(now, "--now"), echo=_echo, progress=sys.stderr.isatty())
 
 
 @main.command()
@@ -206,7 +222,7 @@ def feed(ctx: click.Context, output: str | None, upload: bool, storage_url: str 
     from podcast.publish import rebuild
 
     rebuild(_show(ctx), now=_parse_time(now, "--now"), output=Path(output) if output else None,
-            upload=upload, storage_url=storage_url, echo=click.echo)
+            upload=upload, storage_url=storage_url, echo=_echo)
 
 
 @main.command()
@@ -223,7 +239,7 @@ def validate(ctx: click.Context, source: str | None, previous: str | None) -> No
     findings = run_validate(source, previous=Path(previous) if previous else None)
     errors = 0
     for finding in findings:
-        click.echo(str(finding))
+        _echo(str(finding))
         errors += finding.level == "error"
     click.echo(f"{errors} error(s), {len(findings) - errors} warning(s)")
     if errors:
@@ -245,7 +261,7 @@ def serve(ctx: click.Context, port: int, host: str, root: str | None,
     from podcast.serve import serve_paths
 
     folder, log = serve_paths(ctx.obj["config"], root, log_path)
-    click.echo(f"serving {folder} on http://{host}:{port}/ (log: {log})")
+    _echo(f"serving {folder} on http://{host}:{port}/ (log: {log})")
     run_serve(folder, host=host, port=port, log_path=log)
 
 
@@ -257,9 +273,31 @@ def doctor(ctx: click.Context) -> None:
 
     failed = 0
     for check in run_checks(ctx.obj["config"]):
-        click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        _echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
         failed += not check.ok
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--via", "channels", multiple=True, metavar="CODE",
+              help="A channel to make a link for (newsletter, linkedin…; repeatable): "
+                   "lowercase letters, digits, hyphens. Default: one link per guest.")
+@click.pass_context
+def share(ctx: click.Context, slug: str, channels: tuple[str, ...]) -> None:
+    """Print share links to the page of episode SLUG, one per guest or channel;
+    `podcast stats report --by via` measures what each brought."""
+    from podcast.config import find_episode
+    from podcast.share import not_live_note, share_links
+
+    show = _show(ctx)
+    episode = find_episode(show, slug)
+    links = share_links(show, episode, list(channels))
+    if note := not_live_note(episode, datetime.now(UTC)):
+        _err(note)
+    width = max(len(link.who) for link in links)
+    for link in links:
+        _echo(f"{link.who:<{width}}  {link.url}")
 
 
 @main.group()
@@ -285,9 +323,9 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
     from podcast.stats import ingest
 
     report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
-                    agent_lists=[Path(p) for p in agent_lists], echo=click.echo,
+                    agent_lists=[Path(p) for p in agent_lists], echo=_echo,
                     progress=sys.stderr.isatty(), state=ctx.obj["state"])
-    click.echo(report.summary())
+    _echo(report.summary())
     ctx.exit(report.exit_code)
 
 
@@ -295,7 +333,9 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
 @click.option("--by", type=click.Choice(["episode", "day", "app", "guest", "country",
-                                          "source"]))
+                                          "source", "device", "bot", "via"]),
+              help="Rows per episode, day, app, guest, country, source (log), device, "
+                   "bot (the bots' requests, never counted) or via (share links).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--chart", type=click.Path(dir_okay=False), help="Write a PNG chart here.")
@@ -303,13 +343,14 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
 @click.pass_context
 def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime | None,
                  until: datetime | None, chart: str | None, html: str | None) -> None:
-    """Downloads per episode (and per day, app, guest or country)."""
+    """Downloads per episode (and per day, app, guest, country, device…) and what was
+    not counted (bots named with --by bot)."""
     from podcast.stats import report
 
     text = report(_show(ctx), state=ctx.obj["state"], echo=_err, fmt=fmt, by=by,
                   since=since.date() if since else None, until=until.date() if until else None,
                   chart=Path(chart) if chart else None, html=Path(html) if html else None)
-    click.echo(text)
+    _echo(text)
 
 
 @stats.command("targets")
@@ -325,7 +366,7 @@ def stats_targets(ctx: click.Context, today: datetime | None, fmt: str) -> None:
     from podcast.stats import targets
 
     day = today.date() if today else datetime.now(UTC).date()
-    click.echo(targets(_show(ctx), today=day, fmt=fmt, state=ctx.obj["state"], echo=_err))
+    _echo(targets(_show(ctx), today=day, fmt=fmt, state=ctx.obj["state"], echo=_err))
 
 
 if __name__ == "__main__":

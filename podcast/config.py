@@ -1,11 +1,16 @@
 """Read and validate podcast.yaml and the episode folders into Show and Episode.
 
 Every problem is a ConfigError naming the file, the key, what is wrong and the fix.
-YAML is always loaded with ``yaml.safe_load``.
+YAML is loaded by :class:`StrictLoader`, ``yaml.SafeLoader`` without aliases and with a
+bound on size and nesting, so no file can hold the machine (an alias bomb, 5,000 nested
+lists); values in messages pass through :func:`podcast.text.shown` (cut to a readable
+length), and text bound for the feed, the pages or HTTP holds no control character.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import uuid
@@ -16,19 +21,28 @@ from typing import Any
 
 import yaml
 
+from . import rules
 from .categories import category_problem
 from .errors import ConfigError
 from .files import atomic_write
 from .model import (
+    TRACK_ROLES,
     AudioSettings,
     Chapter,
     Episode,
     Funding,
+    License,
+    Location,
     Person,
+    RemoteFeed,
     Show,
+    Soundbite,
     Target,
+    Track,
+    Txt,
     podcast_guid,
 )
+from .text import control_problem, shown
 
 DEFAULT_CONFIG = "podcast.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -39,6 +53,9 @@ SHOW_KEYS = {
     "title", "description", "author", "email", "language", "link", "image", "categories",
     "explicit", "type", "copyright", "funding", "locked", "hosts", "base_url", "storage",
     "audio", "targets", "feed_url", "guid",
+    # feed lifecycle and discovery
+    "new_feed_url", "block", "complete", "txt", "license", "location", "podroll", "websub",
+    "subscribe",
 }
 REQUIRED_SHOW_KEYS = ("title", "description", "author", "email", "language", "link", "image",
                       "categories", "explicit", "base_url")
@@ -49,11 +66,31 @@ HUM_CHOICES = ("auto", "50", "60", "off")
 PERSON_KEYS = {"name", "role", "group", "title", "href", "img"}
 TARGET_KEYS = {"name", "metric", "goal", "by", "episodes"}
 CHAPTER_KEYS = {"start", "title", "url", "img"}
+SOUNDBITE_KEYS = {"start", "duration", "title"}
+TXT_KEYS = {"value", "purpose"}
+LICENSE_KEYS = {"identifier", "url"}
+LOCATION_KEYS = {"name", "rel", "geo", "osm", "country"}
+PODROLL_KEYS = {"url", "guid", "title"}
 EPISODE_KEYS = {
     "title", "published", "audio", "season", "number", "type", "explicit", "guests",
-    "chapters", "transcript", "guid", "image", "summary",
+    "chapters", "transcript", "guid", "image", "summary", "soundbites",
 }
+#: Keys of one track of a multitrack ``audio:`` list.
+TRACK_KEYS = {"file", "role", "name", "offset", "gain", "pan"}
 TRANSCRIPT_SUFFIXES = {".vtt", ".srt", ".json", ".html", ".txt"}
+#: Largest podcast.yaml, and largest front matter of an episode.md: a real one is a few
+#: kB, and a bound keeps a mistake (or a hostile file) from holding the machine.
+YAML_MAX_BYTES = 256 * 1024
+#: Deepest nesting of mappings and lists in them (a real config goes 4 deep).
+YAML_MAX_DEPTH = 32
+#: Largest episode.md (front matter and show notes): notes this long are a mistake.
+EPISODE_MAX_BYTES = 32 * 1024 * 1024
+#: Largest JSON transcript (about 60 times a three-hour interview's).
+TRANSCRIPT_MAX_BYTES = 64 * 1024 * 1024
+#: Latest time in a JSON transcript: a week of audio.
+TRANSCRIPT_MAX_SECONDS = 7 * 24 * 3600
+#: Show keys whose text may span lines (tab and newline allowed, other controls not).
+MULTI_LINE_KEYS = {"description", "summary"}
 
 
 def config_path(explicit: str | Path | None = None) -> Path:
@@ -88,7 +125,9 @@ class _Reader:
                 close = [a for a in sorted(allowed) if a.lower() == str(name).lower()]
                 fix = f"did you mean `{close[0]}`?" if close else (
                     "allowed keys: " + ", ".join(sorted(allowed)))
-                raise self.error(str(name), "unknown key", fix)
+                # A key as typed, unless it is long or odd: then as a cut repr.
+                plain = re.fullmatch(r"[\w .\-\[\]]{1,60}", str(name))
+                raise self.error(str(name) if plain else shown(name), "unknown key", fix)
         for name in required:
             if self.data.get(name) in (None, ""):
                 raise self.error(name, "missing required key", f"add `{name}:` to the file")
@@ -104,12 +143,21 @@ class _Reader:
         text = str(value).strip()
         if required and not text:
             raise self.error(name, "must not be empty")
+        self.check_text(name, text)
         return text
+
+    def check_text(self, name: str, text: str) -> None:
+        """Refuse a control character: XML 1.0 and HTTP headers cannot carry it."""
+        problem = control_problem(text, multi_line=name in MULTI_LINE_KEYS)
+        if problem:
+            raise self.error(name, f"{shown(text)} {problem}",
+                             "delete it (text pasted from elsewhere can carry invisible "
+                             "characters); only `description` and `summary` may span lines")
 
     def bool(self, name: str, default: bool) -> bool:
         value = self.data.get(name, default)
         if not isinstance(value, bool):
-            raise self.error(name, f"expected true or false, got {value!r}",
+            raise self.error(name, f"expected true or false, got {shown(value)}",
                              f"write `{name}: true` or `{name}: false`")
         return value
 
@@ -119,7 +167,7 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(name, f"expected a whole number, got {value!r}")
+            raise self.error(name, f"expected a whole number, got {shown(value)}")
         if minimum is not None and value < minimum:
             raise self.error(name, f"must be at least {minimum}, got {value}")
         return value
@@ -127,13 +175,13 @@ class _Reader:
     def number(self, name: str, default: float) -> float:
         value = self.data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(name, f"expected a number, got {value!r}")
+            raise self.error(name, f"expected a number, got {shown(value)}")
         return float(value)
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.data.get(name, default)
-        if value not in choices:
-            raise self.error(name, f"{value!r} is not one of {', '.join(choices)}")
+        if isinstance(value, (dict, list)) or value not in choices:
+            raise self.error(name, f"{shown(value)} is not one of {', '.join(choices)}")
         return value
 
     def url(self, name: str, *, required: bool = False) -> str | None:
@@ -141,8 +189,11 @@ class _Reader:
         if value is None:
             return None
         if not re.match(r"^https?://[^\s/]+", value):
-            raise self.error(name, f"{value!r} is not an http(s) URL",
+            raise self.error(name, f"{shown(value)} is not an http(s) URL",
                              "write a full URL such as https://example.com/show")
+        if re.search(r"\s", value):  # (a tab or a space would be sent as is)
+            raise self.error(name, f"{shown(value)} contains whitespace",
+                             "write a space in a URL as %20")
         return value
 
     def list(self, name: str) -> list[Any]:
@@ -170,11 +221,11 @@ def resolve_file(text: str, base: Path, *, file: Path, field: str,
     if inside is not None:
         root = inside.resolve()
         if resolved != root and root not in resolved.parents:
-            raise ConfigError(f"{text!r} leaves the folder {inside}", file=file, field=field,
+            raise ConfigError(f"{shown(text)} leaves the folder {inside}", file=file, field=field,
                               fix="keep the file inside the episode folder and name it "
                                   "relative to it")
     if not resolved.is_file():
-        raise ConfigError(f"file {text!r} does not exist (looked at {path})", file=file,
+        raise ConfigError(f"file {shown(text)} does not exist (looked at {path})", file=file,
                           field=field, fix="check the name, or add the file")
     return resolved
 
@@ -182,13 +233,13 @@ def resolve_file(text: str, base: Path, *, file: Path, field: str,
 def parse_timestamp(value: Any, *, file: Path, field: str) -> float:
     """``"1:02:03"``, ``"2:30"``, ``"75.5"`` or a number -> seconds."""
     if isinstance(value, bool):
-        raise ConfigError(f"{value!r} is not a time", file=file, field=field)
+        raise ConfigError(f"{shown(value)} is not a time", file=file, field=field)
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
         text = str(value).strip()
         if not re.fullmatch(r"\d+(?::[0-5]?\d){0,2}(?:\.\d+)?", text):
-            raise ConfigError(f"{text!r} is not a time", file=file, field=field,
+            raise ConfigError(f"{shown(text)} is not a time", file=file, field=field,
                               fix='write H:MM:SS, M:SS or seconds, e.g. "2:30"')
         seconds = 0.0
         for part in text.split(":"):
@@ -208,13 +259,13 @@ def parse_datetime(value: Any, *, file: Path | None, field: str) -> datetime:
         try:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(f"{value!r} is not a date-time", file=file, field=field,
+            raise ConfigError(f"{shown(value)} is not a date-time", file=file, field=field,
                               fix="write ISO 8601 with an offset, e.g. 2026-11-24T07:00:00+01:00"
                               ) from None
     if moment.tzinfo is None:
         # A bare date means midnight UTC; a time of day without an offset is ambiguous.
         if isinstance(value, datetime) or "T" in str(value) or " " in str(value).strip():
-            raise ConfigError(f"{value!r} has no time zone", file=file, field=field,
+            raise ConfigError(f"{shown(value)} has no time zone", file=file, field=field,
                               fix="add an offset such as +01:00 or Z")
         moment = moment.replace(tzinfo=UTC)
     return moment
@@ -227,10 +278,17 @@ def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[
             item = {"name": item}
         reader = _Reader(item, file, f"{key}[{index}].")
         reader.check_keys(PERSON_KEYS, ("name",))
+        role = (reader.str("role") or default_role).lower()
+        group = (reader.str("group") or "cast").lower()
+        problem = rules.person_problem(role, group)
+        if problem:
+            raise reader.error("group" if role in rules.PERSON_ROLES else "role", problem,
+                               "use a role and group of the Podcast Taxonomy "
+                               "(podcast-namespace taxonomy.json), e.g. `role: co-host`")
         people.append(Person(
-            name=reader.str("name", required=True),
-            role=(reader.str("role") or default_role).lower(),
-            group=(reader.str("group") or "cast").lower(),
+            name=_short(reader, "name", required=True),
+            role=role,
+            group=group,
             title=reader.str("title"),
             href=reader.url("href"),
             img=reader.url("img"),
@@ -263,7 +321,7 @@ def load_show(path: str | Path | None = None) -> Show:
         base_url=base_url,
         feed_url=feed_url,
         guid=_guid(r, feed_url),
-        type=r.choice("type", ("episodic", "serial"), "episodic"),
+        type=r.choice("type", rules.SHOW_TYPES, "episodic"),
         copyright=r.str("copyright"),
         funding=_funding(r.data.get("funding"), file),
         locked=r.bool("locked", False),
@@ -271,6 +329,15 @@ def load_show(path: str | Path | None = None) -> Show:
         storage=_storage(r),
         audio=_audio(r.data.get("audio") or {}, file, root),
         targets=_targets(r.list("targets"), file),
+        new_feed_url=r.url("new_feed_url"),
+        block=r.bool("block", False),
+        complete=r.bool("complete", False),
+        txt=_txt(r),
+        license=_license(r),
+        locations=_locations(r),
+        podroll=_podroll(r),
+        websub=_websub(r),
+        subscribe=_subscribe(r),
     )
 
 
@@ -278,19 +345,100 @@ def _read_yaml(file: Path) -> Any:
     if not file.is_file():
         raise ConfigError("config file not found", file=file,
                           fix="run `podcast init` to create one, or pass --config PATH")
-    text = file.read_text(encoding="utf-8")
+    text = read_text(file, YAML_MAX_BYTES)
+    return load_yaml(text, file, fix="check indentation and quote values containing ':'") or {}
+
+
+class _Refused(yaml.YAMLError):
+    """YAML that :class:`StrictLoader` does not read, at a place in the text."""
+
+    def __init__(self, problem: str, mark: yaml.Mark, fix: str) -> None:
+        super().__init__(problem)
+        self.problem, self.mark, self.fix = problem, mark, fix
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` without aliases, and nesting at most :data:`YAML_MAX_DEPTH` deep.
+
+    A safe loader shares an aliased node instead of copying it, but a value made of
+    aliases of aliases is exponentially long when walked or printed (~250 bytes can stand
+    for 10^9 items: an "alias bomb"); a config needs neither.  The composer recurses once
+    per level, so the depth bound also keeps 5,000 nested lists from a RecursionError.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused("a YAML alias (*name) is not allowed", event.start_mark,
+                           "write the value out in full: podcast.yaml and front matter "
+                           "take no anchors (&name) or aliases (*name)")
+        self._depth += 1
+        try:
+            if self._depth > YAML_MAX_DEPTH:
+                raise _Refused(f"values nest more than {YAML_MAX_DEPTH} levels deep",
+                               self.peek_event().start_mark,
+                               "write plain keys, lists and texts (the README lists them)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str, file: Path, *, fix: str, first_line: int = 1) -> Any:
+    """The one YAML document in ``text``, read by :class:`StrictLoader`.
+
+    Errors name ``file`` and the line (counted from ``first_line``, where ``text`` starts
+    in the file).
+    """
+    loader = StrictLoader(text)  # (yaml.load would do the same three steps)
     try:
-        return yaml.safe_load(text) or {}
-    # PyYAML raises ValueError for impossible dates such as 2026-13-45.
+        return loader.get_single_data()
+    except _Refused as exc:
+        raise ConfigError(f"line {exc.mark.line + first_line}: {exc.problem}", file=file,
+                          fix=exc.fix) from None
+    # PyYAML raises ValueError for impossible dates such as 2026-13-45, and for integers of
+    # more than 4,300 digits.
     except (yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=file,
-                          fix="check indentation and quote values containing ':'") from None
+        where = _yaml_line(exc, first_line)
+        raise ConfigError(f"{where}not valid YAML: {_yaml_problem(exc)}", file=file,
+                          fix=fix) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_line(exc: Exception, first_line: int) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + first_line}: " if mark is not None else ""
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """PyYAML's message without its excerpt of the file (the line is named instead), cut
+    (it can quote a tag of any length)."""
+    text = str(exc).split("; use sys.set_int_max_str_digits")[0]  # (advice for programmers)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        text = ", ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def read_text(file: Path, limit: int) -> str:
+    """``file`` as UTF-8 text, refused (before reading it) when larger than ``limit`` bytes."""
+    size = file.stat().st_size
+    if size > limit:
+        raise ConfigError(f"the file is {size:,} bytes, more than the {limit:,} allowed",
+                          file=file, fix="this is not a file podcast writes or expects: check "
+                          "that the name points at the right file")
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"byte {exc.start + 1} is not UTF-8 text", file=file,
+                          fix="save the file as UTF-8") from None
 
 
 def _language(r: _Reader) -> str:
     language = r.str("language", required=True)
     if not LANGUAGE_RE.match(language):
-        raise r.error("language", f"{language!r} is not an ISO 639 language code",
+        raise r.error("language", f"{shown(language)} is not an ISO 639 language code",
                       "write e.g. fr, en or en-US")
     return language
 
@@ -298,14 +446,14 @@ def _language(r: _Reader) -> str:
 def _email(r: _Reader) -> str:
     email = r.str("email", required=True)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise r.error("email", f"{email!r} is not an e-mail address")
+        raise r.error("email", f"{shown(email)} is not an e-mail address")
     return email
 
 
 def _artwork(r: _Reader, root: Path) -> Path:
     image = r.path("image", root, required=True)
     if image.suffix.lower() not in (".jpg", ".jpeg", ".png"):
-        raise r.error("image", f"{image.name!r} is not a .jpg or .png file",
+        raise r.error("image", f"{shown(image.name)} is not a .jpg or .png file",
                       "Apple accepts JPEG or PNG artwork, 1400-3000 px square")
     return image
 
@@ -318,7 +466,10 @@ def _categories(r: _Reader) -> tuple[str, ...]:
         raise r.error("categories", "expected a list of Apple categories",
                       'write e.g. `categories: ["Business/Marketing"]`')
     for index, category in enumerate(categories):
-        problem = category_problem(str(category))
+        if not isinstance(category, str):
+            raise r.error(f"categories[{index}]", f"expected text, got {shown(category)}",
+                          'write e.g. `categories: ["Business/Marketing"]`')
+        problem = category_problem(category)
         if problem:
             raise r.error(f"categories[{index}]", problem,
                           "use a name from Apple's category list (see README)")
@@ -330,7 +481,7 @@ def _guid(r: _Reader, feed_url: str) -> str:
     try:
         uuid.UUID(guid)
     except ValueError:
-        raise r.error("guid", f"{guid!r} is not a UUID",
+        raise r.error("guid", f"{shown(guid)} is not a UUID",
                       "remove the key; `podcast publish` writes the right value") from None
     return guid
 
@@ -338,7 +489,7 @@ def _guid(r: _Reader, feed_url: str) -> str:
 def _storage(r: _Reader) -> str:
     storage = r.str("storage") or "file://public"
     if not re.match(r"^(file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?)$", storage):
-        raise r.error("storage", f"{storage!r} is not a storage URL",
+        raise r.error("storage", f"{shown(storage)} is not a storage URL",
                       "write file://FOLDER or s3://BUCKET/PREFIX")
     return storage
 
@@ -369,7 +520,7 @@ def _audio(data: Any, file: Path, root: Path) -> AudioSettings:
         raise r.error("true_peak", f"{true_peak} dBTP is outside -9..0", "use -1.0")
     bitrate = str(r.data.get("bitrate", "96k")).lower()
     if not BITRATE_RE.match(bitrate) or not 32 <= int(bitrate[:-1]) <= 320:
-        raise r.error("bitrate", f"{bitrate!r} is not an MP3 bitrate",
+        raise r.error("bitrate", f"{shown(bitrate)} is not an MP3 bitrate",
                       "write e.g. 96k (mono speech) or 128k (stereo)")
     sample_rate = r.int("sample_rate", 44100)
     if sample_rate not in (22050, 32000, 44100, 48000):
@@ -395,7 +546,7 @@ def _denoise(r: _Reader) -> str:
     value = r.data.get("denoise", "off")
     text = "off" if value is False else str(value).strip().lower()
     if isinstance(value, (dict, list)) or text not in ("off", "light", "strong"):
-        raise r.error("denoise", f"{value!r} is not one of off, light, strong",
+        raise r.error("denoise", f"{shown(value)} is not one of off, light, strong",
                       "write `denoise: light` (room noise 12 dB down), `denoise: strong` "
                       "(15 dB) or `denoise: off`")
     return text
@@ -418,7 +569,7 @@ def _seconds_or_hertz(r: _Reader, name: str, default: float, fix: str) -> float:
     """A number for ``name``, or a ConfigError with ``fix``."""
     value = r.data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise r.error(name, f"expected a number, got {value!r}", fix)
+        raise r.error(name, f"expected a number, got {shown(value)}", fix)
     return float(value)
 
 
@@ -437,7 +588,7 @@ def _hum(r: _Reader) -> str:
     value = r.data.get("hum", "auto")
     text = "off" if value is False else str(value).strip().lower()
     if isinstance(value, (dict, list)) or text not in HUM_CHOICES:
-        raise r.error("hum", f"{value!r} is not one of {', '.join(HUM_CHOICES)}",
+        raise r.error("hum", f"{shown(value)} is not one of {', '.join(HUM_CHOICES)}",
                       "write `hum: auto` (found and notched), `hum: 50` (Europe), "
                       "`hum: 60` (the Americas) or `hum: off`")
     return text
@@ -455,7 +606,7 @@ def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:
             try:
                 by = date.fromisoformat(str(by))
             except ValueError:
-                raise r.error("by", f"{by!r} is not a date", "write YYYY-MM-DD") from None
+                raise r.error("by", f"{shown(by)} is not a date", "write YYYY-MM-DD") from None
         episodes = r.list("episodes")
         targets.append(Target(
             name=r.str("name", required=True),
@@ -465,6 +616,142 @@ def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:
             episodes=tuple(str(e) for e in episodes),
         ))
     return tuple(targets)
+
+
+# --- feed lifecycle and discovery ----------------------------------------------------
+
+
+def _short(r: _Reader, name: str, *, required: bool = False,
+           limit: int = rules.P20_SHORT_MAX_CHARS) -> str | None:
+    """Text for a Podcasting 2.0 tag, within the namespace's length limit."""
+    text = r.str(name, required=required)
+    problem = rules.length_problem(text, limit) if text else None
+    if problem:
+        raise r.error(name, problem, f"shorten it to {limit} characters or fewer")
+    return text
+
+
+def _entries(r: _Reader, name: str) -> list[Any]:
+    """A key that takes one entry or a list of them, as a list."""
+    value = r.data.get(name)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _txt(r: _Reader) -> tuple[Txt, ...]:
+    """``txt``: a list of ``{value, purpose?}`` (or plain values) -> ``podcast:txt``."""
+    result = []
+    for index, item in enumerate(_entries(r, "txt")):
+        if isinstance(item, (str, int)) and not isinstance(item, bool):
+            item = {"value": str(item)}
+        tr = _Reader(item, r.file, r.key(f"txt[{index}]."))
+        tr.check_keys(TXT_KEYS, ("value",))
+        result.append(Txt(value=_short(tr, "value", required=True, limit=rules.TXT_MAX_CHARS),
+                          purpose=_short(tr, "purpose")))
+    return tuple(result)
+
+
+def _license(r: _Reader) -> License | None:
+    """``license``: an identifier (``CC-BY-4.0``) or ``{identifier, url}``."""
+    value = r.data.get("license")
+    if value is None:
+        return None
+    lr = _Reader({"identifier": value} if isinstance(value, str) else value, r.file,
+                 r.key("license."))
+    lr.check_keys(LICENSE_KEYS, ("identifier",))
+    identifier, url = lr.str("identifier", required=True), lr.url("url")
+    problem = rules.license_problem(identifier, url)
+    if problem:
+        raise lr.error("identifier", problem,
+                       "write a known identifier such as CC-BY-4.0, or "
+                       "`license: {identifier: my-licence, url: https://…}`")
+    return License(identifier=identifier, url=url)
+
+
+GEO_RE = re.compile(r"geo:(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)(?:,-?\d+(?:\.\d+)?)?")
+
+
+def _locations(r: _Reader) -> tuple[Location, ...]:
+    """``location``: a place name, ``{name, rel?, geo?, osm?, country?}``, or a list."""
+    result = []
+    entries = _entries(r, "location")
+    for index, item in enumerate(entries):
+        prefix = r.key(f"location[{index}]." if len(entries) > 1 else "location.")
+        lr = _Reader({"name": item} if isinstance(item, str) else item, r.file, prefix)
+        lr.check_keys(LOCATION_KEYS, ("name",))
+        geo, osm, country = lr.str("geo"), lr.str("osm"), lr.str("country")
+        match = GEO_RE.fullmatch(geo) if geo else None
+        if geo and (not match or abs(float(match.group(1))) > 90
+                    or abs(float(match.group(2))) > 180):
+            raise lr.error("geo", f"{shown(geo)} is not a geo URI", "write geo:LATITUDE,LONGITUDE, "
+                           "e.g. geo:43.7384,7.4246 (RFC 5870)")
+        if osm and not re.fullmatch(r"[NWR]\d+", osm):
+            raise lr.error("osm", f"{shown(osm)} is not an OpenStreetMap id",
+                           "write the type letter (N, W or R) and the id, e.g. R1124039")
+        if country and not re.fullmatch(r"[A-Z]{2}", country):
+            raise lr.error("country", f"{shown(country)} is not an ISO 3166-1 country code",
+                           "write two capital letters, e.g. FR or MC")
+        rel = lr.str("rel")
+        if rel not in (None, "subject", "creator"):
+            raise lr.error("rel", f"{shown(rel)} is not subject or creator",
+                           "write `rel: subject` (what the show is about) or `rel: creator` "
+                           "(where it is made)")
+        result.append(Location(name=_short(lr, "name", required=True), rel=rel, geo=geo,
+                               osm=osm, country=country))
+    return tuple(result)
+
+
+def _podroll(r: _Reader) -> tuple[RemoteFeed, ...]:
+    """``podroll``: feeds the show recommends, each a feed URL or ``{url?, guid?, title?}``.
+
+    Without ``guid`` the feed's ``podcast:guid`` is taken to be the one derived from its
+    URL (how a feed that follows the guid tag gets it).
+    """
+    result = []
+    for index, item in enumerate(r.list("podroll")):
+        pr = _Reader({"url": item} if isinstance(item, str) else item, r.file,
+                     r.key(f"podroll[{index}]."))
+        pr.check_keys(PODROLL_KEYS)
+        url, guid = pr.url("url"), pr.str("guid")
+        if url is None and guid is None:
+            raise pr.error("url", "a recommended show needs its feed url or its guid",
+                           "write `- {url: https://…/feed.xml, guid: …, title: …}`")
+        guid = guid or podcast_guid(url)
+        try:
+            uuid.UUID(guid)
+        except ValueError:
+            raise pr.error("guid", f"{shown(guid)} is not a UUID",
+                           "copy the show's podcast:guid (podcastindex.org shows it)") from None
+        result.append(RemoteFeed(guid=guid, url=url, title=_short(pr, "title")))
+    return tuple(result)
+
+
+def _websub(r: _Reader) -> tuple[str, ...]:
+    """``websub``: one hub URL or a list of them."""
+    hubs = []
+    for index, item in enumerate(_entries(r, "websub")):
+        name = f"websub[{index}]"
+        hubs.append(_Reader({name: item}, r.file, r.prefix).url(name, required=True))
+    return tuple(dict.fromkeys(hubs))
+
+
+def _subscribe(r: _Reader) -> dict[str, str]:
+    """``subscribe``: app name -> the show's page in that app (http(s) URLs), in order."""
+    value = r.data.get("subscribe") or {}
+    if not isinstance(value, dict):
+        raise r.error("subscribe", f"expected a mapping, got {type(value).__name__}",
+                      'write one `App name: https://…` line per app, e.g. '
+                      '`Apple Podcasts: https://podcasts.apple.com/…`')
+    links = {}
+    for name, url in value.items():
+        label = str(name).strip()
+        sr = _Reader({label: url}, r.file, r.key("subscribe."))
+        if not label:
+            raise sr.error(label, "an app name must not be empty")
+        sr.check_text(label, label)
+        links[label] = sr.url(label, required=True)
+    return links
 
 
 def freeze_guid(show: Show) -> bool:
@@ -493,12 +780,13 @@ def split_front_matter(text: str, file: Path) -> tuple[dict[str, Any], str]:
     if not match:
         raise ConfigError("no YAML front matter", file=file,
                           fix="start the file with a `---` line, the keys, then `---`")
-    try:
-        data = yaml.safe_load(match.group(1)) or {}
-    # PyYAML raises ValueError for impossible dates such as 2026-13-45.
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(f"front matter is not valid YAML: {exc}", file=file,
-                          fix="quote titles that contain ':' or '#'") from None
+    size = len(match.group(1).encode("utf-8"))
+    if size > YAML_MAX_BYTES:
+        raise ConfigError(f"the front matter is {size:,} bytes, more than the "
+                          f"{YAML_MAX_BYTES:,} allowed", file=file,
+                          fix="put long text in the show notes, after the closing `---`")
+    data = load_yaml(match.group(1), file, first_line=2,
+                     fix="quote titles that contain ':' or '#'") or {}
     if not isinstance(data, dict):
         raise ConfigError("front matter must be a mapping of keys", file=file)
     return data, match.group(2).strip()
@@ -514,20 +802,23 @@ def load_episode(show: Show, folder: Path) -> Episode:
     slug = folder.name
     file = folder / "episode.md"
     if not SLUG_RE.match(slug):
-        raise ConfigError(f"folder name {slug!r} is not a valid slug", file=folder,
+        raise ConfigError(f"folder name {shown(slug)} is not a valid slug", file=folder,
                           fix="use lowercase ASCII letters, digits and hyphens, "
                               "e.g. 012-sonia-mamin")
     if not file.is_file():
         raise ConfigError("episode.md is missing", file=file,
                           fix=f"run `podcast new` or add {file}")
-    data, notes = split_front_matter(file.read_text(encoding="utf-8"), file)
+    data, notes = split_front_matter(read_text(file, EPISODE_MAX_BYTES), file)
     r = _Reader(data, file)
     r.check_keys(EPISODE_KEYS, ("title", "published", "audio"))
     title = r.str("title", required=True)
-    if any(ord(c) < 32 and c not in "\t" for c in title):
-        raise r.error("title", "contains control characters")
+    if rules.title_problem(title):
+        raise r.error("title", rules.title_problem(title),
+                      f"shorten it to {rules.TITLE_MAX_CHARS} characters; put the detail in "
+                      "the show notes")
     published = parse_datetime(data["published"], file=file, field="published")
-    audio = r.path("audio", folder, required=True, inside=folder)
+    guests = _people(r.list("guests"), file, "guests", "guest")
+    audio, tracks = _episode_audio(r, folder, show, guests)
 
     chapters = []
     for index, item in enumerate(r.list("chapters")):
@@ -542,12 +833,18 @@ def load_episode(show: Show, folder: Path) -> Episode:
     for index in range(1, len(chapters)):
         if chapters[index].start <= chapters[index - 1].start:
             raise ConfigError(
-                f"chapter {chapters[index].title!r} starts at {chapters[index].start:g}s, "
+                f"chapter {shown(chapters[index].title)} starts at {chapters[index].start:g}s, "
                 f"not after the previous one ({chapters[index - 1].start:g}s)",
                 file=file, field=f"chapters[{index}].start",
                 fix="list chapters in playing order with increasing start times")
 
     guid = r.str("guid") or episode_guid(show, slug)
+    kind = r.choice("type", rules.EPISODE_TYPES, "full")
+    number = r.int("number", minimum=1)
+    problem = rules.numbering_problem(show.type, kind, number)
+    if problem:
+        raise r.error("number", problem, "add `number: N` (trailers and bonus episodes may "
+                      "go without), or make it `type: trailer` or `type: bonus`")
     return Episode(
         slug=slug,
         folder=folder.resolve(),
@@ -556,30 +853,186 @@ def load_episode(show: Show, folder: Path) -> Episode:
         audio=audio,
         notes=notes,
         guid=guid,
-        type=r.choice("type", ("full", "trailer", "bonus"), "full"),
+        type=kind,
         season=r.int("season", minimum=1),
-        number=r.int("number", minimum=1),
+        number=number,
         explicit=r.bool("explicit", show.explicit),
-        guests=_people(r.list("guests"), file, "guests", "guest"),
+        guests=guests,
         chapters=tuple(chapters),
         transcript=_transcript(r, folder),
         image=_episode_image(r, folder),
         summary=r.str("summary"),
+        soundbites=_soundbites(r),
+        tracks=tracks,
     )
+
+
+def _episode_audio(r: _Reader, folder: Path, show: Show,
+                   guests: tuple[Person, ...]) -> tuple[Path, tuple[Track, ...]]:
+    """``audio``: one file, or a list of tracks ``{file, role, name?, offset?, gain?,
+    pan?}`` (one per speaker, and music beds).  Returns the episode's ``audio`` (the file,
+    or the first speaker's track) and the tracks (empty for one file)."""
+    value = r.data.get("audio")
+    if not isinstance(value, list):
+        return r.path("audio", folder, required=True, inside=folder), ()
+    if not value:
+        raise r.error("audio", "the list of tracks is empty",
+                      "list one `- {file: host.wav, role: host}` line per recording, or "
+                      "write `audio: interview.wav` for one file")
+    tracks = tuple(_track(item, r.file, f"audio[{index}].", folder, show, guests)
+                   for index, item in enumerate(value))
+    seen: dict[Path, int] = {}
+    for index, track in enumerate(tracks):
+        if track.file in seen:
+            raise ConfigError(f"{track.file.name!r} is also track {seen[track.file]}",
+                              file=r.file, field=f"audio[{index}].file",
+                              fix="list each recording once")
+        seen[track.file] = index
+    speakers = [track for track in tracks if track.is_speech]
+    if not speakers:
+        raise r.error("audio", "no track is a speaker's (every track is `role: music`)",
+                      "give each microphone's recording `role: host` or `role: guest`")
+    return speakers[0].file, tracks
+
+
+def _track(item: Any, file: Path, prefix: str, folder: Path, show: Show,
+           guests: tuple[Person, ...]) -> Track:
+    """One track of a multitrack ``audio:`` list, validated."""
+    r = _Reader(item, file, prefix)
+    r.check_keys(TRACK_KEYS, ("file", "role"))
+    role = str(r.data["role"]).strip().lower()
+    if role not in TRACK_ROLES:
+        raise r.error("role", f"{r.data['role']!r} is not one of {', '.join(TRACK_ROLES)}",
+                      "write `role: host` or `role: guest` for a speaker's microphone, "
+                      "`role: music` for a music bed")
+    name = _short(r, "name")
+    people = {"host": show.hosts, "guest": guests}.get(role, ())
+    if name is not None and people and name not in {person.name for person in people}:
+        where = "`hosts:` in podcast.yaml" if role == "host" else "`guests:` of the episode"
+        raise r.error("name", f"{name!r} is not a {role} of the episode",
+                      f"write the name as it is under {where} "
+                      f"({', '.join(person.name for person in people)})")
+    return Track(file=r.path("file", folder, required=True, inside=folder), role=role,
+                 name=name, offset=_bounded(r, "offset", 0.0, -3600.0, 3600.0,
+                                            "seconds the track starts late, e.g. 0.25"),
+                 gain=_bounded(r, "gain", 0.0, -40.0, 40.0, "dB, e.g. -3"),
+                 pan=_bounded(r, "pan", 0.0, -1.0, 1.0,
+                              "-1 (left) to 1 (right), 0 in the middle"))
+
+
+def _bounded(r: _Reader, name: str, default: float, low: float, high: float,
+             what: str) -> float:
+    """A number within ``low..high`` for ``name``, or a ConfigError saying ``what``."""
+    value = _seconds_or_hertz(r, name, default, f"write {what}")
+    if not low <= value <= high:
+        raise r.error(name, f"{value:g} is outside {low:g}..{high:g}", f"write {what}")
+    return value
 
 
 def _transcript(r: _Reader, folder: Path) -> Path | None:
     path = r.path("transcript", folder, inside=folder)
     if path is not None and path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
-        raise r.error("transcript", f"{path.name!r} is not a transcript format",
+        raise r.error("transcript", f"{shown(path.name)} is not a transcript format",
                       "use .vtt, .srt, .json, .html or .txt")
+    if path is not None and path.suffix.lower() == ".vtt":
+        with path.open("rb") as stream:
+            problem = rules.vtt_problem(stream.read(16))
+        if problem:
+            raise r.error("transcript", f"{path.name} {problem}",
+                          "make `WEBVTT` the file's first line, then a blank line, then the "
+                          "cues")
+    if path is not None and path.suffix.lower() == ".json":
+        problem = json_transcript_problem(path)
+        if problem:
+            raise r.error("transcript", f"{path.name}: {problem}",
+                          'write Podcasting 2.0 JSON: {"version": "1.0.0", "segments": '
+                          '[{"speaker": "…", "startTime": 0.5, "endTime": 2.1, "body": "…"}]} '
+                          "with times in seconds")
     return path
+
+
+def json_transcript_problem(path: Path) -> str | None:
+    """What keeps the JSON transcript at ``path`` from being published, or None.
+
+    Checked when the episode is loaded, so a publish never starts (nor uploads anything)
+    with a transcript the pages and the retiming of cut pauses cannot read: strict JSON
+    (no NaN, Infinity or 1e999), an object with a list of ``segments``, each with finite
+    ``startTime`` <= ``endTime`` >= 0 and a text ``body`` (``speaker`` text if given).
+    """
+    size = path.stat().st_size
+    if size > TRANSCRIPT_MAX_BYTES:
+        return f"{size:,} bytes, more than the {TRANSCRIPT_MAX_BYTES:,} allowed"
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant,
+                              parse_float=_finite_float)
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start + 1} is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except ValueError as exc:  # a constant or a number refused below, a 4,300-digit integer
+        return f"not valid JSON: {str(exc).split('; use sys.')[0]}"
+    except RecursionError:
+        return "not valid JSON: arrays or objects nest too deep"
+    if not isinstance(document, dict) or not isinstance(document.get("segments"), list):
+        return 'expected an object with a list of "segments"'
+    for index, segment in enumerate(document["segments"]):
+        problem = _segment_problem(segment)
+        if problem:
+            return f"segments[{index}]{problem}"
+    return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{shown(text)} is too large a number")
+    return value
+
+
+def _segment_problem(segment: Any) -> str | None:
+    """What is wrong with one transcript segment (``.key: problem``), or None."""
+    if not isinstance(segment, dict):
+        return f": expected an object, got {shown(segment)}"
+    times = []
+    for key in ("startTime", "endTime"):
+        value = segment.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f".{key}: expected a number of seconds, got {shown(value)}"
+        if not 0 <= value <= TRANSCRIPT_MAX_SECONDS:
+            return f".{key}: {shown(value)} is not between 0 and {TRANSCRIPT_MAX_SECONDS:,} s"
+        times.append(value)
+    if times[1] < times[0]:
+        return f".endTime: {times[1]:g} is before the startTime {times[0]:g}"
+    if not isinstance(segment.get("body"), str):
+        return f".body: expected text, got {shown(segment.get('body'))}"
+    if segment.get("speaker") is not None and not isinstance(segment["speaker"], str):
+        return f".speaker: expected text, got {shown(segment['speaker'])}"
+    return None
+
+
+def _soundbites(r: _Reader) -> tuple[Soundbite, ...]:
+    """``soundbites``: ``{start, duration, title?}`` highlights -> ``podcast:soundbite``."""
+    result = []
+    for index, item in enumerate(r.list("soundbites")):
+        sr = _Reader(item, r.file, f"soundbites[{index}].")
+        sr.check_keys(SOUNDBITE_KEYS, ("start", "duration"))
+        start = parse_timestamp(item["start"], file=r.file, field=sr.key("start"))
+        duration = parse_timestamp(item["duration"], file=r.file, field=sr.key("duration"))
+        if duration <= 0:
+            raise sr.error("duration", "must be longer than 0 seconds",
+                           "write the length in seconds (15 to 120 is usual), e.g. 45")
+        result.append(Soundbite(start=start, duration=duration, title=_short(sr, "title")))
+    return tuple(result)
 
 
 def _episode_image(r: _Reader, folder: Path) -> Path | None:
     path = r.path("image", folder, inside=folder)
     if path is not None and path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
-        raise r.error("image", f"{path.name!r} is not a .jpg or .png file")
+        raise r.error("image", f"{shown(path.name)} is not a .jpg or .png file")
     return path
 
 
@@ -603,7 +1056,7 @@ def load_episodes(show: Show, *, on_error: Callable[[Exception], None] | None = 
     for episode in episodes:
         other = seen.get(episode.guid)
         if other is not None:
-            raise ConfigError(f"GUID {episode.guid!r} is also used by {other.slug!r}",
+            raise ConfigError(f"GUID {shown(episode.guid)} is also used by {shown(other.slug)}",
                               file=episode.source, field="guid",
                               fix="every episode needs its own guid; remove the line to use "
                                   "the default")
@@ -620,6 +1073,6 @@ def find_episode(show: Show, name: str | Path) -> Episode:
     if not candidate.is_dir():
         candidate = show.episodes_dir / str(name)
     if not candidate.is_dir():
-        raise ConfigError(f"no episode {str(name)!r}", file=show.episodes_dir,
+        raise ConfigError(f"no episode {shown(str(name))}", file=show.episodes_dir,
                           fix="give a slug (folder name under episodes/) or a folder path")
     return load_episode(show, candidate)

@@ -1,13 +1,16 @@
 """``podcast doctor``: check the tools, the config, the episodes and the storage.
 
 Each check is run for real (ffmpeg is asked for its encoders, the store gets a probe object
-written, read back and deleted) and every failure says what to fix.
+written, read back and deleted, the public URL is asked for the store's private state) and
+every failure says what to fix.
 """
 
 from __future__ import annotations
 
 import secrets
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +114,72 @@ def check_storage(url: str, root: Path) -> Check:
     return Check("storage", True, f"{url}: write, read and delete work")
 
 
+#: How long doctor waits for base_url to answer one request.
+HTTP_TIMEOUT = 10.0
+
+
+def _http_get(url: str) -> tuple[int, bytes]:
+    """(status, body) of a plain GET, as anyone on the internet would send it; an HTTP
+    error status is an answer too.  OSError (URLError, timeout) when nothing answers."""
+    request = urllib.request.Request(url, headers={"User-Agent": "podcast-doctor"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def _state_fix(url: str) -> str:
+    if url.startswith("s3://"):
+        return ("add the statement that denies .podcast/* to the bucket policy (README, "
+                "\"Distribute\": state and embargo), and the same to your CDN")
+    return ("serve the folder with `podcast serve`, or make the web server refuse paths "
+            "that start with a dot (nginx: location ~ /\\. { return 404; })")
+
+
+def check_private_state(show) -> Check:
+    """Over HTTP: nobody can read the store's state (manifest, held-back media) at base_url.
+
+    A probe object is written into the state area (``.podcast/``), its public URL is fetched
+    like a stranger would, and the probe is deleted; the old public manifest's URL is
+    fetched too.  Skipped, with a note, when base_url does not answer.
+    """
+    from .storage import LEGACY_MANIFEST_KEY, PRIVATE_CACHE, STATE_PREFIX, open_store
+
+    base = show.base_url.rstrip("/")
+    key = f"{STATE_PREFIX}doctor-probe-{secrets.token_hex(8)}.txt"
+    data = f"podcast doctor state probe {secrets.token_hex(8)}\n".encode()
+    try:
+        store = open_store(show.storage, show.root)
+        store.put_bytes(key, data, content_type="text/plain; charset=utf-8",
+                        cache_control=PRIVATE_CACHE)
+        try:
+            probe = _http_get(f"{base}/{key}")
+            legacy = _http_get(f"{base}/{LEGACY_MANIFEST_KEY}")
+        finally:
+            store.delete(key)
+    except PodcastError as exc:
+        return Check("private state", False, f"not checked: {exc}")
+    except OSError as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return Check("private state", True, f"not checked: {base} does not answer ({reason});"
+                     " run `podcast doctor` where base_url is reachable")
+    if probe == (200, data):
+        return Check("private state", False, f"the store's private area is readable by "
+                     f"anyone: GET {base}/{key} answered 200 with the probe object, so the "
+                     f"manifest and the media of scheduled episodes are too\n  fix: "
+                     f"{_state_fix(show.storage)}")
+    if legacy[0] == 200 and b'"media"' in legacy[1]:
+        return Check("private state", False, f"a manifest is readable at {base}/"
+                     f"{LEGACY_MANIFEST_KEY} (where earlier versions kept it): it names "
+                     "scheduled episodes and their media\n  fix: run `podcast feed --upload` "
+                     "(it moves the manifest into .podcast/ and deletes the public one), "
+                     "then purge that URL from your CDN's cache")
+    return Check("private state", True, f"{base}/{STATE_PREFIX}… is not readable "
+                 f"(HTTP {probe[0]}), no manifest at {base}/{LEGACY_MANIFEST_KEY} "
+                 f"(HTTP {legacy[0]})")
+
+
 def run_checks(config: str | Path | None) -> list[Check]:
     """Every check, in the order a newcomer should fix them."""
     from .config import load_episodes, load_show
@@ -121,7 +190,8 @@ def run_checks(config: str | Path | None) -> list[Check]:
         checks = check_ffmpeg()
         checks.append(Check("config", False, str(exc)))
         skipped = "not checked: fix the config first"
-        return checks + [Check("episodes", False, skipped), Check("storage", False, skipped)]
+        return checks + [Check("episodes", False, skipped), Check("storage", False, skipped),
+                         Check("private state", False, skipped)]
     checks = check_ffmpeg(show.audio)
     checks.append(Check("config", True, f"{show.title!r} ({show.config_path})"))
 
@@ -138,5 +208,8 @@ def run_checks(config: str | Path | None) -> list[Check]:
         live = sum(e.is_live(now) for e in episodes)
         checks.append(Check("episodes", True, f"{len(episodes)} valid ({live} live, "
                             f"{len(episodes) - live} scheduled)"))
-    checks.append(check_storage(show.storage, show.root))
+    storage = check_storage(show.storage, show.root)
+    checks.append(storage)
+    checks.append(check_private_state(show) if storage.ok else Check(
+        "private state", False, "not checked: fix the storage first"))
     return checks

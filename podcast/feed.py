@@ -7,7 +7,13 @@ what it cannot write (feedgen 1.0.0):
   knows yes/no/clean) and the channel ``itunes:image`` for any URL (feedgen silently drops
   URLs that do not end in ``.jpg``/``.png``);
 * :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, funding,
-  medium, person, transcript, chapters, season, episode).
+  medium, person, trailer, license, location, txt, podroll; on items transcript, chapters,
+  season, episode, soundbite).
+
+The lifecycle tags (``itunes:new-feed-url``, ``block``, ``complete``) and the WebSub hubs
+(``atom:link rel="hub"``) come from podcast.yaml.  What Apple requires of an episode's
+numbering is :mod:`podcast.rules`, shared with config validation and ``validate``: the builder
+refuses an episode those rules refuse, so it never writes a feed ``validate`` would fail for it.
 
 Show notes are CommonMark, rendered by :mod:`podcast.notes` (the one parser for them, also
 used by the pages and the ID3 text).
@@ -21,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from html import escape
 from html.parser import HTMLParser
 from importlib.metadata import PackageNotFoundError, version
@@ -31,9 +38,10 @@ from feedgen.util import xml_elem
 from lxml.etree import CDATA
 from markupsafe import Markup
 
+from . import rules
 from .categories import split_category
 from .errors import PodcastError
-from .model import Catalog, Episode, Media, Person, Show
+from .model import Catalog, Episode, Location, Media, Person, RemoteFeed, Show, Soundbite, Txt
 from .notes import safe_markdown, xml_text
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -70,7 +78,8 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     byte-identical output, also on another day as long as no new episode went live.
     ``lastBuildDate`` and ``pubDate`` are the newest live episode's publication time.
     Raises PodcastError when the show artwork has not been published (Apple refuses a feed
-    without ``itunes:image``).
+    without ``itunes:image``), or when a live episode breaks :mod:`podcast.rules` (e.g. a
+    full episode of a serial show without a number).
 
     Rendering Markdown is most of the cost: pass the same ``renderer`` to
     :func:`podcast.site.render_site` to render each episode's notes only once.
@@ -78,6 +87,8 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     now = _aware(now, "now")
     art_url = show_art_url(show, catalog)
     items = live_items(episodes, catalog, now)
+    for episode, _ in items:
+        check_episode(show, episode)
     renderer = renderer or NotesRenderer(show)
 
     fg = FeedGenerator()
@@ -110,17 +121,59 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     fg.podcast.itunes_category([_category(text) for text in show.categories])
     fg.apple.image = art_url
     fg.apple.explicit = show.explicit
+    fg.apple.new_feed_url = show.new_feed_url
+    fg.apple.block = show.block
+    fg.apple.complete = show.complete
+    fg.apple.hubs = list(show.websub)
 
     p20 = fg.podcastindex
     p20.guid = show.guid
     p20.locked = (show.locked, show.email)
     p20.funding = [(f.url, xml_text(f.text)) for f in show.funding]
     p20.persons = list(show.hosts)
+    p20.trailers = [trailer(show, episode, media) for episode, media in items
+                    if is_show_trailer(episode)]
+    p20.license = show.license and (show.license.identifier, show.license.url)
+    p20.locations = list(show.locations)
+    p20.txt = list(show.txt)
+    p20.podroll = list(show.podroll)
 
     for episode, media in items:
         _add_item(fg, show, episode, media, renderer, art_url)
 
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+
+
+def check_episode(show: Show, episode: Episode) -> None:
+    """PodcastError if ``episode`` breaks a feed rule (the rules config validation applies)."""
+    problem = rules.numbering_problem(show.type, episode.type, episode.number)
+    if problem:
+        raise PodcastError(problem, file=episode.source, field="number",
+                           fix="add `number: N`, or make it `type: trailer` or `type: bonus`")
+    problem = rules.title_problem(episode.title)
+    if problem:
+        raise PodcastError(problem, file=episode.source, field="title",
+                           fix=f"shorten it to {rules.TITLE_MAX_CHARS} characters")
+
+
+def is_show_trailer(episode: Episode) -> bool:
+    """Whether the episode is the show's or a season's trailer (Apple's table): those are
+    ``podcast:trailer`` too.  A trailer with a number teases that one episode only."""
+    return rules.episode_kind(episode.type, episode.season, episode.number) in (
+        "show trailer", "season trailer")
+
+
+def trailer(show: Show, episode: Episode, media: Media) -> dict[str, str]:
+    """``podcast:trailer`` for a show or season trailer, as Castopod writes it: the item's
+    audio, date and title, with its season when it is a season trailer."""
+    attrs = {"url": media_url(show, media.key), "pubdate": format_datetime(
+        _utc(episode.published)), "length": str(media.bytes), "type": "audio/mpeg"}
+    if episode.season:
+        attrs["season"] = str(episode.season)
+    title = episode.title
+    if len(title) > rules.P20_SHORT_MAX_CHARS:  # the namespace's limit for its text
+        title = title[:rules.P20_SHORT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return {"title": title, **attrs}
 
 
 def live_items(episodes: Iterable[Episode], catalog: Catalog,
@@ -291,23 +344,42 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
         p20.chapters = media_url(show, media.chapters_key)
     p20.season = episode.season
     p20.episode = episode.number
+    p20.soundbites = list(episode.soundbites)
 
 
 # --------------------------------------------------------------------------- extensions
 
 
 class AppleExtension(BaseExtension):
-    """Channel itunes tags feedgen gets wrong: ``explicit`` true/false, ``image`` any URL."""
+    """Channel itunes tags feedgen gets wrong: ``explicit`` true/false, ``image`` any URL;
+    the lifecycle tags (``block`` and ``complete`` only ever ``Yes``, as Apple reads them)
+    and the WebSub hubs, next to the ``atom:link rel="self"``."""
 
     def __init__(self) -> None:
         self.image: str | None = None
         self.explicit: bool | None = None
+        self.new_feed_url: str | None = None
+        self.block = False
+        self.complete = False
+        self.hubs: list[str] = []
 
     def extend_ns(self) -> dict[str, str]:
         return {"itunes": ITUNES_NS}
 
     def extend_rss(self, feed):
-        _apple_tags(feed[0], self.image, self.explicit)
+        channel = feed[0]
+        _apple_tags(channel, self.image, self.explicit)
+        if self.new_feed_url:
+            xml_elem(f"{{{ITUNES_NS}}}new-feed-url", channel).text = self.new_feed_url
+        if self.block:
+            xml_elem(f"{{{ITUNES_NS}}}block", channel).text = "Yes"
+        if self.complete:
+            xml_elem(f"{{{ITUNES_NS}}}complete", channel).text = "Yes"
+        self_link = channel.find(f"{{{ATOM_NS}}}link")
+        for hub in reversed(self.hubs):
+            link = xml_elem(f"{{{ATOM_NS}}}link", channel, href=hub, rel="hub")
+            if self_link is not None:  # move it up, by the self link
+                self_link.addnext(link)
         return feed
 
 
@@ -351,6 +423,11 @@ class PodcastIndexExtension(BaseExtension):
         self.funding: list[tuple[str, str]] = []  # (url, label)
         self.medium = "podcast"
         self.persons: list[Person] = []
+        self.trailers: list[dict[str, str]] = []  # title and attributes (see trailer())
+        self.license: tuple[str, str | None] | None = None  # (identifier, url)
+        self.locations: list[Location] = []
+        self.txt: list[Txt] = []
+        self.podroll: list[RemoteFeed] = []
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS}
@@ -366,7 +443,27 @@ class PodcastIndexExtension(BaseExtension):
             _p20(channel, "funding", label, url=url)
         _p20(channel, "medium", self.medium)
         _persons(channel, self.persons)
+        self._discovery(channel)
         return feed
+
+    def _discovery(self, channel) -> None:
+        """Trailers, licence, locations, txt records and the podroll."""
+        for attrs in self.trailers:
+            _p20(channel, "trailer", attrs["title"],
+                 **{k: v for k, v in attrs.items() if k != "title"})
+        if self.license:
+            identifier, url = self.license
+            _p20(channel, "license", identifier, url=url)
+        for place in self.locations:
+            _p20(channel, "location", place.name, rel=place.rel, geo=place.geo,
+                 osm=place.osm, country=place.country)
+        for record in self.txt:
+            _p20(channel, "txt", record.value, purpose=record.purpose)
+        if self.podroll:
+            podroll = _p20(channel, "podroll", None)
+            for remote in self.podroll:
+                _p20(podroll, "remoteItem", None, feedGuid=remote.guid, feedUrl=remote.url,
+                     title=remote.title)
 
 
 class PodcastIndexEntryExtension(BaseEntryExtension):
@@ -378,6 +475,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         self.chapters: str | None = None
         self.season: int | None = None
         self.episode: int | None = None
+        self.soundbites: list[Soundbite] = []
 
     def extend_rss(self, entry):
         _persons(entry, self.persons)
@@ -393,6 +491,9 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
             _p20(entry, "season", str(self.season))
         if self.episode:
             _p20(entry, "episode", str(self.episode))
+        for bite in self.soundbites:
+            _p20(entry, "soundbite", bite.title, startTime=_seconds(bite.start),
+                 duration=_seconds(bite.duration))
         return entry
 
 
@@ -415,6 +516,12 @@ def _persons(parent, people: Iterable[Person]) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _seconds(value: float) -> str:
+    """Seconds as the namespace writes them: ``73.0``, ``1234.5``."""
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def _cdata_safe(html: str) -> str:

@@ -56,6 +56,51 @@ class Funding:
 
 
 @dataclass(frozen=True)
+class Txt:
+    """``podcast:txt``: free text for a directory, e.g. an ownership ``verify`` code."""
+
+    value: str
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class License:
+    """``podcast:license``: a licence identifier (e.g. ``CC-BY-4.0``), with its text's URL."""
+
+    identifier: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """``podcast:location``: where the show is about (``subject``) or made (``creator``)."""
+
+    name: str
+    rel: str | None = None  # subject | creator
+    geo: str | None = None  # RFC 5870 geo URI, e.g. geo:43.7384,7.4246
+    osm: str | None = None  # OpenStreetMap type letter and id, e.g. R1124039
+    country: str | None = None  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class RemoteFeed:
+    """A show recommended in ``podcast:podroll`` (a ``podcast:remoteItem``)."""
+
+    guid: str  # its podcast:guid
+    url: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Soundbite:
+    """``podcast:soundbite``: a highlight of the episode, in seconds of the recording."""
+
+    start: float
+    duration: float
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     """An audience goal from ``targets:`` in podcast.yaml."""
 
@@ -124,6 +169,16 @@ class Show:
     storage: str = "file://public"
     audio: AudioSettings = field(default_factory=AudioSettings)
     targets: tuple[Target, ...] = ()
+    # Feed lifecycle and discovery (README: "The show: podcast.yaml").
+    new_feed_url: str | None = None  # itunes:new-feed-url: the feed has moved there
+    block: bool = False  # itunes:block Yes: hidden from Apple Podcasts
+    complete: bool = False  # itunes:complete Yes: no more episodes will come
+    txt: tuple[Txt, ...] = ()
+    license: License | None = None
+    locations: tuple[Location, ...] = ()
+    podroll: tuple[RemoteFeed, ...] = ()
+    websub: tuple[str, ...] = ()  # hub URLs pinged after each feed upload
+    subscribe: dict[str, str] = field(default_factory=dict)  # app name -> URL, in order
 
     @property
     def root(self) -> Path:
@@ -140,9 +195,39 @@ class Show:
         return self.root / ".podcast"
 
 
+#: ``role`` of a multitrack recording: a speaker's microphone, or a music bed.
+TRACK_ROLES = ("host", "guest", "music")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One recording of a multitrack episode (``audio:`` as a list): one per speaker.
+
+    ``offset`` (s) is where the track starts in the mix (negative: its first seconds are
+    dropped); ``gain`` (dB) is added before anything else; ``pan`` (-1 left .. 1 right)
+    places it in a stereo master.
+    """
+
+    file: Path
+    role: str = "host"  # host | guest | music
+    name: str | None = None
+    offset: float = 0.0
+    gain: float = 0.0
+    pan: float = 0.0
+
+    @property
+    def is_speech(self) -> bool:
+        """A speaker's track (levelled and gated), not a music bed (ducked)."""
+        return self.role != "music"
+
+
 @dataclass(frozen=True)
 class Episode:
-    """One episode folder, as validated from ``episodes/<slug>/episode.md``."""
+    """One episode folder, as validated from ``episodes/<slug>/episode.md``.
+
+    A multitrack episode lists its recordings in ``tracks`` (one per speaker, and music
+    beds); its ``audio`` is then the first speaker's track, whose timeline the chapters
+    and transcript follow (all tracks share it)."""
 
     slug: str
     folder: Path
@@ -160,6 +245,13 @@ class Episode:
     transcript: Path | None = None
     image: Path | None = None
     summary: str | None = None  # one-line subtitle; defaults to the notes' first paragraph
+    soundbites: tuple[Soundbite, ...] = ()
+    tracks: tuple[Track, ...] = ()  # multitrack: one recording per speaker (and music)
+
+    @property
+    def is_multitrack(self) -> bool:
+        """Whether ``audio:`` lists separate recordings, mixed by the master."""
+        return bool(self.tracks)
 
     @property
     def source(self) -> Path:
@@ -201,19 +293,25 @@ class Download:
     country: str | None = None
     bytes: int = 0
     source: str | None = None  # the log it was counted from: s3, cloudfront or combined
+    via: str | None = None  # the share-link code it came through (podcast share), if any
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """What the store holds for the show, read from its manifest (``podcast-manifest.json``).
+    """What the store holds for the show, read from its private manifest
+    (``.podcast/manifest.json`` in the store).
 
     ``media`` is the current master of each episode by slug; ``retired`` keeps earlier
     masters of re-mastered episodes so their downloads still count for the episode.
+    ``staged`` lists the public keys whose objects are still held back in the store's
+    private area (a scheduled episode's media): copied to their key by the first build at or
+    after the episode's time.
     """
 
     media: dict[str, Media] = field(default_factory=dict)
     retired: tuple[Media, ...] = ()
     image_key: str | None = None  # the show artwork, content-addressed
+    staged: tuple[str, ...] = ()  # sorted public keys not yet released
 
     def all_media(self) -> tuple[Media, ...]:
         """Current and retired masters: every key a download may be logged under."""

@@ -4,8 +4,19 @@ The order is the safety net: every media object (MP3, chapters, transcript, art)
 and verified (size and sha256 read back from the store) before the manifest, and the feed
 is written last.  A failure anywhere before that leaves the previous feed in place, and it
 only ever names objects that exist.  Objects are content-addressed (``media/<slug>-<sha>``)
-so a CDN never serves an old master under a new feed, and nothing is ever deleted: old
-masters keep counting downloads (``Catalog.retired``).
+so a CDN never serves an old master under a new feed, and nothing public is ever deleted:
+old masters keep counting downloads (``Catalog.retired``).
+
+Embargo: the objects of an episode not yet live are uploaded to the store's private area
+(``.podcast/staged/<key>``), never to their public key; the first build at or after the
+episode's time (``publish`` or the nightly ``feed --upload``, which has no masters) copies
+them to their key inside the store, verifies them, and only then lists the episode.
+
+Overlapping runs: mastering and media uploads run side by side, but the manifest is changed
+by re-applying this run's change to the latest manifest (``storage.update_catalog``), and
+the pages and feed are built again until the manifest they were built from is still the
+stored one, so the last feed written names every run's masters.  ``file://`` also holds an
+exclusive lock around that part.
 
 Re-running is cheap and idempotent: an episode is re-mastered only when its *input hash*
 (audio, intro/outro, audio settings and everything that goes into its tags) changed, masters
@@ -17,9 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import subprocess
 import sys
+import time
 import unicodedata
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -32,14 +45,21 @@ from .errors import AudioError, ConfigError, StorageError
 from .files import atomic_write
 from .model import Catalog, Episode, Media, Show
 from .storage import (
+    MANIFEST_ATTEMPTS,
     MANIFEST_KEY,
+    PRIVATE_CACHE,
+    Committed,
+    MissingObject,
     Store,
     cache_control,
-    catalog_to_json,
     content_type,
+    manifest_version,
     open_store,
     read_catalog,
+    read_manifest,
     sha256_file,
+    staged_key,
+    update_catalog,
 )
 
 Echo = Callable[[str], None]
@@ -61,10 +81,43 @@ class Planned:
     sha256: str | None
     path: Path | None = None
     data: bytes | None = None
+    staged: bool = False  # held back in the private area until its episode's time
+
+    @property
+    def store_key(self) -> str:
+        """Where the object goes now: its public key, or its place in the private area."""
+        return staged_key(self.key) if self.staged else self.key
 
     def describe(self) -> str:
         size = f"{self.size:,} bytes" if self.size is not None else "size after mastering"
-        return f"{self.key} ({size})"
+        held = ", held back until its release" if self.staged else ""
+        return f"{self.key} ({size}{held})"
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """What one publish changes in the manifest: re-applied to the latest one on write."""
+
+    media: dict[str, Media]  # new entries by slug
+    staged: frozenset[str] = frozenset()  # public keys this run put in the private area
+    image_key: str | None = None
+
+    def apply(self, catalog: Catalog) -> Catalog:
+        """``catalog`` with this change: each replaced master kept as retired, the cover
+        and held-back keys recorded.  Idempotent, and it never forgets a key."""
+        media = dict(catalog.media)
+        retired = list(catalog.retired)
+        for slug, entry in self.media.items():
+            previous = media.get(slug)
+            media[slug] = entry
+            if previous is not None and previous.key != entry.key and previous not in retired:
+                retired.append(previous)  # its downloads still count
+        # A master that is current again (an edit undone) is no longer retired.
+        current_keys = {entry.key for entry in media.values()}
+        retired = [entry for entry in retired if entry.key not in current_keys]
+        return Catalog(media=media, retired=tuple(retired),
+                       image_key=self.image_key or catalog.image_key,
+                       staged=tuple(sorted(set(catalog.staged) | self.staged)))
 
 
 @dataclass
@@ -122,6 +175,10 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         "audio": file_hash(episode.audio),
         "intro": file_hash(audio.intro),
         "outro": file_hash(audio.outro),
+        # A multitrack episode: every track's bytes and settings (absent for one file, so
+        # its hash is unchanged).
+        **({"tracks": [{**asdict(track), "file": file_hash(track.file)}
+                       for track in episode.tracks]} if episode.tracks else {}),
         # Every audio setting (a new one is covered without a change here); the intro and
         # outro by their bytes above, not their paths.
         "settings": {key: value for key, value in asdict(audio).items()
@@ -247,27 +304,33 @@ def _bytes_object(key: str, data: bytes) -> Planned:
     return Planned(key=key, size=len(data), sha256=_sha(data), data=data)
 
 
+class NotVerified(StorageError):
+    """An object read back after its upload is not what was sent."""
+
+
 def _is_stored(store: Store, item: Planned) -> bool:
-    head = store.head(item.key)
+    head = store.head(item.store_key)
     return head is not None and head.size == item.size and head.sha256 == item.sha256
 
 
 def upload(store: Store, item: Planned, *, progress: bool = False) -> None:
     """Put one object, then read its size and sha256 back; StorageError if they differ."""
-    kind, cache = content_type(item.key), cache_control(item.key)
+    key = item.store_key
+    kind = content_type(item.key)
+    cache = PRIVATE_CACHE if item.staged else cache_control(item.key)
     if item.path is not None:
         bar = _progress_bar(item) if progress else nullcontext()
         with bar as shown:
-            store.put_file(item.key, item.path, content_type=kind, cache_control=cache,
+            store.put_file(key, item.path, content_type=kind, cache_control=cache,
                            progress=shown.update if shown is not None else None)
     else:
-        store.put_bytes(item.key, item.data, content_type=kind, cache_control=cache)
-    head = store.head(item.key)
+        store.put_bytes(key, item.data, content_type=kind, cache_control=cache)
+    head = store.head(key)
     if head is None or head.size != item.size or head.sha256 != item.sha256:
         got = "nothing" if head is None else f"{head.size} bytes, sha256 {head.sha256}"
-        raise StorageError(
-            f"upload of {item.key} did not verify: sent {item.size} bytes, sha256 "
-            f"{item.sha256}; the store has {got}", file=f"{store.url}/{item.key}",
+        raise NotVerified(
+            f"upload of {key} did not verify: sent {item.size} bytes, sha256 "
+            f"{item.sha256}; the store has {got}", file=f"{store.url}/{key}",
             fix="run `podcast publish` again; if it persists, check the storage service")
 
 
@@ -302,11 +365,129 @@ def build_outputs(show: Show, episodes: list[Episode], catalog: Catalog, now: da
 
 
 def write_outputs(store: Store, feed: bytes, pages: dict[str, bytes]) -> list[str]:
-    """Put the pages, then the feed last; only what changed. Returns the keys written."""
+    """Put the pages, then the feed last; only what changed. Returns the keys written.
+
+    A feed that ``validate`` finds errors in is refused first (PodcastError): nothing is
+    written and the previous feed stays in place.
+    """
+    from .validate import check_before_upload
+
+    check_before_upload(feed, store)
     written = [key for key, data in sorted(pages.items()) if put_if_changed(store, key, data)]
     if put_if_changed(store, FEED_KEY, feed):
         written.append(FEED_KEY)
     return written
+
+
+# --- the embargo: releasing held-back objects ----------------------------------------------
+
+
+def due_for_release(catalog: Catalog, episodes: list[Episode], now: datetime) -> set[str]:
+    """Held-back keys of the episodes live at ``now``: their current master and companions."""
+    due: set[str] = set()
+    for episode in publishable(episodes, catalog):
+        if episode.is_live(now):
+            entry = catalog.media[episode.slug]
+            keys = {entry.key, entry.chapters_key, entry.transcript_key, entry.image_key}
+            due |= keys & set(catalog.staged)
+    return due
+
+
+def release(store: Store, keys: set[str], echo: Echo) -> None:
+    """Copy each held-back object to its public key inside the store and verify it.
+
+    Idempotent and safe beside another run releasing the same keys: an object already at
+    its key with the staged copy's size and sha256 (or whose staged copy another run has
+    released and removed) is left as it is.
+    """
+    for key in sorted(keys):
+        source = staged_key(key)
+        held, public = store.head(source), store.head(key)
+        if public is not None and (held is None or (public.size, public.sha256) ==
+                                   (held.size, held.sha256)):
+            continue
+        if held is None:
+            raise StorageError(
+                f"{key} is due for release but its held-back copy {source} is missing",
+                file=f"{store.url}/{source}",
+                fix="run `podcast publish` for its episode: it uploads the object again")
+        try:
+            store.copy(source, key, content_type=content_type(key),
+                       cache_control=cache_control(key))
+        except MissingObject:  # released and removed by another run meanwhile
+            if store.head(key) is None:
+                raise
+            continue
+        upload_check = store.head(key)
+        if upload_check is None or (upload_check.size, upload_check.sha256) != (
+                held.size, held.sha256):
+            raise StorageError(f"the release copy of {key} did not verify",
+                               file=f"{store.url}/{key}",
+                               fix="run the command again; if it persists, check the storage")
+        echo(f"released {key}")
+
+
+def _without_staged(keys: set[str]) -> Callable[[Catalog], Catalog]:
+    """The manifest change that records ``keys`` as released (no longer held back)."""
+    def change(catalog: Catalog) -> Catalog:
+        return replace(catalog, staged=tuple(sorted(set(catalog.staged) - keys)))
+    return change
+
+
+def settle(store: Store, show: Show, episodes: list[Episode], committed: Committed,
+           now: datetime, echo: Echo) -> tuple[Catalog, bytes, list[str]]:
+    """Release what is due, then write the pages and the feed (last) from the stored
+    manifest; again while another run changed the manifest meanwhile.
+
+    Returns the catalog the final feed was built from, the feed and the keys written.
+    The manifest a run checks after its feed write is the newest: any run that changes it
+    later writes its own feed after that, so the last feed written names every run's
+    masters.  Held-back copies are removed once their public copies are listed.
+    """
+    written: list[str] = []
+    released: set[str] = set()
+    for _ in range(MANIFEST_ATTEMPTS):
+        due = due_for_release(committed.catalog, episodes, now)
+        if due:
+            release(store, due, echo)
+            released |= due
+            committed = update_catalog(store, _without_staged(due))
+            written.append(MANIFEST_KEY)
+        feed, pages = build_outputs(show, episodes, committed.catalog, now)
+        try:
+            written += write_outputs(store, feed, pages)
+        except NotVerified:
+            # S3 has no lock: another run's page or feed (built from another manifest)
+            # landed between our PUT and its read-back.  Build again from the latest.
+            _pause_briefly()
+            latest = read_manifest(store)
+            committed = Committed(latest.catalog, latest.version, written=False)
+            continue
+        if manifest_version(store) == committed.version:
+            _remove_staged_copies(store, released, echo)
+            if FEED_KEY in written:  # the hubs tell apps the feed changed (failures warn)
+                from .websub import ping_hubs
+
+                ping_hubs(show, echo)
+            return committed.catalog, feed, list(dict.fromkeys(written))
+        latest = read_manifest(store)  # another run wrote meanwhile: build from theirs
+        committed = Committed(latest.catalog, latest.version, written=False)
+    raise StorageError(f"the manifest in {store.url} kept changing while the feed was "
+                       "written", fix="run the command again once the other publishes end")
+
+
+def _pause_briefly() -> None:
+    """A short random pause, so two runs rewriting the same page stop colliding."""
+    time.sleep(random.uniform(0.05, 0.5))
+
+
+def _remove_staged_copies(store: Store, keys: set[str], echo: Echo) -> None:
+    """Delete the private copies of released objects (their public copies are verified)."""
+    for key in sorted(keys):
+        try:
+            store.delete(staged_key(key))
+        except StorageError as exc:  # only space is lost: the release itself is done
+            echo(f"warning: could not remove the held-back copy of {key}: {exc}")
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -317,20 +498,23 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
     """Master what changed, upload it, then write the manifest, pages and feed (last).
 
     ``slugs`` empty means every episode.  Scheduled episodes (published after ``now``) are
-    mastered and uploaded too; the feed leaves them out until their time.
+    mastered and uploaded too, but into the store's private area: the feed, the pages and
+    their public keys get them at the first build at or after their time.
     """
     store = open_store(storage_url or show.storage, show.root)
     episodes = load_episodes(show)
     selected = select_episodes(show, episodes, slugs)
     report = PublishReport(dry_run=dry_run, progress=progress)
-    plan, new_catalog = _plan_show(store, show, selected, report, echo)
+    plan, change, stored = _plan_show(store, show, selected, report, echo, now)
     _upload_plan(store, plan, report, echo)
-    report.catalog = new_catalog
     if dry_run:
+        report.catalog = change.apply(stored)
+        for key in sorted(due_for_release(report.catalog, episodes, now)):
+            echo(f"would release {key}")
         echo(f"would then write {MANIFEST_KEY}, the pages and {FEED_KEY} (if changed)")
         return report
     # Only now, with every object verified in the store: manifest, pages, feed last.
-    _write_index(store, show, episodes, new_catalog, now, report, echo)
+    _write_index(store, show, episodes, change, now, report, echo)
     # Every scaffolded show starts on 127.0.0.1:8000: freezing that would give them all the
     # same podcast:guid, so the guid is frozen on the first publish to a public URL.
     if not is_local_url(show.feed_url) and freeze_guid(show):
@@ -340,28 +524,39 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
 
 
 def _plan_show(store: Store, show: Show, selected: list[Episode], report: PublishReport,
-               echo: Echo) -> tuple[list[Planned], Catalog]:
-    """Master the selected episodes (what changed); the objects they need and the catalog
-    that names them, a replaced master kept as retired."""
+               echo: Echo, now: datetime) -> tuple[list[Planned], CatalogChange, Catalog]:
+    """Master the selected episodes (what changed): the objects they need, the manifest
+    change that names them, and the catalog read before."""
     catalog = read_catalog(store)
     cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
     plan: list[Planned] = [cover]
-    media = dict(catalog.media)
-    retired = list(catalog.retired)
+    entries: dict[str, Media] = {}
     offset = intro_offset(show) if any(e.chapters for e in selected) else 0.0
     for episode in selected:
         current = catalog.media.get(episode.slug)
         entry, items = _plan_episode(store, show, episode, current, offset, report, echo)
-        plan.extend(items)
-        if entry is None:  # dry run: not mastered yet
-            continue
-        media[episode.slug] = entry
-        if current is not None and current.key != entry.key and current not in retired:
-            retired.append(current)  # its downloads still count
-    # A master that is current again (an edit undone) is no longer retired.
-    current_keys = {entry.key for entry in media.values()}
-    retired = [entry for entry in retired if entry.key not in current_keys]
-    return plan, Catalog(media=media, retired=tuple(retired), image_key=cover.key)
+        live = episode.is_live(now)
+        plan.extend(placed for item in items
+                    if (placed := _place(store, item, live, catalog)) is not None)
+        if entry is not None:  # None in a dry run: not mastered yet
+            entries[episode.slug] = entry
+    staged = frozenset(item.key for item in plan if item.staged and item.sha256 is not None)
+    return plan, CatalogChange(entries, staged, cover.key), catalog
+
+
+def _place(store: Store, item: Planned, live: bool, catalog: Catalog) -> Planned | None:
+    """Where one object of an episode goes: its public key when the episode is live, the
+    private area while it is scheduled (unless already public); None when a held-back copy
+    waits and the release will copy it inside the store."""
+    if item.sha256 is None:  # dry run: a master not made yet
+        return replace(item, staged=not live)
+    if _is_stored(store, item):
+        return item
+    if not live:
+        return replace(item, staged=True)
+    if item.key in catalog.staged and _is_stored(store, replace(item, staged=True)):
+        return None
+    return item
 
 
 def _upload_plan(store: Store, plan: list[Planned], report: PublishReport,
@@ -376,18 +571,22 @@ def _upload_plan(store: Store, plan: list[Planned], report: PublishReport,
             echo(f"would upload {item.describe()}")
             continue
         upload(store, item, progress=report.progress)
-        report.uploaded.append(item.key)
+        report.uploaded.append(item.store_key)
         report.bytes_uploaded += item.size
         echo(f"uploaded {item.describe()}")
 
 
-def _write_index(store: Store, show: Show, episodes: list[Episode], catalog: Catalog,
+def _write_index(store: Store, show: Show, episodes: list[Episode], change: CatalogChange,
                  now: datetime, report: PublishReport, echo: Echo) -> None:
-    """The manifest, the pages and, last, the feed, each only if it changed."""
-    if put_if_changed(store, MANIFEST_KEY, catalog_to_json(catalog)):
-        report.written.append(MANIFEST_KEY)
-    feed, pages = build_outputs(show, episodes, catalog, now)
-    report.written += write_outputs(store, feed, pages)
+    """The manifest (this run's change on the latest one), releases that are due, the
+    pages and, last, the feed, each only if it changed."""
+    with store.exclusive():
+        committed = update_catalog(store, change.apply)
+        if committed.written:
+            report.written.append(MANIFEST_KEY)
+        catalog, _, written = settle(store, show, episodes, committed, now, echo)
+    report.catalog = catalog
+    report.written = list(dict.fromkeys(report.written + written))
     listed = publishable(episodes, catalog)
     live = [e.slug for e in listed if e.is_live(now)]
     scheduled = [e.slug for e in listed if not e.is_live(now)]
@@ -415,9 +614,10 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
     companions = _companions(show, episode, offset)
     items = [item for item in companions.values() if item is not None]
     input_hash = episode_input_hash(show, episode)
+    stored = Planned(current.key, current.bytes, current.sha256) if current else None
     if (current is not None and current.input_hash == input_hash
-            and _is_stored(store, Planned(current.key, current.bytes, current.sha256))):
-        entry = current  # unchanged and safely stored: no master needed
+            and (_is_stored(store, stored) or _is_stored(store, replace(stored, staged=True)))):
+        entry = current  # unchanged and safely stored (or held back): no master needed
     else:
         master = cached_master(show, episode, input_hash)
         if master is None and report.dry_run:
@@ -464,7 +664,13 @@ def _companions(show: Show, episode: Episode, offset: float) -> dict[str, Planne
 
         data = chapters_json(episode, offset=offset, timeline=timeline)
         chapters = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.chapters.json", data)
-    if episode.transcript is not None and timeline is not None:
+    if episode.transcript is not None and episode.transcript.suffix.lower() == ".html":
+        from .text import safe_transcript_html
+
+        # Served as text/html from the show's own origin: only what the sanitiser keeps.
+        data = safe_transcript_html(episode.transcript.read_bytes())
+        transcript = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.html", data)
+    elif episode.transcript is not None and timeline is not None:
         from .audio.timeline import retime_transcript
 
         suffix = episode.transcript.suffix.lower()
@@ -487,22 +693,29 @@ def rebuild(show: Show, *, now: datetime, output: Path | None, upload: bool,
     """``podcast feed``: the feed (and pages) from the episodes and the stored manifest.
 
     Needs no masters, so a fresh CI checkout can run it: scheduled episodes go live when
-    ``now`` passes them.  ``output`` gets the feed (atomically); ``upload`` puts the feed
-    and pages into the store, only when their bytes changed.  With neither, the feed is
-    printed.  Returns the feed bytes.
+    ``now`` passes them (with ``upload``, their held-back objects are released first).
+    ``output`` gets the feed (atomically); ``upload`` puts the feed and pages into the
+    store, only when their bytes changed, and moves a manifest still at the old public
+    key.  With neither, the feed is printed.  Returns the feed bytes.
     """
     store = open_store(storage_url or show.storage, show.root)
-    catalog = read_catalog(store)
     episodes = load_episodes(show)
+    if upload:
+        with store.exclusive():
+            committed = update_catalog(store, lambda catalog: catalog)
+            catalog, feed, written = settle(store, show, episodes, committed, now, echo)
+            if committed.written:
+                written.insert(0, MANIFEST_KEY)
+    else:
+        catalog = read_catalog(store)
+        feed, _ = build_outputs(show, episodes, catalog, now)
     for episode in episodes:
         if episode.slug not in catalog.media:
             echo(f"skipped {episode.slug}: not published yet (run `podcast publish`)")
-    feed, pages = build_outputs(show, episodes, catalog, now)
     if output is not None:
         atomic_write(Path(output), feed)
         echo(f"wrote {output} ({len(feed):,} bytes)")
     if upload:
-        written = write_outputs(store, feed, pages)
         echo(f"uploaded {', '.join(written)}" if written else "feed and pages unchanged")
     if output is None and not upload:
         echo(feed.decode("utf-8"))

@@ -9,7 +9,13 @@ CDN's logs.
 
 Only the standard library (``http.server``): this is for local testing and small setups.
 Nothing outside the folder is ever served: ``..`` (also percent-encoded), absolute paths and
-symlinks that lead out are refused, and hidden files (writes in flight) are not shown.
+symlinks that lead out are refused, and hidden files (writes in flight) and the store's state
+(``.podcast/``: the manifest and the media of scheduled episodes; a manifest left at the old
+``podcast-manifest.json``) answer 404, as if absent.
+
+Every answer allows any origin (``Access-Control-Allow-Origin: *``): web players fetch the
+chapters, transcripts and feed from their own site, and everything served here is public.
+``OPTIONS`` answers a CORS preflight (e.g. for a ``Range`` header).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
-from .storage import cache_control, content_type
+from .storage import LEGACY_MANIFEST_KEY, cache_control, content_type
 
 CHUNK = 64 * 1024
 #: How long an answer waits for the client to acknowledge its last bytes before it is
@@ -38,6 +44,19 @@ ACK_WAIT = 60.0
 _TCP_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in Linux's struct tcp_info
 _TCP_OPEN = (1, 8)  # ESTABLISHED, CLOSE_WAIT: the client may still acknowledge bytes
 RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+#: Sent with every answer: everything served is public, and web players on other sites
+#: read the chapters, transcripts and feed (and range the audio) through fetch().
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges",
+}
+#: The answer to a CORS preflight; a day of caching spares players a preflight per request.
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range",
+    "Access-Control-Max-Age": "86400",
+}
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
@@ -162,10 +181,22 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         with self.server.in_flight():
             self._answer(send_body=False)
 
-    def _refuse_method(self) -> None:
-        self._send_status(HTTPStatus.METHOD_NOT_ALLOWED, extra={"Allow": "GET, HEAD"})
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        """A CORS preflight (or a plain OPTIONS): what a browser may ask, no body."""
+        with self.server.in_flight():
+            self._started = datetime.now(UTC)
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.send_header("Allow", ALLOWED_METHODS)
+            for name, value in {**CORS_HEADERS, **PREFLIGHT_HEADERS}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self._log(HTTPStatus.NO_CONTENT, 0)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
+    def _refuse_method(self) -> None:
+        self._send_status(HTTPStatus.METHOD_NOT_ALLOWED, extra={"Allow": ALLOWED_METHODS})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_method  # noqa: N815
 
     def log_request(self, code="-", size="-") -> None:
         """Silence http.server's stderr line; :meth:`_log` writes the access log instead."""
@@ -198,6 +229,8 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Cache-Control", cache_control(key))
         self.send_header("Last-Modified", formatdate(path.stat().st_mtime, usegmt=True))
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
         if span:
             self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.end_headers()
@@ -230,7 +263,10 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         if "\x00" in text or "\\" in text or any(p in (".", "..") for p in parts):
             return None, HTTPStatus.NOT_FOUND
         if any(part.startswith(".") for part in parts):
-            return None, HTTPStatus.NOT_FOUND  # temp files of writes in flight, dotfiles
+            # Temp files of writes in flight, dotfiles, and the state in .podcast/.
+            return None, HTTPStatus.NOT_FOUND
+        if parts == [LEGACY_MANIFEST_KEY]:
+            return None, HTTPStatus.NOT_FOUND  # state from before it moved to .podcast/
         root = self.server.folder
         candidate = root.joinpath(*parts)
         if candidate.is_dir():
@@ -241,6 +277,9 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
             return None, HTTPStatus.NOT_FOUND
         if root not in resolved.parents:
             return None, HTTPStatus.FORBIDDEN  # a symlink that leads out of the folder
+        inside = resolved.relative_to(root).parts
+        if any(part.startswith(".") for part in inside) or inside == (LEGACY_MANIFEST_KEY,):
+            return None, HTTPStatus.NOT_FOUND  # a symlink to the state is still state
         if not resolved.is_file():
             return None, HTTPStatus.NOT_FOUND
         return resolved, HTTPStatus.OK
@@ -253,7 +292,7 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (extra or {}).items():
+        for name, value in {**CORS_HEADERS, **(extra or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         sent = 0

@@ -1,14 +1,20 @@
 """Site stage: the show's web pages (a show page and one page per episode) from the templates.
 
-The pages follow the feed's rules: only live episodes with published media appear, newest
-first.  They link to the stored objects with relative URLs (``media/…``, ``../art/…``), so
-they work from the storage folder opened in a browser as well as from ``base_url``.  Output
-is deterministic: no clock, no random ids.
+The pages follow the feed's rules: only live episodes with published media appear; a serial
+show lists them in story order (season, then number), any other show newest first.  They
+link to the stored objects with relative URLs (``media/…``, ``../art/…``), so they work from
+the storage folder opened in a browser as well as from ``base_url``.  A little inline
+JavaScript (``feed_templates/site_player.js``, no framework, no external URL) makes chapters
+and transcript lines seek the player and follow playback, copies the feed URL, and passes a
+share code (``?via=``) on to the audio request.  Output is deterministic: no clock, no
+random ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -19,22 +25,40 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from .errors import PodcastError
 from .feed import (
     NotesRenderer,
     clock,
     episode_page_key,
     labels,
     live_items,
+    media_url,
 )
 from .model import Catalog, Episode, Media, Show
 
 _CUE_TIME = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->")
 _VOICE = re.compile(r"^<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]*>")
-
+_FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
 
 #: The package the templates ship in (``feed_templates/`` in the checkout, see setup.cfg).
 TEMPLATE_PACKAGE = "podcast.feed_templates"
+#: The pages' script, inlined in each page (one file to read, no request, works offline).
+SCRIPT = "site_player.js"
+#: Favicon sizes (px) made from the show artwork: a tab needs 32, a high-density one 64.
+ICON_SIZES = (32, 64)
+#: Characters of the notes shown as an episode's summary when it has no ``summary:``.
+SUMMARY_CHARS = 300
+
+#: Words only the pages use, by show language (the shared ones are podcast.feed.LABELS).
+SITE_LABELS = {
+    "en": {"subscribe": "Subscribe", "feed_url": "Feed URL", "copy_feed": "Copy",
+           "copied": "Copied", "trailer": "Trailer", "bonus": "Bonus", "hosts": "Hosts",
+           "play_from": "Play from", "player": "Player"},
+    "fr": {"subscribe": "S'abonner", "feed_url": "Adresse du flux", "copy_feed": "Copier",
+           "copied": "Copié", "trailer": "Bande-annonce", "bonus": "Bonus",
+           "hosts": "Animation", "play_from": "Écouter à partir de", "player": "Lecteur"},
+}
 
 
 def template_environment() -> jinja2.Environment:
@@ -52,12 +76,19 @@ def template_environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["clock"] = clock
+    env.filters["seconds"] = _attribute_seconds
     return env
 
 
 def _read_template(name: str) -> str | None:
     resource = files(TEMPLATE_PACKAGE).joinpath(name)
     return resource.read_text(encoding="utf-8") if resource.is_file() else None
+
+
+def site_labels(show: Show) -> dict[str, str]:
+    """UI words of the pages in the show's language (English when unknown)."""
+    language = show.language.split("-")[0].lower()
+    return {**labels(show), **SITE_LABELS.get(language, SITE_LABELS["en"])}
 
 
 @dataclass(frozen=True)
@@ -76,32 +107,126 @@ class PageEpisode:
     episode: Episode
     media: Media
     notes: Markup
+    summary: str  # plain text: the episode's ``summary:`` or the notes' first paragraph
     page: str  # path of the episode page, relative to the site root
     transcript_url: str | None
+    captions_url: str | None  # the transcript again when it is WebVTT (for <track>)
     cues: tuple[Cue, ...]
     transcript_text: str | None
+    chapter_starts: tuple[float, ...]  # each chapter's start in the published MP3
 
 
 def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
                 now: datetime, renderer: NotesRenderer | None = None) -> dict[str, bytes]:
-    """The show's pages as ``{storage key: UTF-8 HTML}``.
+    """The show's pages as ``{storage key: bytes}``.
 
-    Keys: ``index.html`` (the show page) and ``episodes/<slug>.html`` for every episode that
-    is live at ``now`` and has published media.  ``renderer``: see
+    Keys: ``index.html`` (the show page), ``episodes/<slug>.html`` for every episode that
+    is live at ``now`` and has published media, and once the artwork is published, the
+    favicons ``art/icon-<px>-<sha12>.png`` made from it.  ``renderer``: see
     :func:`podcast.feed.build_feed` (share one to render the notes once).
     """
     env = template_environment()
     renderer = renderer or NotesRenderer(show)
-    entries = [_page_episode(episode, media, renderer)
-               for episode, media in live_items(episodes, catalog, now)]
-    common = {"show": show, "catalog": catalog, "t": labels(show)}
+    offset = _intro_offset(show, episodes)
+    items = order_for_show(show, live_items(episodes, catalog, now))
+    entries = [_page_episode(episode, media, renderer, offset) for episode, media in items]
+    icons = favicons(show) if catalog.image_key else {}
+    common = {"show": show, "catalog": catalog, "t": site_labels(show),
+              "icons": [(size, key) for key, (size, _data) in icons.items()],
+              "script": Markup(files(TEMPLATE_PACKAGE).joinpath(SCRIPT).read_text("utf-8")),
+              "subscribe": _subscribe_links(show)}
 
     pages = {"index.html": env.get_template("site_index.html.j2").render(
-        episodes=entries, root="", **common)}
+        episodes=entries, root="", share_image=_share_image(show, catalog.image_key),
+        **common)}
     episode_template = env.get_template("site_episode.html.j2")
     for entry in entries:
-        pages[entry.page] = episode_template.render(item=entry, root="../", **common)
-    return {key: page.encode("utf-8") for key, page in pages.items()}
+        pages[entry.page] = episode_template.render(
+            item=entry, root="../",
+            share_image=_share_image(show, entry.media.image_key or catalog.image_key),
+            **common)
+    return {**{key: page.encode("utf-8") for key, page in pages.items()},
+            **{key: data for key, (_size, data) in icons.items()}}
+
+
+def order_for_show(show: Show, items: list[tuple[Episode, Media]]
+                   ) -> list[tuple[Episode, Media]]:
+    """``items`` (newest first) in the order the show page lists them.
+
+    A serial show is read from the start: by season, then in each season the trailer,
+    the numbered episodes by number, then the bonus episodes (Apple's table: trailers and
+    bonus episodes need no number), each tie by publication time.  Anything else stays
+    newest first.
+    """
+    if show.type != "serial":
+        return list(items)
+    rank = {"trailer": 0, "full": 1, "bonus": 2}
+
+    def story(pair: tuple[Episode, Media]) -> tuple:
+        episode = pair[0]
+        number = episode.number if episode.number is not None else 0
+        return (episode.season or 0, rank.get(episode.type, 1), number,
+                episode.published, episode.slug)
+
+    return sorted(items, key=story)
+
+
+def favicons(show: Show) -> dict[str, tuple[int, bytes]]:
+    """Small PNG icons of the show artwork: ``{art/icon-<px>-<sha12>.png: (px, bytes)}``.
+
+    The artwork itself (often 1–3 MB at 3000 px) is far too heavy for a browser tab.  Keys
+    carry the PNG's hash, like every art object, so a new cover gets new URLs.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(show.image) as image:
+            image.draft("RGB", (max(ICON_SIZES) * 2, max(ICON_SIZES) * 2))  # fast JPEG decode
+            square = _square(image.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as error:
+        raise PodcastError(f"cannot read the artwork to make the favicon: {error}",
+                           file=show.config_path, field="image",
+                           fix="point `image:` at a JPEG or PNG file") from None
+    icons = {}
+    for size in ICON_SIZES:
+        buffer = io.BytesIO()
+        square.resize((size, size), Image.Resampling.LANCZOS).save(buffer, "PNG")
+        data = buffer.getvalue()
+        icons[f"art/icon-{size}-{hashlib.sha256(data).hexdigest()[:12]}.png"] = (size, data)
+    return icons
+
+
+def _square(image):
+    """The centre square of ``image`` (artwork should be square; this keeps icons square)."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
+def _share_image(show: Show, key: str | None) -> str | None:
+    """Absolute URL of the picture shown when a page is shared (Open Graph)."""
+    return media_url(show, key) if key else None
+
+
+def _subscribe_links(show: Show) -> list[tuple[str, str]]:
+    """``(app, URL)`` pairs from ``subscribe:``, in the config's order; http(s) only, so a
+    ``javascript:`` URL can never become a link even if validation missed it."""
+    return [(name, url) for name, url in show.subscribe.items()
+            if url.lower().startswith(("https://", "http://"))]
+
+
+def _attribute_seconds(value: float) -> str:
+    """Seconds for a ``data-start`` attribute: millisecond precision, no float noise."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _intro_offset(show: Show, episodes: list[Episode]) -> float:
+    """Seconds of intro before the interview in each master (chapter and cue times move)."""
+    if show.audio.intro is None or not any(e.chapters or e.transcript for e in episodes):
+        return 0.0
+    from .publish import intro_offset
+
+    return intro_offset(show)
 
 
 def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
@@ -115,7 +240,7 @@ def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
                 continue
             body = " ".join(part.strip() for part in lines[index + 1:]).strip()
             voice = _VOICE.match(body)
-            speaker = voice.group(1).strip() if voice else None
+            speaker = html.unescape(voice.group(1).strip()) if voice else None
             plain = html.unescape(_TAG.sub("", body)).strip()
             if plain:
                 cues.append(Cue(_seconds(match.group(1)), speaker, plain))
@@ -147,7 +272,8 @@ def parse_json_transcript(text: str) -> tuple[Cue, ...]:
     return tuple(cues)
 
 
-def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
+def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
+                  offset: float) -> PageEpisode:
     cues: tuple[Cue, ...] = ()
     plain: str | None = None
     source = episode.transcript
@@ -160,15 +286,34 @@ def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> Pa
             cues = parse_json_transcript(text)
         elif suffix == ".txt":
             plain = text.strip()
+    notes = renderer.notes_html(episode.notes)
+    captions = media.transcript_key if media.transcript_type == "text/vtt" else None
     return PageEpisode(
         episode=episode,
         media=media,
-        notes=renderer.notes_html(episode.notes),
+        notes=notes,
+        summary=summary_text(notes, episode.summary),
         page=episode_page_key(episode),
         transcript_url=media.transcript_key,
-        cues=cues,
+        captions_url=captions,
+        cues=tuple(Cue(cue.start + offset, cue.speaker, cue.text) for cue in cues),
         transcript_text=plain,
+        chapter_starts=tuple(chapter.start + offset for chapter in episode.chapters),
     )
+
+
+def summary_text(notes_html: str, summary: str | None = None) -> str:
+    """An episode's summary as plain text: ``summary`` when given, else the notes' first
+    paragraph; cut at a word near SUMMARY_CHARS, with an ellipsis."""
+    if summary:
+        text = " ".join(summary.split())
+    else:
+        match = _FIRST_PARAGRAPH.search(notes_html)
+        text = " ".join(Markup(match.group(1) if match else notes_html).striptags().split())
+    if len(text) <= SUMMARY_CHARS:
+        return text
+    cut = text[:SUMMARY_CHARS].rsplit(" ", 1)[0] or text[:SUMMARY_CHARS]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def _seconds(stamp: str) -> float:

@@ -5,19 +5,30 @@ explicit Content-Type and Cache-Control, read an object's size and sha256 back (
 upload), read, list and delete.  Both backends keep the sha256 of every object they wrote, so
 a verification never trusts an ETag (multipart ETags are not content hashes).
 
-The manifest ``podcast-manifest.json`` (the :class:`~podcast.model.Catalog`) lives in the store
-too, so a fresh CI checkout without the masters can still rebuild the feed.
+The manifest (the :class:`~podcast.model.Catalog`) lives in the store too, so a fresh CI
+checkout without the masters can still rebuild the feed.  It is *state*, not something to
+publish: it names scheduled episodes and their media, so it sits in the store's private area
+``.podcast/`` (``podcast serve`` refuses dot-paths; on S3 the bucket policy in the README
+denies them), beside the media of scheduled episodes held back until their time
+(``.podcast/staged/<key>``).  A manifest at the old public key ``podcast-manifest.json`` is
+read when the new one is missing, and removed once the new one is written.
+
+Several publishers may write one store at once (two producers, a producer and the nightly
+``feed --upload``): the manifest is only ever changed by :func:`update_catalog`, a
+read-modify-write that re-reads and re-applies its change when someone else wrote first
+(S3: a conditional PUT on the manifest's ETag; ``file://``: under an exclusive lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,13 +38,28 @@ from .errors import StorageError
 from .files import atomic_writer, sweep_stale_temps
 from .model import Catalog, Media, Show
 
-MANIFEST_KEY = "podcast-manifest.json"
+#: The store's private area: never linked, refused by ``podcast serve``, denied by the
+#: bucket policy (README, "Distribute").
+STATE_PREFIX = ".podcast/"
+MANIFEST_KEY = ".podcast/manifest.json"
+#: Where versions before the embargo kept the manifest: public, so it is moved away.
+LEGACY_MANIFEST_KEY = "podcast-manifest.json"
+#: Media of scheduled episodes wait here (same key below it) until their release.
+STAGED_PREFIX = ".podcast/staged/"
+#: ``file://`` only: the lock file publishers take around the manifest and feed writes.
+LOCK_KEY = ".podcast/.publish.lock"  # a dotfile: a lock, not one of the store's objects
 MANIFEST_VERSION = 1
+#: Seconds a publish waits for another one's lock (``PODCAST_LOCK_TIMEOUT``).
+LOCK_TIMEOUT = 300.0
+#: Read-modify-write rounds of the manifest before giving up (each after a re-read).
+MANIFEST_ATTEMPTS = 12
 
 #: Content-addressed objects (audio, art, chapters, transcripts) never change under a key.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
-#: The feed, pages and manifest change in place: apps and CDNs must come back soon.
+#: The feed and pages change in place: apps and CDNs must come back soon.
 SHORT_CACHE = "public, max-age=300"
+#: State (manifest, held-back media) is never to be kept by a CDN or a browser.
+PRIVATE_CACHE = "private, no-store"
 
 #: Content types by extension (Apple's hosting requirements and the podcast-namespace docs).
 CONTENT_TYPES = {
@@ -61,6 +87,10 @@ class MissingObject(StorageError):
     """The store works but holds no object under this key."""
 
 
+class WriteConflict(StorageError):
+    """A conditional write found the object changed (or created) since it was read."""
+
+
 def content_type(key: str) -> str:
     """The Content-Type to store ``key`` with, from its extension."""
     name = key.lower()
@@ -70,8 +100,21 @@ def content_type(key: str) -> str:
 
 
 def cache_control(key: str) -> str:
-    """Long immutable cache for content-addressed media and art, short for the rest."""
+    """Long immutable cache for content-addressed media and art, none for state, short for
+    the rest."""
+    if is_state_key(key):
+        return PRIVATE_CACHE
     return IMMUTABLE_CACHE if key.startswith(("media/", "art/")) else SHORT_CACHE
+
+
+def is_state_key(key: str) -> bool:
+    """Whether ``key`` is state that must never be served (the manifest, held-back media)."""
+    return key.startswith(STATE_PREFIX) or key == LEGACY_MANIFEST_KEY
+
+
+def staged_key(key: str) -> str:
+    """Where the object of public ``key`` waits, privately, until its episode's release."""
+    return STAGED_PREFIX + check_key(key)
 
 
 def check_key(key: str) -> str:
@@ -120,6 +163,16 @@ class Store(Protocol):
     def list(self, prefix: str = "") -> list[str]: ...
 
     def delete(self, key: str) -> None: ...
+
+    def copy(self, source: str, key: str, *, content_type: str,
+             cache_control: str) -> ObjectInfo: ...
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None: ...
+
+    def put_bytes_if(self, key: str, data: bytes, *, version: str | None, content_type: str,
+                     cache_control: str) -> str: ...
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]: ...
 
 
 def _open_source(path: Path):
@@ -218,6 +271,83 @@ class FileStore:
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error if already gone)."""
         self.path(key).unlink(missing_ok=True)
+
+    def copy(self, source: str, key: str, *, content_type: str,
+             cache_control: str) -> ObjectInfo:
+        """Copy the object ``source`` to ``key`` atomically; MissingObject if it is absent."""
+        if not self.path(source).is_file():
+            raise MissingObject(f"no object {source!r} in {self.url}", file=self.path(source))
+        return self.put_file(key, self.path(source), content_type=content_type,
+                             cache_control=cache_control)
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The bytes of ``key`` and their version (their sha256), or None if absent."""
+        try:
+            data = self.get_bytes(key)
+        except MissingObject:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def put_bytes_if(self, key: str, data: bytes, *, version: str | None, content_type: str,
+                     cache_control: str) -> str:
+        """Write ``data`` if ``key`` is still at ``version`` (None: still absent); else
+        WriteConflict.  Check and write are one step only under :meth:`exclusive`, which
+        every manifest writer holds."""
+        found = self.read_versioned(key)
+        if (found[1] if found else None) != version:
+            raise WriteConflict(f"{key} changed since it was read", file=self.path(key))
+        self.put_bytes(key, data, content_type=content_type, cache_control=cache_control)
+        return hashlib.sha256(data).hexdigest()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the folder's publish lock (``.podcast/.publish.lock``) for the block.
+
+        An ``flock``: released by the kernel when the holder ends, even killed, so a crashed
+        publish never leaves a stale lock behind.  StorageError after ``lock_timeout()``.
+        """
+        import fcntl
+
+        path = self.path(LOCK_KEY)
+        timeout = lock_timeout()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError as exc:
+            raise StorageError(f"cannot open the lock file {path}: {exc.strerror}", file=path,
+                               fix="check the storage folder is writable") from None
+        with handle:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StorageError(
+                            f"another `podcast publish` or `podcast feed --upload` has held "
+                            f"the lock on {self.folder} for over {timeout:g} s", file=path,
+                            fix="let it finish and run this again (the lock goes when that "
+                                "process ends; PODCAST_LOCK_TIMEOUT=SECONDS waits longer)"
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another publisher's lock (``PODCAST_LOCK_TIMEOUT``, default 300)."""
+    text = os.environ.get("PODCAST_LOCK_TIMEOUT")
+    try:
+        value = float(text) if text else LOCK_TIMEOUT
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        raise StorageError("PODCAST_LOCK_TIMEOUT is not a number of seconds",
+                           field="PODCAST_LOCK_TIMEOUT", fix="e.g. 600, or unset it") from None
+    return value
 
 
 # --- s3:// -----------------------------------------------------------------------------
@@ -335,6 +465,58 @@ class S3Store:
         except s3_errors() as exc:
             raise self._fail("delete", key, exc) from exc
 
+    def copy(self, source: str, key: str, *, content_type: str,
+             cache_control: str) -> ObjectInfo:
+        """Server-side copy of ``source`` to ``key`` with these headers (no bytes through
+        this machine, so CI releases a scheduled episode without its master)."""
+        info = self.head(source)
+        if info is None:
+            raise MissingObject(f"no object {source!r} in {self.url}",
+                                file=f"s3://{self.bucket}/{self._key(source)}")
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._key(key),
+                CopySource={"Bucket": self.bucket, "Key": self._key(source)},
+                MetadataDirective="REPLACE", ContentType=content_type,
+                CacheControl=cache_control, Metadata={"sha256": info.sha256 or ""})
+        except s3_errors() as exc:
+            raise self._fail("copy to", key, exc) from exc
+        return ObjectInfo(key, info.size, info.sha256)
+
+    def read_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The bytes of ``key`` and their ETag, or None if absent."""
+        try:
+            return read_object_versioned(self.client, self.bucket, self._key(key))
+        except s3_errors() as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("download", key, exc) from exc
+
+    def put_bytes_if(self, key: str, data: bytes, *, version: str | None, content_type: str,
+                     cache_control: str) -> str:
+        """A conditional PUT: ``If-Match: version`` (``If-None-Match: *`` when None).
+
+        WriteConflict when the object changed meanwhile (412, 409, or 404 for an If-Match on
+        an object deleted meanwhile).  Returns the new ETag.
+        """
+        condition = {"IfNoneMatch": "*"} if version is None else {"IfMatch": version}
+        try:
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type,
+                CacheControl=cache_control,
+                Metadata={"sha256": hashlib.sha256(data).hexdigest()}, **condition)
+        except s3_errors() as exc:
+            if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict",
+                                    "409", "NoSuchKey", "404"):
+                raise WriteConflict(f"{key} changed since it was read",
+                                    file=f"s3://{self.bucket}/{self._key(key)}") from None
+            raise self._fail("upload", key, exc) from exc
+        return str(answer.get("ETag", ""))
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """No lock on S3: the manifest is written with conditional PUTs instead."""
+        return contextlib.nullcontext()
+
 
 def _error_code(exc: Exception) -> str:
     """The S3 error code of a botocore ClientError (``NoSuchKey``, ``404``...), else ''."""
@@ -343,7 +525,12 @@ def _error_code(exc: Exception) -> str:
 
 
 def read_object(client, bucket: str, key: str) -> bytes:
-    """The bytes of one S3 object, read whole.
+    """The bytes of one S3 object, read whole (see :func:`read_object_versioned`)."""
+    return read_object_versioned(client, bucket, key)[0]
+
+
+def read_object_versioned(client, bucket: str, key: str) -> tuple[bytes, str]:
+    """The bytes of one S3 object, read whole, and its ETag.
 
     botocore retries a request that fails, but not a body cut off after the headers
     arrived; that is retried here, with the same bounded exponential backoff.  Any other
@@ -362,7 +549,8 @@ def read_object(client, bucket: str, key: str) -> bytes:
     attempts = (client.meta.config.retries or {}).get("total_max_attempts") or RETRY_ATTEMPTS
     for attempt in range(attempts):
         try:
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            answer = client.get_object(Bucket=bucket, Key=key)
+            return answer["Body"].read(), str(answer.get("ETag", ""))
         except broken_body:
             if attempt + 1 == attempts:
                 raise
@@ -467,13 +655,19 @@ def open_store(url: str, root: Path) -> Store:
 
 
 def catalog_to_json(catalog: Catalog) -> bytes:
-    """The manifest bytes: stable (sorted keys, fixed layout) so unchanged means identical."""
+    """The manifest bytes: stable (sorted keys, fixed layout) so unchanged means identical.
+
+    ``staged`` is written only while something is held back, so a show with nothing
+    scheduled keeps the manifest layout of earlier versions.
+    """
     document = {
         "version": MANIFEST_VERSION,
         "image_key": catalog.image_key,
         "media": {slug: asdict(media) for slug, media in sorted(catalog.media.items())},
         "retired": [asdict(media) for media in catalog.retired],
     }
+    if catalog.staged:
+        document["staged"] = sorted(set(catalog.staged))
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode()
 
 
@@ -485,34 +679,138 @@ def catalog_from_json(data: bytes, where: str = MANIFEST_KEY) -> Catalog:
             raise ValueError(f"unknown manifest version {document.get('version')!r}")
         media = {slug: Media(**item) for slug, item in document.get("media", {}).items()}
         retired = tuple(Media(**item) for item in document.get("retired", []))
+        staged = document.get("staged", [])
+        if not isinstance(staged, list) or not all(isinstance(k, str) for k in staged):
+            raise ValueError("'staged' is not a list of keys")
     except (ValueError, TypeError, AttributeError) as exc:
         raise StorageError(f"the manifest is damaged: {exc}", file=where,
                            fix="restore it from a backup, or delete it and run "
                                "`podcast publish` to re-create it") from None
-    return Catalog(media=media, retired=retired, image_key=document.get("image_key"))
+    return Catalog(media=media, retired=retired, image_key=document.get("image_key"),
+                   staged=tuple(sorted(set(staged))))
 
 
-def read_catalog(store: Store) -> Catalog:
-    """The catalog in ``store``; an empty one before the first publish.
+@dataclass(frozen=True)
+class Manifest:
+    """The manifest as read: its catalog, its bytes and version (None: there is none yet),
+    and whether it came from the old public key."""
+
+    catalog: Catalog
+    data: bytes | None = None
+    version: str | None = None
+    legacy: bool = False
+
+
+def read_manifest(store: Store) -> Manifest:
+    """The manifest in ``store``: the private one, else the one at the old public key (a
+    store published before the move), else an empty catalog before the first publish.
 
     Read with a GET, not a HEAD: S3 answers a HEAD in a missing bucket with a bare 404, but
     a GET says NoSuchBucket, so a wrong bucket fails here, before anything is mastered.
     """
-    try:
-        data = store.get_bytes(MANIFEST_KEY)
-    except MissingObject:
-        return Catalog()
-    return catalog_from_json(data, f"{store.url}/{MANIFEST_KEY}")
+    for key, legacy in ((MANIFEST_KEY, False), (LEGACY_MANIFEST_KEY, True)):
+        found = store.read_versioned(key)
+        if found is not None:
+            data, version = found
+            return Manifest(catalog_from_json(data, f"{store.url}/{key}"), data,
+                            None if legacy else version, legacy)
+    return Manifest(Catalog())
+
+
+def read_catalog(store: Store) -> Catalog:
+    """The catalog in ``store`` (see :func:`read_manifest`); read only, changes nothing."""
+    return read_manifest(store).catalog
 
 
 def write_catalog(store: Store, catalog: Catalog) -> bool:
-    """Store the catalog's manifest if its bytes changed; True if written."""
+    """Store the catalog as the manifest, whatever is there; True if the bytes changed.
+
+    For setting a store up (tests, a restore).  Publishing goes through
+    :func:`update_catalog`, which never loses another publisher's change.
+    """
     data = catalog_to_json(catalog)
-    if store.exists(MANIFEST_KEY) and store.get_bytes(MANIFEST_KEY) == data:
+    found = store.read_versioned(MANIFEST_KEY)
+    if found is not None and found[0] == data:
         return False
     store.put_bytes(MANIFEST_KEY, data, content_type="application/json",
-                    cache_control=SHORT_CACHE)
+                    cache_control=PRIVATE_CACHE)
     return True
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The manifest after :func:`update_catalog`: its catalog and version, and whether this
+    call wrote it."""
+
+    catalog: Catalog
+    version: str | None
+    written: bool
+
+
+def update_catalog(store: Store, change: Callable[[Catalog], Catalog]) -> Committed:
+    """Apply ``change`` to the stored catalog and store the result, safe against other
+    publishers writing at the same time.
+
+    ``change`` must be idempotent (applying it twice = once): it is applied to the latest
+    manifest, and applied again after a re-read whenever another publisher wrote first.
+    The write is conditional on the version read (S3: ``If-Match`` the ETag, or
+    ``If-None-Match: *`` to create; ``file://``: checked under the caller's
+    :meth:`~FileStore.exclusive` lock).  Read back afterwards: on a server that ignored the
+    condition and let a later write replace ours, our change is applied again.  A manifest
+    still at the old public key is moved to the private one and the old one deleted.
+    Whatever the order of writers, no key a manifest ever listed is dropped.
+    """
+    for attempt in range(MANIFEST_ATTEMPTS):
+        current = read_manifest(store)
+        catalog = change(current.catalog)
+        _check_nothing_dropped(current.catalog, catalog, store)
+        data = catalog_to_json(catalog)
+        if (current.data == data and not current.legacy) or (
+                current.data is None and catalog == Catalog()):
+            _drop_legacy_manifest(store)
+            return Committed(catalog, current.version, written=False)
+        try:
+            store.put_bytes_if(MANIFEST_KEY, data, version=current.version,
+                               content_type="application/json", cache_control=PRIVATE_CACHE)
+        except WriteConflict:
+            _pause(attempt)
+            continue
+        back = read_manifest(store)
+        if back.data != data and change(back.catalog) != back.catalog:
+            _pause(attempt)  # replaced by a writer that had not seen ours: apply it again
+            continue
+        _drop_legacy_manifest(store)
+        return Committed(back.catalog, back.version, written=True)
+    raise StorageError(f"the manifest in {store.url} kept changing while this run wrote it "
+                       f"({MANIFEST_ATTEMPTS} attempts)", file=f"{store.url}/{MANIFEST_KEY}",
+                       fix="run the command again once the other publishes have finished")
+
+
+def manifest_version(store: Store) -> str | None:
+    """The stored manifest's current version (None when there is none)."""
+    found = store.read_versioned(MANIFEST_KEY)
+    return found[1] if found else None
+
+
+def _check_nothing_dropped(before: Catalog, after: Catalog, store: Store) -> None:
+    """A manifest change may add and retire masters, never forget one (downloads of every
+    key ever listed must still map to their episode)."""
+    lost = {m.key for m in before.all_media()} - {m.key for m in after.all_media()}
+    if lost:
+        raise StorageError(f"refusing to write a manifest that forgets {sorted(lost)}",
+                           file=f"{store.url}/{MANIFEST_KEY}",
+                           fix="this is a bug in podcast: nothing was written; report it")
+
+
+def _drop_legacy_manifest(store: Store) -> None:
+    """Delete the manifest at the old public key once the private one holds it."""
+    if store.head(LEGACY_MANIFEST_KEY) is not None:
+        store.delete(LEGACY_MANIFEST_KEY)
+
+
+def _pause(attempt: int) -> None:
+    """Full-jitter backoff between manifest rounds, so two writers stop colliding."""
+    time.sleep(random.uniform(0, min(BACKOFF_CAP, 0.05 * 2 ** attempt)))
 
 
 def load_catalog(show: Show, storage_url: str | None = None) -> Catalog:

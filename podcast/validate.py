@@ -10,7 +10,14 @@ Beyond the XML, it looks at what the feed points to:
   ``file://`` storage folder, read from that folder (``base_url/KEY`` -> ``DIR/KEY``, with
   ``base_url`` taken from the feed's ``atom:link rel="self"``);
 * the enclosures: their size on disk in that folder, or over HTTP a HEAD answer with the
-  same Content-Length and a 206 answer to ``Range: bytes=0-1`` (what Apple checks).
+  same Content-Length and a 206 answer to ``Range: bytes=0-1`` (what Apple checks);
+* chapters files and WebVTT transcripts.
+
+:func:`check_before_upload` runs the same rules on a feed about to be uploaded, reading what
+it links to from the store itself (nothing over HTTP): ``publish`` and ``feed --upload``
+refuse a feed with errors, so the previous one stays in place.  The rules shared with config
+validation and the feed builder (Apple's serial/trailer/bonus table, title length, the
+Podcast Taxonomy, WebVTT) are :mod:`podcast.rules`.
 """
 
 from __future__ import annotations
@@ -24,13 +31,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from lxml import etree
 from PIL import Image, UnidentifiedImageError
 
+from . import rules
 from .categories import category_problem
-from .errors import PodcastError
+from .errors import PodcastError, StorageError
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -41,8 +53,8 @@ NAMESPACES = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "atom": ATOM_NS,
 
 DESCRIPTION_MAX_BYTES = 4000
 ART_MIN_PX, ART_MAX_PX = 1400, 3000
-EPISODE_TYPES = ("full", "trailer", "bonus")
-SHOW_TYPES = ("episodic", "serial")
+EPISODE_TYPES = rules.EPISODE_TYPES
+SHOW_TYPES = rules.SHOW_TYPES
 TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "text/html",
                     "text/plain", "application/srt")
 TIMEOUT = 10  # seconds for one HTTP request
@@ -61,14 +73,25 @@ RULES = {
     "explicit": "itunes:explicit is true or false (required on the channel)",
     "description-length": "channel and item descriptions are at most 4000 bytes",
     "owner": "itunes:author and itunes:owner/itunes:email (Spotify sends its code there)",
-    "show-type": "itunes:type is episodic or serial; serial needs itunes:episode everywhere",
+    "show-type": "itunes:type is episodic or serial; a serial show needs itunes:episode on "
+                 "every full episode (not on trailers and bonus episodes)",
+    "lifecycle": "itunes:new-feed-url is an http(s) URL; itunes:block and itunes:complete "
+                 "are Yes (Apple ignores any other value)",
     "copyright": "copyright without the word, the © sign or a year (PSP-1)",
     "podcast-guid": "podcast:guid is present and a UUID",
-    "podcast-tags": "podcast:locked yes|no, person names, transcript and chapters types",
+    "podcast-tags": "podcast:locked yes|no, person names, transcript and chapters types, "
+                    "soundbite times within the episode, trailer url and pubdate, podroll "
+                    "feedGuid, licence, location and txt values",
+    "person-role": "podcast:person role and group come from the Podcast Taxonomy",
     "item-title": "every item has a title",
     "title-style": "item titles without the show's name or an episode number (Apple)",
+    "title-length": f"titles are at most {rules.TITLE_MAX_CHARS} characters (Apple's limit "
+                    "for tag values)",
     "chapters": "podcast:chapters files are JSON chapters 1.2 with ascending startTime",
+    "transcript": "text/vtt transcripts start with the WEBVTT line",
     "enclosure": "every item has an enclosure with an ASCII URL, a byte length and a type",
+    "enclosure-duplicate": "no two items share an enclosure URL (Apple ignores a URL it has "
+                           "seen)",
     "guid": "every item has a guid, and no two items share one",
     "pubdate": "every item has an RFC 2822 pubDate with a time zone",
     "duration": "itunes:duration is a whole number of seconds",
@@ -104,6 +127,46 @@ def validate(source: str, *, previous: Path | None = None,
     Raises PodcastError when the feed itself cannot be read.
     """
     data = _read_source(source)
+    folder = None if _is_http(source) else Path(source).resolve().parent
+    return _validate_data(data, source=source, folder=folder, http_checks=http_checks,
+                          previous=previous)
+
+
+def validate_feed(data: bytes, store: Store, *, http_checks: int = 20) -> list[Finding]:
+    """Lint feed ``data`` about to be uploaded to ``store``, before it is.
+
+    What the feed links to under its own base URL is read from the store (a ``file://``
+    folder or a bucket), nothing over HTTP: an object missing from the store is an error.
+    """
+    from .storage import FileStore
+
+    folder = store.folder if isinstance(store, FileStore) else None
+    return _validate_data(data, source=f"{store.url}/feed.xml", folder=folder,
+                          store=None if folder else store, http_checks=http_checks,
+                          before_upload=True)
+
+
+def check_before_upload(data: bytes, store: Store) -> list[Finding]:
+    """The warnings about feed ``data``; PodcastError, naming each error, if it has errors.
+
+    ``publish`` and ``feed --upload`` call it before they put the feed: a feed with errors
+    is not uploaded, and the previous one stays in place.
+    """
+    findings = validate_feed(data, store)
+    problems = [str(f) for f in findings if f.level == "error"]
+    if problems:
+        raise PodcastError(
+            f"the new feed has {len(problems)} error(s), so it was not uploaded (the previous "
+            "feed stays in place):\n    " + "\n    ".join(problems),
+            file=f"{store.url}/feed.xml",
+            fix="correct what each error names in podcast.yaml or the episode, then run the "
+                "command again")
+    return findings
+
+
+def _validate_data(data: bytes, *, source: str, folder: Path | None, http_checks: int,
+                   store: Store | None = None, previous: Path | None = None,
+                   before_upload: bool = False) -> list[Finding]:
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
@@ -113,7 +176,8 @@ def validate(source: str, *, previous: Path | None = None,
         return [Finding("error", "xml", "the document is not an RSS 2.0 feed "
                         "(<rss version=\"2.0\"><channel>…)")]
     feed = _Feed(source=source, root=root, channel=channel, items=channel.findall("item"),
-                 http_checks=http_checks)
+                 http_checks=http_checks, folder=folder, store=store,
+                 before_upload=before_upload)
     findings: list[Finding] = []
     for check in CHECKS:
         findings.extend(check(feed))
@@ -150,30 +214,55 @@ class _Feed:
     channel: etree._Element
     items: list[etree._Element]
     http_checks: int
+    folder: Path | None = None  # where base_url/KEY is found (a feed file's folder)
+    store: Store | None = None  # a bucket the feed is about to be uploaded to
+    before_upload: bool = False  # read objects from folder/store only; missing is an error
     _images: dict[str, list[Finding]] = field(default_factory=dict)
 
     @property
     def is_remote(self) -> bool:
         return _is_http(self.source)
 
-    def local_path(self, url: str) -> Path | None:
-        """For a local feed file, the file that ``url`` maps to in the feed's folder.
+    def key(self, url: str) -> str | None:
+        """The storage key ``url`` names under the feed's base URL (None outside it).
 
         ``base_url`` is where the feed says it lives (atom:link rel=self) minus its name.
         """
-        if self.is_remote:
-            return None
         self_link = _self_link(self.channel)
         if not self_link or "/" not in self_link:
             return None
         base = self_link.rsplit("/", 1)[0] + "/"
-        if not url.startswith(base):
+        return unquote(url[len(base):]) if url.startswith(base) else None
+
+    def local_path(self, url: str) -> Path | None:
+        """For a local feed file, the file that ``url`` maps to in the feed's folder."""
+        key = self.key(url) if self.folder is not None else None
+        if key is None:
             return None
-        folder = Path(self.source).resolve().parent
-        candidate = (folder / unquote(url[len(base):])).resolve()
-        if folder not in candidate.parents:
+        candidate = (self.folder / key).resolve()
+        if self.folder.resolve() not in candidate.parents:
             return None  # a URL that climbs out of the folder maps to nothing
         return candidate if candidate.is_file() else None
+
+    def stored(self, url: str, limit: int) -> tuple[bytes | None, int | None]:
+        """Before an upload: ``(first limit bytes, size)`` of the object ``url`` names,
+        ``(None, None)`` when it is missing; MissingObject-free, StorageError passes."""
+        from .storage import MissingObject
+
+        if self.folder is not None:
+            path = self.local_path(url)
+            if path is None:
+                return None, None
+            return (path.read_bytes()[:limit] if limit else b""), path.stat().st_size
+        key = self.key(url)
+        if limit:
+            try:
+                data = self.store.get_bytes(key)
+            except MissingObject:
+                return None, None
+            return data[:limit], len(data)
+        info = self.store.head(key)
+        return (b"", info.size) if info is not None else (None, None)
 
     def item_name(self, index: int, item: etree._Element) -> str:
         title = (item.findtext("title") or "").strip()
@@ -285,8 +374,10 @@ def _fetch(feed: _Feed, url: str, rule: str, what: str,
     """The bytes behind ``url`` (from the feed's folder, else over HTTP), or the findings.
 
     An unreachable URL is an error for a served feed and a warning for a feed file (it may be
-    checked before its server runs).
+    checked before its server runs).  Before an upload, only the store is read.
     """
+    if feed.before_upload:
+        return _fetch_stored(feed, url, rule, what, limit)
     path = feed.local_path(url)
     try:
         if path is not None:
@@ -300,6 +391,22 @@ def _fetch(feed: _Feed, url: str, rule: str, what: str,
         return None, [Finding(level, rule, f"{what} {url} could not be fetched: {exc}")]
     if status != 200:
         return None, [Finding("error", rule, f"{what} {url} answers HTTP {status}")]
+    return data, []
+
+
+def _fetch_stored(feed: _Feed, url: str, rule: str, what: str,
+                  limit: int) -> tuple[bytes | None, list[Finding]]:
+    """:func:`_fetch` before an upload: the object from the store, nothing over HTTP."""
+    if feed.key(url) is None:
+        return None, []  # not one of the show's objects: checked once it is served
+    try:
+        data, _ = feed.stored(url, limit)
+    except StorageError as exc:
+        return None, [Finding("warning", rule, f"{what} {url} could not be read from the "
+                              f"store: {exc.message}")]
+    if data is None:
+        return None, [Finding("error", rule, f"{what} {url} is not in the store "
+                              f"({feed.key(url)})")]
     return data, []
 
 
@@ -348,9 +455,27 @@ def _check_show_type(feed: _Feed) -> Iterator[Finding]:
                       "or serial")
     elif value.strip() == "serial":
         for index, item in enumerate(feed.items):
-            if item.find(f"{{{ITUNES_NS}}}episode") is None:
+            kind = (item.findtext(f"{{{ITUNES_NS}}}episodeType") or "full").strip()
+            has_number = item.find(f"{{{ITUNES_NS}}}episode") is not None
+            problem = rules.numbering_problem("serial", kind, 1 if has_number else None)
+            if problem:
                 yield Finding("error", "show-type", f"{feed.item_name(index, item)} has no "
-                              "<itunes:episode>, which a serial show needs on every item")
+                              f"<itunes:episode>: {problem}")
+
+
+def _check_lifecycle(feed: _Feed) -> Iterator[Finding]:
+    new_url = feed.channel.findtext(f"{{{ITUNES_NS}}}new-feed-url")
+    if new_url is not None and not _is_http(new_url.strip()):
+        yield Finding("error", "lifecycle", f"<itunes:new-feed-url> {new_url!r} is not an "
+                      "http(s) URL")
+    places = [("the channel", feed.channel)] + [
+        (feed.item_name(i, item), item) for i, item in enumerate(feed.items)]
+    for name, element in places:
+        for tag in ("block", "complete"):
+            value = element.findtext(f"{{{ITUNES_NS}}}{tag}")
+            if value is not None and value.strip() != "Yes":
+                yield Finding("warning", "lifecycle", f"{name}: <itunes:{tag}> is {value!r}; "
+                              "Apple only acts on Yes (leave the tag out otherwise)")
 
 
 def _check_copyright(feed: _Feed) -> Iterator[Finding]:
@@ -393,6 +518,74 @@ def _check_podcast_tags(feed: _Feed) -> Iterator[Finding]:
                     chapters.get("type") != "application/json+chapters":
                 yield Finding("error", "podcast-tags", f"{name}: <podcast:chapters> needs a "
                               'url and type="application/json+chapters"')
+        for bite in element.findall(f"{{{PODCAST_NS}}}soundbite"):
+            yield from _soundbite_findings(name, element, bite)
+    yield from _channel_p20_findings(feed.channel)
+
+
+def _soundbite_findings(name: str, item: etree._Element,
+                        bite: etree._Element) -> Iterator[Finding]:
+    start, duration = _number(bite.get("startTime")), _number(bite.get("duration"))
+    if start is None or start < 0 or duration is None or duration <= 0:
+        yield Finding("error", "podcast-tags", f"{name}: <podcast:soundbite> needs startTime "
+                      "and duration in seconds (e.g. startTime=\"73.0\" duration=\"60.0\")")
+        return
+    length = _number(item.findtext(f"{{{ITUNES_NS}}}duration"))
+    # The duration is rounded to whole seconds: half a second of slack.
+    if length is not None and start + duration > length + 0.5:
+        yield Finding("error", "podcast-tags", f"{name}: the soundbite at {start:g} s "
+                      f"lasting {duration:g} s ends after the episode ({length:g} s)")
+
+
+def _channel_p20_findings(channel: etree._Element) -> Iterator[Finding]:
+    for trailer in channel.findall(f"{{{PODCAST_NS}}}trailer"):
+        date = _rfc2822(trailer.get("pubdate") or "")
+        if not _is_http(trailer.get("url") or "") or date is None or \
+                not (trailer.text or "").strip():
+            yield Finding("error", "podcast-tags", "<podcast:trailer> needs an http(s) url, an "
+                          "RFC 2822 pubdate with a time zone and a title")
+    for remote in channel.iterfind(f"{{{PODCAST_NS}}}podroll/{{{PODCAST_NS}}}remoteItem"):
+        try:
+            uuid.UUID(remote.get("feedGuid") or "")
+        except ValueError:
+            yield Finding("error", "podcast-tags", "<podcast:remoteItem> in the podroll needs "
+                          "the feedGuid (a UUID) of the show it recommends")
+    for tag in ("license", "location", "txt"):
+        for element in channel.findall(f"{{{PODCAST_NS}}}{tag}"):
+            if not (element.text or "").strip():
+                yield Finding("error", "podcast-tags", f"<podcast:{tag}> has no value")
+    license_ = channel.find(f"{{{PODCAST_NS}}}license")
+    if license_ is not None and (license_.text or "").strip():
+        problem = rules.license_problem(license_.text.strip(), license_.get("url"))
+        if problem:
+            yield Finding("error", "podcast-tags", f"<podcast:license> {problem}")
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _rfc2822(text: str):
+    """The aware datetime of an RFC 2822 date, or None."""
+    try:
+        moment = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError):
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def _check_people(feed: _Feed) -> Iterator[Finding]:
+    places = [("the channel", feed.channel)] + [
+        (feed.item_name(i, item), item) for i, item in enumerate(feed.items)]
+    for name, element in places:
+        for person in element.findall(f"{{{PODCAST_NS}}}person"):
+            problem = rules.person_problem(person.get("role"), person.get("group"))
+            if problem:
+                yield Finding("error", "person-role", f"{name}: <podcast:person> "
+                              f"{(person.text or '').strip()!r}: {problem}")
 
 
 # --------------------------------------------------------------------------- item rules
@@ -400,10 +593,19 @@ def _check_podcast_tags(feed: _Feed) -> Iterator[Finding]:
 
 def _check_items(feed: _Feed) -> Iterator[Finding]:
     seen: dict[str, str] = {}
+    enclosures: dict[str, str] = {}
     show_title = (feed.channel.findtext("title") or "").strip()
+    yield from _title_length("the channel", feed.channel)
     for index, item in enumerate(feed.items):
         name = feed.item_name(index, item)
         title = (item.findtext("title") or "").strip()
+        yield from _title_length(name, item)
+        url = (item.find("enclosure").get("url") or "") if item.find("enclosure") is not None \
+            else ""
+        if url and url in enclosures:
+            yield Finding("error", "enclosure-duplicate", f"{name} has the same enclosure URL "
+                          f"as {enclosures[url]}; Apple ignores an enclosure URL it has seen")
+        enclosures.setdefault(url, name)
         if not title:
             yield Finding("error", "item-title", f"{name} has no <title>")
         elif show_title and show_title.lower() in title.lower():
@@ -428,6 +630,14 @@ def _check_items(feed: _Feed) -> Iterator[Finding]:
                           f"{len(description.encode('utf-8'))} bytes; Apple allows "
                           f"{DESCRIPTION_MAX_BYTES}")
         yield from _item_numbers(name, item)
+
+
+def _title_length(name: str, element: etree._Element) -> Iterator[Finding]:
+    for tag in ("title", f"{{{ITUNES_NS}}}title"):
+        problem = rules.title_problem((element.findtext(tag) or "").strip())
+        if problem:
+            label = "<title>" if tag == "title" else "<itunes:title>"
+            yield Finding("error", "title-length", f"{name}: {label} {problem}")
 
 
 def _item_enclosure(name: str, item: etree._Element) -> Iterator[Finding]:
@@ -493,6 +703,11 @@ def _check_enclosures_reachable(feed: _Feed) -> Iterator[Finding]:
             continue  # already an "enclosure" error
         url, length = enclosure.get("url") or "", int(enclosure.get("length"))
         name = feed.item_name(index, item)
+        if feed.before_upload:
+            if feed.key(url) is not None and probed < feed.http_checks:
+                probed += 1
+                yield from _stored_enclosure(feed, name, url, length)
+            continue
         path = feed.local_path(url)
         if path is not None:
             size = path.stat().st_size
@@ -504,6 +719,21 @@ def _check_enclosures_reachable(feed: _Feed) -> Iterator[Finding]:
             continue
         probed += 1
         yield from _probe_enclosure(feed, name, url, length)
+
+
+def _stored_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[Finding]:
+    try:
+        _, size = feed.stored(url, 0)
+    except StorageError as exc:
+        yield Finding("warning", "enclosure-reachable", f"{name}: {url} could not be read "
+                      f"from the store: {exc.message}")
+        return
+    if size is None:
+        yield Finding("error", "enclosure-reachable", f"{name}: {url} is not in the store "
+                      f"({feed.key(url)})")
+    elif size != length:
+        yield Finding("error", "enclosure-reachable", f"{name}: the feed says {length} bytes "
+                      f"but the store has {size}")
 
 
 def _probe_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[Finding]:
@@ -543,6 +773,22 @@ def _check_chapters(feed: _Feed) -> Iterator[Finding]:
         problem = chapters_problem(data)
         if problem:
             yield Finding("error", "chapters", f"{what} {element.get('url')}: {problem}")
+
+
+def _check_transcripts(feed: _Feed) -> Iterator[Finding]:
+    """The newest items' WebVTT transcripts start with the WEBVTT line."""
+    for index, item in enumerate(feed.items[:feed.http_checks]):
+        for element in item.findall(f"{{{PODCAST_NS}}}transcript"):
+            if element.get("type") != "text/vtt" or not element.get("url"):
+                continue
+            what = f"{feed.item_name(index, item)}: the transcript"
+            data, problems = _fetch(feed, element.get("url"), "transcript", what, 64)
+            if data is None:
+                yield from problems
+                continue
+            problem = rules.vtt_problem(data)
+            if problem:
+                yield Finding("error", "transcript", f"{what} {element.get('url')} {problem}")
 
 
 def chapters_problem(data: bytes) -> str | None:
@@ -601,8 +847,9 @@ def _item_keys(item: etree._Element) -> tuple[str, str, str]:
 
 CHECKS: tuple[Callable[[_Feed], Iterator[Finding]], ...] = (
     _check_namespaces, _check_channel, _check_image, _check_category, _check_explicit,
-    _check_owner, _check_show_type, _check_copyright, _check_podcast_guid,
-    _check_podcast_tags, _check_items, _check_enclosures_reachable, _check_chapters,
+    _check_owner, _check_show_type, _check_lifecycle, _check_copyright, _check_podcast_guid,
+    _check_podcast_tags, _check_people, _check_items, _check_enclosures_reachable,
+    _check_chapters, _check_transcripts,
 )
 
 

@@ -13,7 +13,7 @@ if [ $# -eq 0 ] && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; then
     PODCAST_FFMPEG=/usr/bin/ffmpeg PODCAST_FFPROBE=/usr/bin/ffprobe .venv/bin/python -m pytest -q \
         tests/test_audio.py tests/test_audio_config.py tests/test_levelling.py \
         tests/test_producer.py tests/test_trim.py tests/test_denoise.py tests/test_loudness.py \
-        tests/test_tags.py tests/test_doctor.py tests/test_signals.py
+        tests/test_tags.py tests/test_doctor.py tests/test_signals.py tests/test_multitrack.py
 elif [ "${PODCAST_REQUIRE_SYSTEM_FFMPEG:-}" = 1 ]; then
     echo "no /usr/bin/ffmpeg: the second audio run cannot happen" >&2
     exit 1

@@ -215,3 +215,68 @@ def show_and_episode(folder: Path, audio: Path, *, settings: AudioSettings | Non
         audio=audio, notes="Une rencontre.", guid="urn:test:episode-1",
         guests=(Person(name="Sonia Mamin", role="guest"),), chapters=chapters)
     return show, episode
+
+
+# --------------------------------------------------------------------------- multitrack
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A generated multitrack session: one file per speaker, and what went into them
+    (mono float samples at ``rate``): each voice alone at its level, each track's noise."""
+
+    paths: dict[str, Path]
+    voices: dict[str, np.ndarray]
+    noises: dict[str, np.ndarray]
+    rate: int
+
+
+def _write_float_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """Mono float samples -> a 24-bit WAV, through ffmpeg."""
+    done = subprocess.run([binaries.ffmpeg(), "-hide_banner", "-nostdin", "-y", "-v", "error",
+                           "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
+                           "-c:a", "pcm_s24le", str(path)],
+                          input=samples.astype("<f4").tobytes(), capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode())
+    return path
+
+
+def multitrack(folder: Path, passages: list[Passage], levels: dict[str, float],
+               noise_dbfs: dict[str, float], *, bleed_db: float = -25.0,
+               delay: float = 0.003, late: dict[str, float] | None = None,
+               rate: int = 44100) -> Recording:
+    """Write one mono recording per voice (``<voice>.wav``): the voice speaking its
+    passages at ``levels[voice]`` LUFS, a pink room noise at ``noise_dbfs[voice]`` dBFS
+    RMS, and every other voice leaking in ``bleed_db`` dB down, ``delay`` s late (3 ms:
+    two microphones in one room; 0.2 s: a remote guest on speakers).  ``late[voice]`` s
+    are cut from the start of that voice's file (its recorder started late)."""
+    duration = max(p.end for p in passages) + 1.0
+    work = folder / ".voices"
+    work.mkdir(parents=True, exist_ok=True)
+    voices, noises = {}, {}
+    for voice in sorted({p.voice for p in passages}):
+        raw = work / f"{voice}.wav"
+        _voice_track(raw, voice, passages, duration, rate)
+        gain = levels[voice] - ebur128(raw)["lufs"]
+        voices[voice] = decode(raw, rate) * 10 ** (gain / 20)
+        noise = work / f"{voice}-noise.wav"
+        seed = 100 + len(noises)
+        run_ffmpeg("-f", "lavfi", "-i", f"anoisesrc=d={duration}:c=pink:r={rate}:a=0.1:"
+                   f"seed={seed}", "-c:a", "pcm_f32le", str(noise))
+        samples = decode(noise, rate)
+        rms = float(np.sqrt(np.mean(samples ** 2)))
+        noises[voice] = samples * 10 ** (noise_dbfs[voice] / 20) / rms
+    size = min(v.size for v in [*voices.values(), *noises.values()])
+    shift = round(delay * rate)
+    paths = {}
+    for voice in voices:
+        track = voices[voice][:size] + noises[voice][:size]
+        for other in voices:
+            if other != voice:
+                leak = np.concatenate([np.zeros(shift), voices[other][:size - shift]])
+                track = track + 10 ** (bleed_db / 20) * leak
+        cut = round((late or {}).get(voice, 0.0) * rate)
+        paths[voice] = _write_float_wav(folder / f"{voice}.wav", track[cut:], rate)
+    return Recording(paths=paths, voices={k: v[:size] for k, v in voices.items()},
+                     noises={k: v[:size] for k, v in noises.items()}, rate=rate)

@@ -212,19 +212,20 @@ def combined_line(r: Request, path_prefix: str = "/show/") -> str:
     return line + (f' "{r.xff}"' if r.xff else "")
 
 
-def combined_log(requests: list[Request]) -> str:
+def combined_log(requests: list[Request], **kw) -> str:
     """A combined log file's text."""
-    return "".join(combined_line(r) + "\n" for r in requests)
+    return "".join(combined_line(r, **kw) + "\n" for r in requests)
 
 
 WRITERS = {"s3": s3_log, "cloudfront": cloudfront_log, "combined": combined_log}
 
 
 def write_log(folder: Path, fmt: str, requests: list[Request], name: str = "access",
-              *, gz: bool = False) -> Path:
-    """Write ``requests`` as a log of format ``fmt`` in ``folder``; returns the file."""
+              *, gz: bool = False, **options) -> Path:
+    """Write ``requests`` as a log of format ``fmt`` in ``folder``; returns the file.
+    ``options`` go to the format's writer (e.g. ``prefix``, ``path_prefix``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = WRITERS[fmt](requests).encode()
+    data = WRITERS[fmt](requests, **options).encode()
     path = folder / f"{name}.{fmt}.log{'.gz' if gz else ''}"
     path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
     return path
@@ -237,3 +238,35 @@ def make_show(root: Path) -> Show:
                 image=root / "art.jpg", categories=("Business",), explicit=False,
                 base_url="https://podcast.example.org/show", feed_url="https://x/feed.xml",
                 guid="g")
+
+
+# --- the demo show with stand-in media, for end-to-end report tests ----------------------
+
+DEMO_SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois")
+#: Stand-ins for the demo show's MP3s: 10,000-byte ID3 tag, 96 kbit/s, so a download
+#: needs 10,000 + 720,000 = 730,000 bytes in a UTC day.
+DEMO_MEDIA = {slug: Media(slug=slug, key=f"media/{slug}-0123456789ab.mp3", bytes=2_000_000,
+                          sha256=str(n) * 64, duration=160.0, tag_size=10_000,
+                          bitrate=96_000, input_hash=str(n))
+              for n, slug in enumerate(DEMO_SLUGS, 1)}
+DEMO_THRESHOLD = 730_000
+
+
+def publish_stand_ins(config: Path) -> None:
+    """Record DEMO_MEDIA as the demo show's published media (its manifest in storage)."""
+    from podcast.config import load_show
+    from podcast.storage import open_store, write_catalog
+
+    show = load_show(config)
+    write_catalog(open_store(show.storage, show.root), Catalog(media=DEMO_MEDIA))
+
+
+def podcast_cli(config: Path, *args: str) -> str:
+    """Run ``podcast --config CONFIG ARGS…`` as a user does; its output (exit 0 asserted)."""
+    from click.testing import CliRunner
+
+    from podcast.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout

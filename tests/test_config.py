@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from podcast.config import freeze_guid, load_episodes, load_show, parse_timestamp
+from podcast.config import (
+    FRONT_MATTER_RE,
+    YAML_MAX_BYTES,
+    YAML_MAX_DEPTH,
+    freeze_guid,
+    load_episodes,
+    load_show,
+    parse_timestamp,
+)
 from podcast.errors import ConfigError
 from podcast.model import podcast_guid
+from podcast.text import control_problem, shown, terminal_text
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -142,3 +152,122 @@ def test_freeze_guid_keeps_the_guid_when_the_feed_moves(demo_show):
     moved = load_show(demo_show)
     assert moved.feed_url == "https://cdn.example.org/feed.xml"
     assert moved.guid == show.guid
+
+
+# --- hostile input: the loader's bounds, values in messages, control characters ------------
+
+
+def test_an_anchor_alone_is_harmless_but_an_alias_is_refused_with_its_line(demo_show):
+    edit(demo_show, "author: Studio Rencontres", "author: &who Studio Rencontres")
+    assert load_show(demo_show).author == "Studio Rencontres"
+    edit(demo_show, "copyright: Studio Rencontres", "copyright: *who")
+    line = demo_show.read_text().splitlines().index("copyright: *who") + 1
+    with pytest.raises(ConfigError) as caught:
+        load_show(demo_show)
+    assert f"line {line}: a YAML alias" in str(caught.value)
+    assert "podcast.yaml" in str(caught.value)
+
+
+@pytest.mark.parametrize(("depth", "loads"), [(YAML_MAX_DEPTH - 2, True),
+                                              (YAML_MAX_DEPTH - 1, False)])
+def test_nesting_is_bounded(demo_show, depth, loads):
+    """The document is one level, ``summary:``'s value the next: ``depth`` lists more."""
+    path = demo_show.parent / EPISODE
+    edit(path, "season: 1", "summary: " + "[" * depth + "x" + "]" * depth + "\nseason: 1")
+    show = load_show(demo_show)
+    if loads:  # (then refused as a list, not text: the nesting was read)
+        with pytest.raises(ConfigError, match="expected text, got list"):
+            load_episodes(show)
+    else:
+        with pytest.raises(ConfigError, match=f"more than {YAML_MAX_DEPTH} levels deep"):
+            load_episodes(show)
+
+
+def test_front_matter_at_the_size_limit_loads(demo_show):
+    path = demo_show.parent / EPISODE
+
+    def front_matter_bytes() -> int:
+        return len(FRONT_MATTER_RE.match(path.read_text()).group(1).encode())
+
+    edit(path, "season: 1", "#" + "x" * (YAML_MAX_BYTES - front_matter_bytes() - 2)
+         + "\nseason: 1")  # a comment line
+    assert front_matter_bytes() == YAML_MAX_BYTES
+    assert load_episodes(load_show(demo_show))[0].season == 1
+    edit(path, "season: 1", "#\nseason: 1")
+    with pytest.raises(ConfigError, match=f"{YAML_MAX_BYTES + 2:,} bytes"):
+        load_episodes(load_show(demo_show))
+
+
+def test_values_in_messages_are_cut_to_a_readable_length():
+    assert shown("a" * 1_000_000).startswith("'aaa") and len(shown("a" * 1_000_000)) < 100
+    wide = [["x" * 1000] * 1000] * 1000  # a billion characters if printed whole
+    assert len(shown(wide)) < 100
+    assert shown("bell\x07 escape\x1b") == repr("bell\x07 escape\x1b")  # escaped, as repr
+
+
+def test_a_long_bad_value_is_cut_in_the_message(demo_show):
+    edit(demo_show, "language: fr", "language: " + "French" * 10_000)
+    with pytest.raises(ConfigError) as caught:
+        load_show(demo_show)
+    assert "is not an ISO 639 language code" in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+def test_description_and_summary_may_span_lines_other_text_may_not(demo_show):
+    edit(demo_show, "description: >-", "description: |-")
+    assert "\n" in load_show(demo_show).description
+    edit(demo_show, "author: Studio Rencontres", 'author: "Studio\\nRencontres"')
+    with pytest.raises(ConfigError, match="U\\+000A at character 7") as caught:
+        load_show(demo_show)
+    assert caught.value.field == "author"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("plain text, a tab\tand all of Unicode: é 中 🎙", None),
+    ("no\nnew line", "U+000A at character 3"),
+    ("a\x00b", "U+0000 at character 2"),
+    ("\x1b[31m", "U+001B at character 1"),
+    ("del\x7f", "U+007F at character 4"),
+    ("c1\x9b", "U+009B at character 3"),
+    ("line\u2028separator", "U+2028 at character 5"),
+])
+def test_control_characters_are_named_by_code_point_and_place(text, problem):
+    assert (control_problem(text) or None) == (problem and f"contains the control "
+                                                           f"character {problem}")
+
+
+@pytest.mark.parametrize(("text", "shown_as"), [
+    ("Ana \x1b[1;31mred\x1b[0m Test", "Ana red Test"),
+    ("title\x1b]0;owned\x07 after", "title after"),
+    ("clip\x1b]52;c;cHduZWQ=\x1b\\board", "clipboard"),
+    ("c1 csi\x9b2J and osc\x9d0;x\x9c end", "c1 csi and osc end"),
+    ("back\rspace\x08 bell\x07", "backspace bell"),
+    ("tabs\tand\nnewlines stay, é 中 too", "tabs\tand\nnewlines stay, é 中 too"),
+])
+def test_terminal_text_drops_escape_sequences_and_control_characters(text, shown_as):
+    assert terminal_text(text) == shown_as
+
+
+def _json_transcript(demo_show, document: str):
+    folder = demo_show.parent / "episodes/001-sonia-mamin"
+    (folder / "transcript.json").write_text(document, encoding="utf-8")
+    edit(folder / "episode.md", "season: 1", "transcript: transcript.json\nseason: 1")
+    return load_episodes(load_show(demo_show))[0]
+
+
+def test_a_podcasting_2_json_transcript_loads(demo_show):
+    episode = _json_transcript(demo_show, json.dumps({"version": "1.0.0", "segments": [
+        {"speaker": "Ana", "startTime": 0, "endTime": 1.5, "body": "Bonjour"},
+        {"startTime": 1.5, "endTime": 1.5, "body": ""}]}))
+    assert episode.transcript.name == "transcript.json"
+
+
+def test_a_json_transcript_error_names_the_segment_and_key(demo_show):
+    with pytest.raises(ConfigError) as caught:
+        _json_transcript(demo_show, '{"segments": [{"startTime": 0, "endTime": 1, "body": '
+                                    '"a"}, {"startTime": 2, "endTime": NaN, "body": "b"}]}')
+    assert caught.value.field == "transcript"
+    assert "NaN is not a number JSON allows" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"segments\[1\]\.endTime: 1 is before"):
+        _json_transcript(demo_show, '{"segments": [{"startTime": 0, "endTime": 1, "body": '
+                                    '"a"}, {"startTime": 2, "endTime": 1, "body": "b"}]}')

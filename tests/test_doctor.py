@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import socket
+import threading
+
 import pytest
 from click.testing import CliRunner
 from s3_servers import moto_s3
 
 from podcast import binaries
 from podcast.cli import main
-from podcast.doctor import run_checks
+from podcast.config import load_show
+from podcast.doctor import check_private_state, run_checks
+from podcast.serve import serving
 
 
 @pytest.fixture
@@ -133,3 +140,104 @@ def test_the_command_exits_non_zero_on_any_failure(demo_show):
     broken = runner.invoke(main, ["--config", str(demo_show), "doctor"])
     assert broken.exit_code == 1
     assert "[FAIL] config" in broken.output and "podcast init" in broken.output
+
+
+# --- the store's state is not readable at base_url --------------------------------------------
+
+
+def _point_base_url(config, url: str) -> None:
+    config.write_text(config.read_text().replace("base_url: http://127.0.0.1:8000",
+                                                 f"base_url: {url}"))
+
+
+@contextlib.contextmanager
+def _static_server(folder, hide_dotfiles: bool):
+    """A plain static web server (Python's http.server, like a careless nginx) on the
+    folder; with ``hide_dotfiles`` it refuses paths that start with a dot, nothing else."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def send_head(self):
+            if hide_dotfiles and "/." in self.path:
+                self.send_error(404)
+                return None
+            return super().send_head()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _old_public_manifest(public) -> None:
+    public.mkdir(exist_ok=True)
+    (public / "podcast-manifest.json").write_text(
+        '{"version": 1, "media": {"003-claire-dubois": {}}}')
+
+
+def test_podcast_serve_keeps_the_state_private(demo_show, tmp_path):
+    public = demo_show.parent / "public"
+    _old_public_manifest(public)  # even one left by an earlier version is refused
+    with serving(public, port=0, log_path=tmp_path / "access.log") as server:
+        _point_base_url(demo_show, f"http://127.0.0.1:{server.server_address[1]}")
+        check = check_private_state(load_show(demo_show))
+    assert check.ok, check.detail
+    assert "is not readable (HTTP 404)" in check.detail
+    # The probe went into the private area and is gone again.
+    assert list((public / ".podcast").iterdir()) == []
+
+
+def test_a_server_that_serves_dotfiles_is_reported_with_the_fix(demo_show):
+    public = demo_show.parent / "public"
+    public.mkdir()
+    with _static_server(public, hide_dotfiles=False) as url:
+        _point_base_url(demo_show, url)
+        check = check_private_state(load_show(demo_show))
+        result = CliRunner().invoke(main, ["--config", str(demo_show), "doctor"])
+    assert not check.ok
+    assert "readable by anyone" in check.detail and f"GET {url}/.podcast/" in check.detail
+    assert "fix:" in check.detail and "podcast serve" in check.detail
+    assert result.exit_code == 1 and "[FAIL] private state" in result.output
+
+
+def test_an_old_public_manifest_is_reported_with_the_move(demo_show):
+    public = demo_show.parent / "public"
+    _old_public_manifest(public)
+    with _static_server(public, hide_dotfiles=True) as url:
+        _point_base_url(demo_show, url)
+        check = check_private_state(load_show(demo_show))
+    assert not check.ok
+    assert f"{url}/podcast-manifest.json" in check.detail
+    assert "podcast feed --upload" in check.detail
+
+
+def test_an_unreachable_base_url_skips_the_check_with_a_note(demo_show):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _point_base_url(demo_show, f"http://127.0.0.1:{port}")
+    check = check_private_state(load_show(demo_show))
+    assert check.ok and check.detail.startswith("not checked:")
+    assert f"http://127.0.0.1:{port} does not answer" in check.detail
+
+
+def test_a_private_s3_bucket_keeps_the_state_private(demo_show, monkeypatch):
+    with moto_s3() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        demo_show.write_text(demo_show.read_text().replace(
+            "file://public", f"s3://{server.bucket}/show"))
+        _point_base_url(demo_show, server.object_url("show"))
+        check = check_private_state(load_show(demo_show))
+        assert check.ok, check.detail
+        assert "is not readable (HTTP 403)" in check.detail  # moto: anonymous, no policy
+        assert server.client().list_objects_v2(Bucket=server.bucket).get("KeyCount") == 0

@@ -1,8 +1,9 @@
 """The demo show's published outputs, committed as expected files and compared.
 
 `tests/expected/demo/` holds what `podcast publish` writes for the demo show: the manifest
-(`podcast-manifest.json`) and the feed (`feed.xml`).  Reading them is the quickest way to see
-what the product makes; the tests keep them true.  After an intended change, regenerate them
+(`podcast-manifest.json`; in the store, the private `.podcast/manifest.json`) and the feed
+(`feed.xml`).  Reading them is the quickest way to see what the product makes; the tests
+keep them true.  After an intended change, regenerate them
 with ``PODCAST_UPDATE_EXPECTED=1 .venv/bin/python -m pytest tests/test_expected.py`` and
 review the diff like code.
 
@@ -50,7 +51,7 @@ def _encoder_free(manifest: dict) -> dict:
 
 def test_publishing_the_demo_writes_the_expected_manifest(demo_show: Path):
     _podcast(demo_show, "publish", "--all", "--now", NOW)
-    written = demo_show.parent / "public" / "podcast-manifest.json"
+    written = demo_show.parent / "public" / ".podcast" / "manifest.json"
     expected = EXPECTED / "podcast-manifest.json"
     if UPDATE:
         expected.write_bytes(written.read_bytes())
@@ -61,9 +62,9 @@ def test_publishing_the_demo_writes_the_expected_manifest(demo_show: Path):
 def test_the_feed_built_from_the_expected_manifest_is_the_expected_feed(demo_show: Path,
                                                                         tmp_path: Path):
     """`podcast feed` needs only the manifest in the store (as the nightly job has it)."""
-    public = demo_show.parent / "public"
-    public.mkdir()
-    (public / "podcast-manifest.json").write_bytes(
+    state = demo_show.parent / "public" / ".podcast"  # the store's private area
+    state.mkdir(parents=True)
+    (state / "manifest.json").write_bytes(
         (EXPECTED / "podcast-manifest.json").read_bytes())
     output = tmp_path / "feed.xml"
     _podcast(demo_show, "feed", "--output", str(output), "--now", NOW)

@@ -346,7 +346,7 @@ def test_publish_and_feed_from_the_install(published_locally: Path) -> None:
     titles = episode_titles()
     assert feed.feed.title == "Salons & Rencontres"
     assert sorted(entry.title for entry in feed.entries) == sorted(titles.values())
-    manifest = json.loads((public / "podcast-manifest.json").read_text())
+    manifest = json.loads((public / ".podcast" / "manifest.json").read_text())
     for entry in feed.entries:
         (enclosure,) = entry.enclosures
         path = public / urllib.parse.urlsplit(enclosure.href).path.lstrip("/")
@@ -432,7 +432,7 @@ def listened(installed: Install, local_show, published_locally: Path) -> Listeni
 
 def local_media(folder: Path) -> dict[str, dict]:
     """Media key -> manifest entry, from the published manifest."""
-    manifest = json.loads((folder / "public" / "podcast-manifest.json").read_text())
+    manifest = json.loads((folder / "public" / ".podcast" / "manifest.json").read_text())
     return {m["key"]: m for m in manifest["media"].values()}
 
 
@@ -533,6 +533,7 @@ class Night:
     steps: list[Step]
     before: dict[str, tuple]
     after: dict[str, tuple]
+    runner: Path | None = None  # the runner's workspace (what the artifact step uploads)
 
     def step(self, command: str) -> Step:
         """The step whose script runs ``command``; fails when it did not run."""
@@ -665,7 +666,7 @@ class S3Show:
     def media(self) -> dict[str, dict]:
         """Media key (inside the store) -> manifest entry, from the bucket."""
         body = self.client.get_object(Bucket=self.server.bucket,
-                                      Key="show/podcast-manifest.json")["Body"].read()
+                                      Key="show/.podcast/manifest.json")["Body"].read()
         return {m["key"]: m for m in json.loads(body)["media"].values()}
 
     def feed(self):
@@ -689,7 +690,7 @@ class S3Show:
         (runner / "podcast.yaml").write_text(self.config, encoding="utf-8")
         before = bucket_state(self.client, *self.buckets)
         steps = run_workflow(runner, self.python, {**self.secrets, **secret_changes})
-        return Night(steps, before, bucket_state(self.client, *self.buckets))
+        return Night(steps, before, bucket_state(self.client, *self.buckets), runner)
 
     def stored_report(self) -> dict:
         """``podcast stats report --format json`` on the user's own machine, from the
@@ -831,6 +832,9 @@ def test_first_night_rebuilds_the_feed_and_counts(s3_show: S3Show, first_night) 
     assert f"{s3_show.state_bucket}/stats/stats.duckdb" in night.after
 
     assert_report_matches(s3_show.stored_report(), expected)
+    # The HTML report the artifact step keeps for marketing.
+    page = (night.runner / "stats-report" / "stats-report.html").read_text(encoding="utf-8")
+    assert f'id="total-downloads">{expected.downloads}<' in page
     job_log = "".join(s.output for s in night.steps)
     for name in ("AWS_SECRET_ACCESS_KEY", "PODCAST_IP_SECRET"):
         assert s3_show.secrets[name] not in job_log, f"{name} is in the job log"

@@ -237,20 +237,33 @@ def test_a_second_publish_uploads_nothing(tmp_path, masters_cache):
     assert feed.stat().st_mtime_ns == stamp  # not even re-put
 
 
-def test_a_scheduled_episode_is_uploaded_but_joins_the_feed_only_when_its_time_comes(
+def test_a_scheduled_episode_is_held_back_and_released_when_its_time_comes(
         tmp_path, masters_cache):
     config = tiny_show(tmp_path, masters_cache)
     run_publish(config)
     show = load_show(config)
     public = tmp_path / "public"
     catalog = read_catalog(FileStore(public))
-    assert (public / catalog.media["003-claire-dubois"].key).is_file()  # already uploaded
+    claire = catalog.media["003-claire-dubois"]
+    held = [claire.key, claire.chapters_key, claire.image_key]
+    # Uploaded already, but only into the store's private area, not under its public key.
+    for key in held:
+        assert (public / ".podcast" / "staged" / key).is_file(), key
+        assert not (public / key).exists(), key
+    assert sorted(catalog.staged) == sorted(held)
     assert len(enclosures((public / "feed.xml").read_bytes())) == 2
 
+    # The nightly build after its time (no masters needed) copies them out, then lists it.
     lines: list[str] = []
     rebuild(show, now=CHRISTMAS, output=None, upload=True, storage_url=None, echo=lines.append)
+    assert [line for line in lines if line.startswith("released ")] == [
+        f"released {key}" for key in sorted(held)]
+    master = (public / claire.key).read_bytes()
+    assert len(master) == claire.bytes and hashlib.sha256(master).hexdigest() == claire.sha256
     assert len(enclosures((public / "feed.xml").read_bytes())) == 3
     assert (public / "episodes" / "003-claire-dubois.html").is_file()
+    assert read_catalog(FileStore(public)).staged == ()
+    assert not (public / ".podcast" / "staged" / claire.key).exists()  # the copy is gone
 
 
 def test_feed_builds_at_a_fixed_time_are_byte_identical(tmp_path, masters_cache):
@@ -423,7 +436,7 @@ def test_a_failed_upload_leaves_the_previous_feed_whole(tmp_path, masters_cache,
     run_publish(config, "001-sonia-mamin")
     public = tmp_path / "public"
     previous = (public / "feed.xml").read_bytes()
-    manifest = (public / "podcast-manifest.json").read_bytes()
+    manifest = (public / ".podcast" / "manifest.json").read_bytes()
 
     # Publish everything, with a store that fails after ``allowed`` files.
     monkeypatch.setattr("podcast.publish.open_store",
@@ -432,7 +445,7 @@ def test_a_failed_upload_leaves_the_previous_feed_whole(tmp_path, masters_cache,
         run_publish(config)
 
     assert (public / "feed.xml").read_bytes() == previous
-    assert (public / "podcast-manifest.json").read_bytes() == manifest
+    assert (public / ".podcast" / "manifest.json").read_bytes() == manifest
     for url, length, _ in enclosures(previous):
         stored = public / url.split("/", 3)[3]
         assert stored.stat().st_size == length  # never pointing at a missing object

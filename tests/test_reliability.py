@@ -228,7 +228,7 @@ def reference(s3: S3Server, show: Path) -> dict:
     """What a clean publish stores: every object's size, sha256 and Content-Type."""
     view = BucketView(s3.client(), s3.bucket, "clean")
     snapshot = view.snapshot()
-    assert {"feed.xml", "index.html", "podcast-manifest.json"} <= set(snapshot)
+    assert {"feed.xml", "index.html", ".podcast/manifest.json"} <= set(snapshot)
     assert sum(key.endswith(".mp3") for key in snapshot) == 3
     assert feed_problems(view, _base_url(s3)) == []
     return snapshot
@@ -506,7 +506,7 @@ def access_logs(s3: S3Server, reference: dict, tmp_path_factory: pytest.TempPath
     """A folder of combined logs for the published tiny show: five small files and one
     large one (so kills land in the middle of a file), 60,000 lines."""
     manifest = json.loads(BucketView(s3.client(), s3.bucket, "clean")
-                          .get("podcast-manifest.json"))
+                          .get(".podcast/manifest.json"))
     media = [(item["key"], item["bytes"]) for item in manifest["media"].values()]
     folder = tmp_path_factory.mktemp("logs")
     random = rng("access-logs")

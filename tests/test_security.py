@@ -326,7 +326,7 @@ def test_hostile_text_is_shown_not_run_on_the_pages(hostile) -> None:
 
 def test_hostile_text_is_stored_exactly_in_the_id3_tag(hostile, tmp_path: Path) -> None:
     s3, _, view, _ = hostile
-    manifest = json.loads(view.get("podcast-manifest.json"))
+    manifest = json.loads(view.get(".podcast/manifest.json"))
     key = manifest["media"]["001-sonia-mamin"]["key"]
     mp3 = tmp_path / "episode.mp3"
     mp3.write_bytes(view.get(key))
@@ -370,7 +370,7 @@ def test_no_full_ip_reaches_output_reports_or_the_database(hostile, tmp_path: Pa
     import duckdb
 
     s3, _, view, config = hostile
-    manifest = json.loads(view.get("podcast-manifest.json"))
+    manifest = json.loads(view.get(".podcast/manifest.json"))
     media_key = manifest["media"]["001-sonia-mamin"]["key"]
     logs = _hostile_logs(tmp_path / "logs", media_key, f"/{s3.bucket}/show")
     outputs = []

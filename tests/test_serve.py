@@ -142,7 +142,58 @@ def test_a_symlink_that_leads_out_is_forbidden(site, tmp_path):
 def test_other_methods_are_refused(site):
     port, _, _ = site
     status, headers, _ = fetch(port, "/feed.xml", "POST")
-    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    assert status == 405 and headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+# --- state is never served; public files are readable from any origin ------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/.podcast/manifest.json",
+    "/.podcast/staged/media/003-c-0123456789ab.mp3",
+    "/%2Epodcast/manifest.json",
+    "/media/../.podcast/manifest.json",
+    "/podcast-manifest.json",   # where versions before the embargo kept the manifest
+    "/leak.json",               # a symlink to the state is state too
+])
+def test_the_stores_state_answers_404_as_if_absent(site, path):
+    port, folder, _ = site
+    (folder / ".podcast" / "staged" / "media").mkdir(parents=True)
+    (folder / ".podcast" / "manifest.json").write_text('{"media": {"003-c": {}}}')
+    (folder / ".podcast" / "staged" / "media" / "003-c-0123456789ab.mp3").write_bytes(AUDIO)
+    (folder / "podcast-manifest.json").write_text('{"media": {"003-c": {}}}')
+    os.symlink(folder / ".podcast" / "manifest.json", folder / "leak.json")
+    for method in ("GET", "HEAD"):
+        status, _, body = fetch(port, path, method)
+        assert status == 404 and b"003-c" not in body, (method, status)
+
+
+def test_every_answer_allows_any_origin_so_web_players_can_read_it(site):
+    port, folder, _ = site
+    (folder / "media" / "001-a-0123456789ab.chapters.json").write_text('{"version": "1.2"}')
+    (folder / "media" / "001-a-0123456789ab.vtt").write_text("WEBVTT\n")
+    origin = {"Origin": "https://player.example"}
+    for path in ("/media/001-a-0123456789ab.chapters.json", "/media/001-a-0123456789ab.vtt",
+                 "/feed.xml", "/media/001-a-0123456789ab.mp3"):
+        status, headers, _ = fetch(port, path, headers=origin)
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "*", path
+    status, headers, _ = fetch(port, "/media/001-a-0123456789ab.mp3",
+                               headers={**origin, "Range": "bytes=0-99"})
+    assert status == 206 and headers["Access-Control-Allow-Origin"] == "*"
+    assert "Content-Range" in headers["Access-Control-Expose-Headers"]
+
+
+def test_a_cors_preflight_for_a_range_request_is_answered(site):
+    port, _, log = site
+    status, headers, body = fetch(port, "/media/001-a-0123456789ab.mp3", "OPTIONS", headers={
+        "Origin": "https://player.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "range"})
+    assert (status, body) == (204, b"")
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in headers["Access-Control-Allow-Methods"].split(", ")
+    assert headers["Access-Control-Allow-Headers"].lower() == "range"
+    (line,) = wait_for_lines(log, 1)
+    assert '"OPTIONS /media/001-a-0123456789ab.mp3 HTTP/1.1" 204 0' in line
 
 
 def test_every_request_is_logged_in_combined_format_with_bytes_sent(site):

@@ -134,7 +134,7 @@ def test_an_ingest_stopped_by_sigterm_leaves_no_temp_file_and_counts_once(demo_s
     done = subprocess.run([*PODCAST, "--config", str(demo_show), "publish", "--all"],
                           capture_output=True, text=True, cwd=demo_show.parent)
     assert done.returncode == 0, done.stderr
-    manifest = json.loads((demo_show.parent / "public" / "podcast-manifest.json").read_text())
+    manifest = json.loads((demo_show.parent / "public" / ".podcast" / "manifest.json").read_text())
     keys = [entry["key"] for entry in manifest["media"].values()]
     log = tmp_path / "access.log"
     with log.open("w") as out:

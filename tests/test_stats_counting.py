@@ -118,7 +118,8 @@ def test_line_level_rules(line, reason):
 @pytest.mark.parametrize(("agent", "app", "device", "bot"), [
     ("AppleCoreMedia/1.0.0.21A5326a (iPhone; U; CPU OS 17_0 like Mac OS X; en_us)",
      "AppleCoreMedia", "iPhone", False),
-    ("Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0", "Apple Podcasts", "Unknown", False),
+    ("Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0", "Apple Podcasts",
+     "Apple (iPhone, iPad or Mac)", False),
     ("Spotify/8.8.56 iOS/17.0 (iPhone15,2)", "Spotify", "iPhone", False),
     ("Spotify/1.0", "Spotify (cache)", "Unknown", True),
     ("Overcast/3.0 (+http://overcast.fm/; iOS podcast app)", "Overcast", "iPhone", False),

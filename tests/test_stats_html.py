@@ -101,7 +101,7 @@ def test_report_opens_without_errors_and_shows_charts(browser: Browser,
         # Self-contained: the page itself is the only thing loaded (charts are data: URIs).
         assert [url for url in requests if not url.startswith("data:")] == [path.as_uri()]
 
-        for chart in ("#progress-chart", "#daily-chart"):
+        for chart in ("#progress-chart", "#daily-chart", "#pacing-chart"):
             width = page.eval_on_selector(chart, "img => img.complete && img.naturalWidth")
             assert width and width > 300, chart
         assert page.inner_text("#total-downloads") == str(len(downloads()))
@@ -121,7 +121,7 @@ def test_hostile_titles_are_printed_not_run(browser: Browser, tmp_path: Path) ->
     try:
         assert page.evaluate("window.pwned") is None
         assert page.locator("script").count() == 0
-        assert page.locator("main img").count() == 2  # only the two charts
+        assert page.locator("main img").count() == 3  # only the three charts
         for section in ("#episodes", "#by-guest", "#by-app", "#targets"):
             assert HOSTILE in page.inner_text(section), section
         assert problems == []
@@ -135,7 +135,7 @@ def test_an_empty_show_still_renders_its_charts(browser: Browser, tmp_path: Path
     try:
         assert problems == []
         assert page.inner_text("#total-downloads") == "0"
-        for chart in ("#progress-chart", "#daily-chart"):
+        for chart in ("#progress-chart", "#daily-chart", "#pacing-chart"):
             assert page.eval_on_selector(chart, "img => img.naturalWidth") > 300
         assert "No targets set" in page.inner_text("#targets")
     finally:

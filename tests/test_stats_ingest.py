@@ -95,7 +95,7 @@ def test_downloads_carry_app_device_and_bytes(show, tmp_path):
     assert len(downloads) == 1
     (j,) = downloads
     assert (j.slug, j.app, j.device, j.bytes, j.country) == (
-        "ep-long", "Apple Podcasts", "Unknown", LONG.bytes, None)
+        "ep-long", "Apple Podcasts", "Apple (iPhone, iPad or Mac)", LONG.bytes, None)
     assert len(j.listener) == 32 and "192.0.2" not in j.listener
 
 

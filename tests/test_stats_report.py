@@ -97,7 +97,7 @@ def test_first_1_7_30_days_count_from_the_utc_publication_day() -> None:
             "2026-12-17"]  # day 31
     downloads = [dl(day, "003-solo", f"l{i}") for i, day in enumerate(days)]
     stats = {e.slug: e for e in build_report(downloads, EPISODES, {}, as_of=TODAY).episodes}
-    assert stats["003-solo"].first_days == {1: 2, 7: 3, 30: 5}
+    assert stats["003-solo"].first_days == {1: 2, 3: 2, 7: 3, 30: 5}
     assert stats["003-solo"].all_time == 7
 
 
@@ -106,7 +106,7 @@ def test_a_first_days_window_still_open_is_null_not_a_partial_count() -> None:
     report = build_report(downloads, EPISODES, {}, until=date(2026, 11, 20),
                           as_of=date(2026, 11, 20))
     solo = next(e for e in report.episodes if e.slug == "003-solo")
-    assert solo.first_days == {1: 1, 7: None, 30: None}
+    assert solo.first_days == {1: 1, 3: 1, 7: None, 30: None}
     assert json.loads(to_json(report))["episodes"][0]["day_7"] is None
 
 
@@ -187,7 +187,7 @@ def test_json_has_exactly_the_spec_shape() -> None:
                           until=date(2026, 11, 30), as_of=date(2026, 11, 30))
     data = json.loads(to_json(report))
     assert list(data) == ["metric", "window", "listener_window", "since", "until", "total",
-                          "episodes", "rejected"]
+                          "episodes", "pacing", "rejected", "not_counted"]
     assert (data["metric"], data["window"], data["listener_window"]) == (
         "downloads", "utc-day", "utc-month")
     assert (data["since"], data["until"]) == ("2026-11-01", "2026-11-30")
@@ -199,7 +199,9 @@ def test_json_has_exactly_the_spec_shape() -> None:
     assert sonia == {"slug": "001-sonia", "guid": "guid-001-sonia", "title": "001-Sonia",
                      "published": "2026-11-02", "downloads": 2,
                      "listeners_by_month": {"2026-11": 1},
-                     "day_1": 0, "day_7": 2, "day_30": None, "all_time": 2}
+                     "day_1": 0, "day_3": 2, "day_7": 2, "day_30": None, "all_time": 2,
+                     # no other episode is 29 days old yet: no median to compare with
+                     "age_days": 29, "median_at_age": None, "vs_median_percent": None}
     # (day 30 of an episode out on 2 November is 1 December: after this report's end)
 
 
@@ -219,8 +221,9 @@ def test_csv_parses_with_the_csv_module() -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows == [{"slug": "001-sonia", "guid": "guid-001-sonia",
                      "title": 'Salon, "phygital"\net après ?', "published": "2026-11-02",
-                     "downloads": "2", "listeners_2026-11": "2", "day_1": "0", "day_7": "2",
-                     "day_30": "2", "all_time": "2"}]
+                     "downloads": "2", "listeners_2026-11": "2", "day_1": "0", "day_3": "2",
+                     "day_7": "2", "day_30": "2", "all_time": "2", "age_days": "30",
+                     "median_at_age": "", "vs_median_percent": ""}]
 
     by_day = to_csv(build_report(downloads, [hostile], {}, by="day", as_of=TODAY))
     assert list(csv.reader(io.StringIO(by_day))) == [["day", "downloads", "listeners"],
@@ -262,7 +265,9 @@ def test_table_is_aligned_plain_text() -> None:
     # Numbers are right-aligned under their heading.
     end = header.index("Downloads") + len("Downloads")
     assert sonia[:end].endswith("1,234") and duo[:end].endswith("    1")
-    assert lines[-2:] == ["Requests not counted:", "          5  from bots and crawlers"]
+    # Without the store's requester-days, what was not counted is given in lines only.
+    assert lines[-3:-1] == ["Requests not counted      Lines  Listener-days",
+                            "  from bots and crawlers      5              —"]
     assert "Listeners: distinct listeners within one UTC calendar month." in text
 
 
@@ -431,7 +436,8 @@ def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -
     assert episodes[SONIA] | {"guid": None} == {
         "slug": SONIA, "guid": None, "title": "Sonia Mamin : le salon devient phygital",
         "published": "2026-11-09", "downloads": 2, "listeners_by_month": {"2026-11": 1},
-        "day_1": 0, "day_7": 0, "day_30": None, "all_time": 2}
+        "day_1": 0, "day_3": 0, "day_7": 0, "day_30": None, "all_time": 2,
+        "age_days": 22, "median_at_age": None, "vs_median_percent": None}
     assert episodes[SONIA]["guid"]  # the episode's own guid, from episode.md
     assert {k: episodes[MARC][k] for k in ("downloads", "listeners_by_month", "day_1",
                                            "day_7")} == {

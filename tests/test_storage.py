@@ -64,8 +64,11 @@ def test_content_types_follow_the_standards():
 def test_content_addressed_objects_are_cached_for_ever_and_the_feed_briefly():
     assert cache_control("media/001-a-0123456789ab.mp3") == IMMUTABLE_CACHE
     assert cache_control("art/cover-0123.jpg") == IMMUTABLE_CACHE
-    for key in ("feed.xml", "index.html", "episodes/001-a.html", MANIFEST_KEY):
+    for key in ("feed.xml", "index.html", "episodes/001-a.html"):
         assert cache_control(key) == SHORT_CACHE
+    # State (the manifest, held-back media) is never kept by a CDN.
+    for key in (MANIFEST_KEY, ".podcast/staged/media/003-c-0123456789ab.mp3"):
+        assert cache_control(key) == "private, no-store"
 
 
 @pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "a/../b", "é.mp3",

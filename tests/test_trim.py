@@ -51,7 +51,7 @@ def published(tmp_path_factory, request) -> tuple[Path, dict]:
     show = load_show(demo_show)
     publish(show, [SLUG], dry_run=False, storage_url=None,
             now=datetime(2026, 12, 1, tzinfo=timezone.utc), echo=lambda _line: None)
-    manifest = json.loads((root / "public" / "podcast-manifest.json").read_text())
+    manifest = json.loads((root / "public" / ".podcast" / "manifest.json").read_text())
     media = next(entry for entry in manifest["media"] if entry["slug"] == SLUG) \
         if isinstance(manifest["media"], list) else manifest["media"][SLUG]
     return root / "public", media

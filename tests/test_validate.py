@@ -134,6 +134,22 @@ def duplicate_guid(root, public: Path) -> None:
     second.find("guid").text = first.find("guid").text
 
 
+def vtt_without_header(root, public: Path) -> None:
+    (public / "media" / "bare.vtt").write_text("00:00:00.500 --> 00:00:05.000\nBonjour\n")
+    root.find("channel/item/podcast:transcript", NS).set(
+        "url", "http://127.0.0.1:8000/media/bare.vtt")
+
+
+def enclosure_of_the_other_item(root, public: Path) -> None:
+    first, second = root.findall("channel/item")
+    first.find("enclosure").attrib.update(second.find("enclosure").attrib)
+
+
+def new_feed_url_without_scheme(root, public: Path) -> None:
+    element = etree.SubElement(root.find("channel"), f"{{{ITUNES_NS}}}new-feed-url")
+    element.text = "feeds.example.com/salons.xml"
+
+
 def enclosure_longer_than_file(root, public: Path) -> None:
     enclosure = root.find("channel/item/enclosure")
     enclosure.set("length", str(int(enclosure.get("length")) + 1))
@@ -175,6 +191,15 @@ BROKEN = {
         ("long item description", xpath_set("channel/item/description", "x" * 4001)),
     ],
     "owner": [("no owner", xpath_remove("channel/itunes:owner"))],
+    "lifecycle": [("new-feed-url without scheme", new_feed_url_without_scheme)],
+    "person-role": [
+        ("role outside the taxonomy", xpath_set("channel/podcast:person", role="sidekick")),
+        ("group outside the taxonomy", xpath_set("channel/item/podcast:person[2]",
+                                                 group="guests")),
+    ],
+    "title-length": [("325 characters", xpath_set("channel/item/title", "Salon " * 54 + "x"))],
+    "enclosure-duplicate": [("same audio URL twice", enclosure_of_the_other_item)],
+    "transcript": [("VTT without the WEBVTT line", vtt_without_header)],
     "show-type": [
         ("serial without numbers", make_serial_without_numbers),
         ("unknown type", xpath_set("channel/itunes:type", "seasonal")),

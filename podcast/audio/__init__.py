@@ -129,11 +129,16 @@ class MasterResult:
     input: dict
     output: MasterFigures
     levelling: dict = field(default_factory=dict)
+    tracks: list[dict] = field(default_factory=list)  # a multitrack master's, per track
 
     def to_dict(self) -> dict:
-        """``{"input": {...}, "output": {...}, "levelling": {...}}``, JSON-ready."""
-        return _finite({"input": self.input, "output": asdict(self.output),
-                        "levelling": self.levelling})
+        """``{"input": {...}, "output": {...}, "levelling": {...}}`` (and ``"tracks":
+        [...]`` for a multitrack master), JSON-ready."""
+        document = {"input": self.input, "output": asdict(self.output),
+                    "levelling": self.levelling}
+        if self.tracks:
+            document["tracks"] = self.tracks
+        return _finite(document)
 
 
 def chapter_problems(episode: Episode, duration: float) -> list[str]:
@@ -334,6 +339,11 @@ def episode_timeline(show: Show, episode: Episode) -> Timeline:
     same cuts)."""
     settings = show.audio
     binaries.require()
+    if episode.is_multitrack:
+        from .mixdown import mix_timeline
+
+        with binaries.job():
+            return mix_timeline(show, episode)
     with binaries.job():
         parts = _analyse_inputs(settings, episode, _Progress(False),
                                 only_intro=settings.max_pause is None)
@@ -449,12 +459,17 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
                                    "limiter_correction_db": round(plan.correction, 2),
                                    "cuts": [list(cut) for cut in plan.timeline.cuts],
                                    "removed_s": round(plan.timeline.removed, 3)})
+    _write_result(result, output, temp)
+    return result
+
+
+def _write_result(result: MasterResult, output: Path, temp: Path) -> None:
+    """Write the figures beside the temp MP3, then move both into place."""
     # Both files are complete before either is renamed into place.
     sidecar = temp.with_suffix(".json")
     sidecar.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     os.replace(temp, output)
     os.replace(sidecar, output.with_suffix(".json"))
-    return result
 
 
 @contextmanager
@@ -477,7 +492,7 @@ def _scratch(output: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
-           progress: bool = False) -> MasterResult:
+           progress: bool = False, align: bool = False) -> MasterResult:
     """Master ``episode``'s audio into the tagged MP3 ``output`` and measure it.
 
     Also writes the figures beside it as ``output.with_suffix(".json")``.  Raises
@@ -486,7 +501,16 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     PodcastError for a missing, broken or too old ffmpeg.  Nothing is left at ``output``
     unless the whole master succeeded, and whatever exception ends it (KeyboardInterrupt,
     SystemExit on SIGTERM included), no ffmpeg it started and no temp file outlives it.
+
+    A multitrack episode (``audio:`` a list of tracks) is mixed by
+    :func:`.mixdown.master_tracks`; ``align`` applies the track offsets it estimates from
+    the bleed (they are reported either way).
     """
+    if episode.is_multitrack:
+        from .mixdown import master_tracks
+
+        return master_tracks(show, episode, output, overwrite=overwrite, progress=progress,
+                             align=align)
     output = Path(output)
     _check_output(output, overwrite)
     binaries.require()

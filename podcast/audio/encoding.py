@@ -314,6 +314,14 @@ def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate:
                     "-i", str(preroll.path)]
     process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
                 "-ar", str(rate), "-ac", str(channels), "pipe:1"]
+    return (process, *sink_commands(temp_name, rate=rate, channels=channels,
+                                    bitrate=bitrate))
+
+
+def sink_commands(temp_name: str, *, rate: int, channels: int,
+                  bitrate: str) -> tuple[list[str], list[str]]:
+    """The encode and measure command lines of pass 2: float PCM on stdin -> CBR MP3 in
+    ``temp_name`` and, through the ``tee`` muxer, the same bytes to the meter."""
     encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
               "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
               "-map", "0:a", "-c:a", "libmp3lame", "-b:a", bitrate,
@@ -322,7 +330,7 @@ def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate:
               f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
     measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
                "-f", "mp3", "-i", "pipe:0", "-af", full_meter(rate), "-f", "null", "-"]
-    return process, encode, measure
+    return encode, measure
 
 
 def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,

@@ -112,6 +112,8 @@ _DEVICES = [
     (r"Windows", "Windows"),
     (r"CrOS", "Chromebook"),
     (r"Linux", "Linux"),
+    # Apple's own apps name only the Darwin kernel, the same on iPhone, iPad and Mac.
+    (r"Darwin/", "Apple (iPhone, iPad or Mac)"),
 ]
 
 
@@ -238,6 +240,50 @@ def _first(agent: str, *lists) -> str | None:
 def device(agent: str, extra: ExtraRules = NO_EXTRA_RULES) -> str:
     """The kind of device an agent runs on, or ``Unknown``."""
     return _first(agent, extra.devices, _DEVICE_RULES) or "Unknown"
+
+
+#: What a report shows for apps, libraries and browsers whose list name means little to
+#: people who are no engineers (the list name stays the key in JSON and CSV).
+FRIENDLY_NAMES = {
+    "AppleCoreMedia": "Apple media player (AppleCoreMedia)",
+    "CFNetwork": "an Apple app (CFNetwork)",
+    "okhttp": "an Android app (okhttp)",
+    "Android stagefright": "Android's built-in player",
+    "ExoPlayer": "an Android app (ExoPlayer)",
+    "FFmpeg": "an FFmpeg-based player",
+    "VLC": "VLC media player",
+    "Windows Media Player": "Windows Media Player",
+    "Chrome": "Chrome (web browser)",
+    "Safari": "Safari (web browser)",
+    "Firefox": "Firefox (web browser)",
+    "Edge": "Edge (web browser)",
+    "Opera": "Opera (web browser)",
+    "Other": "other (agent not recognised)",
+}
+
+
+def friendly_name(app: str) -> str:
+    """What people read for an app name: :data:`FRIENDLY_NAMES`, else the name itself."""
+    return FRIENDLY_NAMES.get(app, app)
+
+
+#: How a bot names itself in its agent: the word ending in bot, crawler or spider
+#: (``Googlebot``, ``AhrefsBot``, ``Baiduspider``), or a feed fetcher's name.
+_BOT_TOKEN = re.compile(r"[A-Za-z][\w.-]*?(?:bot|Bot|crawler|Crawler|spider|Spider)\b"
+                        r"|\bSlurp\b|(?i:feedfetcher|podcastindex|podverse-crawler)")
+
+
+def bot_name(agent: str | None, found: Agent) -> str:
+    """The name a report shows for a bot ``classify`` found: the list's name where it has
+    one (``Spotify (cache)``, an OPAWG name), else the word the agent calls itself
+    (``Googlebot``) or the crawler list's match (``curl``), else ``Bot``."""
+    if found.app == "(empty)":
+        return "(no user agent)"
+    if found.app != "Bot":
+        return found.app
+    text = (agent or "").strip()
+    match = _BOT_TOKEN.search(text) or _crawler_pattern().search(text)
+    return match.group(0) if match and match.group(0) else "Bot"
 
 
 def classify(agent: str | None, extra: ExtraRules = NO_EXTRA_RULES) -> Agent:

@@ -165,3 +165,39 @@ def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per d
     axes.grid(True, axis="y", color="#e5e5e5")
     _count_axis(axes)
     return figure
+
+
+MEDIAN_COLOUR = "#222222"
+
+
+def pacing_figure(curves: Sequence[tuple[str, Sequence[int]]],
+                  median_line: Sequence[float | None]) -> Figure:
+    """Each episode's cumulative downloads by day since its own release (day 1 = the
+    publication day), overlaid, with the show's median episode as a dashed reference.
+
+    ``curves``: (label, cumulative downloads on day 1, 2, ...) per episode.
+    """
+    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    axes = figure.subplots()
+    drawn = [(label, curve) for label, curve in curves if curve]
+    for label, curve in drawn:
+        axes.plot(range(1, len(curve) + 1), curve, linewidth=1.6, marker="o",
+                  markersize=2.5, label=plain(label))
+    points = [(day, value) for day, value in enumerate(median_line, 1) if value is not None]
+    if points:
+        axes.plot([d for d, _ in points], [v for _, v in points], color=MEDIAN_COLOUR,
+                  linestyle="--", linewidth=2.2, label="median episode")
+    if drawn:
+        # Cumulative curves rise steeply on the left: the lower right is free.
+        axes.legend(loc="lower right", frameon=False, fontsize=8)
+        axes.set_xlim(left=1)
+    else:
+        axes.text(0.5, 0.5, "no episode out yet", ha="center", va="center",
+                  transform=axes.transAxes, color="#777777")
+    axes.set_xlabel("day since release (release day = 1)")
+    axes.set_ylabel("cumulative downloads")
+    axes.set_ylim(bottom=0)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(True, color="#e5e5e5")
+    _count_axis(axes)
+    return figure

@@ -154,6 +154,18 @@ def match_media(path: str | None, index: dict[str, list[Media]]) -> Media | None
     return None
 
 
+_PAGE = re.compile(r"(?:^|/)episodes/([a-z0-9-]+)\.html$")
+
+
+def match_page(path: str | None, slugs: frozenset[str]) -> str | None:
+    """The slug of the episode page (``episodes/<slug>.html``) a logged path asks for, or
+    None; as for media, the path may carry the site's prefix and a query string."""
+    if not path:
+        return None
+    found = _PAGE.search(unquote(path.split("?", 1)[0]))
+    return found.group(1) if found and found.group(1) in slugs else None
+
+
 def listener_id(key: bytes, address: str, agent: str) -> int:
     """The keyed hash of a listener (the reference for :func:`listener_sql`).
 

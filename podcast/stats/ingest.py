@@ -781,7 +781,9 @@ SELECT day_text, path, hash(ip, ua, '{encoding}') AS h, hash(ua, ip, '{encoding}
        count(*) FILTER (reason = 'probe') AS probe,
        count(*) FILTER (reason = 'malformed') AS malformed,
        count(*) FILTER (reason = 'not_get') AS not_get,
-       count(*) FILTER (reason = 'bad_status') AS bad_status
+       count(*) FILTER (reason = 'bad_status') AS bad_status,
+       min(via) FILTER (reason = 'ok') AS via,
+       min(via_ref) FILTER (reason = 'ok') AS via_ref
 FROM (SELECT *, {reason} AS reason FROM ({normalised}))
 GROUP BY ALL
 """
@@ -893,6 +895,7 @@ class _Values:
 
     def __post_init__(self) -> None:
         self.index = counting.media_by_name(self.catalog.all_media())
+        self.slugs = frozenset(m.slug for m in self.catalog.all_media())
         self.scope = counting.scope(self.show.storage, self.show.base_url)
 
     def load(self, con, day_format: str, encoded: bool = False) -> None:
@@ -910,7 +913,9 @@ class _Values:
         paths = [p for (p,) in con.execute(
             "SELECT DISTINCT path FROM line_groups WHERE ok + probe > 0").fetchall()]
         keys = [getattr(counting.match_media(p, self.index), "key", None) for p in paths]
-        _table(con, "paths", ["path", "key"], ["VARCHAR", "VARCHAR"], [paths, keys])
+        pages = [counting.match_page(p, self.slugs) for p in paths]
+        _table(con, "paths", ["path", "key", "page"], ["VARCHAR", "VARCHAR", "VARCHAR"],
+               [paths, keys, pages])
 
         uas = [u for (u,) in con.execute(
             "SELECT DISTINCT ua FROM requesters WHERE ua IS NOT NULL").fetchall()]
@@ -920,10 +925,12 @@ class _Values:
             if name not in self.agent_cache:
                 self.agent_cache[name] = agents.classify(name, self.agent_rules)
             found.append(self.agent_cache[name])
+        # A bot's "app" is the name its requests are listed under (``--by bot``).
+        apps = [agents.bot_name(name, a) if a.bot else a.app
+                for name, a in zip(names, found, strict=True)]
         _table(con, "agents", ["ua", "agent", "app", "device", "bot"],
                ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
-               [uas, names, [a.app for a in found], [a.device for a in found],
-                [a.bot for a in found]])
+               [uas, names, apps, [a.device for a in found], [a.bot for a in found]])
 
         # Plain IPv4 addresses are their own listener address (checked in SQL: they are
         # most of the distinct values); the rest go through counting.listener_address.
@@ -948,9 +955,10 @@ class _Values:
             LEFT JOIN countries c USING (ip)""")
 
     def load_keys(self, con) -> None:
-        """Fill ``period_keys``: the HMAC pads of each month the batch counts listeners in."""
+        """Fill ``period_keys``: the HMAC pads of each month the batch hashes requesters in
+        (listeners, and bots for the not-counted requester-days)."""
         periods = {p for (p,) in con.execute(
-            "SELECT DISTINCT period FROM classified WHERE verdict = 'listener'").fetchall()}
+            f"SELECT DISTINCT period FROM classified WHERE {_HASHED}").fetchall()}
         keys = store.period_keys(self.show, periods, con)
         pads = [counting.hmac_pads(keys[p]) for p in sorted(periods)]
         _table(con, "period_keys", ["period", "ipad", "opad"], ["VARCHAR", "BLOB", "BLOB"],
@@ -967,11 +975,16 @@ def _table(con, name: str, columns: list[str], types: list[str], data: list[list
 
 
 # The value-level rules, in REASONS order, for the lines that passed the line-level ones.
-# An agent missing from ``agents`` is NULL (no User-Agent at all): a bot.
+# An agent missing from ``agents`` is NULL (no User-Agent at all): a bot.  ``visit``: a
+# person opened an episode page through a share link (its lines stay ``unknown_object``:
+# a page is no download).
 _CLASSIFY_SQL = """
 CREATE OR REPLACE TEMP TABLE classified AS
-SELECT d.day, d.period, p.key, g.h, g.h2, g.bytes, g.ok, g.probe, g.malformed, g.not_get,
-       g.bad_status,
+SELECT *, verdict = 'unknown_object' AND page IS NOT NULL AND via IS NOT NULL AND ok > 0
+          AND NOT bot AS visit
+FROM (
+SELECT d.day, d.period, p.key, p.page, g.h, g.h2, g.bytes, g.ok, g.probe, g.malformed,
+       g.not_get, g.bad_status, g.via, g.via_ref, coalesce(w.bot, true) AS bot,
        CASE WHEN g.ok + g.probe = 0 THEN 'none'
             WHEN d.day IS NULL OR w.address IS NULL THEN 'malformed'
             WHEN p.key IS NULL THEN 'unknown_object'
@@ -980,7 +993,7 @@ SELECT d.day, d.period, p.key, g.h, g.h2, g.bytes, g.ok, g.probe, g.malformed, g
 FROM line_groups g
 LEFT JOIN days d USING (day_text)
 LEFT JOIN paths p USING (path)
-LEFT JOIN run_who w USING (h, h2)
+LEFT JOIN run_who w USING (h, h2))
 """
 
 _REJECTED_SQL = """
@@ -993,13 +1006,17 @@ SELECT day,
 FROM classified GROUP BY day
 """
 
-# Each listener is hashed once per run and month (two SHA-256 per listener, not per line):
-# ``run_ids`` keeps the hashes of the batches before.
-_HASH_SQL = """
+#: The classified groups whose requester is hashed: listeners (those who only probed too,
+#: for the not-counted listener-days), bots (named with their requester-days) and the
+#: visitors of an episode page opened through a share link.
+_HASHED = "(verdict IN ('listener', 'bots') OR visit)"
+
+# Each requester is hashed once per run and month (two SHA-256 per requester, not per
+# line): ``run_ids`` keeps the hashes of the batches before.
+_HASH_SQL = f"""
 INSERT INTO run_ids
-SELECT c.period, c.h, c.h2, {listener} AS listener, w.app, w.device, w.country
-FROM (SELECT DISTINCT period, h, h2 FROM classified
-      WHERE verdict = 'listener' AND ok > 0) c
+SELECT c.period, c.h, c.h2, {{listener}} AS listener, w.app, w.device, w.country
+FROM (SELECT DISTINCT period, h, h2 FROM classified WHERE {_HASHED}) c
 ANTI JOIN run_ids USING (period, h, h2)
 JOIN run_who w USING (h, h2)
 JOIN period_keys k USING (period)
@@ -1009,15 +1026,37 @@ JOIN period_keys k USING (period)
 # media key, two addresses of one /64) are summed when read, as for rows of two files.
 _BATCH_LISTENER_DAYS_SQL = """
 CREATE OR REPLACE TEMP TABLE listener_days AS
-SELECT c.day, c.key, i.listener, c.period, i.app, i.device, i.country,
-       '{source}' AS source, c.bytes, c.ok AS lines
+SELECT c.day, c.key, i.listener, c.period AS key_period, i.app, i.device, i.country,
+       '{source}' AS source, c.bytes, c.ok AS lines, coalesce(c.via, c.via_ref) AS via
 FROM classified c JOIN run_ids i USING (period, h, h2)
 WHERE c.verdict = 'listener' AND c.ok > 0
 """
 
+# Requester-days that made no download, for the report's "not counted": bots' requests of
+# episodes (named), and listeners' 2-byte range probes.
+_BATCH_NOT_COUNTED_SQL = """
+CREATE OR REPLACE TEMP TABLE not_counted_days AS
+SELECT c.day, c.key, i.listener AS requester, c.period AS key_period,
+       CASE WHEN c.verdict = 'bots' THEN 'bots' ELSE 'probes' END AS reason,
+       i.app AS name,
+       CASE WHEN c.verdict = 'bots' THEN c.ok + c.probe ELSE c.probe END AS lines
+FROM classified c JOIN run_ids i USING (period, h, h2)
+WHERE c.verdict = 'bots' OR (c.verdict = 'listener' AND c.probe > 0)
+"""
+
+# Episode pages opened through a share link: the code of the page's own query string only
+# (a referer tells where the visitor came from, not which link was shared).
+_BATCH_PAGE_VISITS_SQL = """
+CREATE OR REPLACE TEMP TABLE page_visit_days AS
+SELECT c.day, c.page AS slug, c.via, i.listener AS visitor, c.period AS key_period,
+       c.ok AS lines
+FROM classified c JOIN run_ids i USING (period, h, h2)
+WHERE c.visit
+"""
+
 _TEMPORARY = ("line_groups", "requesters", "classified", "days", "paths", "agents",
               "distinct_ips", "other_addresses", "countries", "period_keys", "listener_days",
-              "rejects", "rejects_scan")
+              "not_counted_days", "page_visit_days", "rejects", "rejects_scan")
 
 
 def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport) -> None:
@@ -1027,8 +1066,12 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     con.execute(_CLASSIFY_SQL)
     values.load_keys(con)
     con.execute(_HASH_SQL.format(
-        listener=counting.listener_sql("k.ipad", "k.opad", "w.address", "w.ua")))
+        # A bot may send no agent at all: hashed with an empty one.
+        listener=counting.listener_sql("k.ipad", "k.opad", "w.address",
+                                       "coalesce(w.ua, '')")))
     con.execute(_BATCH_LISTENER_DAYS_SQL.format(source=batch[0].sniffed.format))
+    con.execute(_BATCH_NOT_COUNTED_SQL)
+    con.execute(_BATCH_PAGE_VISITS_SQL)
     (unreadable,) = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) "
                                 "FROM rejects").fetchone()
     rejected = [(day, reason, int(lines))
@@ -1039,7 +1082,10 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
         rejected.append((None, "malformed", unreadable))
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("INSERT INTO listener_bytes SELECT * FROM listener_days")
+        # By name: columns added to a table over time come last in older databases.
+        con.execute("INSERT INTO listener_bytes BY NAME SELECT * FROM listener_days")
+        con.execute("INSERT INTO not_counted BY NAME SELECT * FROM not_counted_days")
+        con.execute("INSERT INTO page_visits BY NAME SELECT * FROM page_visit_days")
         if rejected:
             con.execute("INSERT INTO rejections SELECT unnest(?::DATE[]), unnest(?), "
                         "unnest(?::BIGINT[])", [[r[0] for r in rejected],

@@ -13,13 +13,17 @@ Detection is pure Python on the first lines of a file.  Reading is SQL: every fo
 turned into the same *normalised request* columns by :func:`normalised_sql`, so the
 counting rules (``podcast.stats.counting``) are written once, against those columns:
 
-``day_text, ip, ua, method, path, status, sent, complete``
+``day_text, ip, ua, method, path, status, sent, complete, via, via_ref``
 
 ``day_text`` is the UTC day as text in :data:`DAY_FORMATS` [fmt] (converted after
 grouping, which is far cheaper than parsing every line's time stamp); ``sent`` is the
 body bytes delivered (for CloudFront, whose ``sc-bytes`` includes headers, the smaller
 of ``sc-bytes`` and the logged byte range); ``path`` is raw (URL-encoded, may carry a
-query string).
+query string).  ``via`` is the share-link code (``podcast share``) of the request's own
+query string (S3: the request-URI; CloudFront: ``cs-uri-query``; combined: the request
+line), ``via_ref`` the one of its referer when that is an episode page opened through a
+share link (a player on the page whose audio request does not carry the code itself);
+both NULL when absent or not a valid code (:data:`VIA_PATTERN`).
 
 Why split S3 and combined lines on the double quote rather than on spaces: a user agent
 or a request line holds spaces, and DuckDB's quote handling lets a single stray quote
@@ -163,7 +167,28 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False,
 
 
 #: The normalised request columns, in order.
-COLUMNS = ("day_text", "ip", "ua", "method", "path", "status", "sent", "complete")
+COLUMNS = ("day_text", "ip", "ua", "method", "path", "status", "sent", "complete", "via",
+           "via_ref")
+
+#: A share-link code, as ``podcast share`` writes it (``podcast.share.VIA_CODE``).
+VIA_PATTERN = "[a-z0-9][a-z0-9-]{0,39}"
+
+
+def _via(text: str | None, referer: bool = False, encoded: bool = False) -> str:
+    """SQL: the ``via`` code of a query string or request line (``referer``: of an episode
+    page's URL; ``encoded``: URL-encoded as CloudFront writes referers, decoded twice);
+    NULL without one.  ``contains`` first: nearly no line has one, and it costs far less
+    than decoding or a regular expression."""
+    if text is None:
+        return "NULL::VARCHAR"
+    if referer:
+        pattern = (r"/episodes/[a-z0-9-]+\.html\?(?:[^#]*?&)?"
+                   f"via=({VIA_PATTERN})(?:[&#]|$)")
+    else:
+        pattern = f"(?:^|[?&])via=({VIA_PATTERN})(?:[&# ]|$)"
+    value = f"url_decode(url_decode({text}))" if encoded else text
+    return (f"CASE WHEN contains({text}, 'via') THEN "
+            f"nullif(regexp_extract({value}, {_sql_text(pattern)}, 1), '') END")
 
 
 def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
@@ -182,6 +207,8 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
             "status": "try_cast(c10 AS INTEGER)",
             "sent": _sent("c12"),
             "complete": "c17 IS NOT NULL",
+            "via": _via("c9"),
+            "via_ref": _via("c16", referer=True),
         }
     if sniffed.format == COMBINED and not robust:
         # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
@@ -195,6 +222,8 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
             "status": "try_cast(c6 AS INTEGER)",
             "sent": _sent("c7"),
             "complete": "c9 IS NOT NULL",
+            "via": _via("c5"),
+            "via_ref": _via("c8", referer=True),
         }
     if sniffed.format in (S3, COMBINED):
         # Split on '"': c0 is the unquoted head of the line, space-separated.
@@ -214,6 +243,9 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
             "status": "try_cast(split_part(c2, ' ', 2) AS INTEGER)",
             "sent": _sent(f"split_part(c2, ' ', {4 if s3 else 3})"),
             "complete": f"{_s3_like_complete('c0', last)} AND c5 IS NOT NULL",
+            # S3: c1 is the request-URI; combined: the request line.  c3: the referer.
+            "via": _via("c1"),
+            "via_ref": _via("c3", referer=True),
         }
     if sniffed.format == CLOUDFRONT:
         col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
@@ -232,6 +264,8 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
             "status": f"try_cast({col['sc-status']} AS INTEGER)",
             "sent": sent,
             "complete": f"{col['cs(User-Agent)']} IS NOT NULL",
+            "via": _via(col.get("cs-uri-query")),
+            "via_ref": _via(col.get("cs(Referer)"), referer=True, encoded=True),
         }
     raise ValueError(f"unknown log format {sniffed.format!r}")
 

@@ -9,11 +9,17 @@ day); this module only adds up the stored :class:`~podcast.model.Download` rows:
   (see :mod:`podcast.stats.store`), so a listener is only recognisable within one month:
   the months are shown side by side and never added up, since their sum would count
   every returning listener once per month;
-- per episode, ``day_1`` / ``day_7`` / ``day_30``: downloads in the episode's first 1, 7
-  and 30 UTC days, the publication day being day 1.  This is the industry's standard way
-  to compare episodes of different ages.  It ignores ``since`` (an episode's first week is
-  its first week whatever the report period) and is ``null`` while the window is still
-  open on the report's last day, so a young episode is never compared on partial numbers;
+- per episode, ``day_1`` / ``day_3`` / ``day_7`` / ``day_30``: downloads in the episode's
+  first 1, 3, 7 and 30 UTC days, the publication day being day 1.  This is the industry's
+  standard way to compare episodes of different ages.  It ignores ``since`` (an episode's
+  first week is its first week whatever the report period) and is ``null`` while the
+  window is still open on the report's last day, so a young episode is never compared on
+  partial numbers;
+- **pacing**: each episode's cumulative downloads on each day since its release (day 1 =
+  publication day, up to :data:`PACING_DAYS`), the show's *median episode* (on each day,
+  the median of the episodes old enough to have that day; drawn only where at least two
+  are) and, per episode, how it compares with that median at its own age
+  (``vs_median``: percent above or below);
 - ``all_time``: every download of the episode up to ``until``.
 
 ``--by`` adds ``rows`` keyed by the dimension (``--by day`` rows count the listeners of
@@ -31,15 +37,17 @@ import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import TYPE_CHECKING
 
 from podcast.config import load_episodes
 from podcast.errors import PodcastError
 from podcast.files import atomic_write
 from podcast.model import Download, Episode, Show
+from podcast.stats.agents import friendly_name
 
 # ``from podcast.stats import targets`` could give the package's forwarding function rather
 # than the module, so import the names from the module itself.
@@ -70,8 +78,22 @@ REASON_LABELS = {
     "malformed": "unreadable log lines",
     "unknown_object": "not an episode file",
 }
-DIMENSIONS = ("episode", "day", "app", "guest", "country", "source")
-FIRST_DAYS = (1, 7, 30)
+#: Where what was not counted is shown, in this order: the rejection reasons, with the
+#: 2-byte range probes apart from "too little audio".
+NOT_COUNTED_ORDER = ("bots", "probes", "below_threshold", "not_get", "bad_status",
+                     "unknown_object", "malformed")
+NOT_COUNTED_LABELS = REASON_LABELS | {
+    "probes": "2-byte range probes (an app checking the file, no audio)",
+}
+#: Reasons whose lines belong to an episode's requester: also given in requester-days.
+PER_DAY_REASONS = ("bots", "probes", "below_threshold")
+DIMENSIONS = ("episode", "day", "app", "guest", "country", "source", "device", "bot",
+              "via")
+FIRST_DAYS = (1, 3, 7, 30)
+#: The pacing chart and comparison cover an episode's first days since release.
+PACING_DAYS = 30
+#: A median of fewer episodes than this is no "typical episode" to compare with.
+MEDIAN_MIN_EPISODES = 2
 NO_GUEST = "(no guest)"
 UNKNOWN_COUNTRY = "unknown"
 HTML_TEMPLATE = "stats_report.html.j2"
@@ -89,6 +111,18 @@ class EpisodeStats:
     listeners_by_month: dict[str, int]  # {"2026-11": n}: distinct within each UTC month
     first_days: dict[int, int | None]  # {1: n, 7: n, 30: None}; None = window still open
     all_time: int
+    pacing: tuple[int, ...] = ()  # cumulative downloads on day 1, 2, ... since release
+    pace: Pace | None = None  # compared with the median episode at the same age
+
+
+@dataclass(frozen=True)
+class Pace:
+    """An episode against the show's median episode at the same age (days since release)."""
+
+    age: int  # the day compared: the episode's age, at most PACING_DAYS
+    downloads: int  # the episode's cumulative downloads on that day
+    median: float | None  # the median episode's; None when too few episodes are that old
+    vs_median: float | None  # percent above (+) or below (-) the median; None if no median
 
 
 @dataclass(frozen=True)
@@ -105,6 +139,10 @@ class Report:
     by: str | None = None
     rows: tuple[dict, ...] = ()
     daily: tuple[tuple[date, int], ...] = field(default=())  # every day of the period
+    not_counted: tuple[dict, ...] = ()  # see not_counted_rows
+    bots: tuple[dict, ...] = ()  # see bot_rows
+    via: tuple[dict, ...] = ()  # see via_rows
+    median_pacing: tuple[float | None, ...] = ()  # the median episode, day 1, 2, ...
 
 
 # --- pure computations ----------------------------------------------------------------
@@ -170,6 +208,42 @@ def first_days(downloads: Iterable[Download], published: date | None,
     return counts
 
 
+def pacing_curve(days: Iterable[date], published: date, as_of: date,
+                 horizon: int = PACING_DAYS) -> list[int]:
+    """Cumulative downloads on each day since release: element ``n - 1`` counts the
+    downloads of days 1 to ``n`` (publication day = day 1), for the days that have ended
+    by ``as_of`` (its own day included, as in :func:`first_days`), at most ``horizon``."""
+    age = min((as_of - published).days + 1, horizon)
+    per_day = Counter((day - published).days + 1 for day in days if day >= published)
+    curve, running = [], 0
+    for n in range(1, age + 1):
+        running += per_day.get(n, 0)
+        curve.append(running)
+    return curve
+
+
+def median_curve(curves: Iterable[Sequence[int]]) -> list[float | None]:
+    """The show's median episode: on each day since release, the median of the curves
+    that reach that day; None where fewer than :data:`MEDIAN_MIN_EPISODES` do."""
+    curves = list(curves)
+    length = max((len(c) for c in curves), default=0)
+    result: list[float | None] = []
+    for i in range(length):
+        values = [c[i] for c in curves if len(c) > i]
+        result.append(float(median(values)) if len(values) >= MEDIAN_MIN_EPISODES else None)
+    return result
+
+
+def pace(curve: Sequence[int], median_line: Sequence[float | None]) -> Pace | None:
+    """The episode on its last day in ``curve`` against the median on that same day."""
+    if not curve:
+        return None
+    age, value = len(curve), curve[-1]
+    middle = median_line[age - 1] if len(median_line) >= age else None
+    vs = round(100 * (value - middle) / middle, 1) if middle else None
+    return Pace(age=age, downloads=value, median=middle, vs_median=vs)
+
+
 def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode],
                   since: date | None, until: date | None, as_of: date) -> list[EpisodeStats]:
     """Per-episode numbers, newest episode first.
@@ -193,6 +267,8 @@ def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode]
         everything = by_slug.get(slug, [])
         period = in_period(everything, since, until)
         published = publication_day(episode) if episode else None
+        curve = (pacing_curve([d.day for d in everything], published, as_of)
+                 if published else [])
         result.append(EpisodeStats(
             slug=slug,
             guid=episode.guid if episode else None,
@@ -202,7 +278,10 @@ def episode_stats(all_downloads: Sequence[Download], episodes: Sequence[Episode]
             listeners_by_month=listeners_by_month(period, months),
             first_days=first_days(everything, published, as_of),
             all_time=len(everything),
+            pacing=tuple(curve),
         ))
+    middle = median_curve(s.pacing for s in result)
+    result = [replace(s, pace=pace(s.pacing, middle)) for s in result]
     # Newest first: that is the episode marketing asks about; unknown slugs go last.
     result.sort(key=lambda s: (s.published is not None, s.published or date.min, s.slug),
                 reverse=True)
@@ -274,35 +353,123 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
         return [{"guest": key, "episodes": len(episode_count[key]), "downloads": n,
                  "listeners_by_month": people, "share": share}
                 for key, n, people, share in _counted(groups, total, months)]
+    if dimension in ("bot", "via"):  # not rows of downloads: bot_rows, via_rows
+        raise ValueError(f"rows_by cannot group downloads by {dimension!r}")
     for d in downloads:
         key = {"app": d.app, "country": d.country or UNKNOWN_COUNTRY,
-               "source": d.source}[dimension]
+               "source": d.source, "device": d.device}[dimension]
         groups[key or "unknown"].append(d)
     return [{dimension: key, "downloads": n, "listeners_by_month": people, "share": share}
             for key, n, people, share in _counted(groups, total, months)]
 
 
+def bot_rows(bot_names: Sequence[tuple[str, int, int, int]]) -> list[dict]:
+    """``--by bot``: each bot by name, its requests of episodes, its bot-days (one per
+    episode, bot address and agent, and UTC day: the same unit as a download) and how
+    many episodes it fetched; ``share`` is of all bot requests."""
+    total = sum(row[1] for row in bot_names)
+    return [{"bot": name, "requests": requests, "bot_days": days, "episodes": episodes,
+             "share": round(100 * requests / total, 1) if total else 0.0}
+            for name, requests, days, episodes in bot_names]
+
+
+def via_rows(all_downloads: Sequence[Download], visits: dict[str, dict],
+             since: date | None, until: date | None) -> list[dict]:
+    """``--by via``: what each share link (``podcast share``) brought in the period.
+
+    Per code: ``page_visits`` (visitors of the episode page opened through the link, one
+    per page, visitor and UTC day), ``downloads`` (downloads whose audio request carried
+    the code, or came from the page opened through it) and ``new_listeners`` (listeners
+    not seen before in that UTC month: their first download of the month came through
+    the link, on its first day).  ``all_downloads`` holds everything up to ``until``, so
+    a listener seen earlier in the month is never new.  ``visits`` is
+    :func:`podcast.stats.store.page_visits`.
+    """
+    first: dict[tuple[str, str], date] = {}
+    for d in all_downloads:
+        key = (month_of(d.day), d.listener)
+        first[key] = min(first.get(key, d.day), d.day)
+    downloads: dict[str, int] = defaultdict(int)
+    episodes: dict[str, set[str]] = defaultdict(set)
+    new: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for d in in_period(all_downloads, since, until):
+        if d.via is None:
+            continue
+        downloads[d.via] += 1
+        episodes[d.via].add(d.slug)
+        key = (month_of(d.day), d.listener)
+        if first[key] == d.day:
+            new[d.via].add(key)
+    codes = set(downloads) | set(visits)
+    rows = [{"via": code, "page_visits": visits.get(code, {}).get("visits", 0),
+             "downloads": downloads.get(code, 0), "new_listeners": len(new.get(code, ())),
+             "episodes": len(episodes.get(code, set())
+                             | visits.get(code, {}).get("episodes", set()))}
+            for code in codes]
+    rows.sort(key=lambda r: (-r["new_listeners"], -r["downloads"], -r["page_visits"],
+                             r["via"]))
+    return rows
+
+
+def not_counted_rows(rejected: dict[str, int], extra: dict | None) -> list[dict]:
+    """What was not counted, in lines and, for an episode's requesters, requester-days.
+
+    ``extra`` is :func:`podcast.stats.store.not_counted`.  The 2-byte probes, counted
+    with "too little audio" in ``rejected``, get their own row: an app checking a file is
+    no listener who gave up.  ``listener_days`` is None where lines have no requester
+    (unreadable lines, other files, HEAD and failed requests).
+    """
+    known = extra is not None
+    extra = extra or {}
+    probe_lines, probe_days = extra.get("probes", (0, None))
+    lines = {reason: int(rejected.get(reason, 0)) for reason in REJECT_REASONS}
+    lines["probes"] = probe_lines
+    lines["below_threshold"] = max(lines["below_threshold"] - probe_lines, 0)
+    days = {"bots": extra.get("bots", (0, None))[1], "probes": probe_days,
+            "below_threshold": extra.get("below_threshold", (0, None))[1]} if known else {}
+    return [{"reason": reason, "label": NOT_COUNTED_LABELS[reason], "lines": lines[reason],
+             "listener_days": days.get(reason)} for reason in NOT_COUNTED_ORDER]
+
+
+def _rows(by: str, period: Sequence[Download], episodes: Sequence[Episode],
+          since: date | None, until: date | None, not_counted: dict | None) -> list[dict]:
+    if by == "bot":
+        return bot_rows((not_counted or {}).get("bot_names", []))
+    return rows_by(by, period, episodes, since, until)
+
+
 def build_report(all_downloads: Sequence[Download], episodes: Sequence[Episode],
                  rejected: dict[str, int], *, show_title: str = "", by: str | None = None,
                  since: date | None = None, until: date | None = None,
-                 as_of: date) -> Report:
+                 as_of: date, not_counted: dict | None = None,
+                 visits: dict[str, dict] | None = None) -> Report:
     """The whole report from stored downloads (everything up to ``until``).
 
     ``as_of`` is the last day the numbers can speak for: ``until`` when given, else today.
+    ``not_counted``: :func:`podcast.stats.store.not_counted` for the period (requester-
+    days and bot names; without it, what was not counted is given in lines only).
+    ``visits``: :func:`podcast.stats.store.page_visits` for the period (share links).
     """
     period = in_period(all_downloads, since, until)
     days = sorted({d.day for d in period})
+    stats = episode_stats(all_downloads, episodes, since, until, as_of)
+    shared = via_rows(all_downloads, visits or {}, since, until)
     return Report(
         show_title=show_title,
         since=since or (days[0] if days else None),
         until=until or (days[-1] if days else None),
         downloads=len(period),
         listeners_by_month=listeners_by_month(period, _months(period, since, until)),
-        episodes=tuple(episode_stats(all_downloads, episodes, since, until, as_of)),
+        episodes=tuple(stats),
         rejected={reason: int(rejected.get(reason, 0)) for reason in REJECT_REASONS},
         by=by,
-        rows=tuple(rows_by(by, period, episodes, since, until)) if by else (),
+        rows=tuple(shared if by == "via" else
+                   _rows(by, period, episodes, since, until, not_counted)) if by else (),
+        via=tuple(shared),
+        not_counted=tuple(not_counted_rows(rejected, not_counted)),
+        bots=tuple(bot_rows((not_counted or {}).get("bot_names", []))),
         daily=tuple(daily_counts(period, since, until)),
+        median_pacing=tuple(median_curve(e.pacing for e in stats)),
     )
 
 
@@ -320,7 +487,30 @@ def episode_dict(stats: EpisodeStats) -> dict:
         "listeners_by_month": dict(stats.listeners_by_month),
         **{f"day_{n}": stats.first_days[n] for n in FIRST_DAYS},
         "all_time": stats.all_time,
+        **pace_dict(stats.pace),
     }
+
+
+def pace_dict(p: Pace | None) -> dict:
+    """The comparison with the median episode as flat JSON-ready fields."""
+    return {"age_days": p.age if p else None,
+            "median_at_age": p.median if p else None,
+            "vs_median_percent": p.vs_median if p else None}
+
+
+def vs_median_text(p: Pace | None) -> str:
+    """``+25% (day 7)``; ``—`` when there is no median to compare with."""
+    if p is None or p.vs_median is None:
+        return "—"
+    return f"{p.vs_median:+.0f}% (day {p.age})"
+
+
+def pacing_dict(report: Report) -> dict:
+    """The pacing curves: cumulative downloads on day 1, 2, ... since each release, and
+    the median episode's (null where fewer than two episodes are that old)."""
+    return {"days": PACING_DAYS,
+            "median": list(report.median_pacing),
+            "episodes": {e.slug: list(e.pacing) for e in report.episodes if e.pacing}}
 
 
 def to_json(report: Report) -> str:
@@ -338,7 +528,9 @@ def to_json(report: Report) -> str:
         "total": {"downloads": report.downloads,
                   "listeners_by_month": dict(report.listeners_by_month)},
         "episodes": [episode_dict(e) for e in report.episodes],
+        "pacing": pacing_dict(report),
         "rejected": dict(report.rejected),
+        "not_counted": list(report.not_counted),
     }
     if report.by:
         data["by"] = report.by
@@ -378,6 +570,11 @@ def _empty_row(report: Report) -> dict:
                                           dict.fromkeys(FIRST_DAYS), 0))
     if report.by == "day":
         return {"day": "", "downloads": 0, "listeners": 0}
+    if report.by == "bot":
+        return {"bot": "", "requests": 0, "bot_days": 0, "episodes": 0, "share": 0.0}
+    if report.by == "via":
+        return {"via": "", "page_visits": 0, "downloads": 0, "new_listeners": 0,
+                "episodes": 0}
     episodes = {"episodes": 0} if report.by == "guest" else {}
     return {report.by: "", **episodes, "downloads": 0, "listeners_by_month": months,
             "share": 0.0}
@@ -417,6 +614,11 @@ def _period(report: Report) -> str:
     return f"{report.since.isoformat()} to {report.until.isoformat()}"
 
 
+#: Said under the share-link rows.
+VIA_NOTE = ("Page visits: visitors of the episode page opened through the link (one per "
+            "page, visitor and UTC day). Downloads: started from that page. New listeners: "
+            "not seen before in that UTC month, their first download of the month came "
+            "through the link.")
 #: Said wherever listener numbers are shown: what one counts, and why months stay apart.
 LISTENERS_NOTE = ("Listeners: distinct listeners within one UTC calendar month. Listener "
                   "IDs change every month, so months are never added up.")
@@ -481,30 +683,58 @@ def to_table(report: Report) -> str:
     ]
     if report.by:
         if report.rows:
-            lines += _rows_table([flat(r) for r in report.rows])
-            if report.by != "day":
+            lines += _rows_table([flat(_named(r)) for r in report.rows])
+            if report.by == "bot":
+                lines.append("Bot-days: one per episode, bot (address and agent) and UTC "
+                             "day, the unit of a download. Bots are never counted.")
+            elif report.by == "via":
+                lines.append(VIA_NOTE)
+            elif report.by != "day":
                 lines.append("YYYY-MM columns: listeners in that month.")
         else:
-            lines.append(f"No downloads by {report.by} in this period.")
+            what = {"bot": "requests from bots",
+                    "via": "share links used (podcast share)"}.get(
+                report.by, f"downloads by {report.by}")
+            lines.append(f"No {what} in this period.")
     elif report.episodes:
-        header = ["Episode", "Published", "Downloads", *report.listeners_by_month, "Day 1",
-                  "Day 7", "Day 30", "All time"]
+        header = ["Episode", "Published", "Downloads", *report.listeners_by_month,
+                  *(f"Day {n}" for n in FIRST_DAYS), "All time", "Vs median"]
         rows = [[_clip(e.title), e.published.isoformat() if e.published else "—",
                  _n(e.downloads), *(_n(n) for n in e.listeners_by_month.values()),
-                 *(_n(e.first_days[n]) for n in FIRST_DAYS), _n(e.all_time)]
+                 *(_n(e.first_days[n]) for n in FIRST_DAYS), _n(e.all_time),
+                 vs_median_text(e.pace)]
                 for e in report.episodes]
         lines += align([header, *rows], set(range(2, len(header))))
-        lines.append("Day 1/7/30: downloads in the episode's first days (— = not over yet).")
+        lines.append("Day 1/3/7/30: downloads in the episode's first days (— = not over "
+                     "yet).")
+        lines.append("Vs median: cumulative downloads against the show's median episode "
+                     "at the same age (day N since release).")
         if report.listeners_by_month:
             lines.append("YYYY-MM columns: listeners in that month.")
     else:
         lines.append("No episodes yet.")
     lines.append(LISTENERS_NOTE)
-    lines += ["", "Requests not counted:" if any(report.rejected.values())
-              else "Requests not counted: none."]
-    lines += [f"  {n:>9,}  {REASON_LABELS[reason]}"
-              for reason, n in report.rejected.items() if n]
+    lines.append("")
+    lines += not_counted_table(report.not_counted)
     return "\n".join(lines)
+
+
+def _named(row: dict) -> dict:
+    """An app row as people read it: the list's name replaced by its friendly name."""
+    return row | {"app": friendly_name(row["app"])} if "app" in row else row
+
+
+def not_counted_table(rows: Sequence[dict]) -> list[str]:
+    """The not-counted rows that have lines, in lines and listener-days."""
+    shown = [row for row in rows if row["lines"] or row["listener_days"]]
+    if not shown:
+        return ["Requests not counted: none."]
+    table = [["Requests not counted", "Lines", "Listener-days"]]
+    table += [[f"  {row['label']}", _n(row["lines"]), _n(row["listener_days"])]
+              for row in shown]
+    return [*align(table, {1, 2}),
+            "Listener-days: one per episode, requester (address and agent) and UTC day, "
+            "as a download; — where lines have no listener."]
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -557,6 +787,20 @@ def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
     return panels
 
 
+def _pace_title(p: Pace | None) -> str:
+    if p is None or p.median is None:
+        return ""
+    return f"day {p.age}: {p.downloads:,} downloads, median episode {p.median:,.1f}"
+
+
+def pacing_figure(report: Report):
+    """The pacing overlay of the report's episodes, oldest first (as they came out)."""
+    from podcast.stats import charts
+
+    curves = [(_clip(e.title, 40), e.pacing) for e in reversed(report.episodes) if e.pacing]
+    return charts.pacing_figure(curves, report.median_pacing)
+
+
 def html_report(report: Report, all_downloads: Sequence[Download], show_targets: Sequence,
                 episodes: Sequence[Episode], as_of: date) -> str:
     """The self-contained HTML page: totals, episodes, every breakdown, targets, charts.
@@ -569,25 +813,31 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
     from podcast.stats import charts
 
     period = in_period(all_downloads, report.since, report.until)
-    breakdowns = {dim: rows_by(dim, period, episodes, report.since, report.until)
-                  for dim in ("app", "guest", "country", "day")}
+    breakdowns = {dim: [_named(row) for row in
+                        rows_by(dim, period, episodes, report.since, report.until)]
+                  for dim in ("app", "device", "guest", "country", "day")}
     progress = all_progress(show_targets, all_downloads, as_of)
     panels = progress_panels(all_downloads, show_targets, as_of)
     environment = template_environment()
     return environment.get_template(HTML_TEMPLATE).render(
         report=report,
-        episodes=[episode_dict(e) for e in report.episodes],
+        episodes=[episode_dict(e) | {"vs_median_text": vs_median_text(e.pace),
+                                     "pace_title": _pace_title(e.pace)}
+                  for e in report.episodes],
         first_days=FIRST_DAYS,
         reason_labels=REASON_LABELS,
         breakdowns=breakdowns,
         targets=[progress_dict(p) for p in progress],
         progress_chart=_data_uri(charts.save(charts.progress_figure(panels), "svg")),
         daily_chart=_data_uri(charts.save(charts.daily_figure(report.daily, title=""), "svg")),
+        pacing_chart=_data_uri(charts.save(pacing_figure(report), "svg")),
+        pacing_days=PACING_DAYS,
         as_of=as_of.isoformat(),
         period=_period(report),
         listener_months=[(month, month_span(month, report.since, report.until))
                          for month in report.listeners_by_month],
         listeners_note=LISTENERS_NOTE,
+        via_note=VIA_NOTE,
     )
 
 
@@ -625,7 +875,7 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
            chart: Path | None = None, html: Path | None = None) -> str:
     """``podcast stats report``: the report text, and the chart / HTML files if asked."""
     # Imported here so the pure functions above work without the database layer.
-    from podcast.stats.store import load_downloads, rejected_counts
+    from podcast.stats.store import load_downloads, not_counted, page_visits, rejected_counts
 
     if since and until and since > until:
         raise PodcastError(f"--since {since} is after --until {until}", field="--since",
@@ -644,7 +894,9 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
     all_downloads = load_downloads(show, None, until)
     rejected = rejected_counts(show, since, until)
     result = build_report(all_downloads, episodes, rejected, show_title=show.title, by=by,
-                          since=since, until=until, as_of=as_of)
+                          since=since, until=until, as_of=as_of,
+                          not_counted=not_counted(show, since, until),
+                          visits=page_visits(show, since, until))
 
     if chart is not None:
         from podcast.stats import charts

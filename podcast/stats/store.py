@@ -15,6 +15,14 @@ What is stored (never a raw IP, never a user agent):
                       day merges with what is already there and may push a listener-day
                       over the threshold;
 * ``rejections``      lines rejected at ingest, per day and reason;
+* ``not_counted``     per (UTC day, media key, requester hash) that made no download: a
+                      bot's requests of episodes (``bots``, with the bot's name) and a
+                      listener's 2-byte range probes (``probes``), in lines, so the report
+                      gives these as requester-days too, and names the bots;
+* ``page_visits``     per (UTC day, episode page, share-link code, visitor hash): the
+                      episode pages opened through a ``podcast share`` link; and
+                      ``listener_bytes.via``, the code a listener-day's audio requests
+                      carried (or their referer, the episode page opened through one);
 * ``key_checks``      per month, a one-way check value of that month's listener-hash key
                       (HMAC of a constant), so a lost or changed key is refused instead of
                       silently starting new hashes (which would count listeners twice);
@@ -64,6 +72,15 @@ _KEY_CHECKS = ("CREATE TABLE IF NOT EXISTS key_checks "
 #: Added after version 2 shipped (an older reader ignores it): the content length the
 #: digest covers; rows from before it covered the whole file (``size``).
 _FILES_LENGTH = "ALTER TABLE files ADD COLUMN IF NOT EXISTS length BIGINT"
+#: Added after version 2 shipped (an older reader ignores it): created where missing.
+_NOT_COUNTED = ("CREATE TABLE IF NOT EXISTS not_counted (day DATE, key VARCHAR, "
+                "requester UHUGEINT, key_period VARCHAR, reason VARCHAR, name VARCHAR, "
+                "lines BIGINT)")
+#: Added after version 2 shipped: the share-link code a listener-day came through, and
+#: the episode pages opened through share links (``podcast share``).
+_VIA_COLUMN = "ALTER TABLE listener_bytes ADD COLUMN IF NOT EXISTS via VARCHAR"
+_PAGE_VISITS = ("CREATE TABLE IF NOT EXISTS page_visits (day DATE, slug VARCHAR, "
+                "via VARCHAR, visitor UHUGEINT, key_period VARCHAR, lines BIGINT)")
 _SCHEMA = f"""
 CREATE TABLE schema (version INTEGER);
 INSERT INTO schema VALUES ({SCHEMA_VERSION});
@@ -76,6 +93,9 @@ CREATE TABLE listener_bytes (
     device VARCHAR, country VARCHAR, source VARCHAR, bytes BIGINT, lines BIGINT);
 CREATE TABLE rejections (day DATE, reason VARCHAR, lines BIGINT);
 {_KEY_CHECKS};
+{_NOT_COUNTED};
+{_PAGE_VISITS};
+{_VIA_COLUMN};
 """
 
 
@@ -116,6 +136,11 @@ def connect(show: Show, *, read_only: bool = False):
                                           "listener-hash keys in ip-key stay valid)")
     if not read_only and "key_checks" not in tables:
         con.execute(_KEY_CHECKS)  # a version 2 database from before the key checks
+    if not read_only and "not_counted" not in tables:
+        con.execute(_NOT_COUNTED)  # from before the not-counted requester-days
+    if not read_only and "page_visits" not in tables:
+        con.execute(_PAGE_VISITS)  # from before share links
+        con.execute(_VIA_COLUMN)
     return con
 
 
@@ -164,7 +189,7 @@ LISTENER_DAYS_SQL = """
 WITH days AS (
     SELECT day, key, listener, min(app) AS app, min(device) AS device,
            min(country) AS country, arg_max(source, bytes) AS source,
-           sum(bytes) AS bytes, sum(lines) AS lines
+           sum(bytes) AS bytes, sum(lines) AS lines, min(via) AS via
     FROM listener_bytes WHERE {where}
     GROUP BY day, key, listener)
 SELECT days.*, media.slug, media.threshold
@@ -184,14 +209,34 @@ def load_downloads(show: Show, since: date | None, until: date | None) -> list[D
     try:
         rows = con.execute(f"""
             SELECT day, slug, listener, min(app), min(device), min(country),
-                   arg_max(source, bytes), max(bytes)
+                   arg_max(source, bytes), max(bytes), min(via)
             FROM ({LISTENER_DAYS_SQL.format(where=where)}) WHERE bytes >= threshold
             GROUP BY day, slug, listener ORDER BY day, slug, listener""", params).fetchall()
     finally:
         con.close()
     return [Download(day=day, slug=slug, listener=f"{listener:032x}", app=app, device=device,
-                     country=country, source=source, bytes=int(nbytes))
-            for day, slug, listener, app, device, country, source, nbytes in rows]
+                     country=country, source=source, bytes=int(nbytes), via=via)
+            for day, slug, listener, app, device, country, source, nbytes, via in rows]
+
+
+def page_visits(show: Show, since: date | None, until: date | None) -> dict[str, dict]:
+    """Per share-link code, the episode pages opened through it between ``since`` and
+    ``until``: ``{code: {"visits": n, "episodes": {slug, …}}}``, a visit being one
+    visitor (address and agent) on one page and UTC day (reloads add nothing)."""
+    where, params = _period(since, until)
+    con = connect(show)
+    try:
+        rows = con.execute(f"""
+            SELECT via, slug, count(DISTINCT (day, visitor)) FROM page_visits
+            WHERE {where} GROUP BY via, slug""", params).fetchall()
+    finally:
+        con.close()
+    result: dict[str, dict] = {}
+    for code, slug, visits in rows:
+        entry = result.setdefault(code, {"visits": 0, "episodes": set()})
+        entry["visits"] += int(visits)
+        entry["episodes"].add(slug)
+    return result
 
 
 def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[str, int]:
@@ -217,6 +262,50 @@ def rejected_counts(show: Show, since: date | None, until: date | None) -> dict[
     finally:
         con.close()
     return counts
+
+
+def not_counted(show: Show, since: date | None, until: date | None) -> dict:
+    """What did not make a download, in requester-days, between ``since`` and ``until``.
+
+    ``{"probes": (lines, listener_days), "below_threshold": (lines, listener_days),
+    "bots": (lines, bot_days), "bot_names": [(name, requests, bot_days, episodes)…]}``.
+    A requester-day is one (UTC day, episode, requester).  Probe listener-days are those
+    that probed and got no audio at all that day; ``below_threshold`` listener-days got
+    some audio, but too little; its lines are those audio lines (the probes apart).
+    """
+    where, params = _period(since, until)
+    con = connect(show)
+    try:
+        probes = con.execute(f"""
+            WITH probed AS (SELECT day, slug, requester AS listener, sum(lines) AS lines
+                            FROM not_counted JOIN media USING (key)
+                            WHERE reason = 'probes' AND {where} GROUP BY ALL),
+                 heard AS (SELECT DISTINCT day, slug, listener
+                           FROM listener_bytes JOIN media USING (key) WHERE {where})
+            SELECT coalesce(sum(lines), 0), count(*) FILTER (WHERE heard.slug IS NULL)
+            FROM probed LEFT JOIN heard USING (day, slug, listener)""",
+                             params + params).fetchone()
+        below = con.execute(f"""
+            SELECT coalesce(sum(lines), 0), count(*)
+            FROM (SELECT sum(lines) AS lines FROM ({LISTENER_DAYS_SQL.format(where=where)})
+                  GROUP BY day, slug, listener HAVING bool_and(bytes < threshold))""",
+                            params).fetchone()
+        bots = con.execute(f"""
+            SELECT name, sum(lines), count(DISTINCT (day, slug, requester)),
+                   count(DISTINCT slug)
+            FROM not_counted JOIN media USING (key)
+            WHERE reason = 'bots' AND {where} GROUP BY name""", params).fetchall()
+        (bot_days,) = con.execute(f"""
+            SELECT count(DISTINCT (day, slug, requester)) FROM not_counted JOIN media
+            USING (key) WHERE reason = 'bots' AND {where}""", params).fetchone()
+    finally:
+        con.close()
+    names = sorted(((name, int(n), int(days), int(eps)) for name, n, days, eps in bots),
+                   key=lambda row: (-row[1], row[0]))
+    return {"probes": (int(probes[0]), int(probes[1])),
+            "below_threshold": (int(below[0]), int(below[1])),
+            "bots": (sum(row[1] for row in names), int(bot_days)),
+            "bot_names": names}
 
 
 def ingested_prefixes(con) -> dict[int, set[str]]:

@@ -1,0 +1,109 @@
+/* The pages' only script (inlined by podcast.site; no framework, no external URL).
+   - Chapters and transcript lines seek the player; the current one is highlighted as it plays.
+   - A share code (?via=CODE) on the episode page rides along on the audio request only:
+     nothing is stored in the browser, no cookie.
+   - The feed URL can be copied with one button.
+   Without JavaScript the pages still work: the player plays, the lists are readable. */
+(function () {
+  "use strict";
+
+  // The share codes `podcast share` makes; anything else is ignored.
+  var VIA = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+  function withVia(url, via) {
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + "via=" + via;
+  }
+
+  function shareCode() {
+    var via = new URLSearchParams(window.location.search).get("via");
+    return via !== null && VIA.test(via) ? via : null;
+  }
+
+  // The episode page's player starts with preload="none", so no request leaves before the
+  // share code is on its URL; then it loads the metadata (the duration) as usual.
+  function preparePlayer(audio) {
+    var via = shareCode();
+    audio.preload = "metadata";
+    if (via) {
+      audio.src = withVia(audio.getAttribute("src"), via);  // setting src starts the load
+      document.querySelectorAll("a[data-media]").forEach(function (link) {
+        link.href = withVia(link.getAttribute("href"), via);
+      });
+    } else {
+      audio.load();
+    }
+  }
+
+  function start(item) {
+    return parseFloat(item.getAttribute("data-start"));
+  }
+
+  // Each list (chapters, transcript) highlights the last item that has started.
+  function follow(audio, lists) {
+    var now = audio.currentTime;
+    lists.forEach(function (list) {
+      var current = null;
+      list.querySelectorAll("[data-start]").forEach(function (item) {
+        if (start(item) <= now + 0.05 && (!current || start(item) >= start(current))) {
+          current = item;
+        }
+      });
+      list.querySelectorAll("[aria-current]").forEach(function (item) {
+        if (item !== current) item.removeAttribute("aria-current");
+      });
+      if (current && !current.hasAttribute("aria-current")) {
+        current.setAttribute("aria-current", "true");
+        if (!audio.paused) keepInView(list, current);
+      }
+    });
+  }
+
+  // Scroll a scrollable list (the transcript box), never the page the listener is reading.
+  function keepInView(list, item) {
+    if (list.scrollHeight <= list.clientHeight) return;
+    var top = item.offsetTop - list.offsetTop;
+    if (top < list.scrollTop || top + item.offsetHeight > list.scrollTop + list.clientHeight) {
+      list.scrollTop = Math.max(0, top - list.clientHeight / 3);
+    }
+  }
+
+  function seek(audio, seconds) {
+    audio.currentTime = seconds;
+    // A refused play (e.g. the browser's autoplay policy) leaves the player paused at the
+    // right place, which is all a click promised; there is nothing to report.
+    var playing = audio.play();
+    if (playing && playing.catch) playing.catch(function () {});
+  }
+
+  function copyField(button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector("[role=status]");
+    var done = function () { status.textContent = status.getAttribute("data-done"); };
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () {});
+    } else if (document.execCommand("copy")) {  // plain http: the older API still works
+      done();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var audio = document.querySelector("audio[data-player]");
+    var lists = Array.prototype.slice.call(document.querySelectorAll("[data-follow]"));
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { copyField(button); });
+    });
+    if (!audio) return;
+    preparePlayer(audio);
+    document.querySelectorAll("button[data-seek]").forEach(function (button) {
+      button.disabled = false;
+      button.addEventListener("click", function () {
+        seek(audio, start(button.closest("[data-start]")));
+      });
+    });
+    ["timeupdate", "seeked", "play"].forEach(function (name) {
+      audio.addEventListener(name, function () { follow(audio, lists); });
+    });
+  });
+})();

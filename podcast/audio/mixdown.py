@@ -1,0 +1,369 @@
+"""The master of a multitrack episode: one recording per speaker (and music beds), mixed.
+
+The steps of :func:`podcast.audio.master`, with a mix in the middle:
+
+1. **Analysis**, per track (:mod:`.analysis`): decoded, cleaned (speakers: high-pass, hum),
+   its block loudness logged; intro and outro as for one recording.
+2. **Alignment** (:mod:`.alignment`): each track's offset against the first host's is
+   estimated from the bleed and reported; applied only when asked (``--align``).
+3. **Decisions** (:mod:`.multitrack`): own speech against each track's floor and the other
+   tracks' bleed, per-track levelling to one common level, gates, music ducking, and the
+   mix's predicted loudness, from which one offset hits the target.
+4. **Calibration, pass 2** (:mod:`.mixing`): the mix through the limiter heard to correct
+   the loudness it shaves; then decode, clean, multiply each track by its envelope, pan,
+   sum, cut long pauses, limit, encode and measure, streaming, as for one recording.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import binaries
+from ..errors import AudioError, ConfigError
+from ..loudness import declared_duration, gated_loudness, probe
+from ..model import Episode, Show, Track
+from . import (
+    PEAK_MARGIN,
+    MasterFigures,
+    MasterResult,
+    _check_output,
+    _cleanup,
+    _Progress,
+    _scratch,
+    _write_result,
+    chapter_problems,
+    sound_problem,
+)
+from .alignment import MAX_CHANGE, Estimate, estimate_offsets
+from .analysis import Analysis, analyse, channel_layout
+from .cleanup import denoise_filter
+from .encoding import (
+    CALIBRATION_WINDOW,
+    calibration_windows,
+    codec_gain,
+    limiter_correction,
+    mp3_duration,
+    run_encode,
+    sink_commands,
+    window_mask,
+)
+from .levelling import BLOCK
+from .mixing import Bookend, MixTrack, calibrate_mix, process_command
+from .multitrack import (
+    TrackCurve,
+    common_level,
+    mix_loudness,
+    own_speech,
+    place,
+    raw_mix_loudness,
+    track_curves,
+)
+from .timeline import Timeline, pause_cuts
+
+#: The limiter calibration of a long mix hears at most this many windows (each one an
+#: input per track).
+MIX_CALIBRATION_WINDOWS = 10
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a track plays: its configured offset, the estimate, the one applied, why."""
+
+    configured: float
+    estimated: float | None
+    applied: float
+    note: str
+
+    def figures(self) -> dict:
+        return {"configured_offset": self.configured,
+                "estimated_offset": None if self.estimated is None
+                else round(self.estimated, 4),
+                "alignment": self.note}
+
+
+def reference_index(tracks: tuple[Track, ...]) -> int:
+    """The track the others are aligned against: the first host's (else first speaker's)."""
+    return next((index for index, track in enumerate(tracks) if track.role == "host"),
+                next(index for index, track in enumerate(tracks) if track.is_speech))
+
+
+def placements(tracks: tuple[Track, ...], estimates: list[Estimate | None], *,
+               align: bool) -> list[Placement]:
+    """Each track's offset: the configured one, or with ``align`` the estimate when it is
+    sure and within :data:`.alignment.MAX_CHANGE` of it (a larger move is reported)."""
+    reference = reference_index(tracks)
+    out = []
+    for index, (track, found) in enumerate(zip(tracks, estimates, strict=True)):
+        if index == reference or not track.is_speech:
+            out.append(Placement(track.offset, None, track.offset,
+                                 "reference" if index == reference else "music: not aligned"))
+            continue
+        if found is None or not found.sure:
+            out.append(Placement(track.offset, None, track.offset,
+                                 "no estimate: too little bleed to correlate"))
+            continue
+        estimated = round(float(tracks[reference].offset + found.offset), 4)
+        change = estimated - track.offset
+        if not align:
+            note = "estimated, not applied (use --align)"
+        elif abs(change) > MAX_CHANGE:
+            note = (f"not applied: {change:+.3f} s from the configured offset is more than "
+                    f"{MAX_CHANGE:g} s; check it and set `offset: {estimated:.3f}`")
+        else:
+            out.append(Placement(track.offset, estimated, estimated, "applied (--align)"))
+            continue
+        out.append(Placement(track.offset, estimated, track.offset, note))
+    return out
+
+
+def _analyse_tracks(show: Show, episode: Episode, bar: _Progress) -> list[Analysis]:
+    settings = show.audio
+    layout, _channels = channel_layout(settings.channels)
+    analyses = []
+    for track in episode.tracks:
+        what = f"track {track.file.name}"
+        info = probe(track.file, what=what)
+        filters = _cleanup(settings, info) if track.is_speech else ""
+        with bar.phase(f"analysing {track.file.name}", declared_duration(info) or 0.0) \
+                as update:
+            analyses.append(analyse(info, rate=settings.sample_rate, layout=layout,
+                                    what=what, progress=update, filters=filters))
+    return analyses
+
+
+def _analyse_bookends(show: Show, bar: _Progress) -> dict[str, Analysis]:
+    settings = show.audio
+    layout, _channels = channel_layout(settings.channels)
+    out = {}
+    for what, path in (("intro", settings.intro), ("outro", settings.outro)):
+        if path is None:
+            continue
+        info = probe(path, what=what)
+        with bar.phase(f"analysing {info.path.name}", declared_duration(info) or 0.0) \
+                as update:
+            out[what] = analyse(info, rate=settings.sample_rate, layout=layout, what=what,
+                                progress=update)
+    return out
+
+
+def _check_tracks(episode: Episode, analyses: list[Analysis], length: float) -> None:
+    for track, analysis in zip(episode.tracks, analyses, strict=True):
+        problem = sound_problem(analysis.momentary) if track.is_speech else None
+        if problem is not None:
+            raise AudioError(f"the track {problem}; mastering would only amplify noise",
+                             file=track.file,
+                             fix="check the recording (wrong file, muted microphone), or "
+                                 "give a music bed `role: music`")
+    problems = chapter_problems(episode, length)
+    if problems:
+        raise ConfigError("; ".join(problems), file=episode.source, field="chapters",
+                          fix="correct the chapter start times or use the full recordings")
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """Everything pass 2 needs, and the figures reported."""
+
+    curves: list[TrackCurve]
+    tracks: list[MixTrack]
+    bookends: tuple[Bookend | None, Bookend | None]
+    length: float
+    offset_db: float
+    predicted: float
+    codec_gain: float
+    correction: float
+    ceiling: float
+    timeline: Timeline
+
+
+def _mix_tracks(show: Show, episode: Episode, analyses: list[Analysis],
+                curves: list[TrackCurve], work: Path) -> list[MixTrack]:
+    settings = show.audio
+    size = curves[0].series.loud.size
+    times = np.maximum(np.arange(1, size + 1) * BLOCK - 2 * BLOCK, 0.0)
+    out = []
+    for number, (track, analysis, curve) in enumerate(
+            zip(episode.tracks, analyses, curves, strict=True)):
+        filters = analysis.filters
+        if track.is_speech and settings.denoise != "off":
+            # Adaptive (tracking) reduction: each track has its own room.
+            tracked = denoise_filter(settings.denoise, work / f"denoise-{number}.cmd")
+            filters = ",".join(part for part in (filters, tracked) if part)
+        out.append(MixTrack(path=track.file.resolve(), offset=curve.series.offset,
+                            filters=filters, times=times,
+                            gains_db=curve.gains_db + track.gain, pan=track.pan))
+    return out
+
+
+def _bookends(bookends: dict[str, Analysis], reference: float
+              ) -> tuple[tuple[Bookend | None, Bookend | None], list[np.ndarray]]:
+    """Intro and outro at one gain each (their loudness on the speakers' level), and their
+    blocks after it."""
+    out, blocks = [], []
+    for what in ("intro", "outro"):
+        analysis = bookends.get(what)
+        if analysis is None:
+            out.append(None)
+            blocks.append(np.zeros(0))
+            continue
+        loudness = gated_loudness(analysis.momentary)
+        gain = reference - loudness if math.isfinite(loudness) else 0.0
+        out.append(Bookend(path=analysis.info.path.resolve(), gain_db=gain))
+        blocks.append(np.asarray(analysis.momentary, dtype=float) + gain)
+    return (out[0], out[1]), blocks
+
+
+def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
+             bookends: dict[str, Analysis], offsets: list[float], work: Path,
+             bar: _Progress) -> MixPlan:
+    """Steps 3 and 4 up to pass 2: curves, prediction, limiter calibration."""
+    settings = show.audio
+    layout, _channels = channel_layout(settings.channels)
+    length = max(offset + analysis.duration
+                 for offset, analysis in zip(offsets, analyses, strict=True))
+    size = int(math.ceil(length / BLOCK - 1e-6))
+    series = [place(track, analysis.times, analysis.momentary, offset, size)
+              for track, analysis, offset in zip(episode.tracks, analyses, offsets,
+                                                 strict=True)]
+    curves = track_curves(series)
+    speakers = [item for item in series if item.track.is_speech]
+    reference = common_level(speakers, own_speech(speakers)[0])
+    ends, end_blocks = _bookends(bookends, reference)
+    mix = mix_loudness(curves)
+    program = np.concatenate([end_blocks[0], mix, end_blocks[1]])
+    encoder = codec_gain(rate=settings.sample_rate, layout=layout, bitrate=settings.bitrate)
+    offset_db = settings.meter_target - encoder - gated_loudness(program)
+    tracks = _mix_tracks(show, episode, analyses, curves, work)
+    ceiling = settings.true_peak - PEAK_MARGIN
+    starts = calibration_windows(length)
+    if starts is None:
+        spans, heard_ends, predicted = [(0.0, length)], ends, gated_loudness(
+            program + offset_db)
+    else:
+        starts = np.linspace(0.0, length - CALIBRATION_WINDOW,
+                             min(len(starts), MIX_CALIBRATION_WINDOWS))
+        spans = [(float(start), CALIBRATION_WINDOW) for start in starts]
+        mask = window_mask(np.arange(1, size + 1) * BLOCK, starts)
+        heard_ends, predicted = (None, None), gated_loudness(mix[mask] + offset_db)
+    with bar.phase("calibrating", 1) as update:
+        heard = calibrate_mix(tracks, spans, work, rate=settings.sample_rate, layout=layout,
+                              offset_db=offset_db, ceiling=ceiling, bookends=heard_ends)
+        update(1)
+    correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
+    intro = bookends["intro"].duration if "intro" in bookends else 0.0
+    if "intro" in bookends:
+        intro = declared_duration(bookends["intro"].info) or intro
+    timeline = Timeline(offset=intro)
+    if settings.max_pause is not None:
+        grid = np.arange(1, size + 1) * BLOCK
+        timeline = Timeline(offset=intro, cuts=pause_cuts(
+            grid, raw_mix_loudness(series), settings.max_pause, offset=intro))
+    return MixPlan(curves=curves, tracks=tracks, bookends=ends, length=length,
+                   offset_db=offset_db + correction, predicted=gated_loudness(
+                       program + offset_db), codec_gain=encoder, correction=correction,
+                   ceiling=ceiling, timeline=timeline)
+
+
+def _encode(show: Show, plan: MixPlan, work: Path, temp: Path, bar: _Progress,
+            label: str) -> dict[str, float]:
+    settings = show.audio
+    layout, channels = channel_layout(settings.channels)
+    process = process_command(plan.tracks, plan.length, work, rate=settings.sample_rate,
+                              layout=layout, channels=channels, offset_db=plan.offset_db,
+                              ceiling=plan.ceiling, cuts=plan.timeline.program_cuts(),
+                              bookends=plan.bookends)
+    commands = (process, *sink_commands(temp.name, rate=settings.sample_rate,
+                                        channels=channels, bitrate=settings.bitrate))
+    total = plan.length + plan.timeline.offset
+    with bar.phase(f"mastering {label}", total) as update:
+        return run_encode(commands, temp.parent, update)
+
+
+def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPlan,
+            places: list[Placement], measured: dict[str, float]) -> MasterResult:
+    from ..tags import write_tags
+
+    settings = show.audio
+    _layout, channels = channel_layout(settings.channels)
+    duration = mp3_duration(temp)
+    tag_size = write_tags(temp, show, episode, duration=duration, timeline=plan.timeline)
+    figures = MasterFigures(
+        path=str(output), lufs=measured["lufs"], true_peak=measured["peak"],
+        lra=measured.get("lra", 0.0), duration=round(duration, 3),
+        bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
+        sample_rate=settings.sample_rate, channels=channels,
+        target_lufs=settings.meter_target, target_true_peak=settings.true_peak)
+    tracks = [{**curve.figures(), **place.figures(),
+               "levelling_min_db": _shift(curve.figures()["levelling_min_db"], plan),
+               "levelling_max_db": _shift(curve.figures()["levelling_max_db"], plan)}
+              for curve, place in zip(plan.curves, places, strict=True)]
+    mix = mix_loudness(plan.curves)
+    result = MasterResult(
+        input={"tracks": len(plan.curves), "lufs": round(gated_loudness(mix), 2),
+               "duration": round(plan.length, 3), "intro": plan.timeline.offset},
+        output=figures,
+        levelling={"offset_db": round(plan.offset_db, 2),
+                   "predicted_lufs": round(plan.predicted, 2),
+                   "codec_gain_db": round(plan.codec_gain, 2),
+                   "limiter_correction_db": round(plan.correction, 2),
+                   "cuts": [list(cut) for cut in plan.timeline.cuts],
+                   "removed_s": round(plan.timeline.removed, 3)},
+        tracks=tracks)
+    _write_result(result, output, temp)
+    return result
+
+
+def _shift(value: float | None, plan: MixPlan) -> float | None:
+    """A track's levelling (dB) with the mix's common offset: the gain its speech got."""
+    return None if value is None else round(value + plan.offset_db, 2)
+
+
+def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
+                  progress: bool = False, align: bool = False) -> MasterResult:
+    """Master a multitrack ``episode`` into ``output`` (see :func:`podcast.audio.master`;
+    ``align``: apply the offsets estimated from the bleed)."""
+    output = Path(output)
+    _check_output(output, overwrite)
+    binaries.require()
+    bar = _Progress(progress)
+    with binaries.job(), _scratch(output) as (work, temp):
+        analyses = _analyse_tracks(show, episode, bar)
+        bookends = _analyse_bookends(show, bar)
+        estimates = estimate_offsets([track.file for track in episode.tracks],
+                                     reference_index(episode.tracks))
+        places = placements(episode.tracks, estimates, align=align)
+        offsets = [place.applied for place in places]
+        _check_tracks(episode, analyses,
+                      max(offset + analysis.duration
+                          for offset, analysis in zip(offsets, analyses, strict=True)))
+        plan = plan_mix(show, episode, analyses, bookends, offsets, work, bar)
+        measured = _encode(show, plan, work, temp, bar, output.name)
+        return _finish(show, episode, output, temp, plan, places, measured)
+
+
+def mix_timeline(show: Show, episode: Episode) -> Timeline:
+    """The :class:`Timeline` :func:`master_tracks` gives a multitrack ``episode`` with its
+    configured offsets (for chapters and transcript times published beside the MP3)."""
+    bar = _Progress(False)
+    bookends = _analyse_bookends(show, bar)
+    intro = 0.0
+    if "intro" in bookends:
+        intro = declared_duration(bookends["intro"].info) or bookends["intro"].duration
+    if show.audio.max_pause is None:
+        return Timeline(offset=intro)
+    analyses = _analyse_tracks(show, episode, bar)
+    offsets = [track.offset for track in episode.tracks]
+    length = max(offset + analysis.duration
+                 for offset, analysis in zip(offsets, analyses, strict=True))
+    size = int(math.ceil(length / BLOCK - 1e-6))
+    series = [place(track, analysis.times, analysis.momentary, offset, size)
+              for track, analysis, offset in zip(episode.tracks, analyses, offsets,
+                                                 strict=True)]
+    return Timeline(offset=intro, cuts=pause_cuts(
+        np.arange(1, size + 1) * BLOCK, raw_mix_loudness(series), show.audio.max_pause,
+        offset=intro))
+

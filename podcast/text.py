@@ -1,0 +1,90 @@
+"""Safe forms of user text: in messages, on the terminal, in XML and HTTP, as HTML.
+
+One function per idea, used wherever that idea comes up:
+
+- :func:`shown`: a user value inside a message, as ``repr`` cut to a readable length;
+- :func:`terminal_text`: text for the terminal, without control characters or escape
+  sequences (a guest named ``\\x1b]52;…`` must not reach the user's clipboard);
+- :func:`control_problem`: what is wrong with a config value holding a control character
+  (XML 1.0 and HTTP headers cannot carry them; lxml raises ValueError on them);
+- :func:`safe_transcript_html`: an ``.html`` transcript without scripts, handlers or
+  foreign content, by ammonia (the maintained Rust sanitiser, through ``nh3``).
+"""
+
+from __future__ import annotations
+
+import re
+import reprlib
+
+#: Characters of a value shown in a message; longer ones are cut with "…".
+SHOWN_MAX_CHARS = 80
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = SHOWN_MAX_CHARS
+_REPR.maxother = SHOWN_MAX_CHARS
+_REPR.maxlevel = 3
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+_REPR.maxlong = 40
+
+#: Terminal escape sequences (ECMA-48): CSI ``ESC [ … final``, OSC/DCS/APC/PM/SOS strings
+#: up to BEL or ``ESC \``, and the two-character ``ESC x`` forms; C1 CSI (U+009B) too.
+_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?")
+#: Control characters left after the sequences: C0 but tab and newline, DEL, C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: The same in a config value: C0 but tab (newline too where the field is multi-line),
+#: DEL and C1.  U+2028/2029 break lines in JavaScript and some readers: refused as well.
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_MULTI_LINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to about :data:`SHOWN_MAX_CHARS` characters, for messages.
+
+    Bounded work whatever the value (a long text, a deep or wide structure): only the part
+    shown is formatted.  Control characters come out escaped, as ``repr`` writes them.
+    """
+    text = _REPR.repr(value)
+    if len(text) > SHOWN_MAX_CHARS + 8:  # a container of several cut strings
+        text = text[:SHOWN_MAX_CHARS] + "…"
+    return text
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without escape sequences and control characters (tab and newline kept):
+    user text (titles, guest names, log lines, remote feeds) shown on a terminal can then
+    neither move the cursor, retitle the window, write the clipboard nor hide a line."""
+    if text.isprintable():  # the usual case, without a regex pass
+        return text
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
+
+
+def control_problem(text: str, *, multi_line: bool = False) -> str | None:
+    """Why ``text`` cannot go into the feed, the pages or an HTTP header, or None.
+
+    Refused: C0 control characters but tab (and newline in ``multi_line`` text), DEL, C1
+    and the Unicode line/paragraph separators.
+    """
+    match = (_CONTROL_MULTI_LINE if multi_line else _CONTROL_ONE_LINE).search(text)
+    if match is None:
+        return None
+    return (f"contains the control character U+{ord(match.group()):04X} at character "
+            f"{match.start() + 1}")
+
+
+def safe_transcript_html(data: bytes) -> bytes:
+    """An HTML transcript as ammonia's whitelist keeps it: text and plain markup (headings,
+    paragraphs, lists, tables, links with http(s)/mailto), no scripts, styles, event
+    handlers, forms or frames.  Links get ``rel="noopener noreferrer"``.
+
+    The transcript is served from the show's own origin as ``text/html``, so a script in it
+    would run with the pages' rights (stored XSS): what is published is this, not the file.
+    """
+    import nh3  # the publish path only
+
+    html = data.decode("utf-8", errors="replace")
+    clean = nh3.clean(html, url_schemes={"http", "https", "mailto"})
+    # ammonia keeps a fragment (no doctype, head or body): made a UTF-8 page again.
+    return ('<!DOCTYPE html>\n<meta charset="utf-8">\n' + clean + "\n").encode("utf-8")
