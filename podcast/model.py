@@ -264,6 +264,41 @@ class Episode:
 
 
 @dataclass(frozen=True)
+class Timeline:
+    """Recording time -> master time: ``offset`` (the intro) and ``cuts`` (recording
+    seconds, ``[start, end)``, sorted)."""
+
+    offset: float = 0.0
+    cuts: tuple[tuple[float, float], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Timeline:
+        """The timeline as ``asdict`` wrote it into JSON (None: no intro, no cuts)."""
+        if not data:
+            return cls()
+        return cls(offset=float(data.get("offset", 0.0)),
+                   cuts=tuple((float(start), float(end)) for start, end in data.get("cuts", ())))
+
+    def __call__(self, seconds: float) -> float:
+        removed = 0.0
+        for start, end in self.cuts:
+            if seconds >= end:
+                removed += end - start
+            elif seconds > start:
+                removed += seconds - start  # inside the cut: snaps to it
+        return seconds + self.offset - removed
+
+    @property
+    def removed(self) -> float:
+        """Seconds cut in all."""
+        return sum(end - start for start, end in self.cuts)
+
+    def program_cuts(self) -> list[tuple[float, float]]:
+        """The cuts in program time (intro included), as pass 2 applies them."""
+        return [(start + self.offset, end + self.offset) for start, end in self.cuts]
+
+
+@dataclass(frozen=True)
 class Media:
     """A published master and its companions, as recorded in the storage manifest."""
 
@@ -279,6 +314,9 @@ class Media:
     transcript_key: str | None = None
     transcript_type: str | None = None
     image_key: str | None = None
+    # Where the recording's times land in the master (intro, cut pauses): chapter and
+    # transcript times move by it, also when a later publish re-plans them without audio.
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 @dataclass(frozen=True)

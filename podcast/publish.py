@@ -30,7 +30,6 @@ import hashlib
 import json
 import random
 import re
-import subprocess
 import sys
 import time
 import unicodedata
@@ -41,9 +40,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import freeze_guid, load_episodes
-from .errors import AudioError, ConfigError, StorageError
+from .errors import ConfigError, StorageError
 from .files import atomic_write
-from .model import Catalog, Episode, Media, Show
+from .model import Catalog, Episode, Media, Show, Timeline
 from .storage import (
     MANIFEST_ATTEMPTS,
     MANIFEST_KEY,
@@ -222,23 +221,6 @@ def select_episodes(show: Show, episodes: list[Episode], slugs: list[str]) -> li
 # --- mastering, with a cache -------------------------------------------------------------
 
 
-def intro_offset(show: Show) -> float:
-    """Seconds of intro put before the interview: chapter times move by this much."""
-    if show.audio.intro is None:
-        return 0.0
-    from .binaries import ffprobe
-
-    done = subprocess.run(
-        [ffprobe(), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-         str(show.audio.intro)], capture_output=True, text=True, check=False)
-    try:
-        return float(done.stdout.strip())
-    except ValueError:
-        raise AudioError(f"cannot read the length of the intro: {done.stderr.strip()}",
-                         file=show.config_path, field="audio.intro",
-                         fix="use an audio file ffmpeg can read") from None
-
-
 @dataclass(frozen=True)
 class Master:
     """A finished master in the local cache."""
@@ -248,6 +230,7 @@ class Master:
     sha256: str
     duration: float
     tag_size: int
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 def cached_master(show: Show, episode: Episode, input_hash: str) -> Master | None:
@@ -257,8 +240,9 @@ def cached_master(show: Show, episode: Episode, input_hash: str) -> Master | Non
         return None
     try:
         figures = json.loads(sidecar.read_text(encoding="utf-8"))
-        master = Master(path=path, **figures)
-    except (ValueError, TypeError):
+        master = Master(path=path, **{**figures,
+                                      "timeline": Timeline.from_dict(figures["timeline"])})
+    except (ValueError, TypeError, KeyError):  # damaged, or from before timelines
         return None
     if path.stat().st_size != master.bytes:
         return None
@@ -274,7 +258,8 @@ def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool
     result = run_master(show, episode, path, overwrite=True, progress=progress)
     out = result.output
     master = Master(path=path, bytes=int(out.bytes), sha256=sha256_file(path),
-                    duration=float(out.duration), tag_size=int(out.tag_size))
+                    duration=float(out.duration), tag_size=int(out.tag_size),
+                    timeline=result.timeline)
     figures = {k: v for k, v in asdict(master).items() if k != "path"}
     atomic_write(sidecar, json.dumps(figures, indent=2).encode())
     # Masters of earlier inputs are no longer needed locally (they stay in the store).
@@ -531,10 +516,9 @@ def _plan_show(store: Store, show: Show, selected: list[Episode], report: Publis
     cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
     plan: list[Planned] = [cover]
     entries: dict[str, Media] = {}
-    offset = intro_offset(show) if any(e.chapters for e in selected) else 0.0
     for episode in selected:
         current = catalog.media.get(episode.slug)
-        entry, items = _plan_episode(store, show, episode, current, offset, report, echo)
+        entry, items = _plan_episode(store, show, episode, current, report, echo)
         live = episode.is_live(now)
         plan.extend(placed for item in items
                     if (placed := _place(store, item, live, catalog)) is not None)
@@ -604,37 +588,37 @@ def is_local_url(url: str) -> bool:
 
 
 def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | None,
-                  offset: float, report: PublishReport, echo: Echo
-                  ) -> tuple[Media | None, list[Planned]]:
+                  report: PublishReport, echo: Echo) -> tuple[Media | None, list[Planned]]:
     """The catalog entry and the objects one episode needs, mastering it if it changed.
 
     ``current`` is its entry in the stored catalog.  The entry is None in a dry run when
-    the master is not made yet.
+    the master is not made yet.  Chapters and transcript follow the master's timeline.
     """
-    companions = _companions(show, episode, offset)
-    items = [item for item in companions.values() if item is not None]
     input_hash = episode_input_hash(show, episode)
     stored = Planned(current.key, current.bytes, current.sha256) if current else None
     if (current is not None and current.input_hash == input_hash
             and (_is_stored(store, stored) or _is_stored(store, replace(stored, staged=True)))):
-        entry = current  # unchanged and safely stored (or held back): no master needed
+        entry, items = current, []  # unchanged and safely stored (or held back): no master
     else:
         master = cached_master(show, episode, input_hash)
         if master is None and report.dry_run:
             echo(f"would master {episode.slug} ({'changed' if current else 'new'})")
-            items.append(Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None))
-            return None, items
+            items = [*_companions(show, episode, _expected_timeline(show, episode)).values(),
+                     Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None)]
+            return None, [item for item in items if item is not None]
         if master is None:
             echo(f"mastering {episode.slug}...")
             master = make_master(show, episode, input_hash, progress=report.progress)
             report.mastered.append(episode.slug)
         item = Planned(media_key(episode.slug, master.sha256), master.bytes, master.sha256,
                        path=master.path)
-        items.append(item)
+        items = [item]
         entry = Media(slug=episode.slug, key=item.key, bytes=master.bytes,
                       sha256=master.sha256, duration=master.duration,
                       tag_size=master.tag_size, bitrate=show.audio.bitrate_bps,
-                      input_hash=input_hash)
+                      input_hash=input_hash, timeline=master.timeline)
+    companions = _companions(show, episode, entry.timeline)
+    items += [item for item in companions.values() if item is not None]
     chapters, transcript, image = (companions["chapters"], companions["transcript"],
                                    companions["image"])
     entry = replace(
@@ -647,22 +631,25 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
     return entry, items
 
 
-def _companions(show: Show, episode: Episode, offset: float) -> dict[str, Planned | None]:
-    """Chapters JSON, transcript and episode art of an episode, content-addressed.
+def _expected_timeline(show: Show, episode: Episode) -> Timeline:
+    """A dry run's estimate of the timeline the master will have (the intro's length and,
+    with ``audio.max_pause``, the cuts of the interview's analysis), without mastering."""
+    if not (episode.chapters or episode.transcript):
+        return Timeline()
+    from .audio import episode_timeline
 
-    With ``audio.max_pause``, the master's timeline (intro, cut pauses) moves the chapter
-    and transcript times: it is found from the interview's analysis, as the master finds it.
-    """
+    return episode_timeline(show, episode)
+
+
+def _companions(show: Show, episode: Episode, timeline: Timeline
+                ) -> dict[str, Planned | None]:
+    """Chapters JSON, transcript and episode art of an episode, content-addressed; chapter
+    and transcript times moved onto the master's ``timeline`` (intro, cut pauses)."""
     chapters = transcript = image = None
-    timeline = None
-    if show.audio.max_pause is not None and (episode.chapters or episode.transcript):
-        from .audio import episode_timeline
-
-        timeline = episode_timeline(show, episode)
     if episode.chapters:
         from .tags import chapters_json
 
-        data = chapters_json(episode, offset=offset, timeline=timeline)
+        data = chapters_json(episode, timeline=timeline)
         chapters = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.chapters.json", data)
     if episode.transcript is not None and episode.transcript.suffix.lower() == ".html":
         from .text import safe_transcript_html
@@ -670,7 +657,7 @@ def _companions(show: Show, episode: Episode, offset: float) -> dict[str, Planne
         # Served as text/html from the show's own origin: only what the sanitiser keeps.
         data = safe_transcript_html(episode.transcript.read_bytes())
         transcript = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.html", data)
-    elif episode.transcript is not None and timeline is not None:
+    elif episode.transcript is not None and timeline != Timeline():
         from .audio.timeline import retime_transcript
 
         suffix = episode.transcript.suffix.lower()

@@ -127,9 +127,8 @@ def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
     """
     env = template_environment()
     renderer = renderer or NotesRenderer(show)
-    offset = _intro_offset(show, episodes)
     items = order_for_show(show, live_items(episodes, catalog, now))
-    entries = [_page_episode(episode, media, renderer, offset) for episode, media in items]
+    entries = [_page_episode(episode, media, renderer) for episode, media in items]
     icons = favicons(show) if catalog.image_key else {}
     common = {"show": show, "catalog": catalog, "t": site_labels(show),
               "icons": [(size, key) for key, (size, _data) in icons.items()],
@@ -220,15 +219,6 @@ def _attribute_seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def _intro_offset(show: Show, episodes: list[Episode]) -> float:
-    """Seconds of intro before the interview in each master (chapter and cue times move)."""
-    if show.audio.intro is None or not any(e.chapters or e.transcript for e in episodes):
-        return 0.0
-    from .publish import intro_offset
-
-    return intro_offset(show)
-
-
 def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
     """Cues of a WebVTT or SRT transcript (start time, ``<v Speaker>`` voice, plain text)."""
     cues = []
@@ -272,8 +262,9 @@ def parse_json_transcript(text: str) -> tuple[Cue, ...]:
     return tuple(cues)
 
 
-def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
-                  offset: float) -> PageEpisode:
+def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
+    """What an episode page shows; chapter and cue times on the master's timeline (intro,
+    cut pauses), as the player plays it."""
     cues: tuple[Cue, ...] = ()
     plain: str | None = None
     source = episode.transcript
@@ -296,9 +287,9 @@ def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
         page=episode_page_key(episode),
         transcript_url=media.transcript_key,
         captions_url=captions,
-        cues=tuple(Cue(cue.start + offset, cue.speaker, cue.text) for cue in cues),
+        cues=tuple(Cue(media.timeline(cue.start), cue.speaker, cue.text) for cue in cues),
         transcript_text=plain,
-        chapter_starts=tuple(chapter.start + offset for chapter in episode.chapters),
+        chapter_starts=tuple(media.timeline(chapter.start) for chapter in episode.chapters),
     )
 
 

@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 
 from .errors import StorageError
 from .files import atomic_writer, sweep_stale_temps
-from .model import Catalog, Media, Show
+from .model import Catalog, Media, Show, Timeline
 
 #: The store's private area: never linked, refused by ``podcast serve``, denied by the
 #: bucket policy (README, "Distribute").
@@ -671,14 +671,20 @@ def catalog_to_json(catalog: Catalog) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode()
 
 
+def _media(item: dict) -> Media:
+    """A manifest entry.  One written before timelines were recorded reads as no intro and
+    no cuts; its master is made again at the next publish (``publish.MASTER_VERSION``)."""
+    return Media(**{**item, "timeline": Timeline.from_dict(item.get("timeline"))})
+
+
 def catalog_from_json(data: bytes, where: str = MANIFEST_KEY) -> Catalog:
     """Parse manifest bytes; StorageError naming the object if they are not a manifest."""
     try:
         document = json.loads(data)
         if document.get("version") != MANIFEST_VERSION:
             raise ValueError(f"unknown manifest version {document.get('version')!r}")
-        media = {slug: Media(**item) for slug, item in document.get("media", {}).items()}
-        retired = tuple(Media(**item) for item in document.get("retired", []))
+        media = {slug: _media(item) for slug, item in document.get("media", {}).items()}
+        retired = tuple(_media(item) for item in document.get("retired", []))
         staged = document.get("staged", [])
         if not isinstance(staged, list) or not all(isinstance(k, str) for k in staged):
             raise ValueError("'staged' is not a list of keys")

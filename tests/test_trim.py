@@ -137,3 +137,49 @@ def test_dead_air_before_the_first_word_and_after_the_last_is_shortened_too():
     # With a 0.35 s intro, the cut edges still fall on the master's 100 ms grid.
     for start, end in pause_cuts(times, momentary, 1.5, offset=0.35):
         assert round((start + 0.35) * 10, 6) % 1 == 0 and round((end + 0.35) * 10, 6) % 1 == 0
+
+
+def _cue_starts(text: str) -> list[float]:
+    clocks = re.findall(r"(\d\d):(\d\d):(\d\d\.\d{3}) -->", text)
+    return [int(h) * 3600 + int(m) * 60 + float(s) for h, m, s in clocks]
+
+
+def test_a_new_transcript_moves_by_the_stored_timeline_without_the_masters(published):
+    """A CI checkout has no masters: a corrected transcript is published on the timeline
+    the manifest recorded for the master (its cut), and nothing is mastered again."""
+    public, media = published
+    root = public.parent
+    folder = root / "episodes" / SLUG
+    (folder / "transcript.vtt").write_text(VTT.replace("Après.", "Après la pause."))
+    masters = root / ".podcast" / "masters"
+    for path in masters.iterdir():
+        path.unlink()
+    report = publish(load_show(root / "podcast.yaml"), [SLUG], dry_run=False,
+                     storage_url=None, now=datetime(2026, 12, 1, tzinfo=timezone.utc),
+                     echo=lambda _line: None)
+    assert report.mastered == []
+    manifest = json.loads((public / ".podcast" / "manifest.json").read_text())
+    entry = manifest["media"][SLUG]
+    assert entry["key"] == media["key"] and entry["transcript_key"] != media["transcript_key"]
+    text = (public / entry["transcript_key"]).read_text()
+    assert "Après la pause." in text
+    assert _cue_starts(text)[2] == pytest.approx(36.5 - 8.5, abs=0.11)
+
+
+def test_with_an_intro_the_published_transcript_moves_by_its_length(tmp_path, demo_show):
+    """No max_pause, a 2 s intro: the published WebVTT's cues (what a player's captions
+    show) start 2 s later than the producer's file, like the chapters."""
+    intro = demo_show.parent / "assets" / "intro.wav"
+    interview(intro, [Passage("host", 0, 2)], {"host": -20.0}, rate=44100, channels=1)
+    demo_show.write_text(demo_show.read_text().replace(
+        "  sample_rate: 44100\n", "  sample_rate: 44100\n  intro: assets/intro.wav\n"))
+    publish(load_show(demo_show), [SLUG], dry_run=False, storage_url=None,
+            now=datetime(2026, 12, 1, tzinfo=timezone.utc), echo=lambda _line: None)
+    public = demo_show.parent / "public"
+    entry = json.loads((public / ".podcast" / "manifest.json").read_text())["media"][SLUG]
+    source = (demo_show.parent / "episodes" / SLUG / "transcript.vtt").read_text()
+    published_text = (public / entry["transcript_key"]).read_text()
+    assert [start - 2.0 for start in _cue_starts(published_text)] == pytest.approx(
+        _cue_starts(source), abs=0.01)
+    chapters = json.loads((public / entry["chapters_key"]).read_text())["chapters"]
+    assert chapters[0]["startTime"] == pytest.approx(2.0, abs=0.01)

@@ -131,6 +131,14 @@ class MasterResult:
     levelling: dict = field(default_factory=dict)
     tracks: list[dict] = field(default_factory=list)  # a multitrack master's, per track
 
+    @property
+    def timeline(self) -> Timeline:
+        """Where the recording's times land in this master: after the intro, less the cut
+        pauses (chapters and transcript cues published beside it move by it)."""
+        return Timeline(offset=float(self.input.get("intro") or 0.0),
+                        cuts=tuple((float(start), float(end))
+                                   for start, end in self.levelling.get("cuts", ())))
+
     def to_dict(self) -> dict:
         """``{"input": {...}, "output": {...}, "levelling": {...}}`` (and ``"tracks":
         [...]`` for a multitrack master), JSON-ready."""

@@ -6,8 +6,9 @@ Dead air before the first word and after the last is shortened to ``max_pause`` 
 Cuts lie on the 100 ms grid of the master's program time (intro included): pass 2 cuts the
 audio in 100 ms frames (``asetnsamples`` + ``aselect``), streaming and sample-exact.
 
-:class:`Timeline` maps a time in the recording (a chapter start, a transcript cue) to the
-master's: plus the intro, minus every cut before it; a time inside a cut snaps to the cut.
+:class:`~podcast.model.Timeline` maps a time in the recording (a chapter start, a
+transcript cue) to the master's: plus the intro, minus every cut before it; a time inside a
+cut snaps to the cut.
 """
 
 from __future__ import annotations
@@ -16,41 +17,14 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..model import Timeline
 from .levelling import BLOCK, speech_profile
 
 #: The frame grid (s) of the cuts: 100 ms, a whole number of samples at every MP3 rate.
 GRID = 0.1
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Recording time -> master time: ``offset`` (the intro) and ``cuts`` (recording
-    seconds, ``[start, end)``, sorted)."""
-
-    offset: float = 0.0
-    cuts: tuple[tuple[float, float], ...] = ()
-
-    def __call__(self, seconds: float) -> float:
-        removed = 0.0
-        for start, end in self.cuts:
-            if seconds >= end:
-                removed += end - start
-            elif seconds > start:
-                removed += seconds - start  # inside the cut: snaps to it
-        return seconds + self.offset - removed
-
-    @property
-    def removed(self) -> float:
-        """Seconds cut in all."""
-        return sum(end - start for start, end in self.cuts)
-
-    def program_cuts(self) -> list[tuple[float, float]]:
-        """The cuts in program time (intro included), as pass 2 applies them."""
-        return [(start + self.offset, end + self.offset) for start, end in self.cuts]
 
 
 def pause_cuts(times: np.ndarray, momentary: np.ndarray, max_pause: float, *,
