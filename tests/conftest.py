@@ -39,6 +39,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             report.longrepr = f"required tool missing on CI: {reason}"
 
 
+#: Debian's Chromium, the browser the page and report tests drive through Playwright.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session, started as this machine allows it (no
+    sandbox as root, no background networking on a closed network) and allowed to play
+    audio without a click."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        yield launched
+        launched.close()
+
+
 @pytest.fixture
 def demo_show(tmp_path: Path) -> Path:
     """A private copy of the demo show (podcast.yaml, assets/, episodes/); returns its config."""

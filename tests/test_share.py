@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +27,6 @@ from stats_fixtures import OWNER, podcast_cli
 
 from podcast.share import code_from_name
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PODCAST = str(Path(sys.executable).with_name("podcast"))
 #: Browsers as listeners have them (HeadlessChrome is on the crawler lists: a bot).
 DESKTOP = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -142,19 +140,6 @@ def served(published, tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--autoplay-policy=no-user-gesture-required"])
-        yield browser
-        browser.close()
 
 
 def listen(browser, url: str, agent: str) -> list[str]:
@@ -174,16 +159,16 @@ def listen(browser, url: str, agent: str) -> list[str]:
 
 
 @pytest.fixture
-def shared_and_played(served, chromium) -> tuple[Path, Path, dict[str, str]]:
+def shared_and_played(served, browser) -> tuple[Path, Path, dict[str, str]]:
     """Marc Olivier shares his link, a newsletter carries Sonia's.  A phone listener plays
     Claire's episode from its page without a code, then Sonia's through the newsletter;
     a desktop listener comes through Marc's link."""
     config, base, log = served
     marc = share(config, "002-marc-olivier")["Marc Olivier"]
     newsletter = share(config, "001-sonia-mamin", "--via", "newsletter")["newsletter"]
-    assert not listen(chromium, f"{base}/episodes/003-claire-dubois.html", PHONE)
-    assert not listen(chromium, newsletter, PHONE)
-    assert not listen(chromium, marc, DESKTOP)
+    assert not listen(browser, f"{base}/episodes/003-claire-dubois.html", PHONE)
+    assert not listen(browser, newsletter, PHONE)
+    assert not listen(browser, marc, DESKTOP)
     return config, log, {"marc": marc, "newsletter": newsletter}
 
 

@@ -12,8 +12,6 @@ import dataclasses
 import hashlib
 import io
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import escape as html_escape
 from html.parser import HTMLParser
@@ -28,7 +26,6 @@ from podcast.model import Chapter, Person
 from podcast.serve import serving
 from podcast.site import parse_json_transcript, parse_timed_transcript, render_site
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> & "Co" ]]>'
 
 
@@ -187,19 +184,6 @@ def test_json_transcripts_join_a_speakers_segments():
 # --------------------------------------------------------------------------- in a browser
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Chromium at /usr/bin/chromium (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--autoplay-policy=no-user-gesture-required"])
-        yield browser
-        browser.close()
 
 
 def test_episode_page_plays_the_real_mp3_in_chromium(published: Published, browser,

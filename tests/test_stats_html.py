@@ -11,12 +11,11 @@ paces, the projected date and the verdict sentence; listeners come per UTC month
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from podcast.model import Download, Episode, Person, Target
 from podcast.stats.report import build_report, html_report, progress_panels, write_atomic
@@ -31,16 +30,6 @@ pytestmark = pytest.mark.skipif(
     reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 def episodes() -> list[Episode]:
