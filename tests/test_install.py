@@ -794,8 +794,11 @@ def test_the_user_publishes_to_s3(s3_show: S3Show) -> None:
     episodes already out (episode 3 is scheduled)."""
     media = s3_show.media()
     assert sorted(m["slug"] for m in media.values()) == list(SLUGS)
-    for key in media:
-        s3_show.client.head_object(Bucket=s3_show.server.bucket, Key=f"show/{key}")
+    for key, entry in media.items():
+        # The scheduled episode's master waits in the private state until its time.
+        scheduled = entry["slug"] == "003-claire-dubois"
+        where = f"show/.podcast/staged/{key}" if scheduled else f"show/{key}"
+        s3_show.client.head_object(Bucket=s3_show.server.bucket, Key=where)
     feed = s3_show.feed()
     assert not feed.bozo
     titles = episode_titles()
@@ -818,6 +821,10 @@ def test_first_night_rebuilds_the_feed_and_counts(s3_show: S3Show, first_night) 
     assert night.after[f"{bucket}/show/feed.xml"] != night.before[f"{bucket}/show/feed.xml"]
     assert f"{bucket}/show/episodes/003-claire-dubois.html" not in night.before
     assert f"{bucket}/show/episodes/003-claire-dubois.html" in night.after
+    released = next(key for key, m in s3_show.media().items()
+                    if m["slug"] == "003-claire-dubois")
+    assert f"{bucket}/show/{released}" in night.after  # released from the staging area
+    assert f"{bucket}/show/.podcast/staged/{released}" not in night.after
     assert sorted(e.title for e in s3_show.feed().entries) == sorted(
         episode_titles().values())
 
