@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from podcast.errors import PodcastError
-from podcast.text import terminal_text
+from podcast.text import redacted, terminal_text
 
 
 class PodcastGroup(click.Group):
@@ -33,8 +33,8 @@ class PodcastGroup(click.Group):
             return super().invoke(ctx)
         except PodcastError as exc:
             if (ctx.obj or {}).get("debug"):
-                traceback.print_exc()
-            _err(f"Error: {exc}")
+                _err(redacted(traceback.format_exc()).rstrip("\n"))
+            _err(redacted(f"Error: {exc}"))  # no password or token of a URL it quotes
             ctx.exit(1)
         except Exception:
             signum = (ctx.obj or {}).get("stopped_by")
@@ -90,9 +90,16 @@ def _handle_signals(ctx: click.Context) -> None:
     ctx.call_on_close(lambda: [signal.signal(s, h) for s, h in previous.items()])
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Log lines without the user info or query of the URLs they quote."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redacted(super().format(record))
+
+
 def _log_debug() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("debug: %(name)s: %(message)s"))
     logger = logging.getLogger("podcast")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

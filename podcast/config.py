@@ -42,7 +42,7 @@ from .model import (
     Txt,
     podcast_guid,
 )
-from .text import control_problem, shown
+from .text import control_problem, safe_url, shown
 
 DEFAULT_CONFIG = "podcast.yaml"
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -189,10 +189,11 @@ class _Reader:
         if value is None:
             return None
         if not re.match(r"^https?://[^\s/]+", value):
-            raise self.error(name, f"{shown(value)} is not an http(s) URL",
+            # (a URL's password or token is never echoed: safe_url drops them)
+            raise self.error(name, f"{shown(safe_url(value))} is not an http(s) URL",
                              "write a full URL such as https://example.com/show")
         if re.search(r"\s", value):  # (a tab or a space would be sent as is)
-            raise self.error(name, f"{shown(value)} contains whitespace",
+            raise self.error(name, f"{shown(safe_url(value))} contains whitespace",
                              "write a space in a URL as %20")
         return value
 

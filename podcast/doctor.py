@@ -7,6 +7,7 @@ every failure says what to fix.
 
 from __future__ import annotations
 
+import http.client
 import secrets
 import tempfile
 import urllib.error
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .errors import PodcastError
 from .model import AudioSettings
+from .text import redacted
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+    def __post_init__(self) -> None:
+        # Details quote storage, endpoint and base URLs, and errors that quote them.
+        object.__setattr__(self, "detail", redacted(self.detail))
 
 
 def _run(args: list[str]) -> str:
@@ -127,6 +133,10 @@ def _http_get(url: str) -> tuple[int, bytes]:
             return answer.status, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, b""
+    except http.client.InvalidURL:  # its message quotes the "port": maybe a password
+        raise OSError("its host:port is not valid") from None
+    except http.client.HTTPException as error:  # a broken answer is no answer
+        raise OSError(f"bad HTTP answer: {error!r}") from None
 
 
 def _state_fix(url: str) -> str:

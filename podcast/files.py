@@ -59,3 +59,38 @@ def sweep_stale_temps(target: Path) -> None:
                 temp.unlink()
         except OSError:
             pass  # gone already, or not ours to remove: the write goes on
+
+
+#: A temp whose process is gone is swept once untouched this long (a process on another
+#: machine sharing the folder touches its temp as it writes).
+DEAD_TEMP_SECONDS = 60
+
+
+def sweep_dead_temps(folder: Path, prefix: str) -> None:
+    """Remove the ``PREFIX-PID-…`` temps (and their sidecars) in ``folder`` that killed
+    processes left: those whose process is gone and that are untouched for
+    :data:`DEAD_TEMP_SECONDS`, and any untouched for :data:`STALE_TEMP_SECONDS`.  A running
+    process's temp, or a fresh one, is never removed."""
+    for temp in folder.glob(f"{glob.escape(prefix)}-*"):
+        try:
+            age = time.time() - temp.stat().st_mtime
+            if age > STALE_TEMP_SECONDS or (age > DEAD_TEMP_SECONDS
+                                            and not _running(temp.name, prefix)):
+                temp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove
+
+
+def _running(name: str, prefix: str) -> bool:
+    """Whether the process whose id follows ``prefix-`` in ``name`` runs (True when the
+    name holds no id: only the age then decides)."""
+    try:
+        os.kill(int(name[len(prefix) + 1:].split("-")[0]), 0)
+    except (ValueError, OverflowError):
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+

@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from .errors import StorageError
 from .files import atomic_writer, sweep_stale_temps
 from .model import Catalog, Media, Show, Timeline
+from .text import redacted, safe_url
 
 #: The store's private area: never linked, refused by ``podcast serve``, denied by the
 #: bucket policy (README, "Distribute").
@@ -374,7 +375,7 @@ class S3Store:
                  client=None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.url = url or f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.url = safe_url(url or f"s3://{bucket}/{self.prefix}".rstrip("/"))  # for messages
         self.client = client or s3_client()
 
     def _key(self, key: str) -> str:
@@ -587,11 +588,6 @@ def s3_client():
     return boto3.client("s3", config=config)
 
 
-def redact(text: str) -> str:
-    """``text`` without passwords typed into URLs (``scheme://user:secret@host``)."""
-    return re.sub(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]*@", r"\1***@", text)
-
-
 def s3_errors() -> tuple[type[Exception], ...]:
     """What boto3 raises when an S3 call fails (imported late: boto3 is slow to import)."""
     from boto3.exceptions import Boto3Error
@@ -604,17 +600,27 @@ def s3_errors() -> tuple[type[Exception], ...]:
 def storage_error(action: str, where: str, exc: Exception) -> StorageError:
     """A StorageError that says what failed and what usually fixes it (never a secret)."""
     error = _describe_error(action, where, exc)
-    error.message = redact(error.message)
+    error.message = redacted(error.message)  # boto quotes the endpoint URL it failed on
     error.args = (str(error),)
     return error
 
 
 def _describe_error(action: str, where: str, exc: Exception) -> StorageError:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        EndpointResolutionError,
+        NoCredentialsError,
+    )
 
     if isinstance(exc, NoCredentialsError):
         return StorageError(f"cannot {action} {where}: no AWS credentials found",
                             fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
+    if isinstance(exc, EndpointResolutionError):
+        return StorageError(f"cannot {action} {where}: {exc}",
+                            fix="set AWS_ENDPOINT_URL to a URL such as http://host:9000; "
+                                "credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                                "not in the URL")
     if isinstance(exc, EndpointConnectionError):
         return StorageError(f"cannot {action} {where}: {exc}",
                             fix="check AWS_ENDPOINT_URL and that the server is running")
@@ -645,13 +651,24 @@ def open_store(url: str, root: Path) -> Store:
         folder = Path(text)
         return FileStore(folder if folder.is_absolute() else Path(root) / folder, url)
     if url.startswith("s3://"):
-        parsed = urlparse(url)
-        if not parsed.netloc:
-            raise StorageError(f"{url!r} names no bucket", field="storage",
-                               fix="write s3://BUCKET or s3://BUCKET/PREFIX")
-        return S3Store(parsed.netloc, parsed.path, url=url.rstrip("/"))
-    raise StorageError(f"{url!r} is not a storage URL", field="storage",
+        bucket, prefix = parse_s3_url(url, field="storage")
+        return S3Store(bucket, prefix, url=url.rstrip("/"))
+    raise StorageError(f"{safe_url(url)!r} is not a storage URL", field="storage",
                        fix="write file://FOLDER or s3://BUCKET/PREFIX")
+
+
+def parse_s3_url(url: str, *, field: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://BUCKET/PREFIX``; StorageError for a URL without a
+    bucket or with user info or a query (a secret there would be printed and sent)."""
+    parsed = urlparse(url)
+    if not parsed.netloc:
+        raise StorageError(f"{safe_url(url)!r} names no bucket", field=field,
+                           fix="write s3://BUCKET or s3://BUCKET/PREFIX")
+    if "@" in parsed.netloc or parsed.query or parsed.fragment:
+        raise StorageError(f"{safe_url(url)!r} carries user info or a query", field=field,
+                           fix="write s3://BUCKET/PREFIX; credentials go in "
+                               "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile")
+    return parsed.netloc, parsed.path.lstrip("/")
 
 
 def catalog_to_json(catalog: Catalog) -> bytes:

@@ -88,3 +88,56 @@ def safe_transcript_html(data: bytes) -> bytes:
     clean = nh3.clean(html, url_schemes={"http", "https", "mailto"})
     # ammonia keeps a fragment (no doctype, head or body): made a UTF-8 page again.
     return ('<!DOCTYPE html>\n<meta charset="utf-8">\n' + clean + "\n").encode("utf-8")
+
+
+#: A URL inside free text: a scheme, ``://``, then up to a blank or an angle bracket
+#: (quotes too: a password may hold one), without the quotes and punctuation that end it.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>]*?(?=[\"'`),.;:\]]*(?:[\s<>]|$))")
+_QUERY = re.compile(r"[?#]")
+#: An authority without user info: a name or IPv4 address, or an IPv6 literal, and a port.
+_HOST_PORT = re.compile(r"(?:[A-Za-z0-9\-._~%]+|\[[0-9A-Fa-f:.]+(?:%[^\]]*)?\])(?::[0-9]*)?")
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit to print or log: user info (``user:password@``), query and fragment
+    removed; scheme, host, port and path kept.
+
+    Passwords and tokens typed without percent-encoding are removed too: a ``/`` in a
+    password ends the authority early (``http://user:pw/x@host``), an ``@`` makes two of
+    them (``http://user:p@w@host``): what is kept starts after the last ``@``.  When an
+    ``@`` in the path cannot be told apart from the end of a password with a ``/`` in it
+    (``https://host/@x`` or ``https://token/x@host``), or an ``@`` after a ``?`` or ``#``
+    from the end of a password holding one, the whole address after the scheme is dropped
+    (``https://…``): a guess is never shown.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _QUERY.split(url, maxsplit=1)[0]
+    head, *tail = _QUERY.split(rest, maxsplit=1)
+    authority, _, path = head.partition("/")
+    if tail and "@" in tail[0]:  # user:p?w@host, or a query holding an @
+        if "@" in head or _HOST_PORT.fullmatch(authority):
+            return f"{scheme}://…"
+        return _after_user_info(scheme, rest)  # the ? or # was part of a password
+    if "@" not in head:  # (file:///path has an empty authority)
+        ok = authority == "" or _HOST_PORT.fullmatch(authority)
+        return f"{scheme}://{head}" if ok else f"{scheme}://…"
+    if "@" in path and ("@" in authority or _HOST_PORT.fullmatch(authority)):
+        return f"{scheme}://…"
+    return _after_user_info(scheme, head)
+
+
+def _after_user_info(scheme: str, rest: str) -> str:
+    """The URL from what follows the last ``@`` of ``rest``, without query: every
+    character of a password comes before the ``@`` that ends it, so nothing after the last
+    one is secret."""
+    host, slash, path = _QUERY.split(rest[rest.rindex("@") + 1:], maxsplit=1)[0].partition("/")
+    return f"{scheme}://{host}{slash}{path}" if _HOST_PORT.fullmatch(host) else f"{scheme}://…"
+
+
+def redacted(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`safe_url` (messages from boto,
+    http.client or urllib quote the address they failed on)."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda match: safe_url(match.group()), text)

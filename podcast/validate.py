@@ -40,6 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from . import rules
 from .categories import category_problem
 from .errors import PodcastError, StorageError
+from .text import redacted, safe_url
 
 if TYPE_CHECKING:
     from .storage import Store
@@ -110,6 +111,11 @@ class Finding:
     level: str  # "error" | "warning"
     rule: str  # a key of RULES
     message: str
+
+    def __post_init__(self) -> None:
+        # Messages quote feed, image and enclosure URLs (private feeds carry tokens) and
+        # errors that quote them: printed without user info or query.
+        object.__setattr__(self, "message", redacted(self.message))
 
     def __str__(self) -> str:
         return f"{self.level}: [{self.rule}] {self.message}"
@@ -870,10 +876,11 @@ def _read_source(source: str) -> bytes:
         try:
             status, _, data = _http(source, "GET", limit=200 * 1024 * 1024)
         except OSError as exc:
-            raise PodcastError(f"cannot fetch the feed: {exc}", file=source,
+            raise PodcastError(f"cannot fetch the feed: {redacted(str(exc))}",
+                               file=safe_url(source),
                                fix="check the URL and that the server is running") from None
         if status != 200:
-            raise PodcastError(f"the feed answers HTTP {status}", file=source,
+            raise PodcastError(f"the feed answers HTTP {status}", file=safe_url(source),
                                fix="check the URL; publish the feed first") from None
         return data
     path = Path(source)
@@ -894,8 +901,10 @@ def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
         parts = urlsplit(url)
         connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
                             else http.client.HTTPConnection)
-        connection = connection_class(parts.netloc, timeout=TIMEOUT)
+        connection = None
         try:
+            # user info is not sent (http.client would take it for part of the host name)
+            connection = connection_class(parts.netloc.rpartition("@")[2], timeout=TIMEOUT)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             path = quote(path, safe="/%?=&:;@!$'()*+,~")  # non-ASCII URLs, as browsers do
             connection.request(method, path,
@@ -907,8 +916,12 @@ def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
                 continue
             body = response.read(limit) if method != "HEAD" and limit else b""
             return response.status, answer, body
+        except http.client.InvalidURL:  # its message quotes the "port": a password
+            raise OSError("the URL's host:port is not valid (a password with / or @ in it "
+                          "must be percent-encoded)") from None
         except (http.client.HTTPException, ValueError) as exc:  # as bad as no answer
             raise OSError(f"bad HTTP answer: {exc!r}") from None
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
     raise OSError(f"more than {redirects} redirects")

@@ -9,12 +9,14 @@ already uploaded, and apps still poll it.
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
 from .model import Show
+from .text import redacted, safe_url
 
 TIMEOUT = 10  # seconds per hub
 USER_AGENT = "podcast-websub/1.0"
@@ -26,10 +28,10 @@ def ping_hubs(show: Show, echo: Callable[[str], None]) -> list[str]:
     for hub in show.websub:
         problem = ping(hub, show.feed_url)
         if problem is None:
-            echo(f"pinged WebSub hub {hub}")
+            echo(f"pinged WebSub hub {safe_url(hub)}")
         else:
-            warnings.append(f"warning: WebSub hub {hub}: {problem}; apps will see the new "
-                            "feed when they next poll it")
+            warnings.append(f"warning: WebSub hub {safe_url(hub)}: {redacted(problem)}; apps "
+                            "will see the new feed when they next poll it")
             echo(warnings[-1])
     return warnings
 
@@ -45,6 +47,8 @@ def ping(hub: str, feed_url: str) -> str | None:
             return None  # urlopen raises for anything but 2xx after redirects
     except urllib.error.HTTPError as exc:
         return f"answered HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except http.client.InvalidURL:  # its message quotes the "port": maybe a password
+        return "could not be reached (its host:port is not valid)"
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         return f"could not be reached ({reason})"

@@ -28,12 +28,15 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mutagen.id3 import ID3
 from reliability_fixtures import NOW, BucketView, make_tiny_show, run_podcast
 from s3_servers import moto_s3
 
 from podcast.config import load_show, split_front_matter
 from podcast.errors import ConfigError
+from podcast.text import redacted, safe_url
 
 REPO = Path(__file__).resolve().parent.parent
 PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
@@ -197,24 +200,124 @@ def _leaks(text: str) -> list[str]:
     return [s for s in (SECRET_KEY, PASSWORD, ACCESS_KEY) if s in text]
 
 
-@pytest.mark.parametrize("endpoint", [
-    "http://127.0.0.1:{port}",  # nothing listens: connection refused
-    f"http://user:{PASSWORD}@127.0.0.1:{{port}}",  # credentials typed into the endpoint URL
-])
-@pytest.mark.parametrize("command", [["publish"], ["feed", "--upload"], ["doctor"]])
-def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str,
-                                                  command: list[str]) -> None:
+# Secrets typed into URLs: a password with "/", "@" or "%" in it, raw or percent-encoded
+# (a "/" ends the host part early, an "@" makes two of them), and a token in a query.
+URL_SECRETS = ("pw-Leak", "Check-31415", "tok-Leak")
+SECRET_ENDPOINTS = [
+    "http://user:pw-Leak/Check-31415@127.0.0.1:{port}",
+    "http://user:pw-Leak@Check-31415@127.0.0.1:{port}",
+    "http://user:pw-Leak%2FCheck-31415%40x%25@127.0.0.1:{port}",
+    "http://127.0.0.1:{port}/?token=tok-Leak/Check-31415%40x",
+]
+
+
+_url_text = st.text(st.sampled_from(list("aZ09-._~/@%:?#&=+!$'()*,;[]`\"")), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(user=_url_text, before=_url_text, after=_url_text, path=_url_text,
+       host=st.sampled_from(["127.0.0.1:9", "example.com", "[::1]:8000", "s3.example.org"]),
+       scheme=st.sampled_from(["http", "https", "s3"]), in_query=st.booleans())
+def test_no_password_or_token_survives_redaction(user: str, before: str, after: str,
+                                                  path: str, host: str, scheme: str,
+                                                  in_query: bool) -> None:
+    """Whatever characters surround it, a secret typed as a password or into the query of
+    a URL is not in the printed form, alone or inside a message that quotes the URL."""
+    secret = f"{before}SECRET{after}"
+    url = (f"{scheme}://{host}/{path}?token={secret}" if in_query
+           else f"{scheme}://{user}:{secret}@{host}/{path}")
+    assert "SECRET" not in safe_url(url)
+    for quoted in (f'"{url}"', f"`{url}`", f"'{url}'", f"({url}).", url):
+        assert "SECRET" not in redacted(f"cannot reach {quoted}: refused"), quoted
+
+
+def _url_leaks(text: str) -> list[str]:
+    return [s for s in URL_SECRETS if s in text] + _leaks(text)
+
+
+def _log_file(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    log = folder / "access.log"
+    log.write_text('203.0.113.9 - - [23/Nov/2026:01:00:00 +0000] "GET /x.mp3 HTTP/1.1" 200 '
+                   '9 "-" "AppleCoreMedia/1.0"\n')
+    return log
+
+
+def _commands(folder: Path) -> list[list[str]]:
+    """Every command that talks to the storage endpoint."""
+    return [["publish", "--now", NOW], ["feed", "--upload"], ["doctor"],
+            ["stats", "ingest", "s3://show-bucket/logs/"],
+            ["stats", "--state", "s3://show-bucket/state", "ingest", str(_log_file(folder))]]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{port}", *SECRET_ENDPOINTS])
+def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str) -> None:
+    """Nothing listens at the endpoint: every command fails cleanly, without a secret."""
     config = demo_show.read_text().replace("storage: file://public", "storage: s3://show-bucket")
     demo_show.write_text(config)
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
            "AWS_ENDPOINT_URL": endpoint.format(port=_free_port())}
-    result = subprocess.run([*PODCAST, "--config", str(demo_show), *command],
-                            capture_output=True, text=True, env=env, cwd=demo_show.parent,
-                            timeout=120)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert _leaks(result.stdout + result.stderr) == [], result.stdout + result.stderr
+    for command in _commands(demo_show.parent / "logs"):
+        for debug in ([], ["--debug"]):  # --debug: tracebacks and log lines as well
+            result = subprocess.run([*PODCAST, "--config", str(demo_show), *debug, *command],
+                                    capture_output=True, text=True, env=env,
+                                    cwd=demo_show.parent, timeout=120)
+            output = result.stdout + result.stderr
+            assert result.returncode != 0, (command, output)
+            assert debug or "Traceback" not in result.stderr, (command, output)
+            assert _url_leaks(output) == [], (command, debug, output)
+
+
+def test_no_url_secret_is_printed_logged_or_stored_against_a_real_s3(tmp_path: Path) -> None:
+    """moto on 127.0.0.1: endpoints botocore accepts publish, ingest and check for real;
+    those it refuses fail cleanly.  Output, debug logs and tracebacks, every file of the
+    show and every stored object are searched for the secrets."""
+    with moto_s3() as s3:
+        host = s3.endpoint.removeprefix("http://")
+        config = make_tiny_show(tmp_path / "show", storage=f"s3://{s3.bucket}/show",
+                                base_url=f"{s3.endpoint}/{s3.bucket}/show")
+        commands = [[*c] for c in _commands(tmp_path / "logs")]
+        commands[3][-1] = f"s3://{s3.bucket}/logs/"
+        commands[4][2] = f"s3://{s3.bucket}/state"
+        outputs, worked = [], set()
+        for endpoint in SECRET_ENDPOINTS:
+            env = {**s3.env(), "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                   "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_MAX_ATTEMPTS": "1",
+                   "AWS_ENDPOINT_URL": endpoint.replace("127.0.0.1:{port}", host)}
+            for command in commands:
+                result = run_podcast(config, "--debug", *command, env=env)
+                outputs.append(result.stdout + result.stderr)
+                worked.add((endpoint, command[0], result.returncode))
+        assert [w for w in worked if w[1] == "publish" and w[2] == 0], worked  # really ran
+        assert [w for w in worked if w[2] != 0], worked  # and failed with others
+        assert _url_leaks("\n".join(outputs)) == []
+        view = BucketView(s3.client(), s3.bucket, "show")
+        for key in view.snapshot():
+            assert _url_leaks(view.get(key).decode("latin-1")) == [], key
+        for path in config.parent.rglob("*"):
+            if path.is_file():
+                assert _url_leaks(path.read_bytes().decode("latin-1")) == [], path
+        # The feed fetched by validate, from the server and from a closed port.
+        for where in (f"{host}/{s3.bucket}/show", f"127.0.0.1:{_free_port()}"):
+            result = run_podcast(config, "--debug", "validate",
+                                 f"http://user:pw-Leak/Check-31415@{where}/feed.xml"
+                                 "?token=tok-Leak/Check-31415", env=s3.env())
+            assert _url_leaks(result.stdout + result.stderr) == [], result.stderr
+
+
+def test_websub_hubs_are_printed_without_their_secrets(tmp_path: Path) -> None:
+    closed = _free_port()
+    with moto_s3() as s3:
+        config = make_tiny_show(tmp_path / "show", storage=f"s3://{s3.bucket}/show",
+                                base_url=f"{s3.endpoint}/{s3.bucket}/show")
+        with config.open("a") as file:
+            file.write(f"websub:\n  - http://user:pw-Leak/Check-31415@127.0.0.1:{closed}/hub\n"
+                       f"  - http://127.0.0.1:{closed}/hub?token=tok-Leak\n")
+        result = run_podcast(config, "publish", "--now", NOW, env=s3.env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("warning: WebSub hub http://127.0.0.1") == 2, result.stdout
+    assert _url_leaks(result.stdout + result.stderr) == []
 
 
 # --- a hostile show, published for real ------------------------------------------------------

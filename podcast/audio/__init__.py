@@ -57,6 +57,7 @@ import numpy as np
 
 from .. import binaries
 from ..errors import AudioError, ConfigError
+from ..files import sweep_dead_temps
 from ..loudness import (
     AudioInfo,
     block_energy,
@@ -485,6 +486,7 @@ def _scratch(output: Path) -> Iterator[tuple[Path, Path]]:
     """A private work folder and the hidden temp MP3's path beside ``output``; both (and
     the temp's sidecar) are gone on the way out, whatever ended the block."""
     temp = output.parent / f".podcast-master-{os.getpid()}-{threading.get_ident()}.mp3"
+    sweep_dead_temps(output.parent, ".podcast-master")  # those of killed masters
     work = None
     try:
         work = Path(tempfile.mkdtemp(prefix="podcast-master-"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from podcast.model import Show
 from podcast.stats.ingest import IngestReport
+from podcast.text import safe_url
 
 with contextlib.suppress(ImportError):  # written by another stage; may not exist yet
     import podcast.stats.report  # noqa: F401
@@ -37,7 +38,7 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
     result = run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
                  progress=progress)
     if state and push_state(show, state) and echo is not None:
-        echo(f"stored the stats database in {state}")
+        echo(f"stored the stats database in {safe_url(state)}")
     return result
 
 
@@ -62,4 +63,4 @@ def _pull(show: Show, state: str | None, echo) -> None:
     from podcast.stats.store import pull_state
 
     if state and pull_state(show, state) and echo is not None:
-        echo(f"fetched the stats database from {state}")
+        echo(f"fetched the stats database from {safe_url(state)}")

@@ -121,10 +121,9 @@ def expand_sources(sources: list[str]) -> list[Source]:
 
 
 def _s3_sources(url: str) -> list[Source]:
-    bucket, _, prefix = url[len("s3://"):].partition("/")
-    if not bucket:
-        raise PodcastError("no bucket in the S3 URL", file=url, fix="write s3://BUCKET/PREFIX")
-    from podcast.storage import s3_client, s3_errors, storage_error
+    from podcast.storage import parse_s3_url, s3_client, s3_errors, storage_error
+
+    bucket, prefix = parse_s3_url(url, field="log source")
 
     try:
         pages = s3_client().get_paginator("list_objects_v2").paginate(
@@ -519,7 +518,35 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
 
     ``robust`` reads every file with the line-safe reader at once (the fast reader falls
     back to it by itself when a file needs it; tests use this to check both readers).
+    A write that fails for want of space (a full disk, a file size limit) is a
+    PodcastError; the batch being written is rolled back, so the database holds whole
+    files only and the same command run again continues where it stopped.
     """
+    with _written(store.db_path(show)):
+        return _ingest_sources(show, catalog, found, geoip=geoip, agent_rules=agent_rules,
+                               echo=echo, progress=progress, robust=robust)
+
+
+@contextlib.contextmanager
+def _written(path: Path) -> Iterator[None]:
+    """DuckDB's errors writing the database (IOException: ENOSPC, EFBIG; a COMMIT that
+    failed for them; FatalException: the database it invalidated after one) as a
+    PodcastError with the fix."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException) as exc:
+        if isinstance(exc, duckdb.TransactionException) and "to commit" not in str(exc):
+            raise
+        raise PodcastError(f"cannot write the stats database: {exc}", file=path,
+                           fix=store.disk_fix(path)) from None
+
+
+def _ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
+                    geoip: Path | None, agent_rules: agents.ExtraRules,
+                    echo: Callable[[str], None] | None, progress: bool,
+                    robust: bool) -> IngestReport:
     report = IngestReport()
     reader = _GeoIP(geoip) if geoip else None  # a bad --geoip fails before any work
     con = store.connect(show)
@@ -1099,7 +1126,11 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
                      [i.sniffed.format for i in batch], [i.content.length for i in batch]])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        import duckdb
+
+        # A COMMIT that failed (a full disk) was rolled back by DuckDB already.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("ROLLBACK")
         raise
     con.execute("INSERT INTO run_groups SELECT day, key, listener, bytes, lines "
                 "FROM listener_days")

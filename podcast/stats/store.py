@@ -104,6 +104,22 @@ def db_path(show: Show) -> Path:
     return show.state_dir / DB_NAME
 
 
+#: What DuckDB may never do by itself: fetch an extension over HTTP (a SQLite file at
+#: the database's path made it try) or load one it finds installed.
+NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+#: Every DuckDB database file has this at byte 8 (its header's magic).
+_DUCKDB_MAGIC = (8, b"DUCK")
+#: The tables every version-2 database has from the start (later ones are added below).
+_TABLES = {"schema", "files", "media", "listener_bytes", "rejections"}
+
+
+def duckdb_connect(path: Path | str, *, read_only: bool = False):
+    """``duckdb.connect`` with extension auto-install and auto-load off."""
+    import duckdb
+
+    return duckdb.connect(str(path), read_only=read_only, config=dict(NO_EXTENSIONS))
+
+
 def connect(show: Show, *, read_only: bool = False):
     """An open DuckDB connection to the show's stats database (created if missing).
 
@@ -116,11 +132,15 @@ def connect(show: Show, *, read_only: bool = False):
     try:
         if not path.exists():
             _create(path)  # even to read: a report on a new show reads zeros
-        con = duckdb.connect(str(path), read_only=read_only)
+        _check_is_duckdb(path)
+        con = duckdb_connect(path, read_only=read_only)
     except duckdb.Error as exc:
         raise PodcastError(f"cannot open the stats database: {exc}", file=path,
                            fix="close other `podcast stats` runs, or delete the file and "
                                "ingest the logs again") from None
+    except OSError as exc:
+        raise PodcastError(f"cannot open the stats database: {exc.strerror}", file=path,
+                           fix=disk_fix(path)) from None
     # No progress bar of DuckDB's own: it would print into a JSON or CSV report on stdout.
     con.execute("SET enable_progress_bar = false")
     con.execute("SET max_temp_directory_size = '0B'")
@@ -134,6 +154,14 @@ def connect(show: Show, *, read_only: bool = False):
         raise PodcastError("the stats database was written by another version of podcast",
                            file=path, fix="delete it and ingest the logs again (the "
                                           "listener-hash keys in ip-key stay valid)")
+    views = {name for (name,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    if missing := sorted(_TABLES - tables - views):
+        con.close()
+        raise PodcastError(f"the stats database has its version row but not the tables "
+                           f"{', '.join(missing)}: it was damaged or made by hand", file=path,
+                           fix="move it away and ingest the logs again (the listener-hash "
+                               "keys in ip-key stay valid)")
     if not read_only and "key_checks" not in tables:
         con.execute(_KEY_CHECKS)  # a version 2 database from before the key checks
     if not read_only and "not_counted" not in tables:
@@ -144,6 +172,29 @@ def connect(show: Show, *, read_only: bool = False):
     return con
 
 
+def _check_is_duckdb(path: Path) -> None:
+    """PodcastError when the file at ``path`` is not a DuckDB database (a SQLite file, a
+    copy cut short, anything else): told before DuckDB opens it."""
+    offset, magic = _DUCKDB_MAGIC
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head[offset:offset + len(magic)] == magic:
+        return
+    what = ("a SQLite database" if head.startswith(b"SQLite format 3")
+            else "empty" if not head else "not a DuckDB database")
+    raise PodcastError(f"the stats database is {what}", file=path,
+                       fix="move it away (podcast keeps its counts in a DuckDB file of "
+                           "its own, made by `podcast stats ingest`) and ingest the logs "
+                           "again")
+
+
+def disk_fix(path: Path) -> str:
+    """The fix for a write of the database that failed for want of space."""
+    return (f"free space on the file system of {path.parent} (or raise the file size "
+            "limit), then run the same command again: the logs whose counts were not "
+            "written are read again, and none is counted twice")
+
+
 def _create(path: Path) -> None:
     """Create an empty database of this version at ``path``.
 
@@ -152,13 +203,12 @@ def _create(path: Path) -> None:
     ``stats.duckdb``.  Two runs starting together both make one; the first link wins, so
     neither writes into a file the other has replaced.
     """
-    import duckdb
 
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(path)
     temp = temp_path(path)
     try:
-        con = duckdb.connect(str(temp))
+        con = duckdb_connect(temp)
         con.execute(_SCHEMA)
         con.close()  # checkpoints: everything is in the one file
         try:
