@@ -1,6 +1,7 @@
 """Benchmark `podcast master` against a bare ffmpeg transcode and ffmpeg-normalize.
 
     python benchmarks/bench_master.py [--minutes 10 60] [--also 180] [--skip-normalize]
+    python benchmarks/bench_master.py --tracks 3 [--minutes 60] [--also 180]
 
 Builds (once, cached in benchmarks/.data/) a speech-like stereo 44.1 kHz WAV of the given
 length: host and guest taking 30 s turns, the guest 14 LU quieter.  Then, one after the
@@ -17,6 +18,15 @@ the ``--minutes`` list (default 10 and 60: the fixed costs weigh on short record
 master <= 1.5x the bare transcode and peak RSS <= 300 MiB at each, >= 5x faster than
 ffmpeg-normalize at the longest (also the RSS for every ``--also`` length, which runs only
 the master).
+
+With ``--tracks N`` (2 or 3) it benchmarks a multitrack episode instead: N mono 48 kHz
+16-bit WAVs of the given length (host, guest, guest2; cached in benchmarks/.data/), one per
+speaker, each with its own room noise and the other voices leaking in 25 dB down (3 ms late
+between host and guest, one room; 200 ms to and from guest2, remote on speakers).  It
+times a bare ffmpeg mix-and-encode of the same tracks (``amix=inputs=N:normalize=0`` ->
+libmp3lame at the show's bitrate and channels) against ``podcast master`` of an episode
+listing them: master <= 2x the bare mix and peak RSS <= 300 MiB at each length (and the
+RSS at every ``--also`` length).
 """
 
 from __future__ import annotations
@@ -24,11 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -39,7 +51,14 @@ DATA = ROOT / "benchmarks" / ".data" / "master"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from audio_fixtures import alternating, interview  # noqa: E402
+from audio_fixtures import (  # noqa: E402
+    Passage,
+    _voice_track,
+    alternating,
+    ebur128,
+    interview,
+    rms_dbfs,
+)
 
 from podcast.binaries import ffmpeg  # noqa: E402
 from podcast.config import load_show  # noqa: E402
@@ -47,6 +66,14 @@ from podcast.config import load_show  # noqa: E402
 MiB = 1024 * 1024
 RSS_LIMIT = 300 * MiB
 BASE_MINUTES = 10
+#: The speakers of a multitrack session, their loudness alone on their own track (LUFS),
+#: their track's room noise (dBFS RMS, pink), and how far (dB) a voice leaks into the
+#: other tracks.
+TRACK_VOICES = ("host", "guest", "guest2")
+TRACK_LEVELS = {"host": -20.0, "guest": -28.0, "guest2": -33.0}
+TRACK_NOISE = {"host": -62.0, "guest": -55.0, "guest2": -58.0}
+TRACK_BLEED_DB = -25.0
+TRACK_RATE = 48000
 
 
 def speech_wav(minutes: int) -> Path:
@@ -72,27 +99,195 @@ def speech_wav(minutes: int) -> Path:
     return path
 
 
-def bench_show(wav: Path, minutes: int) -> tuple[Path, str]:
-    """A copy of the demo show with one episode whose audio is ``wav`` (hard-linked)."""
+def show_folder() -> Path:
+    """The bench show: a copy of the demo show's podcast.yaml and cover."""
     show = DATA / "show"
     (show / "assets").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "podcast.yaml", show / "podcast.yaml")
     shutil.copy(ROOT / "assets" / "cover.jpg", show / "assets" / "cover.jpg")
+    return show
+
+
+def bench_show(wav: Path, minutes: int) -> tuple[Path, str]:
+    """A copy of the demo show with one episode whose audio is ``wav`` (hard-linked)."""
+    show = show_folder()
     slug = f"bench-{minutes}"
     folder = show / "episodes" / slug
     folder.mkdir(parents=True, exist_ok=True)
-    audio = folder / "interview.wav"
-    if not audio.exists():
-        try:
-            os.link(wav, audio)
-        except OSError:
-            shutil.copy(wav, audio)
+    _link(wav, folder / "interview.wav")
     (folder / "episode.md").write_text(
         "---\ntitle: Benchmark\npublished: 2026-01-05T07:00:00+01:00\naudio: interview.wav\n"
         "chapters:\n  - {start: \"0:00\", title: Introduction}\n"
         f"  - {{start: {minutes * 30}, title: Milieu}}\n---\nBenchmark episode.\n",
         encoding="utf-8")
     return show / "podcast.yaml", slug
+
+
+def conversation(duration: float, voices: tuple[str, ...]) -> list[Passage]:
+    """A seeded conversation of ``duration`` s: the host asks (4-20 s), a guest answers
+    (8-45 s), now and then another guest puts in a reply of 1-3 s, and some pauses."""
+    rng = random.Random(15)
+    passages, now, turn = [], 0.0, 0
+    while now < duration - 1.0:
+        guest = voices[1 + turn % (len(voices) - 1)]
+        turn += 1
+        for voice, low, high in (("host", 4, 20), (guest, 8, 45)):
+            end = min(duration, now + rng.uniform(low, high))
+            passages.append(Passage(voice, now, end))
+            now = end + rng.choice((0.0, 0.3, 0.8))
+        others = [voice for voice in voices[1:] if voice != guest]
+        if others and rng.random() < 0.35 and now < duration - 3:
+            end = now + rng.uniform(1.0, 3.0)
+            passages.append(Passage(rng.choice(others), now, end))
+            now = end
+        if rng.random() < 0.1:
+            now += rng.uniform(2.0, 6.0)  # nobody speaks
+    return [p for p in passages if p.start < duration]
+
+
+def bleed_delay(source: str, into: str) -> float:
+    """How late (s) ``source``'s voice reaches ``into``'s microphone: host and guest in
+    one room (3 ms), guest2 remote on speakers (0.2 s, both ways)."""
+    return 0.2 if "guest2" in (source, into) else 0.003
+
+
+def _base_tracks(count: int) -> list[Path]:
+    """The cached ``BASE_MINUTES`` session of ``count`` speakers: one WAV per speaker with
+    its voice, its room noise and the others' bleed (mixed by ffmpeg, streaming)."""
+    folder = DATA / f"tracks{count}"
+    voices = TRACK_VOICES[:count]
+    paths = [folder / f"{voice}-{BASE_MINUTES}min.wav" for voice in voices]
+    if all(path.exists() for path in paths):
+        return paths
+    duration = BASE_MINUTES * 60.0
+    print(f"generating {BASE_MINUTES} min of {count} speech-like tracks (once) ...",
+          flush=True)
+    work = folder / ".voices"
+    work.mkdir(parents=True, exist_ok=True)
+    passages = conversation(duration, voices)
+    raw, gains = {}, {}
+    for voice in voices:
+        raw[voice] = work / f"{voice}.wav"
+        _voice_track(raw[voice], voice, passages, duration, TRACK_RATE)
+        gains[voice] = TRACK_LEVELS[voice] - ebur128(raw[voice])["lufs"]
+    probe = work / "noise-probe.wav"
+    subprocess.run([ffmpeg(), "-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"anoisesrc=d=20:c=pink:r={TRACK_RATE}:a=0.1:seed=5", "-c:a",
+                    "pcm_f32le", str(probe)], check=True)
+    probe_rms = rms_dbfs(probe)
+    for number, (voice, path) in enumerate(zip(voices, paths, strict=True)):
+        inputs, chains, labels = [], [], ""
+        for index, source in enumerate(voices):
+            inputs += ["-i", str(raw[source])]
+            gain = gains[source] + (0.0 if source == voice else TRACK_BLEED_DB)
+            late = "" if source == voice else \
+                f",adelay=delays={round(bleed_delay(source, voice) * TRACK_RATE)}S"
+            chains.append(f"[{index}:a]volume={gain:.3f}dB{late}[v{index}]")
+            labels += f"[v{index}]"
+        amplitude = 0.1 * 10 ** ((TRACK_NOISE[voice] - probe_rms) / 20)
+        chains.append(f"anoisesrc=d={duration}:c=pink:r={TRACK_RATE}:a={amplitude:.8f}:"
+                      f"seed={101 + number}[noise]")
+        chains.append(f"{labels}[noise]amix=inputs={count + 1}:normalize=0:"
+                      f"duration=longest,atrim=duration={duration}[out]")
+        temp = path.with_suffix(".tmp.wav")
+        subprocess.run([ffmpeg(), "-hide_banner", "-v", "error", "-y", *inputs,
+                        "-filter_complex", ";".join(chains), "-map", "[out]",
+                        "-c:a", "pcm_s16le", str(temp)], check=True)
+        temp.replace(path)
+    shutil.rmtree(work, ignore_errors=True)
+    return paths
+
+
+def session_tracks(minutes: int, count: int) -> list[Path]:
+    """The cached ``count`` tracks of ``minutes`` minutes (the base session looped)."""
+    out = []
+    for base in _base_tracks(count):
+        path = base.with_name(base.name.replace(f"-{BASE_MINUTES}min", f"-{minutes}min"))
+        if not path.exists():
+            print(f"building {path.name} ...", flush=True)
+            temp = path.with_suffix(".tmp.wav")
+            subprocess.run([ffmpeg(), "-hide_banner", "-v", "error", "-y", "-stream_loop",
+                            str(-(-minutes // BASE_MINUTES) - 1), "-i", str(base),
+                            "-t", str(minutes * 60), "-c", "copy", str(temp)], check=True)
+            temp.replace(path)
+        out.append(path)
+    return out
+
+
+def _link(source: Path, target: Path) -> None:
+    if not target.exists():
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy(source, target)
+
+
+def multitrack_show(tracks: list[Path], minutes: int) -> tuple[Path, str]:
+    """The bench show with an episode listing ``tracks`` (hard-linked) as its audio."""
+    show = show_folder()
+    slug = f"bench-tracks{len(tracks)}-{minutes}"
+    folder = show / "episodes" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for voice, path in zip(TRACK_VOICES, tracks, strict=False):
+        _link(path, folder / f"{voice}.wav")
+        role = "host, name: Julien Morel" if voice == "host" else "guest"
+        lines.append(f"  - {{file: {voice}.wav, role: {role}}}")
+    (folder / "episode.md").write_text(
+        "---\ntitle: Benchmark\npublished: 2026-01-05T07:00:00+01:00\naudio:\n"
+        + "\n".join(lines) + "\nchapters:\n  - {start: \"0:00\", title: Introduction}\n"
+        f"  - {{start: {minutes * 30}, title: Milieu}}\n---\nBenchmark episode.\n",
+        encoding="utf-8")
+    return show / "podcast.yaml", slug
+
+
+@dataclass(frozen=True)
+class Case:
+    """One length to benchmark: the master's show and episode, the bare ffmpeg command it
+    is held against (its name), the ratio target, and what is printed about the input."""
+
+    config: Path
+    slug: str
+    bare: list[str]
+    bare_name: str
+    ratio: float
+    describe: str
+    sources: list[Path]
+
+
+def output_settings(config: Path) -> tuple[str, int, str]:
+    """The show's output channels ("1"/"2"), sample rate and bitrate."""
+    settings = load_show(config).audio
+    return ("1" if settings.channels == "mono" else "2"), settings.sample_rate, \
+        settings.bitrate
+
+
+def single_case(minutes: int) -> Case:
+    """One stereo WAV, held against a bare transcode (target 1.5x)."""
+    wav = speech_wav(minutes)
+    config, slug = bench_show(wav, minutes)
+    channels, rate, bitrate = output_settings(config)
+    bare = [ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(wav),
+            "-ac", channels, "-ar", str(rate), "-c:a", "libmp3lame", "-b:a", bitrate,
+            str(DATA / "out" / "bare.mp3")]
+    return Case(config, slug, bare, "bare ffmpeg transcode", 1.5,
+                f"{wav.name} ({wav.stat().st_size / MiB:.0f} MiB)", [wav])
+
+
+def multitrack_case(minutes: int, count: int) -> Case:
+    """``count`` speaker tracks, held against a bare ``amix`` mix-and-encode (target 2x)."""
+    tracks = session_tracks(minutes, count)
+    config, slug = multitrack_show(tracks, minutes)
+    channels, rate, bitrate = output_settings(config)
+    inputs = [arg for path in tracks for arg in ("-i", str(path))]
+    bare = [ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", *inputs,
+            "-filter_complex", f"amix=inputs={count}:normalize=0", "-ac", channels,
+            "-ar", str(rate), "-c:a", "libmp3lame", "-b:a", bitrate,
+            str(DATA / "out" / "bare-mix.mp3")]
+    size = sum(path.stat().st_size for path in tracks) / MiB
+    return Case(config, slug, bare, "bare ffmpeg amix + encode", 2.0,
+                f"{count} tracks, {', '.join(path.name for path in tracks)} ({size:.0f} MiB)",
+                tracks)
 
 
 def run(command: list[str], env: dict | None = None) -> tuple[float, int, str, float]:
@@ -127,34 +322,27 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def bench_length(minutes: int, repeat: int, podcast: str) -> tuple[dict, dict, Path]:
-    """The bare transcode and the master of ``minutes`` minutes, alternately ``repeat``
-    times: per run (best wall s, peak RSS, CPU s), the master's figures, and the WAV."""
-    wav = speech_wav(minutes)
-    config, slug = bench_show(wav, minutes)
-    settings = load_show(config).audio
-    channels = "1" if settings.channels == "mono" else "2"
-    out = DATA / "out"
-    out.mkdir(exist_ok=True)
-    print(f"\n== {minutes} min: {wav.name} ({wav.stat().st_size / MiB:.0f} MiB); output: "
-          f"{settings.channels} {settings.bitrate} {settings.sample_rate} Hz; {ffmpeg()}")
-    bare = [ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(wav),
-            "-ac", channels, "-ar", str(settings.sample_rate), "-c:a", "libmp3lame",
-            "-b:a", settings.bitrate, str(out / "bare.mp3")]
-    master_cmd = [podcast, "--config", str(config), "master", slug, "-o",
-                  str(out / "master.mp3"), "--force", "--json"]
-    runs: dict[str, list[tuple[float, int, float]]] = {"bare ffmpeg transcode": [],
+def bench_length(case: Case, repeat: int, podcast: str) -> tuple[dict, dict]:
+    """The bare command and the master of one case, alternately ``repeat`` times: per run
+    (best wall s, peak RSS, CPU s), and the master's JSON figures."""
+    (DATA / "out").mkdir(parents=True, exist_ok=True)
+    channels, rate, bitrate = output_settings(case.config)
+    print(f"\n== {case.slug}: {case.describe}; output: {'mono' if channels == '1' else 'stereo'}"
+          f" {bitrate} {rate} Hz; {ffmpeg()}")
+    master_cmd = [podcast, "--config", str(case.config), "master", case.slug, "-o",
+                  str(DATA / "out" / "master.mp3"), "--force", "--json"]
+    runs: dict[str, list[tuple[float, int, float]]] = {case.bare_name: [],
                                                          "podcast master": []}
     for attempt in range(1, repeat + 1):
-        seconds, rss, _, cpu = run(bare)
-        runs["bare ffmpeg transcode"].append((seconds, rss, cpu))
+        seconds, rss, _, cpu = run(case.bare)
+        runs[case.bare_name].append((seconds, rss, cpu))
         seconds, rss, stdout, cpu = run(master_cmd)
         runs["podcast master"].append((seconds, rss, cpu))
-        print(f"round {attempt}: bare {runs['bare ffmpeg transcode'][-1][0]:.1f} s, "
+        print(f"round {attempt}: bare {runs[case.bare_name][-1][0]:.1f} s, "
               f"master {seconds:.1f} s", flush=True)
     results = {name: (min(measured)[0], max(m[1] for m in measured), min(measured)[2])
                for name, measured in runs.items()}
-    return results, json.loads(stdout)["output"], wav
+    return results, json.loads(stdout)
 
 
 def normalize_run(wav: Path, config_minutes: int) -> tuple[float, int, float]:
@@ -171,14 +359,46 @@ def normalize_run(wav: Path, config_minutes: int) -> tuple[float, int, float]:
     return seconds, rss, cpu
 
 
+def make_case(minutes: int, tracks: int) -> Case:
+    return multitrack_case(minutes, tracks) if tracks > 1 else single_case(minutes)
+
+
+def print_results(case: Case, results: dict, figures: dict, repeat: int) -> None:
+    print(f"{'run (best of ' + str(repeat) + ')':28} {'seconds':>9} {'CPU s':>7} "
+          f"{'peak RSS':>10}")
+    for name, (seconds, rss, cpu) in results.items():
+        print(f"{name:28} {seconds:9.1f} {cpu:7.1f} {rss / MiB:7.0f} MiB")
+    output = figures["output"]
+    print(f"master output: {output['lufs']} LUFS, {output['true_peak']} dBTP, "
+          f"LRA {output['lra']} LU, {output['duration']} s")
+    for track in figures.get("tracks") or []:
+        print(f"  track {track['file']}: input {track['input_lufs']} LUFS, floor "
+              f"{track['noise_floor_lufs']}, speech {track['speech_share']:.0%}, levelling "
+              f"{track['levelling_min_db']}..{track['levelling_max_db']} dB, estimated "
+              f"offset {track['estimated_offset']}")
+
+
+def length_checks(minutes: int, case: Case, results: dict) -> list[tuple[str, bool]]:
+    bare_s, master_s = results[case.bare_name][0], results["podcast master"][0]
+    rss = results["podcast master"][1]
+    what = "bare mix" if len(case.sources) > 1 else "bare transcode"
+    return [(f"{minutes} min: master / {what} = {master_s / bare_s:.2f}x "
+             f"(<= {case.ratio:g}x)", master_s <= case.ratio * bare_s),
+            (f"{minutes} min: master peak RSS {rss / MiB:.0f} MiB (<= 300 MiB)",
+             rss <= RSS_LIMIT)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=int, nargs="+", default=[10, 60])
     parser.add_argument("--also", type=int, action="append", default=[],
                         help="also master this many minutes (time and RSS only)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="run the transcode and the master this many times, alternately, "
-                             "and keep the best (the machine is shared)")
+                        help="run the bare command and the master this many times, "
+                             "alternately, and keep the best (the machine is shared)")
+    parser.add_argument("--tracks", type=int, default=1, choices=(1, 2, 3),
+                        help="a multitrack episode of this many speaker tracks, held "
+                             "against a bare amix mix-and-encode (default 1: one WAV)")
     parser.add_argument("--skip-normalize", action="store_true",
                         help="do not run ffmpeg-normalize (it takes ~6 min per hour)")
     args = parser.parse_args()
@@ -188,30 +408,23 @@ def main() -> int:
           f"on {os.cpu_count()} cores (other jobs slow every run alike)")
     checks = []
     for minutes in args.minutes:
-        results, figures, wav = bench_length(minutes, args.repeat, podcast)
-        if not args.skip_normalize and minutes == max(args.minutes):
-            results["ffmpeg-normalize"] = normalize_run(wav, minutes)
-        print(f"{'run (best of ' + str(args.repeat) + ')':28} {'seconds':>9} {'CPU s':>7} "
-              f"{'peak RSS':>10}")
-        for name, (seconds, rss, cpu) in results.items():
-            print(f"{name:28} {seconds:9.1f} {cpu:7.1f} {rss / MiB:7.0f} MiB")
-        print(f"master output: {figures['lufs']} LUFS, {figures['true_peak']} dBTP, "
-              f"LRA {figures['lra']} LU, {figures['duration']} s")
-        bare_s, master_s = results["bare ffmpeg transcode"][0], results["podcast master"][0]
-        checks += [(f"{minutes} min: master / bare transcode = {master_s / bare_s:.2f}x "
-                    f"(<= 1.5x)", master_s <= 1.5 * bare_s),
-                   (f"{minutes} min: master peak RSS {results['podcast master'][1] / MiB:.0f}"
-                    f" MiB (<= 300 MiB)", results["podcast master"][1] <= RSS_LIMIT)]
+        case = make_case(minutes, args.tracks)
+        results, figures = bench_length(case, args.repeat, podcast)
+        if args.tracks == 1 and not args.skip_normalize and minutes == max(args.minutes):
+            results["ffmpeg-normalize"] = normalize_run(case.sources[0], minutes)
+        print_results(case, results, figures, args.repeat)
+        checks += length_checks(minutes, case, results)
         if "ffmpeg-normalize" in results:
-            speedup = results["ffmpeg-normalize"][0] / master_s
+            speedup = results["ffmpeg-normalize"][0] / results["podcast master"][0]
             checks.append((f"{minutes} min: ffmpeg-normalize / master = {speedup:.1f}x "
                            f"(>= 5x)", speedup >= 5))
     for minutes in args.also:
-        long_config, long_slug = bench_show(speech_wav(minutes), minutes)
-        seconds, rss, _, _ = run([podcast, "--config", str(long_config), "master", long_slug,
-                                  "-o", str(DATA / "out" / f"master-{minutes}.mp3"),
-                                  "--force", "--json"])
-        print(f"podcast master {minutes} min: {seconds:.1f} s, peak RSS {rss / MiB:.0f} MiB")
+        case = make_case(minutes, args.tracks)
+        seconds, rss, _, cpu = run([podcast, "--config", str(case.config), "master",
+                                    case.slug, "-o", str(DATA / "out" / f"master-{minutes}.mp3"),
+                                    "--force", "--json"])
+        print(f"podcast master {minutes} min: {seconds:.1f} s, {cpu:.1f} CPU s, "
+              f"peak RSS {rss / MiB:.0f} MiB")
         checks.append((f"master peak RSS at {minutes} min {rss / MiB:.0f} MiB (<= 300 MiB)",
                        rss <= RSS_LIMIT))
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -1,6 +1,7 @@
 """The demo: publish the demo show locally, simulate weeks of listening, write the report.
 
-1. `podcast publish` masters the three interviews and writes ./public (file:// storage);
+1. `podcast publish` masters the four interviews (the fourth mixed from one track per
+   speaker) and writes ./public (file:// storage);
 2. the weeks since each release are written as an access log in `podcast serve`'s own
    format (its `combined_log_line`): a release spike that decays into a long tail, several
    apps, a few bots, 2-byte probes, listeners who give up, and guests' share links. A server
@@ -53,8 +54,10 @@ BOTS = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html
 #: Share links used in the weeks after a release: (slug, code, visitors on release day).
 SHARED = {"001-sonia-mamin": [("sonia-mamin", 9), ("newsletter", 5)],
           "002-marc-olivier": [("marc-olivier", 4), ("newsletter", 6)],
-          "003-claire-dubois": [("claire-dubois", 12), ("linkedin", 7)]}
-PEAKS = {"001-sonia-mamin": 38, "002-marc-olivier": 55, "003-claire-dubois": 46}
+          "003-claire-dubois": [("claire-dubois", 12), ("linkedin", 7)],
+          "004-lea-fontaine": [("lea-fontaine", 8), ("newsletter", 4)]}
+PEAKS = {"001-sonia-mamin": 38, "002-marc-olivier": 55, "003-claire-dubois": 46,
+         "004-lea-fontaine": 31}
 
 
 def run(*args: str, quiet: bool = False) -> str:

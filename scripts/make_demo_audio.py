@@ -4,13 +4,20 @@ Each interview alternates a host (close mic, about -20 LUFS) and a guest recorde
 much quieter (a "remote call": about 12-16 LU below the host, band-limited, with room
 noise), which is exactly what the speaker leveller in `podcast master` has to fix.
 
+The multitrack episode (004) is a remote interview recorded one track per speaker: the
+host's track (FLAC, 16 kHz, a quiet room) and the guest's (MP3, 44.1 kHz, 10 dB quieter,
+a noisier room), and the guest listens on speakers, so the host's voice leaks into the
+guest's track 25 dB down and 150 ms late: what `podcast master` levels, gates and mixes.
+
 Needs espeak-ng (Debian package ``espeak-ng``); the committed files make it optional.
-Run from the repository root:  python scripts/make_demo_audio.py
+Run from the repository root:  python scripts/make_demo_audio.py [SLUG ...]
+(no slug: every episode; espeak-ng versions differ, so regenerate only what you change).
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -66,6 +73,34 @@ EPISODES = {
     ),
 }
 
+#: Multitrack episodes: one file per speaker; the guest's speech ``guest_gain`` dB under
+#: the host's, each track's room noise (dBFS), and the host's voice leaking into the
+#: guest's track ``bleed_db`` dB down and ``bleed_ms`` late (the guest on speakers).
+TRACKS = {
+    "004-lea-fontaine": dict(
+        files={"host": "host.flac", "guest": "guest.mp3"},
+        guest_gain=-10.0,
+        noise={"host": -70.0, "guest": -56.0},
+        bleed_db=-25.0,
+        bleed_ms=150,
+        lines=[
+            ("host", "Bienvenue dans ce quatrième épisode, enregistré à distance, une piste "
+                     "par personne. Mon invitée est Léa Fontaine, qui dirige un salon du "
+                     "livre à Lyon."),
+            ("guest", "Bonjour Julien, merci de m'avoir invitée."),
+            ("host", "Léa, qu'est-ce qui fait venir le public aujourd'hui ?"),
+            ("guest", "Les rencontres. Les visiteurs veulent parler aux auteurs, pas "
+                      "seulement acheter des livres."),
+            ("host", "Même pour un salon aussi grand que le vôtre ?"),
+            ("guest", "Tout à fait."),
+            ("host", "Et le numérique, dans tout ça ?"),
+            ("guest", "Il prépare la visite : le programme, le plan, les billets. Mais la "
+                      "rencontre, elle, a lieu sur place."),
+            ("host", "Merci Léa, et à bientôt."),
+        ],
+    ),
+}
+
 VOICES = {"host": "fr+m3", "guest": "fr+f2"}
 
 
@@ -102,7 +137,56 @@ def build(slug: str, spec: dict) -> Path:
         return out
 
 
+def room_noise(duration_ms: int, dbfs: float) -> AudioSegment:
+    """White room noise of ``duration_ms`` at ``dbfs``, mono 44.1 kHz."""
+    noise = WhiteNoise().to_audio_segment(duration=duration_ms, volume=dbfs)
+    return noise.set_frame_rate(44100).set_channels(1)
+
+
+def build_tracks(slug: str, spec: dict) -> list[Path]:
+    """Record one multitrack interview: the lines on one timeline, each speaker's on its
+    own track, the host's leaking into the guest's, each track with its own room."""
+    AudioSegment.converter = ffmpeg()
+    with tempfile.TemporaryDirectory() as tmp:
+        placed, position = [], 500
+        for index, (who, text) in enumerate(spec["lines"]):
+            line = speak(text, VOICES[who], Path(tmp), index)
+            gain = 0.0 if who == "host" else spec["guest_gain"]
+            line = line.apply_gain(-20.0 - line.dBFS + 3 + gain)
+            placed.append((who, position, line))
+            position += len(line) + 700
+        length = position + 500
+        tracks = {who: AudioSegment.silent(duration=length, frame_rate=44100)
+                  for who in spec["files"]}
+        for who, start, line in placed:
+            tracks[who] = tracks[who].overlay(line, position=start)
+            if who == "host":
+                # Heard through the guest's laptop speakers: thin, late, 25 dB down.
+                leak = line.high_pass_filter(250).low_pass_filter(5000)
+                tracks["guest"] = tracks["guest"].overlay(
+                    leak.apply_gain(spec["bleed_db"]), position=start + spec["bleed_ms"])
+        out = []
+        for who, name in spec["files"].items():
+            track = tracks[who].overlay(room_noise(length, spec["noise"][who]))
+            path = ROOT / "episodes" / slug / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".flac":
+                track.export(path, format="flac", parameters=["-ar", "16000"])
+            else:
+                track.export(path, format="mp3", parameters=["-b:a", "64k"])
+            out.append(path)
+        return out
+
+
 if __name__ == "__main__":
-    for slug, spec in EPISODES.items():
-        path = build(slug, spec)
+    wanted = set(sys.argv[1:]) or set(EPISODES) | set(TRACKS)
+    unknown = wanted - set(EPISODES) - set(TRACKS)
+    if unknown:
+        sys.exit(f"unknown episode(s): {', '.join(sorted(unknown))}; "
+                 f"known: {', '.join([*EPISODES, *TRACKS])}")
+    paths = [build(slug, spec) for slug, spec in EPISODES.items() if slug in wanted]
+    for slug, spec in TRACKS.items():
+        if slug in wanted:
+            paths += build_tracks(slug, spec)
+    for path in paths:
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KiB")

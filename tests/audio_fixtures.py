@@ -28,6 +28,8 @@ VOICES = {
     "guest": ("highpass=f=300,lowpass=f=3200,equalizer=f=1000:t=q:w=1:g=4", 3.6, 0.29, 23),
     # A remote guest on the telephone: 300-3400 Hz, steep edges.
     "phone": ("highpass=f=300,highpass=f=300,lowpass=f=3400,lowpass=f=3400", 3.6, 0.29, 23),
+    # A second guest (three-speaker sessions): mid-band, its own rhythm and noise.
+    "guest2": ("highpass=f=160,lowpass=f=4200,equalizer=f=600:t=q:w=1:g=5", 3.9, 0.26, 37),
 }
 
 
@@ -245,12 +247,14 @@ def _write_float_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 def multitrack(folder: Path, passages: list[Passage], levels: dict[str, float],
                noise_dbfs: dict[str, float], *, bleed_db: float = -25.0,
                delay: float = 0.003, late: dict[str, float] | None = None,
-               rate: int = 44100) -> Recording:
+               rate: int = 44100, bleed_into: tuple[str, ...] | None = None) -> Recording:
     """Write one mono recording per voice (``<voice>.wav``): the voice speaking its
     passages at ``levels[voice]`` LUFS, a pink room noise at ``noise_dbfs[voice]`` dBFS
     RMS, and every other voice leaking in ``bleed_db`` dB down, ``delay`` s late (3 ms:
     two microphones in one room; 0.2 s: a remote guest on speakers).  ``late[voice]`` s
-    are cut from the start of that voice's file (its recorder started late)."""
+    are cut from the start of that voice's file (its recorder started late).
+    ``bleed_into``: the voices whose tracks carry the others' bleed (default all; only
+    the guest's, say, when the host wears headphones and the guest listens on speakers)."""
     duration = max(p.end for p in passages) + 1.0
     work = folder / ".voices"
     work.mkdir(parents=True, exist_ok=True)
@@ -273,7 +277,7 @@ def multitrack(folder: Path, passages: list[Passage], levels: dict[str, float],
     for voice in voices:
         track = voices[voice][:size] + noises[voice][:size]
         for other in voices:
-            if other != voice:
+            if other != voice and (bleed_into is None or voice in bleed_into):
                 leak = np.concatenate([np.zeros(shift), voices[other][:size - shift]])
                 track = track + 10 ** (bleed_db / 20) * leak
         cut = round((late or {}).get(voice, 0.0) * rate)

@@ -242,7 +242,7 @@ def make_show(root: Path) -> Show:
 
 # --- the demo show with stand-in media, for end-to-end report tests ----------------------
 
-DEMO_SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois")
+DEMO_SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois", "004-lea-fontaine")
 #: Stand-ins for the demo show's MP3s: 10,000-byte ID3 tag, 96 kbit/s, so a download
 #: needs 10,000 + 720,000 = 730,000 bytes in a UTC day.
 DEMO_MEDIA = {slug: Media(slug=slug, key=f"media/{slug}-0123456789ab.mp3", bytes=2_000_000,

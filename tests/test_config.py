@@ -41,13 +41,17 @@ def test_the_demo_show_loads(demo_show):
     assert show.audio.bitrate_bps == 96000
     episodes = load_episodes(show)
     assert [e.slug for e in episodes] == ["001-sonia-mamin", "002-marc-olivier",
-                                          "003-claire-dubois"]
+                                          "003-claire-dubois", "004-lea-fontaine"]
     first = episodes[0]
     assert first.title == "Sonia Mamin : le salon devient phygital"
     assert first.guests[0].role == "guest"
     assert [c.start for c in first.chapters] == [0, 12, 30]
     assert first.published == datetime(2026, 11, 9, 6, 0, tzinfo=timezone.utc)
-    assert len({e.guid for e in episodes}) == 3
+    assert len({e.guid for e in episodes}) == 4
+    # The fourth is a multitrack recording: one file per speaker.
+    host, guest = episodes[3].tracks
+    assert (host.role, host.name, guest.role, guest.name) == (
+        "host", "Julien Morel", "guest", "Léa Fontaine")
 
 
 @pytest.mark.parametrize(

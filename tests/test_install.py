@@ -24,8 +24,8 @@ IAB rule (README, "Counting rules"): one download per (episode, listener, UTC da
 GET answers (200/206) delivered at least the tag plus one minute of audio, or the whole
 file when shorter; a listener is the address plus the user agent.
 
-Like the demo, these tests run on the real clock: the demo episodes' dates (the third one
-2026-11-30 07:00 +01:00) must be past for all three to be live.
+Like the demo, these tests run on the real clock: the demo episodes' dates (the last one
+2026-11-30 18:00 +01:00) must be past for all four to be live.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from stats_fixtures import GOOGLEBOT, Request, ranged, s3_log
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / ".github" / "workflows" / "nightly-feed.yml"
-SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois")
+SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois", "004-lea-fontaine")
 
 APPLE = "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)"
 OVERCAST = "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)"
@@ -335,7 +335,7 @@ def published_locally(installed: Install, local_show) -> Path:
 
 def test_publish_and_feed_from_the_install(published_locally: Path) -> None:
     """The user publishes the demo show to ./public and rebuilds the feed: the feed names
-    the three episodes with their enclosures, and the HTML pages are there."""
+    every episode with its enclosure, and the HTML pages are there."""
     folder = published_locally
     public = folder / "public"
     built = (folder / "feed.xml").read_bytes()
@@ -460,9 +460,10 @@ def test_stats_from_the_access_log(installed: Install, published_locally: Path,
     folder, env = published_locally, installed.env()
     expected = model(listened.requests, local_media(folder))
     days = {r.when.date() for r in listened.requests}
-    if len(days) == 1:  # not run across midnight UTC: 3 apps x 3 episodes
+    if len(days) == 1:  # not run across midnight UTC: 3 apps x every episode
         (day,) = days
-        assert (expected.downloads, expected.listeners) == (9, {f"{day:%Y-%m}": 3})
+        assert (expected.downloads, expected.listeners) == (3 * len(SLUGS),
+                                                            {f"{day:%Y-%m}": 3})
         assert expected.rejected == Counter(not_get=1, bots=1, below_threshold=1)
 
     done = run([installed.podcast, "stats", "ingest", ".podcast/access.log"], cwd=folder,
@@ -509,8 +510,9 @@ def test_html_report(installed: Install, published_locally: Path, listened: List
 NOV20 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 NOV21 = datetime(2026, 11, 21, 19, 30, tzinfo=UTC)
 NOV22 = datetime(2026, 11, 22, 6, 45, tzinfo=UTC)
-#: The user publishes before episode 3's date (2026-11-30 06:00 UTC): it is uploaded but
-#: scheduled, and the first nightly run after that date puts it in the feed.
+#: The user publishes before episode 3's date (2026-11-30 06:00 UTC): it (and episode 4,
+#: the same evening) is uploaded but scheduled, and the first nightly run after that date
+#: puts them in the feed.
 PUBLISHED_AT = "2026-11-25T12:00:00Z"
 S = timedelta(seconds=1)
 
@@ -790,13 +792,13 @@ def first_night(s3_show: S3Show) -> tuple[Night, list[Request]]:
 
 
 def test_the_user_publishes_to_s3(s3_show: S3Show) -> None:
-    """Before the first night: the three masters are in the bucket; the feed names the two
-    episodes already out (episode 3 is scheduled)."""
+    """Before the first night: every master is in the bucket; the feed names the two
+    episodes already out (episodes 3 and 4 are scheduled)."""
     media = s3_show.media()
     assert sorted(m["slug"] for m in media.values()) == list(SLUGS)
     for key, entry in media.items():
-        # The scheduled episode's master waits in the private state until its time.
-        scheduled = entry["slug"] == "003-claire-dubois"
+        # A scheduled episode's master waits in the private state until its time.
+        scheduled = entry["slug"] in ("003-claire-dubois", "004-lea-fontaine")
         where = f"show/.podcast/staged/{key}" if scheduled else f"show/{key}"
         s3_show.client.head_object(Bucket=s3_show.server.bucket, Key=where)
     feed = s3_show.feed()
@@ -807,7 +809,7 @@ def test_the_user_publishes_to_s3(s3_show: S3Show) -> None:
 
 
 def test_first_night_rebuilds_the_feed_and_counts(s3_show: S3Show, first_night) -> None:
-    """Every step exits 0; episode 3 goes live (feed and pages uploaded); the logs are
+    """Every step exits 0; episodes 3 and 4 go live (feed and pages uploaded); the logs are
     ingested, the database is stored in PODCAST_STATE_URL, and the report prints the
     downloads of the model; no secret appears in the job log."""
     night, requests = first_night

@@ -1,6 +1,6 @@
 """Episode pacing: day 1/3/7/30, the median episode and each episode against it.
 
-A generated history of seven weeks for the demo show's three episodes (release spikes that
+A generated history of seven weeks for the demo show's four episodes (release spikes that
 decay, listeners who give up early, 2-byte probes, a preview before release) is written as
 real access logs (S3 server access log for the first weeks, combined log after), ingested
 with `podcast stats ingest` and reported with `podcast stats report`.  The test counts the
@@ -30,10 +30,12 @@ from stats_fixtures import (
     write_log,
 )
 
-#: The demo show's releases (episode.md: 07:00 +01:00, i.e. 06:00 UTC).
+#: The demo show's releases (episode.md: 07:00 +01:00, i.e. 06:00 UTC; the fourth the
+#: same day at 18:00 +01:00: its day 1 is that UTC day too).
 RELEASES = {"001-sonia-mamin": date(2026, 11, 9), "002-marc-olivier": date(2026, 11, 16),
-            "003-claire-dubois": date(2026, 11, 30)}
-PEAKS = {"001-sonia-mamin": 24, "002-marc-olivier": 40, "003-claire-dubois": 31}
+            "003-claire-dubois": date(2026, 11, 30), "004-lea-fontaine": date(2026, 11, 30)}
+PEAKS = {"001-sonia-mamin": 24, "002-marc-olivier": 40, "003-claire-dubois": 31,
+         "004-lea-fontaine": 18}
 UNTIL = date(2026, 12, 20)
 SWITCH = date(2026, 11, 28)  # days before are in the S3 log, the rest in the combined log
 AGENTS = ["Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0",
@@ -152,7 +154,8 @@ def test_day_1_3_7_30_the_median_and_the_comparison_match_an_independent_count(
         # The preview the day before release counts in all-time, never in day N.
         assert mine["all_time"] == sum(counted[slug].values())
     assert data["pacing"]["median"] == median_line
-    # Claire (out 30 November) is 21 days old: days 22-30 have only the two older episodes.
+    # Claire and Léa (out 30 November) are 21 days old: days 22-30 have only the two older
+    # episodes.
     assert len(curves["003-claire-dubois"]) == 21 and median_line[21] == middle(
         [curves["001-sonia-mamin"][21], curves["002-marc-olivier"][21]])
 

@@ -69,10 +69,12 @@ def run_master(config: Path, *extra: str) -> dict:
     return json.loads(result.output)
 
 
-def session(folder: Path, delay: float, late: dict[str, float] | None = None) -> Recording:
+def session(folder: Path, delay: float, late: dict[str, float] | None = None,
+            bleed_into: tuple[str, ...] | None = None) -> Recording:
     episode = folder / "episodes" / "001-interview"
     episode.mkdir(parents=True, exist_ok=True)
-    return multitrack(episode, SESSION, LEVELS, NOISE, delay=delay, late=late, rate=RATE)
+    return multitrack(episode, SESSION, LEVELS, NOISE, delay=delay, late=late, rate=RATE,
+                      bleed_into=bleed_into)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -216,9 +218,56 @@ def test_align_finds_a_half_second_offset_within_10_ms(tmp_path: Path):
     reported = run_master(config)["tracks"][1]
     assert reported["estimated_offset"] == pytest.approx(0.5, abs=0.010)
     assert reported["offset"] == 0.0 and "not applied" in reported["alignment"]
+    # Each voice is in the other's track (3 ms late): both bleeds found, the delay cancels.
+    assert reported["estimate_bleed"] == "both ways"
     aligned = run_master(config, "--align")["tracks"][1]
     assert aligned["offset"] == pytest.approx(0.5, abs=0.010)
     assert aligned["alignment"] == "applied (--align)"
+
+
+def test_bleed_heard_both_ways_cancels_its_delay(tmp_path: Path):
+    # Two rooms, both on speakers: each voice reaches the other's track 50 ms late, and
+    # both are loud enough to be heard there.  The two bleed peaks straddle the offset.
+    episode = tmp_path / "episodes" / "001-interview"
+    episode.mkdir(parents=True)
+    multitrack(episode, SESSION, {"host": -20.0, "guest": -20.0}, NOISE, delay=0.05,
+               late={"guest": 0.5}, rate=RATE)
+    reported = run_master(write_show(tmp_path, two_tracks()))["tracks"][1]
+    assert reported["estimate_bleed"] == "both ways"
+    assert reported["estimated_offset"] == pytest.approx(0.5, abs=0.010)
+    assert reported["alignment"] == "estimated, not applied (use --align)"
+
+
+def lag(mixed: np.ndarray, source: np.ndarray, rate: int, within: float = 1.0) -> float:
+    """How late (s) ``source`` sounds in ``mixed``: the peak of their cross-correlation."""
+    size = 1 << int(np.ceil(np.log2(mixed.size + source.size)))
+    circular = np.fft.irfft(np.fft.rfft(mixed, size) * np.conj(np.fft.rfft(source, size)),
+                            size)
+    span = int(within * rate)
+    values = np.concatenate([circular[-span:], circular[:span + 1]])
+    return (int(np.argmax(values)) - span) / rate
+
+
+def test_one_way_bleed_is_lined_up_with_its_source_and_says_so(tmp_path: Path):
+    # The host wears headphones, the guest listens on speakers: only her track carries
+    # the other voice, the host's, 200 ms late; and her recorder started 0.5 s late.
+    recording = session(tmp_path, 0.2, late={"guest": 0.5}, bleed_into=("guest",))
+    config = write_show(tmp_path, two_tracks())
+    reported = run_master(config)["tracks"][1]
+    # Nothing in the recordings tells the 0.5 s from the 0.2 s: the estimate lines the
+    # host's bleed up with the host's voice, the recorders' offset less the delay.
+    assert reported["estimated_offset"] == pytest.approx(0.5 - 0.2, abs=0.010)
+    assert reported["estimate_bleed"] == "one way"
+    assert "one-way bleed: includes its delay" in reported["alignment"]
+    aligned = run_master(config, "--align")["tracks"][1]
+    assert aligned["offset"] == pytest.approx(0.3, abs=0.010)
+    assert aligned["alignment"].startswith("applied (--align)")
+    # Applied, the guest speaks 0.2 s earlier in the master than on the common clock (as
+    # she heard the host), and the host stays where his track has him.
+    master = decode(config.parent / "master.mp3", Mix.FIT_RATE)
+    for voice, expected in (("guest", -0.2), ("host", 0.0)):
+        source = _resampled(recording.voices[voice], master.size)
+        assert lag(master, source, Mix.FIT_RATE) == pytest.approx(expected, abs=0.005)
 
 
 def test_a_large_disagreement_is_reported_not_applied(tmp_path: Path):

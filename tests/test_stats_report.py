@@ -432,7 +432,8 @@ def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -
     assert data["rejected"] == {"bots": 1, "below_threshold": 1, "not_get": 1,
                                 "bad_status": 1, "malformed": 0, "unknown_object": 1}
     episodes = {e["slug"]: e for e in data["episodes"]}
-    assert [e["slug"] for e in data["episodes"]] == ["003-claire-dubois", MARC, SONIA]
+    assert [e["slug"] for e in data["episodes"]] == ["004-lea-fontaine", "003-claire-dubois",
+                                                     MARC, SONIA]
     assert episodes[SONIA] | {"guid": None} == {
         "slug": SONIA, "guid": None, "title": "Sonia Mamin : le salon devient phygital",
         "published": "2026-11-09", "downloads": 2, "listeners_by_month": {"2026-11": 1},

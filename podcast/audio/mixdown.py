@@ -52,7 +52,7 @@ from .encoding import (
     window_mask,
 )
 from .levelling import BLOCK
-from .mixing import Bookend, MixTrack, calibrate_mix, process_command
+from .mixing import MAX_MIX_RATE, Bookend, MixTrack, calibrate_mix, process_command
 from .multitrack import (
     TrackCurve,
     common_level,
@@ -71,18 +71,28 @@ MIX_CALIBRATION_WINDOWS = 10
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a track plays: its configured offset, the estimate, the one applied, why."""
+    """Where a track plays: its configured offset, the estimate, the one applied, why, and
+    whether the estimate rests on bleed heard both ways (each voice in the other's track:
+    the recorders' common clock) or one way (the estimate lines the bleed up with its
+    source: the common clock less the bleed's delay)."""
 
     configured: float
     estimated: float | None
     applied: float
     note: str
+    bleed: str | None = None  # "both ways" | "one way"
 
     def figures(self) -> dict:
         return {"configured_offset": self.configured,
                 "estimated_offset": None if self.estimated is None
                 else round(self.estimated, 4),
+                "estimate_bleed": self.bleed,
                 "alignment": self.note}
+
+
+def bleed_ways(found: Estimate) -> str:
+    """How the bleed an estimate rests on was heard: "both ways" or "one way"."""
+    return "both ways" if found.peaks == 2 else "one way"
 
 
 def reference_index(tracks: tuple[Track, ...]) -> int:
@@ -108,15 +118,20 @@ def placements(tracks: tuple[Track, ...], estimates: list[Estimate | None], *,
             continue
         estimated = round(float(tracks[reference].offset + found.offset), 4)
         change = estimated - track.offset
+        ways = bleed_ways(found)
+        # One-way bleed cannot tell the recorders' offset from the bleed's own delay:
+        # say so wherever the estimate is shown.
+        caveat = "" if ways == "both ways" else " (one-way bleed: includes its delay)"
         if not align:
-            note = "estimated, not applied (use --align)"
+            note = f"estimated{caveat}, not applied (use --align)"
         elif abs(change) > MAX_CHANGE:
             note = (f"not applied: {change:+.3f} s from the configured offset is more than "
-                    f"{MAX_CHANGE:g} s; check it and set `offset: {estimated:.3f}`")
+                    f"{MAX_CHANGE:g} s; check it and set `offset: {estimated:.3f}`{caveat}")
         else:
-            out.append(Placement(track.offset, estimated, estimated, "applied (--align)"))
+            out.append(Placement(track.offset, estimated, estimated,
+                                 f"applied (--align){caveat}", ways))
             continue
-        out.append(Placement(track.offset, estimated, track.offset, note))
+        out.append(Placement(track.offset, estimated, track.offset, note, ways))
     return out
 
 
@@ -128,10 +143,13 @@ def _analyse_tracks(show: Show, episode: Episode, bar: _Progress) -> list[Analys
         what = f"track {track.file.name}"
         info = probe(track.file, what=what)
         filters = _cleanup(settings, info) if track.is_speech else ""
+        # Metered at its own rate (the loudness is the same; no resampler to run).
+        rate = info.sample_rate if 0 < info.sample_rate <= MAX_MIX_RATE \
+            else settings.sample_rate
         with bar.phase(f"analysing {track.file.name}", declared_duration(info) or 0.0) \
                 as update:
-            analyses.append(analyse(info, rate=settings.sample_rate, layout=layout,
-                                    what=what, progress=update, filters=filters))
+            analyses.append(analyse(info, rate=rate, layout=layout, what=what,
+                                    progress=update, filters=filters))
     return analyses
 
 
@@ -195,7 +213,8 @@ def _mix_tracks(show: Show, episode: Episode, analyses: list[Analysis],
             filters = ",".join(part for part in (filters, tracked) if part)
         out.append(MixTrack(path=track.file.resolve(), offset=curve.series.offset,
                             filters=filters, times=times,
-                            gains_db=curve.gains_db + track.gain, pan=track.pan))
+                            gains_db=curve.gains_db + track.gain, pan=track.pan,
+                            rate=analysis.info.sample_rate))
     return out
 
 

@@ -26,7 +26,7 @@ from .timeline import cut_filter
 class MixTrack:
     """One track as the mix plays it: the file, where it starts (s of the mix; negative:
     its first seconds are dropped), its cleanup chain, its gain curve (dB at ``times``,
-    seconds of the mix) and its stereo place (-1..1)."""
+    seconds of the mix), its stereo place (-1..1) and its sample rate (Hz, when known)."""
 
     path: Path
     offset: float
@@ -34,6 +34,19 @@ class MixTrack:
     times: np.ndarray
     gains_db: np.ndarray
     pan: float = 0.0
+    rate: int | None = None
+
+
+#: Tracks recorded at one rate up to this (Hz) are mixed at it and resampled once.
+MAX_MIX_RATE = 48000
+
+
+def mix_rate(tracks: list[MixTrack], rate: int) -> int:
+    """The rate the tracks are mixed at: theirs when they share one (the mix is then
+    resampled once to the output's ``rate``, not every track), else ``rate``."""
+    rates = {track.rate for track in tracks}
+    common = rates.pop() if len(rates) == 1 else None
+    return common if common is not None and common <= MAX_MIX_RATE else rate
 
 
 @dataclass(frozen=True)
@@ -95,17 +108,22 @@ def mix_graph(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Pa
     (mix seconds; pass 2 plays one span, the whole mix), every track through its gain
     envelope (written to ``work``) and ``offset_db`` more, with the intro and outro
     ``bookends`` around it.  Inputs: the tracks' spans, then the envelopes, then the
-    bookends."""
+    bookends.  Tracks sharing a sample rate are mixed at it (:func:`mix_rate`) and the
+    mix resampled to ``rate`` once."""
     options: list[str] = []
     chains: list[str] = []
     count = 0
     windowed = len(spans) > 1 or spans[0][0] > 0
     placed = []
+    output_rate, rate = rate, mix_rate(tracks, rate)
     for number, track in enumerate(tracks):
         labels = ""
         for window, (start, length) in enumerate(spans):
             extra, tail = _placement(track, start, length, rate, windowed)
-            options += [*extra, *input_options(track.path), "-i", str(track.path)]
+            # 64 KiB packets only for a whole track: with a seek and a few seconds each,
+            # the calibration's 30 windows cost 3 CPU-s with them, 0.7 without.
+            packets = [] if windowed else input_options(track.path)
+            options += [*extra, *packets, "-i", str(track.path)]
             label = f"t{number}w{window}"
             chains.append(f"[{count}:a:0]{format_filter(rate, layout, track.filters)},"
                           f"{tail}[{label}]")
@@ -127,17 +145,19 @@ def mix_graph(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Pa
                    f"{placed[number]}[g{number}]amultiply{place}[v{number}]"]
         voices += f"[v{number}]"
         count += 1
+    resample = "" if rate == output_rate else f",{format_filter(output_rate, layout)}"
     if len(tracks) > 1:
         chains.append(f"{voices}amix=inputs={len(tracks)}:normalize=0:duration=longest,"
-                      f"atrim=duration={sum(length for _start, length in spans):.6f}[mixed]")
+                      f"atrim=duration={sum(length for _start, length in spans):.6f}"
+                      f"{resample}[mixed]")
     else:
-        chains.append(f"{voices}anull[mixed]")
+        chains.append(f"{voices}anull{resample}[mixed]")
     parts = []
     for name, bookend in zip(("intro", "outro"), bookends, strict=True):
         if bookend is None:
             continue
         options += [*input_options(bookend.path), "-i", str(bookend.path)]
-        chains.append(f"[{count}:a:0]{format_filter(rate, layout)},"
+        chains.append(f"[{count}:a:0]{format_filter(output_rate, layout)},"
                       f"volume={bookend.gain_db + offset_db:.4f}dB:precision=float[{name}]")
         parts.append(name)
         count += 1
