@@ -37,7 +37,7 @@ import contextlib
 import json
 import os
 import random
-import resource
+import re
 import shutil
 import subprocess
 import sys
@@ -228,7 +228,9 @@ def main() -> None:
         children = {"ingest": child_ingest, "download": child_download,
                     "s3-ingest": child_s3_ingest}
         answer = (children[kind](*rest) if kind in children else child_query(kind, *rest))
-        answer["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # The child's own peak (VmHWM): ru_maxrss keeps the parent's size from before exec.
+        status = Path("/proc/self/status").read_text()
+        answer["rss"] = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
         print(json.dumps(answer))
         return
     if args.only != "objects":
