@@ -445,20 +445,8 @@ def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
 def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Program,
             plan: Plan, measured: dict[str, float]) -> MasterResult:
     """Tag the temp MP3, write its figures beside it, and move both into place."""
-    from ..tags import write_tags
-
-    settings = show.audio
-    _layout, channels = channel_layout(settings.channels)
-    duration = mp3_duration(temp)
-    tag_size = write_tags(temp, show, episode, duration=duration,
-                          timeline=plan.timeline)
     main = program.main
-    figures = MasterFigures(
-        path=str(output), lufs=measured["lufs"], true_peak=measured["peak"],
-        lra=measured.get("lra", 0.0), duration=round(duration, 3),
-        bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
-        sample_rate=settings.sample_rate, channels=channels,
-        target_lufs=settings.meter_target, target_true_peak=settings.true_peak)
+    figures = tag_and_describe(show, episode, output, temp, plan.timeline, measured)
     result = MasterResult(
         input={**main.info.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
                "lra": main.lra, "duration": round(main.duration, 3),
@@ -466,10 +454,33 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
         output=figures, levelling={**plan.curve.summary(),
                                    "codec_gain_db": round(plan.codec_gain, 2),
                                    "limiter_correction_db": round(plan.correction, 2),
-                                   "cuts": [list(cut) for cut in plan.timeline.cuts],
-                                   "removed_s": round(plan.timeline.removed, 3)})
+                                   **timeline_figures(plan.timeline)})
     _write_result(result, output, temp)
     return result
+
+
+def tag_and_describe(show: Show, episode: Episode, output: Path, temp: Path,
+                     timeline: Timeline, measured: dict[str, float]) -> MasterFigures:
+    """Tag the encoded temp MP3 (chapters on ``timeline``) and its figures as
+    ``output``: ``measured`` is pass 2's meter of the MP3."""
+    from ..tags import write_tags
+
+    settings = show.audio
+    _layout, channels = channel_layout(settings.channels)
+    duration = mp3_duration(temp)
+    tag_size = write_tags(temp, show, episode, duration=duration, timeline=timeline)
+    return MasterFigures(
+        path=str(output), lufs=measured["lufs"], true_peak=measured["peak"],
+        lra=measured.get("lra", 0.0), duration=round(duration, 3),
+        bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
+        sample_rate=settings.sample_rate, channels=channels,
+        target_lufs=settings.meter_target, target_true_peak=settings.true_peak)
+
+
+def timeline_figures(timeline: Timeline) -> dict:
+    """The cuts a master made, for its report (``MasterResult.timeline`` reads them back)."""
+    return {"cuts": [list(cut) for cut in timeline.cuts],
+            "removed_s": round(timeline.removed, 3)}
 
 
 def _write_result(result: MasterResult, output: Path, temp: Path) -> None:

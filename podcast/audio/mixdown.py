@@ -17,6 +17,7 @@ The steps of :func:`podcast.audio.master`, with a mix in the middle:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from ..loudness import declared_duration, gated_loudness, probe
 from ..model import Episode, Show, Track
 from . import (
     PEAK_MARGIN,
-    MasterFigures,
     MasterResult,
     _check_output,
     _cleanup,
@@ -37,6 +37,8 @@ from . import (
     _write_result,
     chapter_problems,
     sound_problem,
+    tag_and_describe,
+    timeline_figures,
 )
 from .alignment import MAX_CHANGE, Estimate, estimate_offsets
 from .analysis import Analysis, analyse, channel_layout
@@ -46,7 +48,6 @@ from .encoding import (
     calibration_windows,
     codec_gain,
     limiter_correction,
-    mp3_duration,
     run_encode,
     sink_commands,
     window_mask,
@@ -55,6 +56,7 @@ from .levelling import BLOCK
 from .mixing import MAX_MIX_RATE, Bookend, MixTrack, calibrate_mix, process_command
 from .multitrack import (
     TrackCurve,
+    TrackSeries,
     common_level,
     mix_loudness,
     own_speech,
@@ -236,18 +238,29 @@ def _bookends(bookends: dict[str, Analysis], reference: float
     return (out[0], out[1]), blocks
 
 
+def mix_length(analyses: list[Analysis], offsets: list[float]) -> float:
+    """Seconds from the mix's start to the end of its last track (each at its offset)."""
+    return max(offset + analysis.duration
+               for offset, analysis in zip(offsets, analyses, strict=True))
+
+
+def _placed(episode: Episode, analyses: list[Analysis], offsets: list[float],
+            length: float) -> list[TrackSeries]:
+    """Every track's block series at its offset on the mix's grid of 100 ms blocks."""
+    size = int(math.ceil(length / BLOCK - 1e-6))
+    return [place(track, analysis.times, analysis.momentary, offset, size)
+            for track, analysis, offset in zip(episode.tracks, analyses, offsets,
+                                               strict=True)]
+
+
 def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
              bookends: dict[str, Analysis], offsets: list[float], work: Path,
              bar: _Progress) -> MixPlan:
     """Steps 3 and 4 up to pass 2: curves, prediction, limiter calibration."""
     settings = show.audio
     layout, _channels = channel_layout(settings.channels)
-    length = max(offset + analysis.duration
-                 for offset, analysis in zip(offsets, analyses, strict=True))
-    size = int(math.ceil(length / BLOCK - 1e-6))
-    series = [place(track, analysis.times, analysis.momentary, offset, size)
-              for track, analysis, offset in zip(episode.tracks, analyses, offsets,
-                                                 strict=True)]
+    length = mix_length(analyses, offsets)
+    series = _placed(episode, analyses, offsets, length)
     curves = track_curves(series)
     speakers = [item for item in series if item.track.is_speech]
     reference = common_level(speakers, own_speech(speakers)[0])
@@ -266,21 +279,14 @@ def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
         starts = np.linspace(0.0, length - CALIBRATION_WINDOW,
                              min(len(starts), MIX_CALIBRATION_WINDOWS))
         spans = [(float(start), CALIBRATION_WINDOW) for start in starts]
-        mask = window_mask(np.arange(1, size + 1) * BLOCK, starts)
+        mask = window_mask(_block_ends(series), starts)
         heard_ends, predicted = (None, None), gated_loudness(mix[mask] + offset_db)
     with bar.phase("calibrating", 1) as update:
         heard = calibrate_mix(tracks, spans, work, rate=settings.sample_rate, layout=layout,
                               offset_db=offset_db, ceiling=ceiling, bookends=heard_ends)
         update(1)
     correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
-    intro = bookends["intro"].duration if "intro" in bookends else 0.0
-    if "intro" in bookends:
-        intro = declared_duration(bookends["intro"].info) or intro
-    timeline = Timeline(offset=intro)
-    if settings.max_pause is not None:
-        grid = np.arange(1, size + 1) * BLOCK
-        timeline = Timeline(offset=intro, cuts=pause_cuts(
-            grid, raw_mix_loudness(series), settings.max_pause, offset=intro))
+    timeline = _timeline(settings.max_pause, bookends, lambda: series)
     return MixPlan(curves=curves, tracks=tracks, bookends=ends, length=length,
                    offset_db=offset_db + correction, predicted=gated_loudness(
                        program + offset_db), codec_gain=encoder, correction=correction,
@@ -304,18 +310,8 @@ def _encode(show: Show, plan: MixPlan, work: Path, temp: Path, bar: _Progress,
 
 def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPlan,
             places: list[Placement], measured: dict[str, float]) -> MasterResult:
-    from ..tags import write_tags
-
-    settings = show.audio
-    _layout, channels = channel_layout(settings.channels)
-    duration = mp3_duration(temp)
-    tag_size = write_tags(temp, show, episode, duration=duration, timeline=plan.timeline)
-    figures = MasterFigures(
-        path=str(output), lufs=measured["lufs"], true_peak=measured["peak"],
-        lra=measured.get("lra", 0.0), duration=round(duration, 3),
-        bytes=temp.stat().st_size, tag_size=tag_size, bitrate=settings.bitrate_bps,
-        sample_rate=settings.sample_rate, channels=channels,
-        target_lufs=settings.meter_target, target_true_peak=settings.true_peak)
+    """Tag the temp MP3, write its figures (per track too) beside it, move both into place."""
+    figures = tag_and_describe(show, episode, output, temp, plan.timeline, measured)
     tracks = [{**curve.figures(), **place.figures(),
                "levelling_min_db": _shift(curve.figures()["levelling_min_db"], plan),
                "levelling_max_db": _shift(curve.figures()["levelling_max_db"], plan)}
@@ -329,8 +325,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPla
                    "predicted_lufs": round(plan.predicted, 2),
                    "codec_gain_db": round(plan.codec_gain, 2),
                    "limiter_correction_db": round(plan.correction, 2),
-                   "cuts": [list(cut) for cut in plan.timeline.cuts],
-                   "removed_s": round(plan.timeline.removed, 3)},
+                   **timeline_figures(plan.timeline)},
         tracks=tracks)
     _write_result(result, output, temp)
     return result
@@ -356,9 +351,7 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
                                      reference_index(episode.tracks))
         places = placements(episode.tracks, estimates, align=align)
         offsets = [place.applied for place in places]
-        _check_tracks(episode, analyses,
-                      max(offset + analysis.duration
-                          for offset, analysis in zip(offsets, analyses, strict=True)))
+        _check_tracks(episode, analyses, mix_length(analyses, offsets))
         plan = plan_mix(show, episode, analyses, bookends, offsets, work, bar)
         measured = _encode(show, plan, work, temp, bar, output.name)
         return _finish(show, episode, output, temp, plan, places, measured)
@@ -368,21 +361,30 @@ def mix_timeline(show: Show, episode: Episode) -> Timeline:
     """The :class:`Timeline` :func:`master_tracks` gives a multitrack ``episode`` with its
     configured offsets (for chapters and transcript times published beside the MP3)."""
     bar = _Progress(False)
-    bookends = _analyse_bookends(show, bar)
+    offsets = [track.offset for track in episode.tracks]
+
+    def series() -> list[TrackSeries]:
+        analyses = _analyse_tracks(show, episode, bar)
+        return _placed(episode, analyses, offsets, mix_length(analyses, offsets))
+
+    return _timeline(show.audio.max_pause, _analyse_bookends(show, bar), series)
+
+
+def _timeline(max_pause: float | None, bookends: dict[str, Analysis],
+              series: Callable[[], list[TrackSeries]]) -> Timeline:
+    """After the intro, less the mix's pauses cut to ``max_pause``; ``series`` (the placed
+    tracks) is asked for only when there are pauses to cut."""
     intro = 0.0
     if "intro" in bookends:
         intro = declared_duration(bookends["intro"].info) or bookends["intro"].duration
-    if show.audio.max_pause is None:
+    if max_pause is None:
         return Timeline(offset=intro)
-    analyses = _analyse_tracks(show, episode, bar)
-    offsets = [track.offset for track in episode.tracks]
-    length = max(offset + analysis.duration
-                 for offset, analysis in zip(offsets, analyses, strict=True))
-    size = int(math.ceil(length / BLOCK - 1e-6))
-    series = [place(track, analysis.times, analysis.momentary, offset, size)
-              for track, analysis, offset in zip(episode.tracks, analyses, offsets,
-                                                 strict=True)]
+    placed = series()
     return Timeline(offset=intro, cuts=pause_cuts(
-        np.arange(1, size + 1) * BLOCK, raw_mix_loudness(series), show.audio.max_pause,
-        offset=intro))
+        _block_ends(placed), raw_mix_loudness(placed), max_pause, offset=intro))
+
+
+def _block_ends(series: list[TrackSeries]) -> np.ndarray:
+    """End times (s) of the mix grid's 100 ms blocks."""
+    return np.arange(1, series[0].loud.size + 1) * BLOCK
 
