@@ -131,14 +131,9 @@ class MasterResult:
     output: MasterFigures
     levelling: dict = field(default_factory=dict)
     tracks: list[dict] = field(default_factory=list)  # a multitrack master's, per track
-
-    @property
-    def timeline(self) -> Timeline:
-        """Where the recording's times land in this master: after the intro, less the cut
-        pauses (chapters and transcript cues published beside it move by it)."""
-        return Timeline(offset=float(self.input.get("intro") or 0.0),
-                        cuts=tuple((float(start), float(end))
-                                   for start, end in self.levelling.get("cuts", ())))
+    # Where the recording's times land in this master: after the intro, less the cut
+    # pauses (chapters and transcript cues published beside it move by it).
+    timeline: Timeline = field(default_factory=Timeline)
 
     def to_dict(self) -> dict:
         """``{"input": {...}, "output": {...}, "levelling": {...}}`` (and ``"tracks":
@@ -454,7 +449,8 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
         output=figures, levelling={**plan.curve.summary(),
                                    "codec_gain_db": round(plan.codec_gain, 2),
                                    "limiter_correction_db": round(plan.correction, 2),
-                                   **timeline_figures(plan.timeline)})
+                                   **timeline_figures(plan.timeline)},
+        timeline=plan.timeline)
     _write_result(result, output, temp)
     return result
 
@@ -478,7 +474,7 @@ def tag_and_describe(show: Show, episode: Episode, output: Path, temp: Path,
 
 
 def timeline_figures(timeline: Timeline) -> dict:
-    """The cuts a master made, for its report (``MasterResult.timeline`` reads them back)."""
+    """The cuts a master made, as its report (``OUT.json``) gives them."""
     return {"cuts": [list(cut) for cut in timeline.cuts],
             "removed_s": round(timeline.removed, 3)}
 

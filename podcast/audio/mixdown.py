@@ -326,7 +326,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPla
                    "codec_gain_db": round(plan.codec_gain, 2),
                    "limiter_correction_db": round(plan.correction, 2),
                    **timeline_figures(plan.timeline)},
-        tracks=tracks)
+        tracks=tracks, timeline=plan.timeline)
     _write_result(result, output, temp)
     return result
 
