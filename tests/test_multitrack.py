@@ -322,3 +322,20 @@ def test_bad_tracks_are_clear_errors(tmp_path: Path, audio: str, field: str, mes
     with pytest.raises(ConfigError, match=message) as caught:
         _load(tmp_path, audio)
     assert caught.value.field == field and caught.value.fix
+
+
+def test_with_max_pause_publish_finds_the_cuts_the_master_makes(demo_show: Path, tmp_path):
+    """The demo's two-track episode with ``max_pause: 0.8``: the timeline found without
+    mastering (what a dry run plans chapters and transcripts with) is the master's own."""
+    from podcast.audio import episode_timeline, master
+    from podcast.config import load_episodes
+
+    demo_show.write_text(demo_show.read_text().replace(
+        "  sample_rate: 44100\n", "  sample_rate: 44100\n  max_pause: 0.8\n"))
+    show = load_show(demo_show)
+    episode = next(e for e in load_episodes(show) if e.is_multitrack)
+    made = master(show, episode, tmp_path / "out.mp3")
+    assert made.timeline.cuts  # the demo has pauses longer than 0.8 s
+    assert episode_timeline(show, episode) == made.timeline
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["levelling"]["cuts"] == [list(cut) for cut in made.timeline.cuts]
