@@ -1,7 +1,10 @@
 /* The pages' only script (inlined by podcast.site; no framework, no external URL).
-   - Chapters and transcript lines seek the player; the current one is highlighted as it plays.
-   - A share code (?via=CODE) on the episode page rides along on the audio request only:
-     nothing is stored in the browser, no cookie.
+   - No player fetches audio before the listener presses play: every <audio> keeps
+     preload="none" (a page view is no download; SPEC, counting rules).
+   - Chapters and transcript lines seek the player (which starts loading only then); the
+     current one is highlighted as it plays.
+   - A share code (?via=CODE) on the page rides along on the audio requests and the download
+     link only: nothing is stored in the browser, no cookie.
    - The feed URL can be copied with one button.
    Without JavaScript the pages still work: the player plays, the lists are readable. */
 (function () {
@@ -19,19 +22,16 @@
     return via !== null && VIA.test(via) ? via : null;
   }
 
-  // The episode page's player starts with preload="none", so no request leaves before the
-  // share code is on its URL; then it loads the metadata (the duration) as usual.
-  function preparePlayer(audio) {
-    var via = shareCode();
-    audio.preload = "metadata";
-    if (via) {
-      audio.src = withVia(audio.getAttribute("src"), via);  // setting src starts the load
-      document.querySelectorAll("a[data-media]").forEach(function (link) {
-        link.href = withVia(link.getAttribute("href"), via);
-      });
-    } else {
-      audio.load();
-    }
+  // Put the share code on every player's URL and on the download links.  The players stay
+  // preload="none": changing the src of such a player fetches nothing, so the first audio
+  // request, when the listener presses play, already carries the code.
+  function passShareCode(via) {
+    document.querySelectorAll("audio[src]").forEach(function (audio) {
+      audio.src = withVia(audio.getAttribute("src"), via);
+    });
+    document.querySelectorAll("a[data-media]").forEach(function (link) {
+      link.href = withVia(link.getAttribute("href"), via);
+    });
   }
 
   function start(item) {
@@ -67,6 +67,8 @@
     }
   }
 
+  // A seek is a press of play: before anything is loaded the browser keeps the time as the
+  // start position, and play() starts the (first) audio request.
   function seek(audio, seconds) {
     audio.currentTime = seconds;
     // A refused play (e.g. the browser's autoplay policy) leaves the player paused at the
@@ -94,8 +96,9 @@
       button.hidden = false;
       button.addEventListener("click", function () { copyField(button); });
     });
+    var via = shareCode();
+    if (via) passShareCode(via);
     if (!audio) return;
-    preparePlayer(audio);
     document.querySelectorAll("button[data-seek]").forEach(function (button) {
       button.disabled = false;
       button.addEventListener("click", function () {

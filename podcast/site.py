@@ -6,8 +6,9 @@ link to the stored objects with relative URLs (``media/…``, ``../art/…``), s
 the storage folder opened in a browser as well as from ``base_url``.  A little inline
 JavaScript (``feed_templates/site_player.js``, no framework, no external URL) makes chapters
 and transcript lines seek the player and follow playback, copies the feed URL, and passes a
-share code (``?via=``) on to the audio request.  Output is deterministic: no clock, no
-random ids.
+share code (``?via=``) on to the audio request.  No player fetches audio before the listener
+presses play (``preload="none"``: a page view is no download), so each episode's duration is
+shown as text from the manifest.  Output is deterministic: no clock, no random ids.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ SUMMARY_CHARS = 300
 SITE_LABELS = {
     "en": {"subscribe": "Subscribe", "feed_url": "Feed URL", "copy_feed": "Copy",
            "copied": "Copied", "trailer": "Trailer", "bonus": "Bonus", "hosts": "Hosts",
-           "play_from": "Play from", "player": "Player"},
+           "play_from": "Play from", "player": "Player", "duration": "Duration"},
     "fr": {"subscribe": "S'abonner", "feed_url": "Adresse du flux", "copy_feed": "Copier",
            "copied": "Copié", "trailer": "Bande-annonce", "bonus": "Bonus",
-           "hosts": "Animation", "play_from": "Écouter à partir de", "player": "Lecteur"},
+           "hosts": "Animation", "play_from": "Écouter à partir de", "player": "Lecteur",
+           "duration": "Durée"},
 }
 
 
@@ -77,6 +79,7 @@ def template_environment() -> jinja2.Environment:
     )
     env.filters["clock"] = clock
     env.filters["seconds"] = _attribute_seconds
+    env.filters["iso_duration"] = iso_duration
     return env
 
 
@@ -217,6 +220,14 @@ def _subscribe_links(show: Show) -> list[tuple[str, str]]:
 def _attribute_seconds(value: float) -> str:
     """Seconds for a ``data-start`` attribute: millisecond precision, no float noise."""
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def iso_duration(seconds: float) -> str:
+    """``312.4`` -> ``"PT5M12S"``: a ``<time datetime>`` duration, to the whole second shown
+    by :func:`podcast.feed.clock` next to it."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{secs}S"
 
 
 def parse_timed_transcript(text: str) -> tuple[Cue, ...]:

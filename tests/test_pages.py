@@ -187,11 +187,14 @@ class Visit:
     def __exit__(self, *exc) -> None:
         self.context.close()
 
-    def wait_until_ready(self) -> None:
-        """Until the player knows the MP3's duration and the script has enabled seeking."""
+    def wait_until_scripted(self) -> None:
+        """Until the script has enabled seeking; the player has loaded nothing (it never
+        fetches audio before play: preload="none")."""
         self.page.wait_for_function(
-            "document.querySelector('audio[data-player]').readyState >= 1"
-            " && !document.querySelector('button[data-seek]').disabled", timeout=10_000)
+            "!document.querySelector('button[data-seek]').disabled", timeout=10_000)
+        state = self.page.eval_on_selector(
+            "audio[data-player]", "a => [a.preload, a.readyState, a.buffered.length]")
+        assert state == ["none", 0, 0], state
 
     def current(self, selector: str) -> list[str]:
         """data-start of the highlighted items in a list."""
@@ -207,7 +210,7 @@ def test_clicking_a_chapter_seeks_the_player_to_its_time_in_the_mp3(site: Site, 
     target = starts["Des réservations plus tardives"]
     assert target == pytest.approx(10 + INTRO_SECONDS, abs=0.05)  # the intro moved it
     with Visit(browser, site.page(f"episodes/{EPISODE}.html")) as visit:
-        visit.wait_until_ready()
+        visit.wait_until_scripted()  # nothing loaded: the click is the first press of play
         visit.page.get_by_role("button", name=re.compile("Des réservations plus tardives")).click()
         visit.page.wait_for_function("!document.querySelector('audio').paused")
         position = visit.page.evaluate("document.querySelector('audio').currentTime")
@@ -224,7 +227,7 @@ def test_the_transcript_line_being_heard_is_highlighted_as_playback_moves_on(
     cues = [start + offset for start in vtt_starts(REPO / "episodes" / EPISODE / "transcript.vtt")]
     before, after = cues[3], cues[4]  # 12.5 s and 20.5 s into the interview
     with Visit(browser, site.page(f"episodes/{EPISODE}.html"), width=390) as visit:
-        visit.wait_until_ready()
+        visit.wait_until_scripted()
         # Start just before a cue boundary and let the real MP3 play across it.
         visit.page.evaluate(f"(a => {{ a.currentTime = {after - 0.6}; return a.play(); }})"
                             "(document.querySelector('audio'))")
@@ -264,7 +267,9 @@ def test_the_audio_request_carries_the_share_code_of_the_page_and_nothing_else(
     key = media_key(site.public, EPISODE)
     seen_before = len(site.audio_requests())
     with Visit(browser, site.page(f"episodes/{EPISODE}.html{query}")) as visit:
-        visit.wait_until_ready()
+        visit.wait_until_scripted()
+        visit.page.wait_for_load_state("networkidle")
+        before_play = len(site.audio_requests()) - seen_before
         visit.page.evaluate("document.querySelector('audio').play()")
         visit.page.wait_for_function("document.querySelector('audio').currentTime > 0.3")
         download = visit.page.get_attribute("a[download]", "href")
@@ -275,6 +280,7 @@ def test_the_audio_request_carries_the_share_code_of_the_page_and_nothing_else(
     while len(site.audio_requests()) == seen_before and time.monotonic() < deadline:
         time.sleep(0.05)
     requests = site.audio_requests()[seen_before:]
+    assert before_play == 0  # the page view alone fetched no audio
     assert requests and all(r == f"/{key}{expected}" for r in requests), requests
     assert download == f"../{key}{expected}"
     assert stored == ["", 0, 0]
@@ -324,3 +330,29 @@ def test_the_feed_url_is_copied_with_one_click(site: Site, browser):
                     [HOSTILE, "https://example.com/?a=1&b=2"],
                     ["Flux RSS", f"{site.base}/feed.xml"]]
     assert problems == []
+
+
+# --------------------------------------------------------------------------- duration
+
+
+@pytest.mark.parametrize("key", ["index.html", f"episodes/{EPISODE}.html"])
+def test_each_player_is_described_by_its_episode_duration(site: Site, browser, key: str):
+    # The players load nothing before play, so their own clock reads 0:00: the page says
+    # how long the episode is, as text the player points at (aria-describedby).
+    from mutagen.mp3 import MP3
+
+    with Visit(browser, site.page(key)) as visit:
+        described = visit.page.eval_on_selector_all("audio", """players => players.map(a => {
+            const d = document.getElementById(a.getAttribute('aria-describedby'));
+            return [a.getAttribute('src'), d.textContent, d.getAttribute('datetime'),
+                    a.readyState];
+        })""")
+    assert described
+    for src, text, stamp, ready in described:
+        length = MP3(site.public / src.removeprefix("../")).info.length
+        shown = re.fullmatch(r"Durée (\d+):(\d\d)", text)
+        assert shown, text
+        assert abs(int(shown[1]) * 60 + int(shown[2]) - length) <= 1
+        minutes, seconds = re.fullmatch(r"PT(?:(\d+)M)?(\d+)S", stamp).groups()
+        assert (int(minutes or 0), int(seconds)) == (int(shown[1]), int(shown[2]))
+        assert ready == 0  # and the player has fetched nothing to know it

@@ -33,6 +33,8 @@ DESKTOP = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Geck
            "Chrome/120.0.0.0 Safari/537.36")
 PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
          "Chrome/120.0.0.0 Mobile Safari/537.36")
+TABLET = ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/120.0.0.0 Safari/537.36")
 
 
 # --- the links ------------------------------------------------------------------------------
@@ -142,17 +144,20 @@ def served(published, tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
 
 
 
-def listen(browser, url: str, agent: str) -> list[str]:
-    """Open ``url`` as a listener with ``agent`` and play the episode to its end; returns
-    the console errors."""
+def listen(browser, url: str, agent: str, play: bool = True) -> list[str]:
+    """Open ``url`` as a listener with ``agent`` and play the episode to its end (or, with
+    ``play=False``, only read the page until the network is idle); returns the console
+    errors."""
     context = browser.new_context(user_agent=agent)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
         page.goto(url)
-        page.evaluate("document.querySelector('audio').play()")
-        page.wait_for_function("document.querySelector('audio').ended", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        if play:
+            page.evaluate("document.querySelector('audio').play()")
+            page.wait_for_function("document.querySelector('audio').ended", timeout=30_000)
     finally:
         context.close()
     return errors
@@ -162,13 +167,15 @@ def listen(browser, url: str, agent: str) -> list[str]:
 def shared_and_played(served, browser) -> tuple[Path, Path, dict[str, str]]:
     """Marc Olivier shares his link, a newsletter carries Sonia's.  A phone listener plays
     Claire's episode from its page without a code, then Sonia's through the newsletter;
-    a desktop listener comes through Marc's link."""
+    a desktop listener comes through Marc's link; a tablet opens Marc's link too but never
+    presses play (a visit, no download: the page fetches no audio before play)."""
     config, base, log = served
     marc = share(config, "002-marc-olivier")["Marc Olivier"]
     newsletter = share(config, "001-sonia-mamin", "--via", "newsletter")["newsletter"]
     assert not listen(browser, f"{base}/episodes/003-claire-dubois.html", PHONE)
     assert not listen(browser, newsletter, PHONE)
     assert not listen(browser, marc, DESKTOP)
+    assert not listen(browser, marc, TABLET, play=False)
     return config, log, {"marc": marc, "newsletter": newsletter}
 
 
@@ -179,9 +186,10 @@ def via_rows(config: Path) -> list[dict]:
 
 # Both listeners are new this month: downloads are counted per UTC day, so the phone's
 # first day of the month (Claire's episode, then the newsletter's link) counts for the
-# link too.  A listener seen on an earlier day is not new: test_stats_via.py.
+# link too.  A listener seen on an earlier day is not new: test_stats_via.py.  The tablet
+# that only read Marc's page is a visit and nothing else.
 EXPECTED_ROWS = [
-    {"via": "marc-olivier", "page_visits": 1, "downloads": 1, "new_listeners": 1,
+    {"via": "marc-olivier", "page_visits": 2, "downloads": 1, "new_listeners": 1,
      "episodes": 1},
     {"via": "newsletter", "page_visits": 1, "downloads": 1, "new_listeners": 1,
      "episodes": 1},
@@ -199,7 +207,7 @@ def test_the_visit_the_download_and_the_new_listener_come_under_their_code(
     # What the rows stand on: the pages answered 200 with the code in their query string.
     pages = [r for r in parsed(served_lines) if ".html" in r["path"] and "via=" in r["query"]]
     assert sorted((r["query"], r["status"]) for r in pages) == [
-        ("via=marc-olivier", "200"), ("via=newsletter", "200")]
+        ("via=marc-olivier", "200"), ("via=marc-olivier", "200"), ("via=newsletter", "200")]
 
 
 def log_after_serve_stops(served) -> list[str]:
@@ -218,10 +226,12 @@ def log_after_serve_stops(served) -> list[str]:
 
 def test_the_page_passes_the_code_on_to_its_audio_request(shared_and_played,
                                                           served) -> None:
-    # The contract with the page template (feed_templates/site_episode.html.j2): opened
-    # as episodes/<slug>.html?via=CODE, its player asks for <media>?via=CODE.
+    # The contract with the page (feed_templates/site_episode.html.j2, site_player.js):
+    # opened as episodes/<slug>.html?via=CODE, its player asks for <media>?via=CODE once
+    # play is pressed, and for nothing before.
     lines = log_after_serve_stops(served)
     media = [line for line in lines if "/media/" in line and ".mp3" in line]
+    assert not any(TABLET in line for line in media)
     assert any("/media/002-marc-olivier-" in line and ".mp3?via=marc-olivier " in line
                for line in media)
     assert any(".mp3?via=newsletter " in line for line in media)

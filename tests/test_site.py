@@ -201,6 +201,8 @@ def test_episode_page_plays_the_real_mp3_in_chromium(published: Published, brows
                 if r.status >= 400 else None)
         try:
             page.goto(f"{base}/episodes/002-marc-olivier.html")
+            # The player loads nothing before play (preload="none"): press play first.
+            page.evaluate("document.querySelector('audio').play()")
             page.wait_for_function("document.querySelector('audio').readyState >= 1",
                                    timeout=10_000)
             duration = page.evaluate("document.querySelector('audio').duration")
