@@ -191,7 +191,7 @@ def test_a_stalled_answer_is_given_up_after_the_read_timeout_and_retried(
     overwrites it with the same bytes.
     """
     with FaultyProxy(s3.endpoint, rate=1.0, kinds=("stall",), max_faults=1,
-                     stall_seconds=12) as proxy:
+                     stall_seconds=60) as proxy:
         for name, value in {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": proxy.endpoint,
                             "PODCAST_S3_READ_TIMEOUT": "2"}.items():
             monkeypatch.setenv(name, value)
@@ -201,7 +201,8 @@ def test_a_stalled_answer_is_given_up_after_the_read_timeout_and_retried(
                         cache_control="public, max-age=300")
         elapsed = time.monotonic() - started
     assert proxy.stats.faults["stall"] == 1
-    assert elapsed < 8, f"the stalled request took {elapsed:.1f}s: is the read timeout set?"
+    # A request that waited for the stall took 60 s; with the 2 s read timeout it retried.
+    assert elapsed < 40, f"the stalled request took {elapsed:.1f}s: is the read timeout set?"
     stored = s3.client().get_object(Bucket=s3.bucket, Key="stall/feed.xml")["Body"].read()
     assert stored == b"<rss/>"
 
@@ -315,8 +316,7 @@ def test_an_outage_fails_publish_clearly_after_bounded_retries_and_keeps_the_old
     _assert_clear_failure(result)
     assert "SlowDown" in result.stderr or "503" in result.stderr, result.stderr
     # A few attempts of the first request, then the error: retried, but bounded.
-    assert 3 <= proxy.stats.requests <= 7, proxy.stats
-    assert elapsed < 45
+    assert 3 <= proxy.stats.requests <= 7, proxy.stats  # bounded by count, not by the clock
     assert view.snapshot() == before == reference
     record("publish-outage", requests=proxy.stats.requests, seconds=round(elapsed, 1),
            exit_status=result.returncode)
