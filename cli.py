@@ -196,6 +196,38 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
             _echo(f"  {track['file']} ({track['role']}): offset {track['offset']:g} s"
                   + ("" if found is None else f", estimated {found:.3f} s")
                   + f" [{track['alignment']}], speech {track['speech_share']:.0%}")
+    for warning in result.warnings:  # (in the --json report as "warnings")
+        _err(f"warning: {warning}")
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--model", help="Speech recognition model (a CTranslate2 Whisper folder or a "
+                              "name faster-whisper knows); default: transcription.model.")
+@click.option("--chapters", is_flag=True,
+              help="Also write draft chapters (host questions) to chapters.draft.yaml.")
+@click.pass_context
+def transcribe(ctx: click.Context, slug: str, model: str | None, chapters: bool) -> None:
+    """Transcribe episode SLUG offline: WebVTT, SRT and JSON on the published timeline."""
+    from podcast.config import find_episode
+    from podcast.transcripts import transcribe as run_transcribe
+
+    show = _show(ctx)
+    episode = find_episode(show, slug)
+    shown = {"step": -1}
+
+    def progress(done: float, total: float) -> None:
+        step = int(10 * done / total) if total else 10
+        if step > shown["step"]:  # one line per tenth: readable in a log as on a terminal
+            shown["step"] = step
+            _err(f"transcribing {episode.slug}: {done:.0f} of {total:.0f} s")
+
+    result = run_transcribe(show, episode, model=model, chapters=chapters, progress=progress)
+    for suffix, path in result.files.items():
+        _echo(f"{'cached' if result.cached else 'wrote'} {path} ({suffix[1:]}, "
+              f"{len(result.cues)} cues)")
+    if result.chapters:
+        _echo(f"wrote {result.chapters}: draft chapters to check, then copy into episode.md")
 
 
 @main.command()
@@ -334,6 +366,29 @@ def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None
                     progress=sys.stderr.isatty(), state=ctx.obj["state"])
     _echo(report.summary())
     ctx.exit(report.exit_code)
+
+
+@stats.command("import")
+@click.argument("kind", type=click.Choice(["spotify", "apple", "csv"]))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--platform", help="The platform's name (required with csv, e.g. youtube).")
+@click.option("--date-column", metavar="C", help="The column holding the day.")
+@click.option("--plays-column", metavar="C", help="The column holding the plays.")
+@click.option("--episode-column", metavar="C",
+              help="The column holding the episode's GUID or exact title.")
+@click.pass_context
+def stats_import(ctx: click.Context, kind: str, files: tuple[str, ...], platform: str | None,
+                 date_column: str | None, plays_column: str | None,
+                 episode_column: str | None) -> None:
+    """Import plays reported by a platform (Spotify, Apple Podcasts, or any CSV export),
+    per episode and day, apart from the IAB downloads.  Re-importing replaces figures."""
+    from podcast.stats.platforms import Mapping, import_files
+
+    result = import_files(_show(ctx), kind, list(files), platform=platform,
+                          mapping=Mapping(date=date_column, plays=plays_column,
+                                          episode=episode_column),
+                          state=ctx.obj["state"], echo=_err)
+    _echo(result.summary())
 
 
 @stats.command("report")

@@ -26,6 +26,7 @@ from .categories import category_problem
 from .errors import ConfigError
 from .files import atomic_write
 from .model import (
+    LIBRARY_BOT_POLICIES,
     TRACK_ROLES,
     AudioSettings,
     Chapter,
@@ -37,8 +38,10 @@ from .model import (
     RemoteFeed,
     Show,
     Soundbite,
+    StatsSettings,
     Target,
     Track,
+    TranscriptionSettings,
     Txt,
     podcast_guid,
 )
@@ -56,7 +59,18 @@ SHOW_KEYS = {
     # feed lifecycle and discovery
     "new_feed_url", "block", "complete", "txt", "license", "location", "podroll", "websub",
     "subscribe",
+    # measurement
+    "aliases", "stats",
+    # speech recognition (podcast transcribe)
+    "transcription",
 }
+#: Keys of ``transcription:`` and the values faster-whisper (CTranslate2) takes.
+TRANSCRIPTION_KEYS = {"model", "device", "compute_type"}
+ASR_DEVICES = ("cpu", "cuda", "auto")
+ASR_COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                     "float16", "bfloat16", "float32", "default", "auto")
+#: Keys of ``stats:`` (counting choices that must stay the same every night).
+STATS_KEYS = {"library_bots"}
 REQUIRED_SHOW_KEYS = ("title", "description", "author", "email", "language", "link", "image",
                       "categories", "explicit", "base_url")
 AUDIO_KEYS = {"loudness", "true_peak", "channels", "bitrate", "sample_rate", "intro", "outro",
@@ -77,6 +91,9 @@ EPISODE_KEYS = {
 }
 #: Keys of one track of a multitrack ``audio:`` list.
 TRACK_KEYS = {"file", "role", "name", "offset", "gain", "pan"}
+#: Most tracks in a multitrack ``audio:`` list: a round table has a handful; each track
+#: is decoded by its own inputs (several open files and pipes each) at once.
+MAX_TRACKS = 32
 TRANSCRIPT_SUFFIXES = {".vtt", ".srt", ".json", ".html", ".txt"}
 #: Largest podcast.yaml, and largest front matter of an episode.md: a real one is a few
 #: kB, and a bound keeps a mistake (or a hostile file) from holding the machine.
@@ -339,6 +356,9 @@ def load_show(path: str | Path | None = None) -> Show:
         podroll=_podroll(r),
         websub=_websub(r),
         subscribe=_subscribe(r),
+        aliases=_aliases(r),
+        stats=_stats(r),
+        transcription=_transcription(r, root),
     )
 
 
@@ -611,7 +631,7 @@ def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:
         episodes = r.list("episodes")
         targets.append(Target(
             name=r.str("name", required=True),
-            metric=r.choice("metric", ("downloads", "listeners"), "downloads"),
+            metric=r.choice("metric", ("downloads", "listeners", "listens"), "downloads"),
             goal=r.int("goal", minimum=1),
             by=by,
             episodes=tuple(str(e) for e in episodes),
@@ -755,6 +775,73 @@ def _subscribe(r: _Reader) -> dict[str, str]:
     return links
 
 
+_BUCKET_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?$")
+
+
+def _aliases(r: _Reader) -> tuple[str, ...]:
+    """``aliases``: other base URLs (http(s)) and buckets (``s3://BUCKET[/PREFIX]``) the
+    show's media is served under; one entry or a list of them."""
+    found = []
+    for index, item in enumerate(_entries(r, "aliases")):
+        name = f"aliases[{index}]"
+        if isinstance(item, str) and item.strip().startswith("s3://"):
+            text = item.strip()
+            if not _BUCKET_URL.match(text):
+                raise r.error(name, f"{shown(text)} is not an S3 bucket URL",
+                              "write s3://BUCKET or s3://BUCKET/PREFIX (a bucket name: 3 to "
+                              "63 lowercase letters, digits, dots and hyphens)")
+            found.append(text.rstrip("/"))
+            continue
+        if not isinstance(item, str):
+            raise r.error(name, f"expected a URL, got {type(item).__name__}",
+                          "write one `- https://cdn.example.com/show` or `- s3://BUCKET` "
+                          "line per alias")
+        url = _Reader({name: item}, r.file, r.prefix).url(name, required=True)
+        if not re.match(r"^https?://[A-Za-z0-9.\-\[\]:]+(/|$)", url):
+            raise r.error(name, f"{shown(safe_url(url))} has no plain host name",
+                          "write the address the media is served under, such as "
+                          "https://cdn.example.com/show")
+        found.append(url.rstrip("/"))
+    return tuple(dict.fromkeys(found))
+
+
+def _stats(r: _Reader) -> StatsSettings:
+    """``stats``: counting choices (``library_bots: drop|count``)."""
+    value = r.data.get("stats")
+    if value is None:
+        return StatsSettings()
+    sr = _Reader(value, r.file, r.key("stats."))
+    sr.check_keys(STATS_KEYS)
+    policy = sr.data.get("library_bots", "drop")
+    if policy not in LIBRARY_BOT_POLICIES:
+        raise sr.error("library_bots", f"{shown(policy)} is not one of "
+                       + ", ".join(LIBRARY_BOT_POLICIES),
+                       "write `library_bots: drop` (the default: libraries OPAWG marks as "
+                       "bots, such as bare okhttp, are not counted) or `library_bots: count`")
+    return StatsSettings(library_bots=policy)
+
+
+def _transcription(r: _Reader, root: Path) -> TranscriptionSettings:
+    """``transcription``: the speech recognition model (a folder, relative to podcast.yaml,
+    or a model name faster-whisper knows) and where it runs."""
+    value = r.data.get("transcription")
+    if value is None:
+        return TranscriptionSettings()
+    tr = _Reader(value, r.file, r.key("transcription."))
+    tr.check_keys(TRANSCRIPTION_KEYS)
+    model = tr.str("model")
+    if model is not None and (root / Path(model).expanduser()).is_dir():
+        model = str((root / Path(model).expanduser()).resolve())
+    choices = {"device": ASR_DEVICES, "compute_type": ASR_COMPUTE_TYPES}
+    chosen = {}
+    for name, allowed in choices.items():
+        chosen[name] = tr.str(name, TranscriptionSettings.__dataclass_fields__[name].default)
+        if chosen[name] not in allowed:
+            raise tr.error(name, f"{shown(chosen[name])} is not one of " + ", ".join(allowed),
+                           f"write one of: {', '.join(allowed)}")
+    return TranscriptionSettings(model=model, **chosen)
+
+
 def freeze_guid(show: Show) -> bool:
     """Write ``guid:`` into podcast.yaml if absent, so it survives a move of the feed URL.
 
@@ -860,7 +947,8 @@ def load_episode(show: Show, folder: Path) -> Episode:
         explicit=r.bool("explicit", show.explicit),
         guests=guests,
         chapters=tuple(chapters),
-        transcript=_transcript(r, folder),
+        transcript=None if _auto_transcript(r) else _transcript(r, folder),
+        transcript_auto=_auto_transcript(r),
         image=_episode_image(r, folder),
         summary=r.str("summary"),
         soundbites=_soundbites(r),
@@ -880,6 +968,10 @@ def _episode_audio(r: _Reader, folder: Path, show: Show,
         raise r.error("audio", "the list of tracks is empty",
                       "list one `- {file: host.wav, role: host}` line per recording, or "
                       "write `audio: interview.wav` for one file")
+    if len(value) > MAX_TRACKS:
+        raise r.error("audio", f"{len(value)} tracks: at most {MAX_TRACKS} can be mixed",
+                      f"mix some recordings beforehand (e.g. the music beds, or guests "
+                      f"sharing a room) to list at most {MAX_TRACKS} tracks")
     tracks = tuple(_track(item, r.file, f"audio[{index}].", folder, show, guests)
                    for index, item in enumerate(value))
     seen: dict[Path, int] = {}
@@ -928,6 +1020,11 @@ def _bounded(r: _Reader, name: str, default: float, low: float, high: float,
     if not low <= value <= high:
         raise r.error(name, f"{value:g} is outside {low:g}..{high:g}", f"write {what}")
     return value
+
+
+def _auto_transcript(r: _Reader) -> bool:
+    """``transcript: auto``: made by speech recognition at publish (podcast.transcripts)."""
+    return r.data.get("transcript") == "auto"
 
 
 def _transcript(r: _Reader, folder: Path) -> Path | None:

@@ -7,15 +7,13 @@ every failure says what to fix.
 
 from __future__ import annotations
 
-import http.client
 import secrets
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import outbound
 from .errors import PodcastError
 from .model import AudioSettings
 from .text import redacted
@@ -120,23 +118,13 @@ def check_storage(url: str, root: Path) -> Check:
     return Check("storage", True, f"{url}: write, read and delete work")
 
 
-#: How long doctor waits for base_url to answer one request.
-HTTP_TIMEOUT = 10.0
-
-
-def _http_get(url: str) -> tuple[int, bytes]:
-    """(status, body) of a plain GET, as anyone on the internet would send it; an HTTP
-    error status is an answer too.  OSError (URLError, timeout) when nothing answers."""
-    request = urllib.request.Request(url, headers={"User-Agent": "podcast-doctor"})
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-    except http.client.InvalidURL:  # its message quotes the "port": maybe a password
-        raise OSError("its host:port is not valid") from None
-    except http.client.HTTPException as error:  # a broken answer is no answer
-        raise OSError(f"bad HTTP answer: {error!r}") from None
+def _http_get(url: str, *, allow_local: bool) -> tuple[int, bytes]:
+    """(status, body) of a plain GET, as anyone on the internet would send it (through
+    :mod:`podcast.outbound`: its deadline, redirects re-checked); an HTTP error status is
+    an answer too.  OSError when nothing answers."""
+    answer = outbound.request(url, redirects=5, allow_local=allow_local,
+                              user_agent="podcast-doctor")
+    return answer.status, answer.body
 
 
 def _state_fix(url: str) -> str:
@@ -157,6 +145,7 @@ def check_private_state(show) -> Check:
     from .storage import LEGACY_MANIFEST_KEY, PRIVATE_CACHE, STATE_PREFIX, open_store
 
     base = show.base_url.rstrip("/")
+    allow_local = outbound.is_local_url(base)
     key = f"{STATE_PREFIX}doctor-probe-{secrets.token_hex(8)}.txt"
     data = f"podcast doctor state probe {secrets.token_hex(8)}\n".encode()
     try:
@@ -164,8 +153,8 @@ def check_private_state(show) -> Check:
         store.put_bytes(key, data, content_type="text/plain; charset=utf-8",
                         cache_control=PRIVATE_CACHE)
         try:
-            probe = _http_get(f"{base}/{key}")
-            legacy = _http_get(f"{base}/{LEGACY_MANIFEST_KEY}")
+            probe = _http_get(f"{base}/{key}", allow_local=allow_local)
+            legacy = _http_get(f"{base}/{LEGACY_MANIFEST_KEY}", allow_local=allow_local)
         finally:
             store.delete(key)
     except PodcastError as exc:

@@ -25,7 +25,7 @@ same bytes, so a nightly rebuild of an unchanged show changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
@@ -299,9 +299,31 @@ def truncate_html(html: str, limit: int) -> str:
     if len(html.encode("utf-8")) <= limit:
         return html
     cutter = _Truncator(limit)
-    cutter.feed(html)
+    # Parsed piece by piece until the budget is spent: what follows cannot change the
+    # result (every handler ignores it once done), and 20 MB of notes cut to 4000 bytes
+    # would otherwise all go through the parser.
+    for piece in _html_pieces(html, max(limit, 1)):
+        cutter.feed(piece)
+        if cutter.done:
+            return cutter.result()
     cutter.close()
     return cutter.result()
+
+
+def _html_pieces(html: str, size: int) -> Iterator[str]:
+    """``html`` in consecutive pieces, the first about ``size`` characters, each twice the
+    previous one (an unfinished tag or comment the parser waits on is re-read per piece:
+    doubling bounds that to twice the text), each piece but the last ending just before
+    a ``<``.  HTMLParser makes the same calls for the pieces as for the whole: a run of text
+    ends at a ``<`` either way, and a construct cut in two waits for the rest."""
+    start = 0
+    while start < len(html):
+        cut = html.find("<", start + size)
+        if cut < 0:
+            yield html[start:]
+            return
+        yield html[start:cut]
+        start, size = cut, size * 2
 
 
 # --------------------------------------------------------------------------- items
@@ -340,6 +362,9 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
     if media.transcript_key and media.transcript_type:
         p20.transcript = (media_url(show, media.transcript_key), media.transcript_type,
                           show.language)
+    # A generated transcript's SRT and JSON beside its WebVTT: one tag each.
+    p20.more_transcripts = [(media_url(show, key), kind, show.language)
+                            for key, kind in media.more_transcripts]
     if media.chapters_key:
         p20.chapters = media_url(show, media.chapters_key)
     p20.season = episode.season
@@ -472,6 +497,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
     def __init__(self) -> None:
         self.persons: list[Person] = []
         self.transcript: tuple[str, str, str] | None = None  # (url, type, language)
+        self.more_transcripts: list[tuple[str, str, str]] = []
         self.chapters: str | None = None
         self.season: int | None = None
         self.episode: int | None = None
@@ -479,8 +505,8 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
 
     def extend_rss(self, entry):
         _persons(entry, self.persons)
-        if self.transcript:
-            url, kind, language = self.transcript
+        for url, kind, language in ([self.transcript] if self.transcript else []) \
+                + self.more_transcripts:
             attrs = {"url": url, "type": kind, "language": language}
             if kind in ("text/vtt", "application/x-subrip"):
                 attrs["rel"] = "captions"  # timed text: apps can show it as captions
@@ -604,6 +630,9 @@ class _Truncator(HTMLParser):
     def handle_data(self, data):
         if self.done:
             return
+        # Only the first limit + 1 characters can matter (each is at least a byte): a word
+        # cut there does not fit whole or cut.  Spares splitting megabytes into words.
+        data = data[:self.limit + 1]
         text = escape(data, quote=False)
         if self._fits(text):
             self._emit(text)

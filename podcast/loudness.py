@@ -29,6 +29,14 @@ from .errors import AudioError
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
 
+#: No 400 ms block of audio within full scale reads louder (a full-scale square wave
+#: reads about +3 LUFS, +7 with K-weighting's treble boost on two channels): above it,
+#: the samples themselves are out of range.
+MAX_BLOCK_LUFS = 12.0
+#: The fix for a file whose samples are NaN, infinite or far out of range.
+SAMPLES_FIX = ("export it again as 16- or 24-bit PCM (WAV or FLAC), or as float with the "
+               "samples within -1..1; play it first: the export is broken")
+
 #: ffmpeg log lines (with ``-v level+...``) that mean the input is damaged, not merely odd.
 _DAMAGE = re.compile(
     r"\[(error|fatal)\]|corrupt|Invalid data|Error while decoding|decode_frame\(\) failed"
@@ -55,6 +63,7 @@ _SUMMARY = {
     "lra_high": re.compile(r"^\s*LRA high:\s*" + _NUMBER + r" LUFS"),
 }
 _PEAK_LEVEL = re.compile(r"Peak level dB:\s*" + _NUMBER)
+_NONFINITE = re.compile(r"Number of (NaN|Inf)s:\s*" + _NUMBER)
 
 
 @dataclass(frozen=True)
@@ -268,6 +277,38 @@ def loudness_range(short_term: Sequence[float] | np.ndarray) -> float:
     return round(float(high - low), 1)
 
 
+def range_problem(momentary: Sequence[float] | np.ndarray,
+                  times: Sequence[float] | np.ndarray) -> str | None:
+    """Why a recording's samples are far beyond full scale, or None: a block reading
+    above :data:`MAX_BLOCK_LUFS` cannot come from samples within -1..1 (a float file of
+    1e30 reads +596 LUFS).  ``momentary``: the 400 ms blocks, ``times``: their ends (s)."""
+    loud = np.asarray(momentary, dtype=float)
+    over = loud > MAX_BLOCK_LUFS
+    if not over.any():
+        return None
+    first = int(np.argmax(over))
+    return (f"holds samples far beyond full scale (from {float(times[first]):.1f} s, blocks "
+            f"read up to {float(np.max(loud[over])):.1f} LUFS; float samples belong in -1..1)")
+
+
+def parse_sample_counts(lines: Iterable[str]) -> dict[str, float]:
+    """``{"nan": N, "inf": N}`` from :func:`nonfinite_command`'s log (absent: 0)."""
+    counts = {"nan": 0.0, "inf": 0.0}
+    for line in lines:
+        match = _NONFINITE.search(line)
+        if match:
+            counts[match.group(1).lower()] = parse_number(match.group(2))
+    return counts
+
+
+def nonfinite_problem(counts: dict[str, float]) -> str | None:
+    """What NaN or infinite samples (:func:`parse_sample_counts`) make of a file, or None."""
+    if not counts["nan"] and not counts["inf"]:
+        return None
+    return (f"holds non-finite samples ({counts['nan']:.0f} NaN, {counts['inf']:.0f} "
+            f"infinite): a broken float export, not silence")
+
+
 def damage_lines(lines: Iterable[str]) -> list[str]:
     """The ffmpeg log lines that say the input is truncated or corrupt."""
     return [_PREFIX.sub("", line).strip() for line in lines if _DAMAGE.search(line)]
@@ -372,12 +413,38 @@ def declared_duration(info: AudioInfo) -> float | None:
     return wav if wav is not None else info.declared_duration
 
 
+def sample_problem(info: AudioInfo, momentary: Sequence[float] | np.ndarray,
+                   times: Sequence[float] | np.ndarray) -> str | None:
+    """Why the samples of ``info``'s file are not audio at all, or None, from its block
+    loudness series: far beyond full scale (:func:`range_problem`), or NaN or infinite.
+
+    ebur128 reads NaN for blocks of non-finite samples, but now and then for digital
+    silence too (its running sums round below zero), so a NaN block in a file whose samples
+    are floats as stored (the only ones that can hold NaN) is checked by counting them
+    (ffmpeg ``astats``): one more decode, for such files only.
+    """
+    problem = range_problem(momentary, times)
+    if problem is not None or not info.codec.startswith("pcm_f"):
+        return problem
+    if not np.isnan(np.asarray(momentary, dtype=float)).any():
+        return None
+    done = binaries.run(
+        [binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+         "-i", str(info.path), "-map", "0:a:0", "-af",
+         "astats=measure_perchannel=none:measure_overall=Number_of_NaNs+Number_of_Infs",
+         "-f", "null", "-"], capture_output=True, text=True, errors="replace")
+    return nonfinite_problem(parse_sample_counts(done.stderr.splitlines()))
+
+
 def measure_command(path: Path, rate: int) -> list[str]:
     """The ffmpeg command line :func:`measure` runs: the loudness and true-peak meters over
     the first audio stream (at ``rate`` Hz), with ``-progress`` on stdout for the decoded
     length."""
+    # The block log (frames) too: blocks that read NaN or far above full scale name
+    # samples that are not audio (:func:`sample_problem`), which the summary hides.
+    chain = f"{meter(frames=True)},{true_peak_meter(rate)}"
     return [binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-            "-progress", "pipe:1", "-i", str(path), "-map", "0:a:0", "-af", full_meter(rate),
+            "-progress", "pipe:1", "-i", str(path), "-map", "0:a:0", "-af", chain,
             "-f", "null", "-"]
 
 
@@ -386,7 +453,8 @@ def measure(path: Path) -> Loudness:
 
     Runs ffmpeg's ``ebur128`` and :func:`true_peak_meter` on the first audio stream (all
     channels, BS.1770 channel weights) and reads their summaries.  Raises AudioError for a
-    missing, non-audio, truncated or corrupt file, PodcastError for a missing, broken or too
+    missing, non-audio, truncated or corrupt file, one whose samples are NaN, infinite or
+    far out of range, PodcastError for a missing, broken or too
     old ffmpeg.
     """
     path = Path(path)
@@ -403,6 +471,11 @@ def measure(path: Path) -> Loudness:
     full = AudioInfo(**{**asdict(info), "declared_duration": declared_duration(info)})
     # ffmpeg's progress stops at the start of the last packet: allow for one packet.
     check_complete(full, duration + 0.2, log)
+    frames = [frame for frame in map(parse_frame, log) if frame is not None]
+    problem = sample_problem(info, [frame[1] for frame in frames],
+                             [frame[0] for frame in frames])
+    if problem is not None:
+        raise AudioError(f"the audio file {problem}", file=path, fix=SAMPLES_FIX)
     summary = parse_summary(log)
     return Loudness(
         path=str(path),

@@ -105,7 +105,7 @@ class Target:
     """An audience goal from ``targets:`` in podcast.yaml."""
 
     name: str
-    metric: str  # downloads | listeners
+    metric: str  # downloads | listeners | listens (downloads + non-Apple platform plays)
     goal: int
     by: date
     episodes: tuple[str, ...] = ()  # empty = every episode
@@ -144,6 +144,31 @@ class AudioSettings:
         return self.loudness - 3.0 if self.channels == "mono" else self.loudness
 
 
+#: ``stats.library_bots``: ``drop`` follows OPAWG's categories (the default), ``count``
+#: counts the libraries OPAWG marks as bots as listeners.
+LIBRARY_BOT_POLICIES = ("drop", "count")
+
+
+@dataclass(frozen=True)
+class StatsSettings:
+    """``stats:`` in podcast.yaml: counting choices that must stay the same every night."""
+
+    #: Libraries OPAWG marks ``category: bot`` (bare ``okhttp``…): ``drop`` (OPAWG, OP3)
+    #: or ``count``.
+    library_bots: str = "drop"
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    """``transcription:`` in podcast.yaml: the speech recognition model (``podcast
+    transcribe``, ``transcript: auto``): a CTranslate2 Whisper folder or a model name
+    faster-whisper knows (None: not chosen), and where and how it runs."""
+
+    model: str | None = None
+    device: str = "cpu"
+    compute_type: str = "int8"
+
+
 @dataclass(frozen=True)
 class Show:
     """The show, as validated from podcast.yaml."""
@@ -179,6 +204,11 @@ class Show:
     podroll: tuple[RemoteFeed, ...] = ()
     websub: tuple[str, ...] = ()  # hub URLs pinged after each feed upload
     subscribe: dict[str, str] = field(default_factory=dict)  # app name -> URL, in order
+    # Other base URLs and buckets the media is served under (a CDN domain, an old domain,
+    # a prefix service, s3://BUCKET): their requests count like base_url's.
+    aliases: tuple[str, ...] = ()
+    stats: StatsSettings = field(default_factory=StatsSettings)
+    transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
 
     @property
     def root(self) -> Path:
@@ -243,6 +273,8 @@ class Episode:
     guests: tuple[Person, ...] = ()
     chapters: tuple[Chapter, ...] = ()
     transcript: Path | None = None
+    # ``transcript: auto``: made by speech recognition (podcast.transcripts) at publish
+    transcript_auto: bool = False
     image: Path | None = None
     summary: str | None = None  # one-line subtitle; defaults to the notes' first paragraph
     soundbites: tuple[Soundbite, ...] = ()
@@ -313,10 +345,17 @@ class Media:
     chapters_key: str | None = None
     transcript_key: str | None = None
     transcript_type: str | None = None
+    # Further transcripts of the episode (a generated one's SRT and JSON): (key, type)
+    more_transcripts: tuple[tuple[str, str], ...] = ()
     image_key: str | None = None
     # Where the recording's times land in the master (intro, cut pauses): chapter and
     # transcript times move by it, also when a later publish re-plans them without audio.
     timeline: Timeline = field(default_factory=Timeline)
+
+    def __post_init__(self) -> None:
+        # The manifest's JSON gives lists; keep the entry hashable and comparable.
+        object.__setattr__(self, "more_transcripts",
+                           tuple(tuple(pair) for pair in self.more_transcripts))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ old masters keep counting downloads (``Catalog.retired``).
 Embargo: the objects of an episode not yet live are uploaded to the store's private area
 (``.podcast/staged/<key>``), never to their public key; the first build at or after the
 episode's time (``publish`` or the nightly ``feed --upload``, which has no masters) copies
-them to their key inside the store, verifies them, and only then lists the episode.
+them to their key inside the store, verifies them, and only then lists the episode.  Each
+release is checked before it happens: ``publish`` builds and validates the feed and pages
+as they will be at every scheduled episode's time (reading its objects from the local files
+and the private area) and refuses, uploading nothing, when one would fail; a release copies
+and un-holds objects only once the feed that lists them passed its checks, so a refused
+release leaves them held and the manifest unchanged, and the next build tries again.
 
 Overlapping runs: mastering and media uploads run side by side, but the manifest is changed
 by re-applying this run's change to the latest manifest (``storage.update_catalog``), and
@@ -40,7 +45,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import freeze_guid, load_episodes
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, PodcastError, StorageError
 from .files import atomic_write
 from .model import Catalog, Episode, Media, Show, Timeline
 from .storage import (
@@ -49,6 +54,7 @@ from .storage import (
     PRIVATE_CACHE,
     Committed,
     MissingObject,
+    ObjectInfo,
     Store,
     cache_control,
     content_type,
@@ -338,15 +344,16 @@ def put_if_changed(store: Store, key: str, data: bytes) -> bool:
 # --- feed and pages ------------------------------------------------------------------------
 
 
-def build_outputs(show: Show, episodes: list[Episode], catalog: Catalog, now: datetime
-                  ) -> tuple[bytes, dict[str, bytes]]:
-    """The feed and the HTML pages for the episodes that have media in the catalog."""
+def build_outputs(show: Show, episodes: list[Episode], catalog: Catalog, now: datetime,
+                  *, pages: bool = True) -> tuple[bytes, dict[str, bytes]]:
+    """The feed and the HTML pages (none without ``pages``) for the episodes that have
+    media in the catalog."""
     from .feed import build_feed
     from .site import render_site
 
     live = publishable(episodes, catalog)
     return (build_feed(show, live, catalog, now=now),
-            render_site(show, live, catalog, now=now))
+            render_site(show, live, catalog, now=now) if pages else {})
 
 
 def write_outputs(store: Store, feed: bytes, pages: dict[str, bytes]) -> list[str]:
@@ -372,10 +379,14 @@ def due_for_release(catalog: Catalog, episodes: list[Episode], now: datetime) ->
     due: set[str] = set()
     for episode in publishable(episodes, catalog):
         if episode.is_live(now):
-            entry = catalog.media[episode.slug]
-            keys = {entry.key, entry.chapters_key, entry.transcript_key, entry.image_key}
-            due |= keys & set(catalog.staged)
+            due |= _keys(catalog.media[episode.slug]) & set(catalog.staged)
     return due
+
+
+def _keys(entry: Media) -> set[str]:
+    """The keys of an episode's master and companions."""
+    return {key for key in (entry.key, entry.chapters_key, entry.transcript_key,
+                            entry.image_key) if key} | {key for key, _ in entry.more_transcripts}
 
 
 def release(store: Store, keys: set[str], echo: Echo) -> None:
@@ -434,6 +445,9 @@ def settle(store: Store, show: Show, episodes: list[Episode], committed: Committ
     for _ in range(MANIFEST_ATTEMPTS):
         due = due_for_release(committed.catalog, episodes, now)
         if due:
+            # The feed that lists them must pass first: refused, they stay held back and
+            # the manifest unchanged, and the next build tries again.
+            check_release(store, show, episodes, committed.catalog, now, due)
             release(store, due, echo)
             released |= due
             committed = update_catalog(store, _without_staged(due))
@@ -475,6 +489,105 @@ def _remove_staged_copies(store: Store, keys: set[str], echo: Echo) -> None:
             echo(f"warning: could not remove the held-back copy of {key}: {exc}")
 
 
+# --- checking a release before it happens -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """The store as the feed of a coming release will find it, for its checks (read only):
+    objects this run will upload from their local files, held-back objects from their
+    private copies, everything else from the store."""
+
+    store: Store
+    planned: dict[str, Planned] = field(default_factory=dict)  # by public key
+    held: frozenset[str] = frozenset()  # public keys still in the private area
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of ``key`` as the release will have it, or None."""
+        item = self.planned.get(key)
+        if item is not None and item.size is not None:
+            return ObjectInfo(key, item.size, item.sha256)
+        return self.store.head(staged_key(key) if key in self.held else key)
+
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes of ``key`` as the release will have them; MissingObject if none."""
+        item = self.planned.get(key)
+        if item is not None and item.data is not None:
+            return item.data
+        if item is not None and item.path is not None:
+            return item.path.read_bytes()
+        return self.store.get_bytes(staged_key(key) if key in self.held else key)
+
+
+def release_times(episodes: list[Episode], catalog: Catalog,
+                  now: datetime) -> dict[datetime, list[Episode]]:
+    """The scheduled episodes with media in ``catalog``, by release time, soonest first."""
+    times: dict[datetime, list[Episode]] = {}
+    for episode in sorted(publishable(episodes, catalog), key=lambda e: e.published):
+        if not episode.is_live(now):
+            times.setdefault(episode.published, []).append(episode)
+    return times
+
+
+def check_releases(store: Store, show: Show, episodes: list[Episode], catalog: Catalog,
+                   planned: list[Planned], now: datetime) -> None:
+    """Before anything is uploaded: the feed and pages as they are ``now`` and as they will
+    be at each scheduled release pass the checks a live feed gets; PodcastError naming
+    the episode and its date otherwise.  ``catalog`` is the manifest after this run."""
+    view = ReleaseView(store, {item.key: item for item in planned}, frozenset(catalog.staged))
+    _check_at(view, show, episodes, catalog, now, _releasing(episodes, catalog, now))
+    for moment, due in release_times(episodes, catalog, now).items():
+        _check_at(view, show, episodes, catalog, moment, due)
+
+
+def check_release(store: Store, show: Show, episodes: list[Episode], catalog: Catalog,
+                  now: datetime, due: set[str]) -> None:
+    """Before held-back ``due`` keys are released at ``now``: the feed listing them passes
+    the checks, their objects read from the private area; PodcastError otherwise."""
+    view = ReleaseView(store, held=frozenset(catalog.staged))
+    _check_at(view, show, episodes, _without_staged(due)(catalog), now,
+              _releasing(episodes, catalog, now))
+
+
+def _releasing(episodes: list[Episode], catalog: Catalog, now: datetime) -> list[Episode]:
+    """The episodes a build at ``now`` releases: live, with objects still held back."""
+    return [e for e in publishable(episodes, catalog)
+            if e.is_live(now) and _keys(catalog.media[e.slug]) & set(catalog.staged)]
+
+
+def _check_at(view: ReleaseView, show: Show, episodes: list[Episode], catalog: Catalog,
+              moment: datetime, releasing: list[Episode]) -> None:
+    """Build the feed at ``moment`` and check it; with ``releasing`` (the episodes that go
+    live then) the pages too (a template error shows then), and a failure names those
+    episodes and their date."""
+    from .validate import check_before_upload, validate_feed
+
+    if not releasing:  # the feed as it is now: settle builds the pages again anyway
+        feed, _ = build_outputs(show, episodes, catalog, moment, pages=False)
+        check_before_upload(feed, view)
+        return
+    try:
+        feed, _ = build_outputs(show, episodes, catalog, moment)
+    except PodcastError as exc:
+        problems = [str(exc)]
+    else:
+        problems = [str(f) for f in validate_feed(feed, view) if f.level == "error"]
+    if problems:
+        names = ", ".join(f"{e.slug} (scheduled for {e.published.isoformat()})"
+                          for e in releasing)
+        raise PodcastError(
+            f"{'episode' if len(releasing) == 1 else 'episodes'} {names}: the feed that "
+            f"releases it has {len(problems)} error(s), so it stays held back and nothing "
+            "was uploaded or released:\n    " + "\n    ".join(problems),
+            file=releasing[0].source if len(releasing) == 1 else None,
+            fix="correct what each error names (the episode's art, its tags…), then run "
+                "`podcast publish` again")
+
+
 # --- the commands ----------------------------------------------------------------------------
 
 
@@ -484,13 +597,21 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
 
     ``slugs`` empty means every episode.  Scheduled episodes (published after ``now``) are
     mastered and uploaded too, but into the store's private area: the feed, the pages and
-    their public keys get them at the first build at or after their time.
+    their public keys get them at the first build at or after their time.  Before anything
+    is uploaded, the feed is checked as it is now and as it will be at each release
+    (:func:`check_releases`): a scheduled episode that would be refused fails the run now.
     """
     store = open_store(storage_url or show.storage, show.root)
     episodes = load_episodes(show)
     selected = select_episodes(show, episodes, slugs)
+    if any(episode.transcript_auto for episode in selected):
+        from .transcripts import preflight
+
+        preflight(show)  # a missing extra or a wrong model fails before any mastering
     report = PublishReport(dry_run=dry_run, progress=progress)
     plan, change, stored = _plan_show(store, show, selected, report, echo, now)
+    # Nothing goes up, public or held back, before the feed passes now and at each release.
+    check_releases(store, show, episodes, change.apply(stored), plan, now)
     _upload_plan(store, plan, report, echo)
     if dry_run:
         report.catalog = change.apply(stored)
@@ -603,7 +724,9 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
         master = cached_master(show, episode, input_hash)
         if master is None and report.dry_run:
             echo(f"would master {episode.slug} ({'changed' if current else 'new'})")
-            items = [*_companions(show, episode, _expected_timeline(show, episode)).values(),
+            planned = _companions(show, episode, _expected_timeline(show, episode),
+                                  dry_run=True)
+            items = [*planned.pop("more_transcripts"), *planned.values(),
                      Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None)]
             return None, [item for item in items if item is not None]
         if master is None:
@@ -617,16 +740,21 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
                       sha256=master.sha256, duration=master.duration,
                       tag_size=master.tag_size, bitrate=show.audio.bitrate_bps,
                       input_hash=input_hash, timeline=master.timeline)
+    if episode.transcript_auto:
+        echo(f"transcribing {episode.slug} (transcript: auto)...")
     companions = _companions(show, episode, entry.timeline)
-    items += [item for item in companions.values() if item is not None]
+    more = companions.pop("more_transcripts", None) or []
+    items += [item for item in [*companions.values(), *more] if item is not None]
     chapters, transcript, image = (companions["chapters"], companions["transcript"],
                                    companions["image"])
     entry = replace(
         entry,
         chapters_key=chapters.key if chapters else None,
         transcript_key=transcript.key if transcript else None,
-        transcript_type=(TRANSCRIPT_TYPES[episode.transcript.suffix.lower()]
-                         if episode.transcript else None),
+        transcript_type=(TRANSCRIPT_TYPES[Path(transcript.key).suffix]
+                         if transcript else None),
+        more_transcripts=tuple((item.key, TRANSCRIPT_TYPES[Path(item.key).suffix])
+                               for item in more),
         image_key=image.key if image else None)
     return entry, items
 
@@ -634,18 +762,23 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
 def _expected_timeline(show: Show, episode: Episode) -> Timeline:
     """A dry run's estimate of the timeline the master will have (the intro's length and,
     with ``audio.max_pause``, the cuts of the interview's analysis), without mastering."""
-    if not (episode.chapters or episode.transcript):
+    if not (episode.chapters or episode.transcript or episode.transcript_auto):
         return Timeline()
     from .audio import episode_timeline
 
     return episode_timeline(show, episode)
 
 
-def _companions(show: Show, episode: Episode, timeline: Timeline
-                ) -> dict[str, Planned | None]:
+def _companions(show: Show, episode: Episode, timeline: Timeline, *, dry_run: bool = False
+                ) -> dict:
     """Chapters JSON, transcript and episode art of an episode, content-addressed; chapter
-    and transcript times moved onto the master's ``timeline`` (intro, cut pauses)."""
+    and transcript times moved onto the master's ``timeline`` (intro, cut pauses).  With
+    ``transcript: auto``, the generated WebVTT is the transcript and its SRT and JSON are
+    ``more_transcripts`` (already on the master's timeline)."""
     chapters = transcript = image = None
+    more: list[Planned] = []
+    if episode.transcript_auto:
+        transcript, more = _generated_transcripts(show, episode, timeline, dry_run)
     if episode.chapters:
         from .tags import chapters_json
 
@@ -672,7 +805,26 @@ def _companions(show: Show, episode: Episode, timeline: Timeline
         digest = sha256_file(episode.image)
         image = Planned(art_key(episode.image, digest, stem=episode.slug),
                         episode.image.stat().st_size, digest, path=episode.image)
-    return {"chapters": chapters, "transcript": transcript, "image": image}
+    return {"chapters": chapters, "transcript": transcript, "image": image,
+            "more_transcripts": more}
+
+
+def _generated_transcripts(show: Show, episode: Episode, timeline: Timeline, dry_run: bool
+                           ) -> tuple[Planned, list[Planned]]:
+    """``transcript: auto``: the WebVTT, SRT and JSON speech recognition made (or its
+    cache holds), content-addressed.  A dry run plans them without recognising."""
+    from .transcripts import FORMATS
+    from .transcripts import transcribe as run_transcribe
+
+    if dry_run:
+        planned = [Planned(f"media/{episode.slug}-<after transcribing>{suffix}", None, None)
+                   for suffix in FORMATS]
+    else:
+        files = run_transcribe(show, episode, timeline=timeline).files
+        planned = [_bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}{suffix}", data)
+                   for suffix, data in ((suffix, files[suffix].read_bytes())
+                                        for suffix in FORMATS)]
+    return planned[0], planned[1:]
 
 
 def rebuild(show: Show, *, now: datetime, output: Path | None, upload: bool,

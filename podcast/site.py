@@ -14,9 +14,7 @@ shown as text from the manifest.  Output is deterministic: no clock, no random i
 from __future__ import annotations
 
 import hashlib
-import html
 import io
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +34,12 @@ from .feed import (
     media_url,
 )
 from .model import Catalog, Episode, Media, Show
+from .transcripts import (  # the readers live with the writers; re-exported here
+    Cue,
+    parse_json_transcript,
+    parse_timed_transcript,
+)
 
-_CUE_TIME = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->")
-_VOICE = re.compile(r"^<v(?:\.[^\s>]*)?\s+([^>]+)>")
-_TAG = re.compile(r"<[^>]*>")
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
 
 #: The package the templates ship in (``feed_templates/`` in the checkout, see setup.cfg).
@@ -92,15 +92,6 @@ def site_labels(show: Show) -> dict[str, str]:
     """UI words of the pages in the show's language (English when unknown)."""
     language = show.language.split("-")[0].lower()
     return {**labels(show), **SITE_LABELS.get(language, SITE_LABELS["en"])}
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One line of a timed transcript, as shown on the episode page."""
-
-    start: float
-    speaker: str | None
-    text: str
 
 
 @dataclass(frozen=True)
@@ -230,49 +221,6 @@ def iso_duration(seconds: float) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{secs}S"
 
 
-def parse_timed_transcript(text: str) -> tuple[Cue, ...]:
-    """Cues of a WebVTT or SRT transcript (start time, ``<v Speaker>`` voice, plain text)."""
-    cues = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        lines = block.strip().split("\n")
-        for index, line in enumerate(lines):
-            match = _CUE_TIME.match(line)
-            if not match:
-                continue
-            body = " ".join(part.strip() for part in lines[index + 1:]).strip()
-            voice = _VOICE.match(body)
-            speaker = html.unescape(voice.group(1).strip()) if voice else None
-            plain = html.unescape(_TAG.sub("", body)).strip()
-            if plain:
-                cues.append(Cue(_seconds(match.group(1)), speaker, plain))
-            break
-    return tuple(cues)
-
-
-def parse_json_transcript(text: str) -> tuple[Cue, ...]:
-    """Cues of a Podcasting 2.0 JSON transcript (``segments`` with startTime/speaker/body).
-
-    Consecutive segments of one speaker are joined into one line, as people read them.
-    """
-    try:
-        segments = json.loads(text).get("segments") or []
-    except (ValueError, AttributeError):
-        return ()  # not a transcript we can show; the page still links to the file
-    cues: list[Cue] = []
-    for segment in segments:
-        if not isinstance(segment, dict) or not str(segment.get("body", "")).strip():
-            continue
-        speaker = segment.get("speaker") or None
-        body = str(segment["body"]).strip()
-        if cues and cues[-1].speaker == speaker:
-            cues[-1] = Cue(cues[-1].start, speaker, f"{cues[-1].text} {body}")
-        else:
-            start = segment.get("startTime", 0)
-            cues.append(Cue(float(start) if isinstance(start, (int, float)) else 0.0,
-                            speaker, body))
-    return tuple(cues)
-
-
 def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
     """What an episode page shows; chapter and cue times on the master's timeline (intro,
     cut pauses), as the player plays it."""
@@ -316,10 +264,3 @@ def summary_text(notes_html: str, summary: str | None = None) -> str:
         return text
     cut = text[:SUMMARY_CHARS].rsplit(" ", 1)[0] or text[:SUMMARY_CHARS]
     return cut.rstrip(" ,;:.") + "…"
-
-
-def _seconds(stamp: str) -> float:
-    total = 0.0
-    for part in stamp.replace(",", ".").split(":"):
-        total = total * 60 + float(part)
-    return total

@@ -300,42 +300,48 @@ class FileStore:
         self.put_bytes(key, data, content_type=content_type, cache_control=cache_control)
         return hashlib.sha256(data).hexdigest()
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the folder's publish lock (``.podcast/.publish.lock``) for the block.
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the folder's publish lock (``.podcast/.publish.lock``) for the block (see
+        :func:`file_lock`)."""
+        return file_lock(self.path(LOCK_KEY),
+                         "another `podcast publish` or `podcast feed --upload`")
 
-        An ``flock``: released by the kernel when the holder ends, even killed, so a crashed
-        publish never leaves a stale lock behind.  StorageError after ``lock_timeout()``.
-        """
-        import fcntl
 
-        path = self.path(LOCK_KEY)
-        timeout = lock_timeout()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a")
-        except OSError as exc:
-            raise StorageError(f"cannot open the lock file {path}: {exc.strerror}", file=path,
-                               fix="check the storage folder is writable") from None
-        with handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StorageError(
-                            f"another `podcast publish` or `podcast feed --upload` has held "
-                            f"the lock on {self.folder} for over {timeout:g} s", file=path,
-                            fix="let it finish and run this again (the lock goes when that "
-                                "process ends; PODCAST_LOCK_TIMEOUT=SECONDS waits longer)"
-                        ) from None
-                    time.sleep(0.05)
+@contextlib.contextmanager
+def file_lock(path: Path, holder: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block.
+
+    Released by the kernel when the holder ends, even killed, so a crashed run never
+    leaves a stale lock behind.  StorageError naming ``holder`` (who else takes this lock)
+    after ``lock_timeout()``.
+    """
+    import fcntl
+
+    timeout = lock_timeout()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")
+    except OSError as exc:
+        raise StorageError(f"cannot open the lock file {path}: {exc.strerror}", file=path,
+                           fix="check the folder is writable") from None
+    with handle:
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StorageError(
+                        f"{holder} has held the lock {path} for over {timeout:g} s",
+                        file=path, fix="let it finish and run this again (the lock goes "
+                                       "when that process ends; PODCAST_LOCK_TIMEOUT=SECONDS "
+                                       "waits longer)") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def lock_timeout() -> float:

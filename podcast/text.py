@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+import unicodedata
 
 #: Characters of a value shown in a message; longer ones are cut with "…".
 SHOWN_MAX_CHARS = 80
@@ -36,8 +37,14 @@ _ESCAPE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: The same in a config value: C0 but tab (newline too where the field is multi-line),
 #: DEL and C1.  U+2028/2029 break lines in JavaScript and some readers: refused as well.
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_MULTI_LINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+#: The bidirectional controls (Unicode UAX #9): the Arabic letter mark, the LRM/RLM marks,
+#: the embeddings and overrides (U+202A-U+202E) and the isolates (U+2066-U+2069).  They
+#: reorder what a reader sees ("Trojan Source"): a title or a name holding one can show
+#: text other than the text stored.  Refused in config values with the controls.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL_ONE_LINE = re.compile(rf"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
+_CONTROL_MULTI_LINE = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
 def shown(value: object) -> str:
@@ -64,14 +71,19 @@ def terminal_text(text: str) -> str:
 def control_problem(text: str, *, multi_line: bool = False) -> str | None:
     """Why ``text`` cannot go into the feed, the pages or an HTTP header, or None.
 
-    Refused: C0 control characters but tab (and newline in ``multi_line`` text), DEL, C1
-    and the Unicode line/paragraph separators.
+    Refused: C0 control characters but tab (and newline in ``multi_line`` text), DEL, C1,
+    the Unicode line/paragraph separators and the bidirectional controls
+    (:data:`BIDI_CONTROLS`, named as such with the character's Unicode name).
     """
     match = (_CONTROL_MULTI_LINE if multi_line else _CONTROL_ONE_LINE).search(text)
     if match is None:
         return None
-    return (f"contains the control character U+{ord(match.group()):04X} at character "
-            f"{match.start() + 1}")
+    char = match.group()
+    if _BIDI.fullmatch(char):
+        return (f"contains the bidirectional control character U+{ord(char):04X} "
+                f"({unicodedata.name(char)}) at character {match.start() + 1}: it reorders "
+                f"the text around it as displayed")
+    return f"contains the control character U+{ord(char):04X} at character {match.start() + 1}"
 
 
 def safe_transcript_html(data: bytes) -> bytes:

@@ -13,6 +13,10 @@ Beyond the XML, it looks at what the feed points to:
   same Content-Length and a 206 answer to ``Range: bytes=0-1`` (what Apple checks);
 * chapters files and WebVTT transcripts.
 
+Requests go through :mod:`podcast.outbound` (a deadline per request, capped sizes, redirects
+re-checked); a feed on a public address may not send them to loopback, link-local or
+private addresses, a feed served from one (a local test) may.
+
 :func:`check_before_upload` runs the same rules on a feed about to be uploaded, reading what
 it links to from the store itself (nothing over HTTP): ``publish`` and ``feed --upload``
 refuse a feed with errors, so the previous one stays in place.  The rules shared with config
@@ -22,7 +26,6 @@ Podcast Taxonomy, WebVTT) are :mod:`podcast.rules`.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import re
@@ -32,12 +35,12 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 from PIL import Image, UnidentifiedImageError
 
-from . import rules
+from . import outbound, rules
 from .categories import category_problem
 from .errors import PodcastError, StorageError
 from .text import redacted, safe_url
@@ -58,7 +61,6 @@ EPISODE_TYPES = rules.EPISODE_TYPES
 SHOW_TYPES = rules.SHOW_TYPES
 TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "text/html",
                     "text/plain", "application/srt")
-TIMEOUT = 10  # seconds for one HTTP request
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 USER_AGENT = "podcast-validate/1.0"
 EPISODE_NUMBER_IN_TITLE = re.compile(r"^\s*(#|n°\s*|(ep|ép)(isode|isodio)?\.?\s*)\d+",
@@ -224,10 +226,25 @@ class _Feed:
     store: Store | None = None  # a bucket the feed is about to be uploaded to
     before_upload: bool = False  # read objects from folder/store only; missing is an error
     _images: dict[str, list[Finding]] = field(default_factory=dict)
+    _local: bool | None = None
 
     @property
     def is_remote(self) -> bool:
         return _is_http(self.source)
+
+    @property
+    def allow_local(self) -> bool:
+        """Whether requests may go to loopback or private addresses: the feed itself is
+        served from one (its URL, or for a file its atom:link rel=self)."""
+        if self._local is None:
+            where = self.source if self.is_remote else (_self_link(self.channel) or "")
+            self._local = outbound.is_local_url(where)
+        return self._local
+
+    def http(self, url: str, method: str, headers: dict[str, str] | None = None, *,
+             limit: int = 0) -> tuple[int, dict[str, str], bytes]:
+        """:func:`_http` with this feed's address rule."""
+        return _http(url, method, headers, limit=limit, allow_local=self.allow_local)
 
     def key(self, url: str) -> str | None:
         """The storage key ``url`` names under the feed's base URL (None outside it).
@@ -391,7 +408,7 @@ def _fetch(feed: _Feed, url: str, rule: str, what: str,
         if not _is_http(url):
             return None, [Finding("warning", rule, f"{what} {url} was not checked: not an "
                                   "http(s) URL and not in the feed's folder")]
-        status, _, data = _http(url, "GET", limit=limit)
+        status, _, data = feed.http(url, "GET", limit=limit)
     except OSError as exc:
         level = "error" if feed.is_remote else "warning"
         return None, [Finding(level, rule, f"{what} {url} could not be fetched: {exc}")]
@@ -744,7 +761,7 @@ def _stored_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator
 
 def _probe_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[Finding]:
     try:
-        status, headers, _ = _http(url, "HEAD")
+        status, headers, _ = feed.http(url, "HEAD")
         if status != 200:
             yield Finding("error", "enclosure-reachable", f"{name}: HEAD {url} answers "
                           f"HTTP {status}")
@@ -753,7 +770,7 @@ def _probe_enclosure(feed: _Feed, name: str, url: str, length: int) -> Iterator[
         if size != str(length):
             yield Finding("error", "enclosure-reachable", f"{name}: HEAD says Content-Length "
                           f"{size}, the feed says length {length}")
-        status, headers, body = _http(url, "GET", {"Range": "bytes=0-1"}, limit=1024)
+        status, headers, body = feed.http(url, "GET", {"Range": "bytes=0-1"}, limit=1024)
         if status != 206 or len(body) != 2:
             yield Finding("error", "enclosure-reachable", f"{name}: a request for bytes=0-1 "
                           f"got HTTP {status} with {len(body)} bytes; the server must answer "
@@ -874,7 +891,9 @@ def _is_http(text: str) -> bool:
 def _read_source(source: str) -> bytes:
     if _is_http(source):
         try:
-            status, _, data = _http(source, "GET", limit=200 * 1024 * 1024)
+            # The URL the user asked for: a local one is allowed (it is the show's).
+            status, _, data = _http(source, "GET", limit=200 * 1024 * 1024,
+                                    allow_local=outbound.is_local_url(source))
         except OSError as exc:
             raise PodcastError(f"cannot fetch the feed: {redacted(str(exc))}",
                                file=safe_url(source),
@@ -892,36 +911,12 @@ def _read_source(source: str) -> bytes:
 
 
 def _http(url: str, method: str, headers: dict[str, str] | None = None, *,
-          limit: int = 0, redirects: int = 5) -> tuple[int, dict[str, str], bytes]:
-    """``(status, lower-cased headers, first limit bytes of the body)``, following redirects.
+          limit: int = 0, allow_local: bool) -> tuple[int, dict[str, str], bytes]:
+    """``(status, lower-cased headers, first limit bytes of the body)``, following up to 5
+    redirects, within :mod:`podcast.outbound`'s deadline; OSError when nothing answers.
 
     http.client, not urllib: urllib turns a redirected HEAD into a GET of the whole file.
     """
-    for _ in range(redirects + 1):
-        parts = urlsplit(url)
-        connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
-                            else http.client.HTTPConnection)
-        connection = None
-        try:
-            # user info is not sent (http.client would take it for part of the host name)
-            connection = connection_class(parts.netloc.rpartition("@")[2], timeout=TIMEOUT)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            path = quote(path, safe="/%?=&:;@!$'()*+,~")  # non-ASCII URLs, as browsers do
-            connection.request(method, path,
-                               headers={"User-Agent": USER_AGENT, **(headers or {})})
-            response = connection.getresponse()
-            answer = {k.lower(): v for k, v in response.getheaders()}
-            if response.status in (301, 302, 303, 307, 308) and "location" in answer:
-                url = urljoin(url, answer["location"])
-                continue
-            body = response.read(limit) if method != "HEAD" and limit else b""
-            return response.status, answer, body
-        except http.client.InvalidURL:  # its message quotes the "port": a password
-            raise OSError("the URL's host:port is not valid (a password with / or @ in it "
-                          "must be percent-encoded)") from None
-        except (http.client.HTTPException, ValueError) as exc:  # as bad as no answer
-            raise OSError(f"bad HTTP answer: {exc!r}") from None
-        finally:
-            if connection is not None:
-                connection.close()
-    raise OSError(f"more than {redirects} redirects")
+    answer = outbound.request(url, method, headers=headers, limit=limit, redirects=5,
+                              allow_local=allow_local, user_agent=USER_AGENT)
+    return answer.status, answer.headers, answer.body

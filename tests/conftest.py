@@ -7,8 +7,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# No hypothesis test has a time limit per example (its default "deadline" is 200 ms of
+# wall-clock time, which a busy CI machine exceeds without any defect): the "ci" profile,
+# loaded unless HYPOTHESIS_PROFILE names another ("dev" keeps hypothesis's deadline, to
+# look for slow examples on an idle machine).
+settings.register_profile("ci", deadline=None)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.hookimpl(tryfirst=True)

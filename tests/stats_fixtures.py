@@ -270,3 +270,37 @@ def podcast_cli(config: Path, *args: str) -> str:
     result = CliRunner().invoke(main, ["--config", str(config), *args])
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+# --- a CloudFront log for a CDN or alternate domain (tests/test_stats_hosts.py) ------------
+
+CLOUDFRONT_DISTRIBUTION = "d111111abcdef8.cloudfront.net"
+
+
+def cloudfront_host_log(requests: list[Request], viewer_host: str,
+                        distribution: str = CLOUDFRONT_DISTRIBUTION,
+                        path_prefix: str = "/") -> str:
+    """A CloudFront standard log as a distribution writes it for requests to
+    ``viewer_host`` (``x-host-header``; ``cs(Host)`` is the distribution's own name), the
+    keys under ``path_prefix``.  Agents are URL-encoded, every other line twice
+    (``%2520`` for a space), as CloudFront writes some of them."""
+    host_at = CLOUDFRONT_FIELDS.index("x-host-header")
+    dist_at = CLOUDFRONT_FIELDS.index("cs(Host)")
+    stem_at = CLOUDFRONT_FIELDS.index("cs-uri-stem")
+    agent_at = CLOUDFRONT_FIELDS.index("cs(User-Agent)")
+    lines = []
+    for n, r in enumerate(requests):
+        values = cloudfront_line(r).split("\t")
+        values[host_at], values[dist_at] = viewer_host, distribution
+        values[stem_at] = path_prefix + quote(r.key)
+        if r.agent and n % 2:
+            values[agent_at] = quote(values[agent_at], safe="/;:,+()=")
+        lines.append("\t".join(values) + "\n")
+    head = "#Version: 1.0\n#Fields: " + " ".join(CLOUDFRONT_FIELDS) + "\n"
+    return head + "".join(lines)
+
+
+def vhost_combined_log(requests: list[Request], vhost: str, port: int = 443,
+                       path_prefix: str = "/show/") -> str:
+    """Apache's ``vhost_combined`` log (``%v:%p`` then the combined fields)."""
+    return "".join(f"{vhost}:{port} {combined_line(r, path_prefix)}\n" for r in requests)

@@ -35,8 +35,10 @@ from podcast.serve import serving
 
 PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
 FEED = b"<rss>" + b"x" * 1000 + b"</rss>"
-#: A normal GET must be answered within this while the server is under attack.
-ANSWER_SECONDS = 5.0
+#: A normal GET stuck behind slow clients waits for a slot, i.e. for one of them to be cut
+#: off at the head timeout (``serve.HEAD_TIMEOUT``, 10 s): one answered sooner was not
+#: stuck.  That bound comes from the defect, not from how fast the machine is (a GET
+#: takes milliseconds; a busy two-core machine makes that a second at worst).
 
 
 def make_site(folder: Path) -> Path:
@@ -227,11 +229,13 @@ def test_a_request_head_that_trickles_in_is_cut_off(tmp_path: Path,
         port = running.server_address[1]
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             started = time.monotonic()
+            sent = 0
             sock.sendall(b"GET /feed.xml HTTP/1.1\r\n")
             answer = b""
             with pytest.raises(OSError):  # the server closes; a later byte is refused
-                for _ in range(20):
+                for _ in range(200):
                     sock.sendall(b"X")  # one byte every 0.25 s: more than enough to stall
+                    sent += 1
                     time.sleep(0.25)
                     sock.setblocking(False)
                     try:
@@ -243,16 +247,20 @@ def test_a_request_head_that_trickles_in_is_cut_off(tmp_path: Path,
                         raise ConnectionResetError("closed by the server")
                     answer += chunk or b""
             elapsed = time.monotonic() - started
-        # An idle keep-alive connection is closed as well, silently.
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        # An idle keep-alive connection is closed as well, silently (a server that never
+        # closes it fails by the socket's timeout, far above any delay of a busy machine).
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             sock.sendall(b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n\r\n")
             first = sock.recv(65536)
             idle = time.monotonic()
             while sock.recv(65536):
                 pass
             idle = time.monotonic() - idle
-    assert status_of(answer) == 408 and 1.5 <= elapsed < 4, (answer, elapsed)
-    assert status_of(first) == 200 and 1 <= idle < 3.5, idle
+    # Cut off after the head timeout, not before (a busy machine only makes it later),
+    # though the client kept sending (a per-read timeout would wait for ever: the 200
+    # bytes, 50 s of them, would all go out and no OSError would end the loop).
+    assert status_of(answer) == 408 and elapsed >= 1.5 and sent < 200, (answer, elapsed, sent)
+    assert status_of(first) == 200 and idle >= 1, idle
     assert '" 408 ' in log.read_text().splitlines()[0]
 
 
@@ -266,9 +274,9 @@ def test_past_the_cap_a_busy_server_answers_503_then_recovers(tmp_path: Path) ->
         for sock in readers:
             sock.sendall(b"GET /media/big.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.5)
-        started = time.monotonic()
+        # Answered at once, not queued: a queued request would wait for the readers, which
+        # are closed only after it returns (and get 200, not 503).
         refused = get(port, "/feed.xml")
-        assert time.monotonic() - started < 1  # answered at once, not queued
         for sock in readers:
             sock.close()
         deadline = time.monotonic() + 10
@@ -378,7 +386,7 @@ def test_1000_slow_clients_do_not_stop_a_normal_get(tmp_path: Path, many_descrip
           f" s over {len(latencies)}; server threads max {max(threads)} (cap {cap}), "
           f"VmSize max {max(memory) // 1024} MiB, descriptors max {max(descriptors)}; "
           f"after: {after:.3f} s")
-    assert max(latencies) < ANSWER_SECONDS
+    assert max(latencies) < serve_module.HEAD_TIMEOUT, latencies  # not stuck behind them
     assert max(threads) <= cap + 3  # the accept loop, the main thread, a thread ending
     assert max(descriptors) <= cap + serve_module.RESERVED_FDS
     assert "Traceback" not in server.output(), server.output()[-3000:]

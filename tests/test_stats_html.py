@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from podcast.model import Download, Episode, Person, Target
+from podcast.stats.platforms import Play
 from podcast.stats.report import build_report, html_report, progress_panels, write_atomic
 from podcast.stats.targets import progress, verdict
 
@@ -198,3 +199,163 @@ def test_targets_show_the_projection_and_both_paces(browser: Browser, tmp_path: 
     downloads_panel = progress_panels(data, (saison, monthly), LAUNCH_TODAY)[0]
     assert downloads_panel.projected == expected.projected
     assert downloads_panel.projection[-1][-1][0] == expected.projected
+
+
+# --- 1280 px: every table fits, platforms, guests by reach, the GeoIP hint ----------------
+
+WIDE = 1280
+#: Sections whose content is wider than the section (it scrolls sideways: a cut table).
+OVERFLOWING = """() => [...document.querySelectorAll('main section')]
+    .filter(s => s.scrollWidth > s.clientWidth + 1
+                 || [...s.querySelectorAll('table')].some(
+                        t => t.getBoundingClientRect().right
+                             > s.getBoundingClientRect().right + 1))
+    .map(s => s.id)"""
+LONG_EPISODES = [
+    ("001-sonia", "2026-05-04", "Sonia Mamin : le salon devient phygital, et les exposants "
+                                "suivent enfin le mouvement", ("Sonia Mamin",)),
+    ("002-marc", "2026-07-06", "Marc Olivier : organiser un congrès médical de 4 000 "
+                               "personnes sans perdre personne", ("Marc Olivier",)),
+    ("003-lea", "2026-11-16", "Léa Fontaine : un salon du livre à Lyon",
+     ("Léa Fontaine", "Hélène Çelik")),
+]
+LONG_END = date(2026, 11, 30)
+APPS = [("Apple Podcasts", "Apple (iPhone, iPad or Mac)"), ("AppleCoreMedia", "iPhone"),
+        ("Spotify", "Android"), ("Overcast", "iPhone"), ("okhttp", "Android"),
+        ("Chrome", "Windows")]
+
+
+def long_episodes() -> list[Episode]:
+    return [Episode(slug=slug, folder=Path(slug), title=title,
+                    published=datetime.fromisoformat(f"{day}T07:00:00+00:00"),
+                    audio=Path("a.wav"), notes="", guid=f"guid-{slug}",
+                    guests=tuple(Person(g, role="guest") for g in guests))
+            for slug, day, title, guests in LONG_EPISODES]
+
+
+def long_history(country: str | None = None) -> list[Download]:
+    """Seven months of a show: each episode's downloads fall off with its age; Léa's
+    newest episode came partly through her share link."""
+    result, n = [], 0
+    for slug, published, _title, _guests in LONG_EPISODES:
+        day = date.fromisoformat(published)
+        while day <= LONG_END:
+            age = (day - date.fromisoformat(published)).days
+            for i in range(30 // (age + 1) + 2):
+                n += 1
+                app, device = APPS[n % len(APPS)]
+                via = "lea-fontaine" if slug == "003-lea" and i < 4 else None
+                result.append(Download(day=day, slug=slug, listener=f"{day:%Y-%m}-{n % 250}",
+                                       app=app, device=device, country=country, via=via))
+            day += timedelta(days=1)
+    return result
+
+
+def platform_plays() -> list[Play]:
+    """Three platforms' imported plays for each episode, every Monday."""
+    result = []
+    for slug, published, _title, _guests in LONG_EPISODES:
+        day = date.fromisoformat(published)
+        while day <= LONG_END:
+            result += [Play(platform, f"guid-{slug}", day, 40 + n, slug)
+                       for n, platform in enumerate(("spotify", "youtube", "deezer"))]
+            day += timedelta(days=7)
+    return result
+
+
+def write_long_page(tmp_path: Path, history: list[Download], name: str = "long.html",
+                    since: date | None = None, plays: tuple[Play, ...] = ()) -> Path:
+    eps = long_episodes()
+    report = build_report(history, eps, {"bots": 3}, show_title="Salons & Rencontres",
+                          since=since, until=LONG_END, as_of=LONG_END, plays=plays)
+    path = tmp_path / name
+    targets = (Target("Saison 1", "downloads", 40_000, date(2027, 6, 30)),)
+    write_atomic(path, html_report(report, history, targets, eps, LONG_END, plays).encode())
+    return path
+
+
+@pytest.mark.parametrize("since", [None, date(2026, 10, 1)], ids=["seven-months", "two"])
+def test_every_table_fits_at_1280_px_without_console_errors(
+        browser: Browser, tmp_path: Path, since: date | None) -> None:
+    path = write_long_page(tmp_path, long_history(), since=since,
+                           plays=tuple(platform_plays()))
+    page, problems, _requests = open_page(browser, path)
+    try:
+        assert page.locator("#platforms").count() == 1  # its tables are measured too
+        page.set_viewport_size({"width": WIDE, "height": 900})
+        assert page.evaluate(OVERFLOWING) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDE
+        months = 7 if since is None else 2
+        assert page.locator("#episodes th").count() == 9 + (1 if months > 2 else months)
+        shot = tmp_path / f"report-{WIDE}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        # The check can fail: a narrow window cuts the episodes table.
+        page.set_viewport_size({"width": 700, "height": 900})
+        assert "episodes" in page.evaluate(OVERFLOWING)
+        assert problems == []
+    finally:
+        page.close()
+
+
+def test_apps_and_devices_show_platforms_with_their_parts(browser: Browser,
+                                                          tmp_path: Path) -> None:
+    history = long_history()
+    path = write_long_page(tmp_path, history)
+    # Counted here: the Apple agents of APPS and the Apple devices.
+    apple_apps = sum(1 for d in history if d.app in ("Apple Podcasts", "AppleCoreMedia"))
+    apple_devices = sum(1 for d in history
+                        if d.device in ("iPhone", "Apple (iPhone, iPad or Mac)"))
+    page, problems, _requests = open_page(browser, path)
+    try:
+        platforms = [row.split("\t") for row in
+                     page.locator("#by-app tr.platform").all_inner_texts()]
+        apple = next(cells for cells in platforms if cells[0] == "Apple")
+        assert apple[1] == f"{apple_apps:,}"
+        parts = page.locator("#by-app tr.part").all_inner_texts()
+        assert any(p.startswith("Apple Podcasts\t") for p in parts)
+        assert any(p.startswith("Apple media player (AppleCoreMedia)\t") for p in parts)
+        devices = [row.split("\t")[0] for row in
+                   page.locator("#by-device tr.platform").all_inner_texts()]
+        assert "iPhone" not in devices and "Apple (iPhone, iPad or Mac)" not in devices
+        apple_row = page.locator("#by-device tr.platform", has_text="Apple").inner_text()
+        assert apple_row.split("\t")[1] == f"{apple_devices:,}"
+        assert problems == []
+    finally:
+        page.close()
+
+
+def test_guests_by_reach_and_share_links_by_name(browser: Browser, tmp_path: Path) -> None:
+    history = long_history()
+    path = write_long_page(tmp_path, history)
+    # Léa's link: her episode's listeners whose first download of the month came through it.
+    first: dict[tuple[str, str], date] = {}
+    for d in history:
+        key = (f"{d.day:%Y-%m}", d.listener)
+        first[key] = min(first.get(key, d.day), d.day)
+    new = {(f"{d.day:%Y-%m}", d.listener) for d in history
+           if d.via == "lea-fontaine" and first[(f"{d.day:%Y-%m}", d.listener)] == d.day}
+    page, problems, _requests = open_page(browser, path)
+    try:
+        rows = page.locator("#by-guest tr").all_inner_texts()[1:]
+        # The newest episode's guests lead: Léa's link brought listeners; not the oldest.
+        assert rows[0].startswith("Léa Fontaine\nlea-fontaine")
+        assert rows[0].split("\t")[3] == f"{len(new):,}" and new
+        assert not rows[0].startswith("Sonia")
+        via = page.locator("#via tr").nth(1).inner_text()
+        assert via.startswith("Léa Fontaine (lea-fontaine)")
+        assert problems == []
+    finally:
+        page.close()
+
+
+def test_unknown_countries_hint_at_a_geoip_database(browser: Browser, tmp_path: Path) -> None:
+    unknown = write_long_page(tmp_path, long_history(), "unknown.html")
+    known = write_long_page(tmp_path, long_history("FR"), "known.html")
+    page, problems, _requests = open_page(browser, unknown)
+    try:
+        assert "podcast stats ingest --geoip FILE.mmdb" in page.inner_text("#geoip-hint")
+        assert problems == []
+    finally:
+        page.close()
+    assert 'id="geoip-hint"' not in known.read_text(encoding="utf-8")

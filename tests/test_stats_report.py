@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image
 
 from podcast.errors import PodcastError
 from podcast.model import Catalog, Download, Episode, Media, Person, Target
-from podcast.stats.charts import progress_figure, save
+from podcast.stats.charts import daily_figure, progress_figure, save
 from podcast.stats.report import (
     REJECT_REASONS,
     build_report,
@@ -138,10 +139,10 @@ def test_by_app_and_country_share_of_the_period() -> None:
                  dl("2026-11-04", "001-sonia", "b", "Apple Podcasts", None),
                  dl("2026-11-04", "002-duo", "c", "Apple Podcasts", "FR")]
     assert rows_by("app", downloads, EPISODES) == [
-        {"app": "Apple Podcasts", "downloads": 3, "listeners_by_month": {"2026-11": 2},
-         "share": 75.0},
-        {"app": "Spotify", "downloads": 1, "listeners_by_month": {"2026-11": 1},
-         "share": 25.0},
+        {"app": "Apple Podcasts", "platform": "Apple", "downloads": 3,
+         "listeners_by_month": {"2026-11": 2}, "share": 75.0},
+        {"app": "Spotify", "platform": "Spotify", "downloads": 1,
+         "listeners_by_month": {"2026-11": 1}, "share": 25.0},
     ]
     assert rows_by("country", downloads, EPISODES) == [
         {"country": "FR", "downloads": 2, "listeners_by_month": {"2026-11": 2}, "share": 50.0},
@@ -187,11 +188,14 @@ def test_json_has_exactly_the_spec_shape() -> None:
                           until=date(2026, 11, 30), as_of=date(2026, 11, 30))
     data = json.loads(to_json(report))
     assert list(data) == ["metric", "window", "listener_window", "since", "until", "total",
-                          "episodes", "pacing", "rejected", "not_counted"]
+                          "listeners_by_month", "episodes", "pacing", "rejected",
+                          "not_counted"]
     assert (data["metric"], data["window"], data["listener_window"]) == (
         "downloads", "utc-day", "utc-month")
     assert (data["since"], data["until"]) == ("2026-11-01", "2026-11-30")
-    assert data["total"] == {"downloads": 2, "listeners_by_month": {"2026-11": 1}}
+    # Exactly November: its listeners are the period's.
+    assert data["total"] == {"downloads": 2, "listeners": 1}
+    assert data["listeners_by_month"] == [{"month": "2026-11", "listeners": 1}]
     assert data["rejected"] == {"bots": 7, "below_threshold": 0, "not_get": 2,
                                 "bad_status": 0, "malformed": 0, "unknown_object": 0}
     assert list(data["rejected"]) == list(REJECT_REASONS)
@@ -208,9 +212,11 @@ def test_json_has_exactly_the_spec_shape() -> None:
 def test_json_with_by_adds_rows_keyed_by_the_dimension() -> None:
     downloads = [dl("2026-11-03", "001-sonia", "a", "Overcast")]
     data = json.loads(to_json(build_report(downloads, EPISODES, {}, by="app", as_of=TODAY)))
-    assert data["rows"] == [{"app": "Overcast", "downloads": 1,
+    assert data["rows"] == [{"app": "Overcast", "platform": "Overcast", "downloads": 1,
                              "listeners_by_month": {"2026-11": 1}, "share": 100.0}]
-    assert data["total"] == {"downloads": 1, "listeners_by_month": {"2026-11": 1}}
+    # The period is the one day with data, not a whole month: no month figure.
+    assert data["total"] == {"downloads": 1, "listeners": None}
+    assert data["listeners_by_month"] == [{"month": "2026-11", "listeners": 1}]
 
 
 def test_csv_parses_with_the_csv_module() -> None:
@@ -246,10 +252,11 @@ def test_csv_cells_never_start_a_spreadsheet_formula() -> None:
 
 def test_csv_of_an_empty_period_still_has_its_header() -> None:
     assert to_csv(build_report([], [], {}, by="guest", as_of=TODAY)) == \
-        "guest,episodes,downloads,share"
+        ("guest,episodes,downloads,share,vs_median_percent,link,link_visits,link_downloads,"
+         "link_new_listeners")
     assert to_csv(build_report([], [], {}, by="app", since=date(2026, 11, 5),
                                until=date(2026, 12, 1), as_of=TODAY)) == \
-        "app,downloads,listeners_2026-11,listeners_2026-12,share"
+        "app,platform,downloads,listeners_2026-11,listeners_2026-12,share"
     assert to_csv(build_report([], [], {}, as_of=TODAY)).startswith("slug,guid,title,")
 
 
@@ -266,8 +273,8 @@ def test_table_is_aligned_plain_text() -> None:
     end = header.index("Downloads") + len("Downloads")
     assert sonia[:end].endswith("1,234") and duo[:end].endswith("    1")
     # Without the store's requester-days, what was not counted is given in lines only.
-    assert lines[-3:-1] == ["Requests not counted      Lines  Listener-days",
-                            "  from bots and crawlers      5              —"]
+    start = lines.index("Requests not counted      Lines  Listener-days")
+    assert lines[start + 1] == "  from bots and crawlers      5              —"
     assert "Listeners: distinct listeners within one UTC calendar month." in text
 
 
@@ -275,7 +282,7 @@ def test_table_by_guest() -> None:
     downloads = [dl("2026-11-10", "002-duo", "a")]
     text = to_table(build_report(downloads, EPISODES, {}, by="guest", as_of=TODAY))
     assert "Guest" in text and "Marc Olivier" in text and "Sonia Mamin" in text
-    assert text.endswith("Requests not counted: none.")
+    assert "\nRequests not counted: none.\n" in text
 
 
 def test_chart_png_is_a_real_image(tmp_path: Path) -> None:
@@ -426,7 +433,8 @@ def cli(config: Path, *args: str) -> str:
 def test_end_to_end_from_an_access_log_to_the_json_report(measured_show: Path) -> None:
     data = json.loads(cli(measured_show, "report", "--format", "json", "--until",
                           "2026-11-30"))
-    assert data["total"] == {"downloads": 4, "listeners_by_month": {"2026-11": 2}}
+    assert data["total"] == {"downloads": 4, "listeners": None}  # from the 16th only
+    assert data["listeners_by_month"] == [{"month": "2026-11", "listeners": 2}]
     assert (data["since"], data["until"]) == ("2026-11-16", "2026-11-30")
     # A line too broken to have a date belongs to no period, so a dated report omits it.
     assert data["rejected"] == {"bots": 1, "below_threshold": 1, "not_get": 1,
@@ -457,7 +465,8 @@ def test_end_to_end_breakdowns_and_period(measured_show: Path) -> None:
         ("Sonia Mamin", "2"), ("Marc Olivier", "2")}
     late = json.loads(cli(measured_show, "report", "--format", "json", "--since",
                           "2026-11-20", "--until", "2026-11-21", "--by", "day"))
-    assert late["total"] == {"downloads": 3, "listeners_by_month": {"2026-11": 1}}
+    assert late["total"] == {"downloads": 3, "listeners": None}
+    assert late["listeners_by_month"] == [{"month": "2026-11", "listeners": 1}]
     assert late["rows"] == [{"day": "2026-11-20", "downloads": 1, "listeners": 1},
                             {"day": "2026-11-21", "downloads": 2, "listeners": 1}]
     marc = next(e for e in late["episodes"] if e["slug"] == MARC)
@@ -505,3 +514,138 @@ def test_an_unwritable_html_path_fails_before_any_work(demo_show: Path, tmp_path
     assert result.exit_code != 0
     assert "--html: the folder does not exist" in result.output and "mkdir" in result.output
     assert not (demo_show.parent / ".podcast").exists()  # the database was not even opened
+
+
+# --- the marketer's questions: platforms, guests fair to age, share links by name ----------
+
+def device_dl(day: str, listener: str, app: str, device: str) -> Download:
+    return Download(day=date.fromisoformat(day), slug="001-sonia", listener=listener,
+                    app=app, device=device)
+
+
+def test_apps_come_grouped_by_platform_with_their_parts() -> None:
+    """Apple's agents together: Apple Podcasts and its media player are one platform."""
+    made = {"Apple Podcasts": 3, "AppleCoreMedia": 2, "Spotify": 4, "okhttp": 1}
+    downloads = [device_dl("2026-11-03", f"{app}-{i}", app, "iPhone")
+                 for app, n in made.items() for i in range(n)]
+    rows = rows_by("app", downloads, EPISODES)
+    # Platforms biggest first (Apple 5, Spotify 4, Android 1), parts biggest first.
+    assert [(r["app"], r["platform"], r["downloads"]) for r in rows] == [
+        ("Apple Podcasts", "Apple", 3), ("AppleCoreMedia", "Apple", 2),
+        ("Spotify", "Spotify", 4), ("okhttp", "Android", 1)]
+    text = to_table(build_report(downloads, EPISODES, {}, by="app", as_of=TODAY))
+    lines = text.splitlines()
+    apple = lines.index(next(line for line in lines if line.startswith("Apple ")))
+    assert lines[apple].split()[:3] == ["Apple", "5", "5"]  # downloads, listeners
+    assert lines[apple].endswith("50.0%")
+    assert lines[apple + 1].startswith("  Apple Podcasts ")
+    assert lines[apple + 2].startswith("  Apple media player (AppleCoreMedia) ")
+    assert lines[apple + 3].startswith("Spotify ")  # one part of its own name: no sub-row
+    assert lines[apple + 4].startswith("Android ")
+    assert lines[apple + 5].startswith("  an Android app (okhttp) ")
+    grouped = list(csv.DictReader(io.StringIO(to_csv(build_report(
+        downloads, EPISODES, {}, by="app", as_of=TODAY)))))
+    assert [(r["app"], r["platform"]) for r in grouped][:2] == [
+        ("Apple Podcasts", "Apple"), ("AppleCoreMedia", "Apple")]
+
+
+def test_devices_have_no_overlapping_rows() -> None:
+    """"iPhone" and Apple's untold device are parts of one Apple row, not two rows."""
+    downloads = ([device_dl("2026-11-03", f"i{n}", "Overcast", "iPhone") for n in range(2)]
+                 + [device_dl("2026-11-03", f"a{n}", "Apple Podcasts",
+                              "Apple (iPhone, iPad or Mac)") for n in range(3)]
+                 + [device_dl("2026-11-03", "s", "Spotify", "Android")])
+    text = to_table(build_report(downloads, EPISODES, {}, by="device", as_of=TODAY))
+    top = [line.split("  ")[0] for line in text.splitlines()
+           if line and not line.startswith(" ")]
+    assert "Apple" in top and "Android" in top
+    assert "iPhone" not in top and "Apple (iPhone, iPad or Mac)" not in top
+    assert "  iPhone, iPad or Mac (the app does not say)" in text
+    data = json.loads(to_json(build_report(downloads, EPISODES, {}, by="device",
+                                           as_of=TODAY)))
+    assert {r["device"]: r["platform"] for r in data["rows"]} == {
+        "Apple (iPhone, iPad or Mac)": "Apple", "iPhone": "Apple", "Android": "Android"}
+
+
+REACH_EPISODES = [
+    episode("001-sonia", "2026-11-02T07:00:00+00:00", "Sonia Mamin"),
+    episode("003-solo", "2026-11-10T07:00:00+00:00"),
+    episode("004-lea", "2026-11-20T07:00:00+00:00", "Léa Fontaine"),
+]
+
+
+def reach_downloads() -> list[Download]:
+    """Sonia's old episode: 10 on day 1 then 3 a day (64 by the 20th); the guestless one: 5
+    on day 1; Léa's, out on the 20th: 30 on day 1, 5 of them through her share link."""
+    out = [dl("2026-11-02", "001-sonia", f"s{i}") for i in range(10)]
+    out += [dl(f"2026-11-{day:02d}", "001-sonia", f"s{day}-{i}")
+            for day in range(3, 21) for i in range(3)]
+    out += [dl("2026-11-10", "003-solo", f"o{i}") for i in range(5)]
+    out += [replace(dl("2026-11-20", "004-lea", f"l{i}"), via="lea-fontaine" if i < 5 else None)
+            for i in range(30)]
+    return out
+
+
+def test_guests_by_reach_are_fair_to_age_and_name_their_links() -> None:
+    report = build_report(reach_downloads(), REACH_EPISODES, {}, by="guest",
+                          until=date(2026, 11, 20), as_of=date(2026, 11, 20))
+    rows = {r["guest"]: r for r in report.rows}
+    assert rows["Sonia Mamin"]["downloads"] == 64 > rows["Léa Fontaine"]["downloads"] == 30
+    # Day 1 of Léa's: 30 against the median of 10, 5 and 30 (= 10): +200 %.
+    assert rows["Léa Fontaine"]["vs_median_percent"] == 200.0
+    # Day 11 of the guestless one: 5 against the median of 5 and Sonia's 10 + 10 * 3 = 40.
+    assert rows["(no guest)"]["vs_median_percent"] == round(100 * (5 - 22.5) / 22.5, 1)
+    # Sonia's is the only episode 19 days old: no median to compare with.
+    assert rows["Sonia Mamin"]["vs_median_percent"] is None
+    assert (rows["Léa Fontaine"]["link"], rows["Léa Fontaine"]["link_new_listeners"],
+            rows["Léa Fontaine"]["link_downloads"]) == ("lea-fontaine", 5, 5)
+    assert rows["Sonia Mamin"]["link_new_listeners"] == 0
+    # Ranked by reach, not by all-time downloads (which the oldest episode wins).
+    assert [r["guest"] for r in report.rows] == ["Léa Fontaine", "(no guest)", "Sonia Mamin"]
+    assert report.guests == report.rows
+    text = to_table(report)
+    assert "+200%" in text and "fair to age" in text
+    via = to_table(replace(report, by="via", rows=report.via))
+    assert "Léa Fontaine (lea-fontaine)" in via
+
+
+def test_countries_all_unknown_say_how_to_get_them() -> None:
+    downloads = [dl("2026-11-03", "001-sonia", "a", country=None)]
+    text = to_table(build_report(downloads, EPISODES, {}, by="country", as_of=TODAY))
+    assert "podcast stats ingest --geoip FILE.mmdb" in text
+    known = [dl("2026-11-03", "001-sonia", "a"), dl("2026-11-03", "001-sonia", "b")]
+    text = to_table(build_report(known, EPISODES, {}, by="country", as_of=TODAY))
+    assert "--geoip" not in text
+
+
+# --- charts a young show can read ------------------------------------------------------------
+
+def young_show(per_day: int) -> list[Download]:
+    return [dl(f"2026-11-{day:02d}", "001-sonia", f"l{day}-{i}")
+            for day in range(2, 21) for i in range(per_day)]
+
+
+def test_a_young_shows_progress_gets_a_zoom_at_its_own_scale() -> None:
+    """40,000 downloads as the goal: 190 so far would be a flat line along the axis."""
+    goal = Target("Saison 1", "downloads", 40_000, date(2027, 6, 30))
+    (panel,) = progress_panels(young_show(10), (goal,), date(2026, 11, 20))
+    (axes,) = progress_figure([panel]).axes
+    (inset,) = axes.child_axes
+    (line,) = inset.get_lines()
+    assert list(line.get_ydata()) == [total for _, total in panel.series]
+    assert inset.get_ylim()[1] < 0.25 * goal.goal  # its own scale, not the goal's
+    # Near the goal, the main chart reads well: no inset.
+    near = Target("Saison 1", "downloads", 400, date(2026, 12, 31))
+    (panel,) = progress_panels(young_show(10), (near,), date(2026, 11, 20))
+    assert progress_figure([panel]).axes[0].child_axes == []
+
+
+def test_a_one_day_history_is_drawn_by_day() -> None:
+    """matplotlib's automatic axis would tick hours around a single bar."""
+    figure = daily_figure([(date(2026, 11, 9), 7)])
+    (axes,) = figure.axes
+    figure.canvas.draw()
+    ticks = axes.get_xticks()
+    assert len(ticks) == 3 and all(float(t).is_integer() for t in ticks)  # whole days
+    labels = [label.get_text() for label in axes.get_xticklabels()]
+    assert labels[1].startswith("09 Nov")

@@ -59,6 +59,7 @@ from .. import binaries
 from ..errors import AudioError, ConfigError
 from ..files import sweep_dead_temps
 from ..loudness import (
+    SAMPLES_FIX,
     AudioInfo,
     block_energy,
     declared_duration,
@@ -66,6 +67,8 @@ from ..loudness import (
     gated_loudness,
     measure,
     probe,
+    range_problem,
+    sample_problem,
 )
 from ..model import AudioSettings, Episode, Show
 from .analysis import Analysis, analyse, channel_layout
@@ -100,6 +103,9 @@ from .timeline import Timeline, pause_cuts
 #: Below this integrated loudness an input is silence or noise: boosting it would only
 #: amplify hiss (a +40 dB gain is never right for an interview).
 MIN_INPUT_LUFS = -55.0
+#: A master whose speech covers less than this share of its length is reported: a music
+#: bed or a recording running far past the talk makes hours of master out of minutes.
+MIN_SPEECH_COVERAGE = 0.25
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
 #: sample peaks, and MP3 encoding adds inter-sample overshoot.
 PEAK_MARGIN = 1.2
@@ -134,14 +140,19 @@ class MasterResult:
     # Where the recording's times land in this master: after the intro, less the cut
     # pauses (chapters and transcript cues published beside it move by it).
     timeline: Timeline = field(default_factory=Timeline)
+    # What is wrong with the master though it was made (e.g. :func:`coverage_warning`).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """``{"input": {...}, "output": {...}, "levelling": {...}}`` (and ``"tracks":
-        [...]`` for a multitrack master), JSON-ready."""
+        [...]`` for a multitrack master, ``"warnings": [...]`` when there are some),
+        JSON-ready."""
         document = {"input": self.input, "output": asdict(self.output),
                     "levelling": self.levelling}
         if self.tracks:
             document["tracks"] = self.tracks
+        if self.warnings:
+            document["warnings"] = self.warnings
         return _finite(document)
 
 
@@ -154,6 +165,16 @@ def chapter_problems(episode: Episode, duration: float) -> list[str]:
                             f"{_clock(chapter.start)}, after the end of the audio "
                             f"({_clock(duration)})")
     return problems
+
+
+def coverage_warning(speech_seconds: float, duration: float, hint: str) -> str | None:
+    """The warning for a master of ``duration`` s with ``speech_seconds`` of speech in it,
+    when the speech covers less than :data:`MIN_SPEECH_COVERAGE` of it; ``hint`` says
+    what to check."""
+    if duration <= 0 or speech_seconds >= MIN_SPEECH_COVERAGE * duration:
+        return None
+    return (f"speech covers {100 * speech_seconds / duration:.1f} % of the "
+            f"{_clock(duration)} master ({speech_seconds:.0f} s of speech): {hint}")
 
 
 def _clock(seconds: float) -> str:
@@ -287,6 +308,11 @@ def _cleanup(settings: AudioSettings, info: AudioInfo) -> str:
 def _check_program(program: Program, episode: Episode) -> None:
     """Refuse an interview without speech and chapters past its end, before anything is
     written."""
+    for what, analysis in program.parts:
+        problem = sample_problem(analysis.info, analysis.momentary, analysis.times)
+        if problem is not None:
+            raise AudioError(f"the {what} {problem}", file=analysis.info.path,
+                             fix=SAMPLES_FIX)
     problem = sound_problem(program.main.momentary)
     if problem is not None:
         raise AudioError(f"the audio file {problem}; mastering would only amplify noise",
@@ -302,9 +328,14 @@ def _check_program(program: Program, episode: Episode) -> None:
 def sound_problem(momentary: np.ndarray) -> str | None:
     """Why a recording (its block loudness series) cannot be mastered, or None.
 
-    Says what it is: digital silence, faint hiss under the -70 LUFS gate, speech far too
-    quiet to lift, or noise with no speech in it (nothing rises out of its own floor).
+    Says what it is: samples far beyond full scale (:func:`.loudness.range_problem`),
+    digital silence,
+    faint hiss under the -70 LUFS gate, speech far too quiet to lift, or noise with no
+    speech in it (nothing rises out of its own floor).
     """
+    problem = range_problem(momentary, np.arange(1, len(momentary) + 1) * BLOCK)
+    if problem is not None:
+        return problem
     loud = np.asarray(momentary, dtype=float)
     audible = loud[np.isfinite(loud) & (loud > AUDIBLE)]
     if audible.size == 0:
@@ -437,11 +468,24 @@ def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
         return run_encode(commands, temp.parent, update)
 
 
+def _coverage_hint(program: Program) -> str:
+    """What to check when little of a master is speech: an intro or outro longer than the
+    recording, else the recording itself."""
+    what, longest = max(program.parts, key=lambda part: part[1].duration)
+    if what != "audio file":
+        return (f"the {what} {longest.info.path.name} lasts {_clock(longest.duration)}, "
+                f"the recording {_clock(program.main.duration)}: check its length or trim it")
+    return ("check the recording's length (a recorder left running?) or trim it; "
+            "`audio.max_pause` shortens long pauses")
+
+
 def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Program,
             plan: Plan, measured: dict[str, float]) -> MasterResult:
     """Tag the temp MP3, write its figures beside it, and move both into place."""
     main = program.main
     figures = tag_and_describe(show, episode, output, temp, plan.timeline, measured)
+    speech = float(speech_profile(main.momentary).speech.sum()) * BLOCK
+    warning = coverage_warning(speech, figures.duration, _coverage_hint(program))
     result = MasterResult(
         input={**main.info.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
                "lra": main.lra, "duration": round(main.duration, 3),
@@ -450,7 +494,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
                                    "codec_gain_db": round(plan.codec_gain, 2),
                                    "limiter_correction_db": round(plan.correction, 2),
                                    **timeline_figures(plan.timeline)},
-        timeline=plan.timeline)
+        timeline=plan.timeline, warnings=[warning] if warning else [])
     _write_result(result, output, temp)
     return result
 
@@ -611,7 +655,7 @@ def _finite(value):
 __all__ = [
     "BLOCK", "MIN_INPUT_LUFS", "Analysis", "Levelling", "MasterFigures", "MasterResult",
     "SpeechProfile", "Timeline", "analyse", "calibrate", "calibration_windows",
-    "chapter_problems", "episode_timeline",
+    "chapter_problems", "coverage_warning", "episode_timeline",
     "codec_gain", "gain_envelope", "level_gains", "limiter_correction", "master",
     "moving_average", "rehearse", "sound_problem", "speech_profile", "window_mask",
     "write_test_audio",

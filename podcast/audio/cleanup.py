@@ -86,6 +86,8 @@ def detect_hum(info: AudioInfo) -> int | None:
          "-af", f"aformat=sample_fmts=flt:channel_layouts=mono,aresample={HUM_RATE}",
          "-f", "f32le", "pipe:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     samples = np.frombuffer(done.stdout, dtype="<f4").astype(float)
+    if not np.isfinite(samples).all():  # a broken float file: the analysis names it
+        return None
     samples = samples - samples.mean() if samples.size else samples
     scores = {mains: hum_score(samples, HUM_RATE, mains) for mains in MAINS}
     best = max(scores, key=scores.get)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextvars
 import math
+import resource
+import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -362,6 +365,10 @@ def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
         encode_text = _read_log(encode_log)
         measure_text = _read_log(measure_log)
     if any(codes):
+        logs = [*errors, *encode_text.splitlines(), *measure_text.splitlines()]
+        problem = resource_problem(codes, logs, workdir)
+        if problem is not None:
+            raise problem
         detail = "; ".join([*ffmpeg_errors(errors)[-2:],
                             *ffmpeg_errors(encode_text.splitlines())[-2:],
                             *ffmpeg_errors(measure_text.splitlines())[-2:]])
@@ -370,6 +377,33 @@ def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
                          fix="run `podcast doctor`; check the free disk space")
     lines = measure_text.splitlines()
     return {**parse_summary(lines), "peak": parse_true_peak(lines)}
+
+
+def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioError | None:
+    """The error for pass 2 stopped by a limit while writing the MP3 into ``folder``, or
+    None: the file-size limit (``ulimit -f``: ffmpeg killed by SIGXFSZ, or "File too
+    large"), the open-file limit ("Too many open files") or a full disk ("No space left on
+    device").  The meter's figures printed after such a failure are no reason to give."""
+    text = "\n".join(log)
+    folder = folder.resolve()
+    if -signal.SIGXFSZ in codes or "File too large" in text:
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        size = "unlimited" if limit == resource.RLIM_INFINITY else f"{limit} bytes"
+        return AudioError(f"the file-size limit of this shell ({size}, `ulimit -f`) stopped "
+                          f"ffmpeg writing the MP3 in this folder", file=folder,
+                          fix="raise it with `ulimit -f unlimited` (or ask the admin to) "
+                              "and master again")
+    if "Too many open files" in text:  # (a mix checks its need before: a safety net)
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return AudioError(f"ffmpeg ran out of file descriptors (`ulimit -n` is {soft})",
+                          file=folder, fix=f"raise the limit with `ulimit -n {2 * soft}` in "
+                                           f"the shell that runs podcast, then master again")
+    if "No space left on device" in text:
+        free = shutil.disk_usage(folder).free
+        return AudioError(f"the disk is full: no space left to write the MP3 in this folder "
+                          f"({free / 1e6:.1f} MB free)", file=folder,
+                          fix="free some space on that disk, or write elsewhere with -o")
+    return None
 
 
 def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None]) -> list[str]:

@@ -17,6 +17,7 @@ The steps of :func:`podcast.audio.master`, with a mix in the middle:
 from __future__ import annotations
 
 import math
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +25,21 @@ from pathlib import Path
 import numpy as np
 
 from .. import binaries
+from ..config import MAX_TRACKS
 from ..errors import AudioError, ConfigError
-from ..loudness import declared_duration, gated_loudness, probe
+from ..loudness import SAMPLES_FIX, declared_duration, gated_loudness, probe, sample_problem
 from ..model import Episode, Show, Track
 from . import (
     PEAK_MARGIN,
     MasterResult,
     _check_output,
     _cleanup,
+    _clock,
     _Progress,
     _scratch,
     _write_result,
     chapter_problems,
+    coverage_warning,
     sound_problem,
     tag_and_describe,
     timeline_figures,
@@ -69,6 +73,9 @@ from .timeline import Timeline, pause_cuts
 #: The limiter calibration of a long mix hears at most this many windows (each one an
 #: input per track).
 MIX_CALIBRATION_WINDOWS = 10
+#: Descriptors an ffmpeg process holds beside its inputs: standard streams, its libraries'
+#: and the output (measured: 6 for ffmpeg 6 mixing 8 tracks; the rest is a margin).
+FFMPEG_DESCRIPTORS = 16
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,9 @@ def _analyse_bookends(show: Show, bar: _Progress) -> dict[str, Analysis]:
 
 def _check_tracks(episode: Episode, analyses: list[Analysis], length: float) -> None:
     for track, analysis in zip(episode.tracks, analyses, strict=True):
+        problem = sample_problem(analysis.info, analysis.momentary, analysis.times)
+        if problem is not None:
+            raise AudioError(f"the track {problem}", file=track.file, fix=SAMPLES_FIX)
         problem = sound_problem(analysis.momentary) if track.is_speech else None
         if problem is not None:
             raise AudioError(f"the track {problem}; mastering would only amplify noise",
@@ -182,6 +192,37 @@ def _check_tracks(episode: Episode, analyses: list[Analysis], length: float) -> 
     if problems:
         raise ConfigError("; ".join(problems), file=episode.source, field="chapters",
                           fix="correct the chapter start times or use the full recordings")
+
+
+def mix_windows(length: float) -> int:
+    """How many windows of a mix of ``length`` s the limiter calibration hears."""
+    starts = calibration_windows(length)
+    return 1 if starts is None else min(len(starts), MIX_CALIBRATION_WINDOWS)
+
+
+def mix_descriptors(tracks: int, windows: int, bookends: int) -> int:
+    """Descriptors the busiest ffmpeg process of a mix holds open: the calibration, which
+    reads each track once per window, plus one gain envelope per track (and the intro and
+    outro when it hears the mix whole), or pass 2 (each track and envelope once, and the
+    bookends), and :data:`FFMPEG_DESCRIPTORS`."""
+    calibration = tracks * windows + tracks + (bookends if windows == 1 else 0)
+    encode = 2 * tracks + bookends
+    return max(calibration, encode) + FFMPEG_DESCRIPTORS
+
+
+def check_descriptors(episode: Episode, bookends: int, length: float) -> None:
+    """Refuse a mix that would run out of file descriptors (``ulimit -n``) before ffmpeg
+    opens them: it would fail midway with "Too many open files"."""
+    needed = mix_descriptors(len(episode.tracks), mix_windows(length), bookends)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        room = "" if hard == resource.RLIM_INFINITY or needed <= hard else (
+            f" (the hard limit is {hard}: ask the admin to raise it)")
+        raise AudioError(f"mixing {len(episode.tracks)} tracks opens up to {needed} files "
+                         f"at once, but this shell allows {soft} (`ulimit -n`)",
+                         file=episode.source,
+                         fix=f"raise the limit with `ulimit -n {needed}` in the shell that "
+                             f"runs podcast, then master again{room}")
 
 
 @dataclass(frozen=True)
@@ -317,6 +358,8 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPla
                "levelling_max_db": _shift(curve.figures()["levelling_max_db"], plan)}
               for curve, place in zip(plan.curves, places, strict=True)]
     mix = mix_loudness(plan.curves)
+    warning = coverage_warning(speech_seconds(plan.curves), figures.duration,
+                               _coverage_hint(plan.curves))
     result = MasterResult(
         input={"tracks": len(plan.curves), "lufs": round(gated_loudness(mix), 2),
                "duration": round(plan.length, 3), "intro": plan.timeline.offset},
@@ -326,9 +369,34 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPla
                    "codec_gain_db": round(plan.codec_gain, 2),
                    "limiter_correction_db": round(plan.correction, 2),
                    **timeline_figures(plan.timeline)},
-        tracks=tracks, timeline=plan.timeline)
+        tracks=tracks, timeline=plan.timeline, warnings=[warning] if warning else [])
     _write_result(result, output, temp)
     return result
+
+
+def speech_seconds(curves: list[TrackCurve]) -> float:
+    """Seconds of the mix in which some speaker talks (own speech, bleed taken out)."""
+    spoken = np.zeros(curves[0].own.size, dtype=bool)
+    for curve in curves:
+        if curve.series.track.is_speech:
+            spoken |= curve.own
+    return float(spoken.sum()) * BLOCK
+
+
+def _coverage_hint(curves: list[TrackCurve]) -> str:
+    """What to check when little of the mix is speech: the music track that plays longest
+    past the last speech, when one does, else the recordings' lengths."""
+    spoken = [np.flatnonzero(curve.own) for curve in curves if curve.series.track.is_speech]
+    speech_end = max(((found[-1] + 1) * BLOCK for found in spoken if found.size), default=0.0)
+    music = [((np.flatnonzero(curve.series.present)[-1] + 1) * BLOCK, curve.series.track)
+             for curve in curves
+             if not curve.series.track.is_speech and curve.series.present.any()]
+    if music:
+        end, track = max(music, key=lambda item: item[0])
+        if end > speech_end + 60:
+            return (f"the music track {track.file.name} plays until {_clock(end)}, the "
+                    f"speech ends at {_clock(speech_end)}: check its length or trim it")
+    return "check the tracks' lengths (a recorder left running?) or trim them"
 
 
 def _shift(value: float | None, plan: MixPlan) -> float | None:
@@ -341,6 +409,10 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
     """Master a multitrack ``episode`` into ``output`` (see :func:`podcast.audio.master`;
     ``align``: apply the offsets estimated from the bleed)."""
     output = Path(output)
+    if len(episode.tracks) > MAX_TRACKS:  # (the config refuses them; an Episode made else)
+        raise ConfigError(f"{len(episode.tracks)} tracks: at most {MAX_TRACKS} can be mixed",
+                          file=episode.source, field="audio",
+                          fix=f"mix some recordings beforehand to list at most {MAX_TRACKS}")
     _check_output(output, overwrite)
     binaries.require()
     bar = _Progress(progress)
@@ -352,6 +424,7 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
         places = placements(episode.tracks, estimates, align=align)
         offsets = [place.applied for place in places]
         _check_tracks(episode, analyses, mix_length(analyses, offsets))
+        check_descriptors(episode, len(bookends), mix_length(analyses, offsets))
         plan = plan_mix(show, episode, analyses, bookends, offsets, work, bar)
         measured = _encode(show, plan, work, temp, bar, output.name)
         return _finish(show, episode, output, temp, plan, places, measured)

@@ -12,16 +12,20 @@ submodules are therefore imported first and the functions defined after them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
+from podcast.errors import PodcastError
 from podcast.model import Show
 from podcast.stats.ingest import IngestReport
-from podcast.text import safe_url
 
 with contextlib.suppress(ImportError):  # written by another stage; may not exist yet
     import podcast.stats.report  # noqa: F401
     import podcast.stats.targets  # noqa: F401
+
+T = TypeVar("T")
 
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
@@ -29,25 +33,28 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
            state: str | None = None) -> IngestReport:
     """``podcast stats ingest``: read access logs into the show's stats database.
 
-    ``state``: a store URL the database is fetched from first and stored back to after.
+    ``state``: a store URL the database is fetched from first and stored back to after,
+    as a compare-and-swap (see :mod:`podcast.stats.state`).
     """
     from podcast.stats.ingest import ingest as run
-    from podcast.stats.store import push_state
 
-    _pull(show, state, echo)
-    result = run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
-                 progress=progress)
-    if state and push_state(show, state) and echo is not None:
-        echo(f"stored the stats database in {safe_url(state)}")
-    return result
+    def once() -> IngestReport:
+        with _database_errors(show):
+            return run(show, sources, geoip=geoip, agent_lists=agent_lists, echo=echo,
+                       progress=progress)
+
+    return _with_state(show, state, once, echo, store_after=True)
 
 
 def report(show: Show, *, state: str | None = None, echo=None, **options) -> str:
     """``podcast stats report``: see :func:`podcast.stats.report.report`."""
     from podcast.stats.report import report as run
 
-    _pull(show, state, echo)
-    return run(show, **options)
+    def once() -> str:
+        with _database_errors(show):
+            return run(show, **options)
+
+    return _with_state(show, state, once, echo)
 
 
 def targets(show: Show, *, today: date, fmt: str = "table", state: str | None = None,
@@ -55,12 +62,36 @@ def targets(show: Show, *, today: date, fmt: str = "table", state: str | None = 
     """``podcast stats targets``: see :func:`podcast.stats.targets.targets`."""
     from podcast.stats.targets import targets as run
 
-    _pull(show, state, echo)
-    return run(show, today=today, fmt=fmt)
+    def once() -> str:
+        with _database_errors(show):
+            return run(show, today=today, fmt=fmt)
+
+    return _with_state(show, state, once, echo)
 
 
-def _pull(show: Show, state: str | None, echo) -> None:
-    from podcast.stats.store import pull_state
+def _with_state(show: Show, state: str | None, once: Callable[[], T], echo, *,
+                store_after: bool = False) -> T:
+    """``once()``, with the database fetched from ``state`` first (and stored back)."""
+    from podcast.stats.state import with_state
 
-    if state and pull_state(show, state) and echo is not None:
-        echo(f"fetched the stats database from {safe_url(state)}")
+    if not state:
+        return once()
+    return with_state(show, state, once, echo=echo, store_after=store_after)
+
+
+@contextlib.contextmanager
+def _database_errors(show: Show) -> Iterator[None]:
+    """Any DuckDB error left (a damaged local database read halfway) as a PodcastError."""
+    import duckdb
+
+    from podcast.stats.state import previous_path
+    from podcast.stats.store import db_path
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise PodcastError(
+            f"cannot read the stats database: {exc}", file=db_path(show),
+            fix=f"move it away and ingest the logs again, or put back the copy kept before "
+                f"the last fetch ({previous_path(show).name}, if there is one); the "
+                "listener-hash keys in ip-key stay valid") from None

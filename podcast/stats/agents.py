@@ -10,21 +10,31 @@ The first rule that matches wins:
    case-sensitive, at a word's end, so ``Googlebot/2.1`` is a bot and a phone named
    ``CUBOT KINGKONG 7`` is not;
 2. podcast apps, then the media libraries and players apps are built on (so that
-   ``Pocket Casts``, ``Overcast/3`` or ``okhttp``, which the generic crawler list catches
-   on ``+http://`` or ``okhttp``, still count);
+   ``Pocket Casts`` or ``Overcast/3``, which the generic crawler list catches on
+   ``+http://``, still count; a bare library OPAWG marks as a bot, such as ``okhttp``, is
+   then one under the show's policy: see "Library bots" below);
 3. the crawler patterns of the ``crawler-user-agents`` package (curl, python-requests...);
 4. browsers; else ``Other``.
 
 ``podcast stats ingest --agents PATH`` adds the OPAWG user-agents-v2 lists (bots, apps,
 libraries, browsers, devices): each is checked just before our own list of its kind, so
 OPAWG's names win where both know an agent, and our Apple Watch and cache-bot rules stay.
+
+**Library bots.**  OPAWG's ``libraries.json`` marks some libraries ``"category": "bot"``:
+HTTP libraries seen mostly on servers when no app names itself (bare ``okhttp``, ffmpeg's
+``Lavf``, ``Go-http-client``…); OP3 drops them.  :func:`classify` says so
+(``Agent.library_bot``) without deciding; :func:`with_policy` applies the show's
+``stats.library_bots`` policy: ``drop`` (the default, OPAWG's and OP3's) makes them bots,
+named ``<library> (library)`` (:data:`LIBRARY_BOT_SUFFIX`), ``count`` counts them as the
+library they are.  An app built on such a library names itself first (``CastBox/8.2
+… okhttp/4.9``) and is matched as that app, so only the bare library is concerned.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
@@ -39,6 +49,9 @@ class Agent:
     app: str
     device: str
     bot: bool = False
+    #: A library OPAWG marks ``category: bot`` (the policy decides; not part of equality,
+    #: the verdict being ``bot``).
+    library_bot: bool = field(default=False, compare=False)
 
 
 _OWN_BOTS = [
@@ -85,6 +98,8 @@ _APPS = [
     (r"Audible", "Audible"),
     (r"Sonos", "Sonos"),
 ]
+#: OPAWG ``libraries.json`` marks these ``"category": "bot"`` (see the module's docstring).
+_BOT_CATEGORY_LIBRARIES = frozenset({"okhttp", "FFmpeg"})
 _LIBRARIES = [
     (r"^AppleCoreMedia/", "AppleCoreMedia"),
     (r"^okhttp/", "okhttp"),
@@ -150,6 +165,8 @@ class ExtraRules:
     libraries: tuple[Rule, ...] = ()
     browsers: tuple[Rule, ...] = ()
     devices: tuple[Rule, ...] = ()
+    #: Names of the libraries the lists mark ``"category": "bot"``.
+    library_bots: frozenset[str] = frozenset()
 
 
 NO_EXTRA_RULES = ExtraRules()
@@ -160,6 +177,7 @@ def load_opawg(paths: list[Path]) -> ExtraRules:
     ``apps.runtime.json``...) or folders holding them (the repository's ``src/`` or
     ``build/``).  Any file or pattern we cannot use is a PodcastError naming it."""
     found: dict[str, list[Rule]] = {kind: [] for kind in OPAWG_KINDS}
+    bot_libraries: set[str] = set()
     for path in paths:
         if path.is_dir():
             files = _opawg_files(path)
@@ -175,8 +193,12 @@ def load_opawg(paths: list[Path]) -> ExtraRules:
                 raise PodcastError("not an OPAWG list name", file=file, field="--agents",
                                    fix="name it after its kind: " + ", ".join(
                                        f"{k}.json" for k in OPAWG_KINDS))
-            found[kind].extend(_opawg_entries(file))
-    return ExtraRules(**{kind: tuple(rules) for kind, rules in found.items()})
+            rules, bots = _opawg_entries(file)
+            found[kind].extend(rules)
+            if kind == "libraries":
+                bot_libraries |= bots
+    return ExtraRules(**{kind: tuple(rules) for kind, rules in found.items()},
+                      library_bots=frozenset(bot_libraries))
 
 
 def _opawg_files(folder: Path) -> list[Path]:
@@ -190,7 +212,8 @@ def _opawg_files(folder: Path) -> list[Path]:
     return files
 
 
-def _opawg_entries(file: Path) -> list[Rule]:
+def _opawg_entries(file: Path) -> tuple[list[Rule], set[str]]:
+    """The rules of one OPAWG list, and the names of its entries of category ``bot``."""
     try:
         entries = json.loads(file.read_text(encoding="utf-8"))["entries"]
         if not isinstance(entries, list):
@@ -199,7 +222,7 @@ def _opawg_entries(file: Path) -> list[Rule]:
         raise PodcastError(f"cannot read this OPAWG list: {exc}", file=file, field="--agents",
                            fix='give a user-agents-v2 JSON file: {"entries": [{"name": ..., '
                                '"pattern": ...}]}') from None
-    rules = []
+    rules, bots = [], set()
     for number, entry in enumerate(entries, 1):
         if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
                 and isinstance(entry.get("pattern"), str)):
@@ -212,7 +235,9 @@ def _opawg_entries(file: Path) -> list[Rule]:
                                f"regular expression Python reads: {exc}", file=file,
                                field="--agents",
                                fix="correct the pattern or remove the entry") from None
-    return rules
+        if entry.get("category") == "bot":
+            bots.add(entry["name"])
+    return rules, bots
 
 
 def decode(agent: str, rounds: int = DECODE_ROUNDS) -> str:
@@ -294,8 +319,29 @@ def classify(agent: str | None, extra: ExtraRules = NO_EXTRA_RULES) -> Agent:
     kind = device(agent, extra)
     if name := _first(agent, extra.bots, _OWN_BOTS):
         return Agent(name, kind, bot=True)
-    if name := _first(agent, extra.apps, _APP_RULES, extra.libraries, _LIBRARY_RULES):
+    if name := _first(agent, extra.apps, _APP_RULES):
         return Agent(name, kind)
+    if name := _first(agent, extra.libraries, _LIBRARY_RULES):
+        return Agent(name, kind, library_bot=name in extra.library_bots
+                     or name in _BOT_CATEGORY_LIBRARIES)
     if _crawler_pattern().search(agent):
         return Agent("Bot", kind, bot=True)
     return Agent(_first(agent, extra.browsers, _BROWSER_RULES) or "Other", kind)
+
+
+#: Appended to a library's name when it is dropped as a bot (``okhttp (library)``).
+LIBRARY_BOT_SUFFIX = " (library)"
+
+
+def with_policy(found: Agent, library_bots: str = "drop") -> Agent:
+    """``found`` under the show's library-bot policy: with ``drop``, a library OPAWG marks
+    as a bot is one, named ``<library> (library)``; with ``count`` it stays as it is."""
+    if found.library_bot and not found.bot and library_bots == "drop":
+        return Agent(found.app + LIBRARY_BOT_SUFFIX, found.device, bot=True,
+                     library_bot=True)
+    return found
+
+
+def is_library_bot(name: str) -> bool:
+    """A bot name :func:`with_policy` gave (a library OPAWG marks as a bot)."""
+    return name.endswith(LIBRARY_BOT_SUFFIX)

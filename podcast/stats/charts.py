@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import matplotlib
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import (
+    AutoDateLocator,
+    ConciseDateFormatter,
+    DateFormatter,
+    DayLocator,
+    date2num,
+)
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -56,10 +62,53 @@ def save(figure: Figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def _date_axis(axes) -> None:
+#: Below this many days of data, the date axis ticks whole days (matplotlib's automatic
+#: one would tick hours: a one-day history showed one bar on an hourly axis).
+SHORT_SPAN_DAYS = 8
+
+
+def _date_axis(axes, days: Sequence[date] = ()) -> None:
+    """Dates on the x axis; a short history gets a day of margin either side and whole
+    days as ticks (the axis's span decides: a target's chart reaches its deadline)."""
+    if days and (max(days) - min(days)).days < SHORT_SPAN_DAYS:
+        left, right = axes.get_xlim()
+        axes.set_xlim(min(left, date2num(min(days) - timedelta(days=1))),
+                      max(right, date2num(max(days) + timedelta(days=1))))
+    left, right = axes.get_xlim()
+    if right - left <= SHORT_SPAN_DAYS + 2:  # matplotlib's date unit is the day
+        axes.xaxis.set_major_locator(DayLocator())
+        axes.xaxis.set_major_formatter(DateFormatter("%d %b\n%Y"))
+        return
     locator = AutoDateLocator(minticks=3, maxticks=8)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+#: When the actuals reach less than this share of the goal, the line hugs the axis at the
+#: goal's scale: an inset redraws it at its own scale so early progress shows.
+ZOOM_BELOW = 0.25
+
+
+def _needs_zoom(totals: Sequence[int], goal: int) -> bool:
+    return goal > 0 and 0 < max(totals) < ZOOM_BELOW * goal
+
+
+def _zoom_inset(axes, days: Sequence[date], totals: Sequence[int], label: str) -> None:
+    """The actuals alone, scaled to themselves, in the upper left (under the goal line)."""
+    inset = axes.inset_axes([0.06, 0.33, 0.36, 0.45])
+    inset.plot(days, totals, color=ACTUAL_COLOUR, linewidth=1.8)
+    inset.set_ylim(0, max(totals) * 1.15)
+    inset.set_title(f"zoom: {label} so far", fontsize=8, loc="left")
+    inset.tick_params(labelsize=7)
+    inset.grid(True, color="#eeeeee")
+    _date_axis(inset, days)
+    if not isinstance(inset.xaxis.get_major_locator(), DayLocator):
+        # No offset text ("2026-Nov") under the inset: it would sit on the main chart.
+        locator = AutoDateLocator(minticks=2, maxticks=5)
+        inset.xaxis.set_major_locator(locator)
+        inset.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    _count_axis(inset)
+    inset.set_facecolor("white")
 
 
 def plain(text: str) -> str:
@@ -135,8 +184,11 @@ def progress_figure(panels: Sequence[Panel]) -> Figure:
                 axes.set_xlim(days[0], (panel.end or days[-1]) + timedelta(days=1))
                 # Room above the goal for its label and the projected point.
                 axes.set_ylim(top=max(panel.target.goal, max(totals)) * 1.15)
-            axes.legend(loc="best", frameon=False, fontsize=8)
-            _date_axis(axes)
+                if _needs_zoom(totals, panel.target.goal):
+                    _zoom_inset(axes, days, totals, label)
+            axes.legend(loc="lower right" if panel.target is not None else "best",
+                        frameon=False, fontsize=8)
+            _date_axis(axes, days)
         else:
             axes.text(0.5, 0.5, "no downloads yet", ha="center", va="center",
                       transform=axes.transAxes, color="#777777")
@@ -155,7 +207,7 @@ def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per d
     if days:
         axes.bar([day for day, _ in days], [n for _, n in days], color=BAR_COLOUR,
                  width=0.8)
-        _date_axis(axes)
+        _date_axis(axes, [day for day, _ in days])
     else:
         axes.text(0.5, 0.5, "no downloads in this period", ha="center", va="center",
                   transform=axes.transAxes, color="#777777")

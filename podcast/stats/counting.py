@@ -10,8 +10,15 @@ exactly one reason, checked in this order:
 2. ``not_get``        HEAD, PUT, ... (only GET delivers an episode)
 3. ``bad_status``     any status but 200 and 206 (304, 403, 404, 416, 5xx, ...)
 4. ``unknown_object`` not a media file of this show (art, feed, pages), or logged for
-                      another S3 bucket or host (:class:`Scope`)
+                      another S3 bucket or host than ``storage``, ``base_url`` and
+                      ``aliases`` name (:class:`Scope`; IAB v2 counts a publisher's own
+                      episode files, wherever they are served from)
 5. ``bots``           declared bots, crawler lists, empty agents, Apple Watch duplicates
+                      (IAB v2: known bots and duplicate devices are filtered out), and
+                      by default the bare libraries OPAWG's ``libraries.json`` marks
+                      ``category: bot`` (``okhttp``…: no app named, mostly servers; OP3
+                      drops them too; ``stats.library_bots: count`` counts them —
+                      ``podcast.stats.agents.with_policy``)
 6. ``below_threshold`` 2-byte range probes, and every line of a listener-day on an
                       episode whose bytes, summed over the day, stay under the threshold
 
@@ -103,28 +110,41 @@ def ipv4_sql(column: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """Where this show's media are served: the S3 bucket of its storage, and the host
-    names of its ``base_url``.  A request logged for another bucket or host is another
-    site's, whatever its key (``unknown_object``); ``None`` / empty: not checked."""
+    """Where this show's media are served: the S3 buckets of its storage and ``aliases``,
+    and the host names of its ``base_url`` and ``aliases``.  A request logged for another
+    bucket or host is another site's, whatever its key (``unknown_object``); empty: not
+    checked (a show with ``file://`` storage and no ``s3://`` alias names no bucket)."""
 
-    bucket: str | None = None
+    buckets: frozenset[str] = frozenset()
     hosts: frozenset[str] = frozenset()
 
 
-def scope(storage: str, base_url: str) -> Scope:
-    """The :class:`Scope` of a show from its ``storage`` URL and ``base_url``.
+def scope(storage: str, base_url: str, aliases: Iterable[str] = ()) -> Scope:
+    """The :class:`Scope` of a show from its ``storage`` URL, ``base_url`` and ``aliases``.
 
-    The hosts are the ``base_url``'s own and any host name in its path, for a prefix
-    service (``https://dts.example/redirect.mp3/media.example.org/show``) that forwards
-    requests to the real host.
+    Each URL gives its own host and any host name in its path, for a prefix service
+    (``https://dts.example/redirect.mp3/media.example.org/show``, ``op3.dev/e/…``) that
+    forwards requests to the real host; each ``s3://BUCKET[/PREFIX]`` gives its bucket.
+    Keys are matched to media whatever prefix comes before them (:func:`match_media`), so
+    an alias's path prefix needs no rule of its own.
     """
-    bucket = None
-    if storage.startswith("s3://"):
-        bucket = storage[len("s3://"):].split("/", 1)[0] or None
-    url = urlsplit(base_url)
-    hosts = {url.hostname} if url.hostname else set()
-    hosts |= {part.lower() for part in url.path.split("/") if _HOST_NAME.fullmatch(part)}
-    return Scope(bucket, frozenset(hosts))
+    buckets: set[str] = set()
+    hosts: set[str] = set()
+    for url in (storage, base_url, *aliases):
+        if url.startswith("s3://"):
+            if bucket := url[len("s3://"):].split("/", 1)[0]:
+                buckets.add(bucket)
+        elif url.startswith(("http://", "https://")):
+            hosts |= url_hosts(url)
+    return Scope(frozenset(buckets), frozenset(hosts))
+
+
+def url_hosts(url: str) -> set[str]:
+    """The host of an http(s) URL and the host names in its path (lower case)."""
+    parts = urlsplit(url)
+    hosts = {parts.hostname} if parts.hostname else set()
+    return hosts | {part.lower() for part in parts.path.split("/")
+                    if _HOST_NAME.fullmatch(part)}
 
 
 _HOST_NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")

@@ -50,6 +50,11 @@ BATCH_BYTES = 768 * 1024 * 1024
 #: twice while read (each file's part, and the batch's one memory file).
 MEMORY_BATCH_BYTES = 128 * 1024 * 1024
 _SNIFF_BYTES = 64 * 1024
+#: The ingest names other hosts and buckets when their lines are more than this share of
+#: the lines read (a shared log holding a few other sites' lines is no mistake), the
+#: :data:`FOREIGN_TOP` largest of them.
+FOREIGN_SHARE = 0.05
+FOREIGN_TOP = 5
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -75,6 +80,9 @@ class IngestReport:
     lines: int = 0
     downloads_added: int = 0
     rejected: Counter = field(default_factory=Counter)
+    #: ``unknown_object`` lines logged for another bucket or host, by that bucket or host
+    #: written as an alias (``s3://BUCKET``, ``https://HOST``).
+    foreign: Counter = field(default_factory=Counter)
 
     @property
     def exit_code(self) -> int:
@@ -91,7 +99,28 @@ class IngestReport:
                                               for reason in counting.REASONS)]
         out += [f"  skipped {name}: {why}" for name, why in self.skipped]
         out += [f"  truncated (read up to the damage): {name}" for name in self.truncated]
+        out += self.foreign_warning()
         return "\n".join(out)
+
+    def foreign_warning(self) -> list[str]:
+        """Lines saying which other hosts or buckets the logs were mostly for, and the
+        ``aliases:`` lines that count them; none when they are under
+        :data:`FOREIGN_SHARE` of the lines (a shared log holds a few other sites')."""
+        total = sum(self.foreign.values())
+        if not self.lines or total <= FOREIGN_SHARE * self.lines:
+            return []
+        top = sorted(self.foreign.items(), key=lambda item: (-item[1], item[0]))[:FOREIGN_TOP]
+        return [f"warning: {total:,} of {self.lines:,} lines ({100 * total / self.lines:.0f} %) "
+                "were logged for another host or bucket than base_url, storage and aliases "
+                "name, so none of them counted (unknown_object):",
+                *(f"  {site}: {lines:,} lines" for site, lines in top),
+                "fix: if they serve this show's media (a CDN domain, an old domain or "
+                "bucket), add to podcast.yaml:",
+                "aliases:",
+                *(f"  - {site}" for site, _ in top),
+                "then count these logs again: they are recorded as read, so ingest them "
+                "into a fresh database (move .podcast/stats.duckdb away first) with every "
+                "log you still have"]
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -801,7 +830,7 @@ def _unchanged(item: _Item) -> bool:
 # ``A%20B`` is ``A B``, while ``A%20B`` in another log is what the app sent.
 _GROUP_SQL = """
 CREATE OR REPLACE TEMP TABLE line_groups AS
-SELECT day_text, path, hash(ip, ua, '{encoding}') AS h, hash(ua, ip, '{encoding}') AS h2,
+SELECT day_text, path, site, hash(ip, ua, '{encoding}') AS h, hash(ua, ip, '{encoding}') AS h2,
        any_value(ip) AS ip, any_value(ua) AS ua,
        coalesce(sum(sent) FILTER (reason = 'ok'), 0) AS bytes,
        count(*) FILTER (reason = 'ok') AS ok,
@@ -923,7 +952,9 @@ class _Values:
     def __post_init__(self) -> None:
         self.index = counting.media_by_name(self.catalog.all_media())
         self.slugs = frozenset(m.slug for m in self.catalog.all_media())
-        self.scope = counting.scope(self.show.storage, self.show.base_url)
+        self.scope = counting.scope(self.show.storage, self.show.base_url,
+                                    self.show.aliases)
+        self.library_bots = self.show.stats.library_bots
 
     def load(self, con, day_format: str, encoded: bool = False) -> None:
         """Fill the temporary tables ``days`` and ``paths``, and add the batch's new
@@ -950,7 +981,8 @@ class _Values:
         found = []
         for name in names:
             if name not in self.agent_cache:
-                self.agent_cache[name] = agents.classify(name, self.agent_rules)
+                self.agent_cache[name] = agents.with_policy(
+                    agents.classify(name, self.agent_rules), self.library_bots)
             found.append(self.agent_cache[name])
         # A bot's "app" is the name its requests are listed under (``--by bot``).
         apps = [agents.bot_name(name, a) if a.bot else a.app
@@ -1010,8 +1042,8 @@ CREATE OR REPLACE TEMP TABLE classified AS
 SELECT *, verdict = 'unknown_object' AND page IS NOT NULL AND via IS NOT NULL AND ok > 0
           AND NOT bot AS visit
 FROM (
-SELECT d.day, d.period, p.key, p.page, g.h, g.h2, g.bytes, g.ok, g.probe, g.malformed,
-       g.not_get, g.bad_status, g.via, g.via_ref, coalesce(w.bot, true) AS bot,
+SELECT d.day, d.period, p.key, p.page, g.site, g.h, g.h2, g.bytes, g.ok, g.probe,
+       g.malformed, g.not_get, g.bad_status, g.via, g.via_ref, coalesce(w.bot, true) AS bot,
        CASE WHEN g.ok + g.probe = 0 THEN 'none'
             WHEN d.day IS NULL OR w.address IS NULL THEN 'malformed'
             WHEN p.key IS NULL THEN 'unknown_object'
@@ -1021,6 +1053,13 @@ FROM line_groups g
 LEFT JOIN days d USING (day_text)
 LEFT JOIN paths p USING (path)
 LEFT JOIN run_who w USING (h, h2))
+"""
+
+# Lines left out because they were logged for another bucket or host (``site``, as an
+# alias is written): the ingest names them, with the fix, when they are many.
+_FOREIGN_SQL = """
+SELECT site, sum(ok + probe) FROM classified
+WHERE verdict = 'unknown_object' AND site IS NOT NULL GROUP BY site
 """
 
 _REJECTED_SQL = """
@@ -1105,6 +1144,7 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
                 for day, *counts in con.execute(_REJECTED_SQL).fetchall()
                 for reason, lines in zip(counting.REASONS, counts, strict=True) if lines]
     (ok_lines,) = con.execute("SELECT coalesce(sum(lines), 0) FROM listener_days").fetchone()
+    foreign = con.execute(_FOREIGN_SQL).fetchall()
     if unreadable:
         rejected.append((None, "malformed", unreadable))
     con.execute("BEGIN TRANSACTION")
@@ -1136,6 +1176,8 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
                 "FROM listener_days")
     for _day, reason, lines in rejected:
         report.rejected[reason] += int(lines)
+    for site, lines in foreign:
+        report.foreign[site] += int(lines)
     report.lines += int(ok_lines) + sum(int(r[2]) for r in rejected)
     report.files_read += len(batch)
     for name in _TEMPORARY:

@@ -7,13 +7,15 @@ Three formats reach us (AWS's S3 and CloudFront log references, Apache's combine
 * **CloudFront standard log** — tab-separated, ``#Version`` / ``#Fields`` headers that name
   the columns (we map columns by that header, never by position).
 * **Combined log** (Apache/nginx, and ``podcast serve``) —
-  ``ip - user [time] "METHOD path HTTP/x" status bytes "referer" "ua"``.
+  ``ip - user [time] "METHOD path HTTP/x" status bytes "referer" "ua"``; also Apache's
+  ``vhost_combined``, the same after the virtual host and port (``%v:%p``), which names
+  the host a request was for (plain combined lines name none).
 
 Detection is pure Python on the first lines of a file.  Reading is SQL: every format is
 turned into the same *normalised request* columns by :func:`normalised_sql`, so the
 counting rules (``podcast.stats.counting``) are written once, against those columns:
 
-``day_text, ip, ua, method, path, status, sent, complete, via, via_ref``
+``day_text, ip, ua, method, path, status, sent, complete, via, via_ref, site``
 
 ``day_text`` is the UTC day as text in :data:`DAY_FORMATS` [fmt] (converted after
 grouping, which is far cheaper than parsing every line's time stamp); ``sent`` is the
@@ -50,6 +52,7 @@ DAY_FORMATS = {S3: "%d/%b/%Y", COMBINED: "%d/%b/%Y", CLOUDFRONT: "%Y-%m-%d"}
 _STAMP = r"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]"
 _S3_LINE = re.compile(rb"^\S+ \S+ " + _STAMP.encode() + rb" \S+ \S+ \S+ [A-Z_]+\.[A-Z_.]+ \S+ \"")
 _COMBINED_LINE = re.compile(rb"^\S+ \S+ \S+ " + _STAMP.encode() + rb" \"")
+_VHOST_LINE = re.compile(rb"^\S+:\d+ \S+ \S+ \S+ " + _STAMP.encode() + rb" \"")
 
 #: CloudFront fields we read; any other field in ``#Fields`` is ignored.
 CLOUDFRONT_NEEDED = ("date", "c-ip", "cs-method", "cs-uri-stem", "sc-status", "sc-bytes",
@@ -73,6 +76,7 @@ class Sniffed:
 
     format: str
     fields: tuple[str, ...] = ()  # CloudFront: the ``#Fields`` header, in order
+    vhost: bool = False  # combined: Apache's vhost_combined (``host:port`` first)
 
 
 def sniff(head: bytes) -> Sniffed | None:
@@ -95,6 +99,8 @@ def sniff(head: bytes) -> Sniffed | None:
             return Sniffed(S3)
         if _COMBINED_LINE.match(line):
             return Sniffed(COMBINED)
+        if _VHOST_LINE.match(line):
+            return Sniffed(COMBINED, vhost=True)
     return None
 
 
@@ -154,12 +160,17 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False,
 
     ``robust`` must match the :func:`read_csv_sql` that made ``source``.  A request for
     another bucket (S3) or host (CloudFront) than ``scope`` names gets a NULL ``path``,
-    which no media matches: ``unknown_object``, like any other site's object.
+    which no media matches: ``unknown_object``, like any other site's object; its
+    ``site`` column then names that bucket or host as an alias would (``s3://BUCKET``,
+    ``https://HOST``), so that the ingest can say which ones it left out and why.
     """
     columns = _columns(sniffed, robust)
+    columns["site"] = "NULL::VARCHAR"
     site = _site_check(sniffed, robust, scope)
     if site is not None:
-        columns["path"] = f"CASE WHEN {site} THEN {columns['path']} END"
+        check, name = site
+        columns["path"] = f"CASE WHEN {check} THEN {columns['path']} END"
+        columns["site"] = f"CASE WHEN NOT coalesce({check}, false) THEN {name} END"
     select = ",\n               ".join(f"{columns[name]} AS {name}" for name in COLUMNS)
     return f"""
         SELECT {select}
@@ -168,7 +179,7 @@ def normalised_sql(source: str, sniffed: Sniffed, *, robust: bool = False,
 
 #: The normalised request columns, in order.
 COLUMNS = ("day_text", "ip", "ua", "method", "path", "status", "sent", "complete", "via",
-           "via_ref")
+           "via_ref", "site")
 
 #: A share-link code, as ``podcast share`` writes it (``podcast.share.VIA_CODE``).
 VIA_PATTERN = "[a-z0-9][a-z0-9-]{0,39}"
@@ -213,17 +224,19 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
     if sniffed.format == COMBINED and not robust:
         # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
         # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
+        # vhost_combined: the same fields one column later (c0 is host:port).
+        c = [f"c{i + sniffed.vhost}" for i in range(10)]
         return {
-            "day_text": _utc_day("c3", "c4"),
-            "ip": "c0",
-            "ua": "c9",
-            "method": "split_part(c5, ' ', 1)",
-            "path": "split_part(c5, ' ', 2)",
-            "status": "try_cast(c6 AS INTEGER)",
-            "sent": _sent("c7"),
-            "complete": "c9 IS NOT NULL",
-            "via": _via("c5"),
-            "via_ref": _via("c8", referer=True),
+            "day_text": _utc_day(c[3], c[4]),
+            "ip": c[0],
+            "ua": c[9],
+            "method": f"split_part({c[5]}, ' ', 1)",
+            "path": f"split_part({c[5]}, ' ', 2)",
+            "status": f"try_cast({c[6]} AS INTEGER)",
+            "sent": _sent(c[7]),
+            "complete": f"{c[9]} IS NOT NULL",
+            "via": _via(c[5]),
+            "via_ref": _via(c[8], referer=True),
         }
     if sniffed.format in (S3, COMBINED):
         # Split on '"': c0 is the unquoted head of the line, space-separated.
@@ -233,7 +246,9 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
         #     c5 agent (anything after it, e.g. an X-Forwarded-For field, is never read).
         s3 = sniffed.format == S3
         head = "split_part(c0, ' ', {})".format
-        time, zone, ip, last = (3, 4, 5, 9) if s3 else (4, 5, 1, 5)
+        # vhost_combined: c0 starts with host:port, one more field.
+        time, zone, ip, last = (3, 4, 5, 9) if s3 else (
+            4 + sniffed.vhost, 5 + sniffed.vhost, 1 + sniffed.vhost, 5 + sniffed.vhost)
         return {
             "day_text": _utc_day(head(time), head(zone)),
             "ip": head(ip),
@@ -270,19 +285,34 @@ def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
     raise ValueError(f"unknown log format {sniffed.format!r}")
 
 
-def _site_check(sniffed: Sniffed, robust: bool, scope: Scope) -> str | None:
-    """SQL: the line was logged for this show's bucket or host; None when not checked."""
-    if sniffed.format == S3 and scope.bucket:
+def _site_check(sniffed: Sniffed, robust: bool, scope: Scope) -> tuple[str, str] | None:
+    """SQL: the line was logged for this show's bucket or host, and the name of the
+    bucket or host it was logged for (as an alias is written); None when not checked.
+
+    Plain combined logs name no host (Apache's ``%v`` is not in the combined format):
+    never checked; ``vhost_combined`` lines are, on their virtual host.
+    """
+    if sniffed.format == S3 and scope.buckets:
         bucket = "split_part(c0, ' ', 2)" if robust else "c1"
-        return f"{bucket} = {_sql_text(scope.bucket)}"
+        names = ", ".join(_sql_text(b) for b in sorted(scope.buckets))
+        return f"{bucket} IN ({names})", f"'s3://' || {bucket}"
     if sniffed.format == CLOUDFRONT and scope.hosts and "x-host-header" in sniffed.fields:
         # cs(Host) is the distribution's own name, x-host-header the name the app asked
         # for (an alternate domain): either may be the one base_url names.  A log without
         # x-host-header cannot tell an alternate domain's requests apart: not checked.
         col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
         names = ", ".join(_sql_text(host) for host in sorted(scope.hosts))
-        return " OR ".join(f"lower({col[name]}) IN ({names})"
-                           for name in _CLOUDFRONT_HOSTS if name in col)
+        check = " OR ".join(f"lower({col[name]}) IN ({names})"
+                            for name in _CLOUDFRONT_HOSTS if name in col)
+        # The viewer's host names the site; the distribution's when the viewer's is empty.
+        viewer = f"nullif(nullif(lower({col['x-host-header']}), '-'), '')"
+        host = f"coalesce({viewer}, lower({col['cs(Host)']}))" if "cs(Host)" in col else viewer
+        return f"({check})", f"'https://' || {host}"
+    if sniffed.format == COMBINED and sniffed.vhost and scope.hosts:
+        first = "split_part(c0, ' ', 1)" if robust else "c0"
+        host = f"lower(regexp_replace({first}, ':[0-9]+$', ''))"
+        names = ", ".join(_sql_text(name) for name in sorted(scope.hosts))
+        return f"({host} IN ({names}))", f"'https://' || {host}"
     return None
 
 

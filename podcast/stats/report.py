@@ -43,11 +43,14 @@ from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING
 
+import podcast.stats.platforms as platform_figures
 from podcast.config import load_episodes
 from podcast.errors import PodcastError
 from podcast.files import atomic_write
 from podcast.model import Download, Episode, Show
-from podcast.stats.agents import friendly_name
+from podcast.share import code_from_name
+from podcast.stats.agents import friendly_name, is_library_bot
+from podcast.stats.apps import platform_groups, with_platforms
 
 # ``from podcast.stats import targets`` could give the package's forwarding function rather
 # than the module, so import the names from the module itself.
@@ -62,6 +65,7 @@ from podcast.stats.targets import (
     progress_dict,
     projection_path,
     relevant,
+    relevant_plays,
 )
 
 if TYPE_CHECKING:
@@ -76,17 +80,28 @@ REASON_LABELS = {
     "not_get": "not a GET (HEAD and other methods)",
     "bad_status": "failed or unchanged (not 200/206)",
     "malformed": "unreadable log lines",
-    "unknown_object": "not an episode file",
+    "unknown_object": "not an episode file (or one for another host or bucket)",
 }
 #: Where what was not counted is shown, in this order: the rejection reasons, with the
 #: 2-byte range probes apart from "too little audio".
-NOT_COUNTED_ORDER = ("bots", "probes", "below_threshold", "not_get", "bad_status",
+NOT_COUNTED_ORDER = ("bots", "library_bots", "probes", "below_threshold", "not_get", "bad_status",
                      "unknown_object", "malformed")
 NOT_COUNTED_LABELS = REASON_LABELS | {
     "probes": "2-byte range probes (an app checking the file, no audio)",
+    "library_bots": "from media libraries OPAWG lists as bots (bare okhttp…)",
+}
+#: The bot policy as a report states it, per ``stats.library_bots`` (podcast.yaml).
+BOT_POLICY = {
+    "drop": ("Bot policy: bots and crawlers are never counted (IAB v2); media libraries "
+             "that OPAWG's lists mark as bots (bare okhttp, ffmpeg's Lavf…: no app named) "
+             "are not counted either, as OP3 does (podcast.yaml stats: library_bots: drop, "
+             "the default; write count to count them)."),
+    "count": ("Bot policy: bots and crawlers are never counted (IAB v2); media libraries "
+              "that OPAWG's lists mark as bots (bare okhttp, ffmpeg's Lavf…) ARE counted "
+              "here (podcast.yaml stats: library_bots: count), unlike OPAWG and OP3."),
 }
 #: Reasons whose lines belong to an episode's requester: also given in requester-days.
-PER_DAY_REASONS = ("bots", "probes", "below_threshold")
+PER_DAY_REASONS = ("bots", "library_bots", "probes", "below_threshold")
 DIMENSIONS = ("episode", "day", "app", "guest", "country", "source", "device", "bot",
               "via")
 FIRST_DAYS = (1, 3, 7, 30)
@@ -141,8 +156,18 @@ class Report:
     daily: tuple[tuple[date, int], ...] = field(default=())  # every day of the period
     not_counted: tuple[dict, ...] = ()  # see not_counted_rows
     bots: tuple[dict, ...] = ()  # see bot_rows
+    bot_policy: str = ""  # BOT_POLICY's statement of the show's policy
     via: tuple[dict, ...] = ()  # see via_rows
     median_pacing: tuple[float | None, ...] = ()  # the median episode, day 1, 2, ...
+    guests: tuple[dict, ...] = ()  # see guest_reach: the guests fair to age
+    via_names: dict[str, str] = field(default_factory=dict)  # guest_codes: code -> name
+    # Imported platform figures (``podcast stats import``) in the period, when any exist:
+    # plays per platform ([{"platform", "plays", "in_listens"}]), ``listens`` = downloads
+    # + the plays of platforms that never download from the host, by source, and each
+    # episode's plays per platform (slug -> {platform: plays}).
+    platforms: tuple[dict, ...] = ()
+    listens: dict[str, int] | None = None
+    episode_plays: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # --- pure computations ----------------------------------------------------------------
@@ -322,6 +347,7 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
     except per day, ``share`` (percent of the period's downloads).  Day rows have
     ``listeners`` (that day's); the others ``listeners_by_month``, one count per UTC
     month of the period, since their listeners cannot be told apart across months.
+    App and device rows have a ``platform`` after the key (:mod:`podcast.stats.apps`).
     """
     if dimension not in DIMENSIONS:
         raise PodcastError(f"cannot group by {dimension!r}", field="--by",
@@ -359,8 +385,10 @@ def rows_by(dimension: str, downloads: Sequence[Download], episodes: Sequence[Ep
         key = {"app": d.app, "country": d.country or UNKNOWN_COUNTRY,
                "source": d.source, "device": d.device}[dimension]
         groups[key or "unknown"].append(d)
-    return [{dimension: key, "downloads": n, "listeners_by_month": people, "share": share}
+    rows = [{dimension: key, "downloads": n, "listeners_by_month": people, "share": share}
             for key, n, people, share in _counted(groups, total, months)]
+    # Apps and devices come with their platform (Apple's agents together): see apps.py.
+    return with_platforms(dimension, rows) if dimension in ("app", "device") else rows
 
 
 def bot_rows(bot_names: Sequence[tuple[str, int, int, int]]) -> list[dict]:
@@ -369,7 +397,8 @@ def bot_rows(bot_names: Sequence[tuple[str, int, int, int]]) -> list[dict]:
     many episodes it fetched; ``share`` is of all bot requests."""
     total = sum(row[1] for row in bot_names)
     return [{"bot": name, "requests": requests, "bot_days": days, "episodes": episodes,
-             "share": round(100 * requests / total, 1) if total else 0.0}
+             "share": round(100 * requests / total, 1) if total else 0.0,
+             "rule": "library_bots" if is_library_bot(name) else "bots"}
             for name, requests, days, episodes in bot_names]
 
 
@@ -411,13 +440,56 @@ def via_rows(all_downloads: Sequence[Download], visits: dict[str, dict],
     return rows
 
 
-def not_counted_rows(rejected: dict[str, int], extra: dict | None) -> list[dict]:
+def guest_codes(episodes: Sequence[Episode]) -> dict[str, str]:
+    """{share-link code: guest's name} for every guest (``podcast share``'s codes)."""
+    return {code: guest.name for episode in episodes for guest in episode.guests
+            if (code := code_from_name(guest.name))}
+
+
+def guest_reach(guest_rows: Sequence[dict], stats: Sequence[EpisodeStats],
+                episodes: Sequence[Episode], via: Sequence[dict]) -> list[dict]:
+    """Guests by reach, fair to age: each ``rows_by("guest")`` row with
+    ``vs_median_percent`` (the mean, over the guest's episodes, of each one against the
+    show's median episode at the same age: an old episode gains nothing from its age),
+    and what the guest's own share link (``link``, the code ``podcast share`` made from
+    their name) brought: ``link_visits``, ``link_downloads``, ``link_new_listeners``.
+
+    Ordered by the new listeners their link brought, then by how their episodes pace:
+    all-time downloads would rank the oldest episode first whatever its guest did.
+    """
+    pace_of = {s.slug: s.pace for s in stats}
+    slugs: dict[str, list[str]] = defaultdict(list)
+    for episode in episodes:
+        for name in [p.name for p in episode.guests] or [NO_GUEST]:
+            slugs[name].append(episode.slug)
+    links = {row["via"]: row for row in via}
+    result = []
+    for row in guest_rows:
+        name = row["guest"]
+        paces = [p.vs_median for slug in slugs.get(name, [])
+                 if (p := pace_of.get(slug)) is not None and p.vs_median is not None]
+        code = code_from_name(name) or None if name != NO_GUEST else None
+        link = links.get(code, {})
+        result.append(row | {
+            "vs_median_percent": round(sum(paces) / len(paces), 1) if paces else None,
+            "link": code, "link_visits": link.get("page_visits", 0),
+            "link_downloads": link.get("downloads", 0),
+            "link_new_listeners": link.get("new_listeners", 0)})
+    result.sort(key=lambda r: (-r["link_new_listeners"], r["vs_median_percent"] is None,
+                               -(r["vs_median_percent"] or 0.0), -r["downloads"], r["guest"]))
+    return result
+
+
+def not_counted_rows(rejected: dict[str, int], extra: dict | None,
+                     library_bots: str = "drop") -> list[dict]:
     """What was not counted, in lines and, for an episode's requesters, requester-days.
 
     ``extra`` is :func:`podcast.stats.store.not_counted`.  The 2-byte probes, counted
     with "too little audio" in ``rejected``, get their own row: an app checking a file is
     no listener who gave up.  ``listener_days`` is None where lines have no requester
-    (unreadable lines, other files, HEAD and failed requests).
+    (unreadable lines, other files, HEAD and failed requests).  The libraries OPAWG marks
+    as bots (``library_bots``, dropped by default) come apart from the other bots when
+    they removed lines; the bots row states the policy (``policy``).
     """
     known = extra is not None
     extra = extra or {}
@@ -427,8 +499,19 @@ def not_counted_rows(rejected: dict[str, int], extra: dict | None) -> list[dict]
     lines["below_threshold"] = max(lines["below_threshold"] - probe_lines, 0)
     days = {"bots": extra.get("bots", (0, None))[1], "probes": probe_days,
             "below_threshold": extra.get("below_threshold", (0, None))[1]} if known else {}
+    library = [row for row in extra.get("bot_names", []) if is_library_bot(row[0])]
+    lines["library_bots"] = sum(row[1] for row in library)
+    lines["bots"] = max(lines["bots"] - lines["library_bots"], 0)
+    if known:  # a requester has one agent, so one name: the bot-days split by name
+        days["library_bots"] = sum(row[2] for row in library)
+        days["bots"] = max((days["bots"] or 0) - days["library_bots"], 0)
+    order = [reason for reason in NOT_COUNTED_ORDER
+             if reason != "library_bots" or lines["library_bots"]]
+    policy = {"policy": BOT_POLICY.get(library_bots, BOT_POLICY["drop"])}
     return [{"reason": reason, "label": NOT_COUNTED_LABELS[reason], "lines": lines[reason],
-             "listener_days": days.get(reason)} for reason in NOT_COUNTED_ORDER]
+             "listener_days": days.get(reason),
+             **(policy if reason in ("bots", "library_bots") else {})}
+            for reason in order]
 
 
 def _rows(by: str, period: Sequence[Download], episodes: Sequence[Episode],
@@ -442,18 +525,25 @@ def build_report(all_downloads: Sequence[Download], episodes: Sequence[Episode],
                  rejected: dict[str, int], *, show_title: str = "", by: str | None = None,
                  since: date | None = None, until: date | None = None,
                  as_of: date, not_counted: dict | None = None,
-                 visits: dict[str, dict] | None = None) -> Report:
+                 visits: dict[str, dict] | None = None,
+                 library_bots: str = "drop",
+                 plays: Sequence[platform_figures.Play] = ()) -> Report:
     """The whole report from stored downloads (everything up to ``until``).
 
     ``as_of`` is the last day the numbers can speak for: ``until`` when given, else today.
     ``not_counted``: :func:`podcast.stats.store.not_counted` for the period (requester-
     days and bot names; without it, what was not counted is given in lines only).
     ``visits``: :func:`podcast.stats.store.page_visits` for the period (share links).
+    ``library_bots``: the show's ``stats.library_bots`` policy, which the report states.
+    ``plays``: the imported platform figures (with slugs), any period: see
+    :func:`platform_parts`.
     """
     period = in_period(all_downloads, since, until)
     days = sorted({d.day for d in period})
     stats = episode_stats(all_downloads, episodes, since, until, as_of)
     shared = via_rows(all_downloads, visits or {}, since, until)
+    reach = guest_reach(rows_by("guest", period, episodes, since, until), stats, episodes,
+                        shared)
     return Report(
         show_title=show_title,
         since=since or (days[0] if days else None),
@@ -463,14 +553,51 @@ def build_report(all_downloads: Sequence[Download], episodes: Sequence[Episode],
         episodes=tuple(stats),
         rejected={reason: int(rejected.get(reason, 0)) for reason in REJECT_REASONS},
         by=by,
-        rows=tuple(shared if by == "via" else
+        rows=tuple(shared if by == "via" else reach if by == "guest" else
                    _rows(by, period, episodes, since, until, not_counted)) if by else (),
+        guests=tuple(reach),
+        via_names=guest_codes(episodes),
         via=tuple(shared),
-        not_counted=tuple(not_counted_rows(rejected, not_counted)),
+        not_counted=tuple(not_counted_rows(rejected, not_counted, library_bots)),
+        bot_policy=BOT_POLICY.get(library_bots, BOT_POLICY["drop"]),
         bots=tuple(bot_rows((not_counted or {}).get("bot_names", []))),
         daily=tuple(daily_counts(period, since, until)),
         median_pacing=tuple(median_curve(e.pacing for e in stats)),
+        **platform_parts(len(period), plays, since, until),
     )
+
+
+def platform_parts(downloads: int, plays: Sequence[platform_figures.Play],
+                   since: date | None, until: date | None) -> dict:
+    """The report's platform fields: plays per platform in ``[since, until]`` (every
+    platform ever imported, 0 where it has none in the period), ``listens`` (downloads
+    plus the plays of the platforms that never download from the host) and each
+    episode's plays per platform.  Empty when nothing was ever imported."""
+    if not plays:
+        return {}
+    period = platform_figures.in_period(plays, since, until)
+    totals = platform_figures.by_platform(period)
+    names = sorted({p.platform for p in plays}, key=lambda n: (-totals.get(n, 0), n))
+    per_episode: dict[str, dict[str, int]] = defaultdict(dict)
+    for p in period:
+        if p.slug is not None:
+            per_episode[p.slug][p.platform] = per_episode[p.slug].get(p.platform, 0) + p.plays
+    listens = platform_figures.listens(downloads, period)
+    listens.update({name: 0 for name in names
+                    if platform_figures.in_listens(name) and name not in listens})
+    return {"platforms": tuple({"platform": name, "plays": totals.get(name, 0),
+                                "in_listens": platform_figures.in_listens(name)}
+                               for name in names),
+            "listens": listens, "episode_plays": dict(per_episode)}
+
+
+def episode_listens(report: Report, slug: str, downloads: int) -> dict:
+    """An episode's platform columns: ``plays_<platform>`` each, and its ``listens``."""
+    mine = report.episode_plays.get(slug, {})
+    columns = {f"plays_{row['platform']}": mine.get(row["platform"], 0)
+               for row in report.platforms}
+    added = sum(n for name, n in mine.items() if platform_figures.in_listens(name))
+    return {**columns, "listens": downloads + added}
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -491,11 +618,33 @@ def episode_dict(stats: EpisodeStats) -> dict:
     }
 
 
+def month_listeners(report: Report) -> int | None:
+    """The month's listeners when the period is exactly one UTC calendar month (the 1st
+    to its last day), else None: a part of a month is not "the month's" figure, and
+    several months' listeners cannot be added up."""
+    if report.since is None or report.until is None:
+        return None
+    first = report.since.replace(day=1)
+    if report.since != first or report.until != month_end(first):
+        return None
+    return report.listeners_by_month.get(month_of(first), 0)
+
+
 def pace_dict(p: Pace | None) -> dict:
     """The comparison with the median episode as flat JSON-ready fields."""
     return {"age_days": p.age if p else None,
             "median_at_age": p.median if p else None,
             "vs_median_percent": p.vs_median if p else None}
+
+
+def percent_text(value: float | None) -> str:
+    """``+25%`` / ``-8%``; ``—`` for no figure."""
+    return "—" if value is None else f"{value:+.0f}%"
+
+
+def via_label(code: str, names: dict[str, str]) -> str:
+    """A share-link code as people read it: ``Sonia Mamin (sonia-mamin)`` for a guest's."""
+    return f"{names[code]} ({code})" if code in names else code
 
 
 def vs_median_text(p: Pace | None) -> str:
@@ -517,7 +666,8 @@ def to_json(report: Report) -> str:
     """The SPEC's JSON document (``rows`` only with ``--by``).
 
     ``listener_window`` says what a listener count spans: one UTC calendar month, hence
-    ``listeners_by_month`` and no period-wide listener total.
+    ``listeners_by_month`` (one entry per month of the period) and ``total.listeners``
+    only when the period is exactly one calendar month (else null, never a sum).
     """
     data: dict = {
         "metric": "downloads",
@@ -525,8 +675,9 @@ def to_json(report: Report) -> str:
         "listener_window": "utc-month",
         "since": report.since.isoformat() if report.since else None,
         "until": report.until.isoformat() if report.until else None,
-        "total": {"downloads": report.downloads,
-                  "listeners_by_month": dict(report.listeners_by_month)},
+        "total": {"downloads": report.downloads, "listeners": month_listeners(report)},
+        "listeners_by_month": [{"month": month, "listeners": n}
+                               for month, n in report.listeners_by_month.items()],
         "episodes": [episode_dict(e) for e in report.episodes],
         "pacing": pacing_dict(report),
         "rejected": dict(report.rejected),
@@ -535,6 +686,11 @@ def to_json(report: Report) -> str:
     if report.by:
         data["by"] = report.by
         data["rows"] = list(report.rows)
+    if report.platforms:
+        data["platforms"] = list(report.platforms)
+        data["listens"] = dict(report.listens or {})
+        for record, stats in zip(data["episodes"], report.episodes, strict=True):
+            record.update(episode_listens(report, stats.slug, stats.downloads))
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -571,12 +727,17 @@ def _empty_row(report: Report) -> dict:
     if report.by == "day":
         return {"day": "", "downloads": 0, "listeners": 0}
     if report.by == "bot":
-        return {"bot": "", "requests": 0, "bot_days": 0, "episodes": 0, "share": 0.0}
+        return {"bot": "", "requests": 0, "bot_days": 0, "episodes": 0, "share": 0.0,
+                "rule": ""}
     if report.by == "via":
         return {"via": "", "page_visits": 0, "downloads": 0, "new_listeners": 0,
                 "episodes": 0}
-    episodes = {"episodes": 0} if report.by == "guest" else {}
-    return {report.by: "", **episodes, "downloads": 0, "listeners_by_month": months,
+    if report.by == "guest":
+        return {"guest": "", "episodes": 0, "downloads": 0, "listeners_by_month": months,
+                "share": 0.0, "vs_median_percent": None, "link": None, "link_visits": 0,
+                "link_downloads": 0, "link_new_listeners": 0}
+    platform = {"platform": ""} if report.by in ("app", "device") else {}
+    return {report.by: "", **platform, "downloads": 0, "listeners_by_month": months,
             "share": 0.0}
 
 
@@ -587,6 +748,10 @@ def to_csv(report: Report) -> str:
     """
     records = [flat(r) for r in
                (report.rows if report.by else [episode_dict(e) for e in report.episodes])]
+    if report.platforms and report.by in (None, "episode"):
+        # Each episode's plays per platform and listens, after its downloads' columns.
+        records = [r | episode_listens(report, r.get("slug") or r["episode"], r["downloads"])
+                   for r in records]
     records_header = list(records[0] if records else flat(_empty_row(report)))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=records_header, lineterminator="\n")
@@ -619,6 +784,26 @@ VIA_NOTE = ("Page visits: visitors of the episode page opened through the link (
             "page, visitor and UTC day). Downloads: started from that page. New listeners: "
             "not seen before in that UTC month, their first download of the month came "
             "through the link.")
+#: Said under apps and devices grouped by platform (see podcast.stats.apps).
+PLATFORM_NOTES = {
+    "app": "Platforms first, then (indented) the apps they are made of: Apple's listeners "
+           "come as Apple Podcasts and as Apple's media player (AppleCoreMedia), which "
+           "that app streams through.",
+    "device": "Platforms first, then (indented) their devices: Apple's own apps name no "
+              "device (iPhone, iPad or Mac: the app does not say); other apps say which.",
+}
+#: Said under the guests: how they are ranked, fair to age.
+GUEST_NOTE = ("Guests by reach, fair to age: ranked by the new listeners their own share "
+              "link (podcast share) brought, then by Vs median, their episodes against "
+              "the show's median episode at the same age (the mean when several), never "
+              "by all-time downloads, which the oldest episode wins. An episode with "
+              "several guests counts for each of them.")
+#: Said when most countries are unknown: the logs were ingested without a GeoIP database.
+GEOIP_HINT = ("Country unknown: the logs were read without a GeoIP database. The country "
+              "is looked up when a log is read (addresses are never stored), so give one "
+              "to the ingest: podcast stats ingest --geoip FILE.mmdb LOG… (a MaxMind-"
+              "format country database, e.g. GeoLite2-Country or DB-IP's free "
+              "IP-to-Country Lite); logs read before stay unknown.")
 #: Said wherever listener numbers are shown: what one counts, and why months stay apart.
 LISTENERS_NOTE = ("Listeners: distinct listeners within one UTC calendar month. Listener "
                   "IDs change every month, so months are never added up.")
@@ -683,14 +868,9 @@ def to_table(report: Report) -> str:
     ]
     if report.by:
         if report.rows:
-            lines += _rows_table([flat(_named(r)) for r in report.rows])
-            if report.by == "bot":
-                lines.append("Bot-days: one per episode, bot (address and agent) and UTC "
-                             "day, the unit of a download. Bots are never counted.")
-            elif report.by == "via":
-                lines.append(VIA_NOTE)
-            elif report.by != "day":
-                lines.append("YYYY-MM columns: listeners in that month.")
+            lines += _rows_table([flat(r) for r in _display_rows(report.by, report.rows,
+                                                                 report.via_names)])
+            lines += rows_notes(report.by, report.rows)
         else:
             what = {"bot": "requests from bots",
                     "via": "share links used (podcast share)"}.get(
@@ -714,9 +894,64 @@ def to_table(report: Report) -> str:
     else:
         lines.append("No episodes yet.")
     lines.append(LISTENERS_NOTE)
+    lines += platforms_table(report)
     lines.append("")
     lines += not_counted_table(report.not_counted)
     return "\n".join(lines)
+
+
+def rows_notes(by: str, rows: Sequence[dict]) -> list[str]:
+    """What the text table says under ``--by`` rows."""
+    if by == "bot":
+        return ["Bot-days: one per episode, bot (address and agent) and UTC day, the unit "
+                "of a download. Bots are never counted."]
+    if by == "via":
+        return [VIA_NOTE]
+    notes = []
+    if by in ("app", "device"):
+        notes.append(PLATFORM_NOTES[by])
+    if by == "guest":
+        notes.append(GUEST_NOTE)
+    if by == "country" and (hint := geoip_hint(rows)):
+        notes.append(hint)
+    if by != "day":
+        notes.append("YYYY-MM columns: listeners in that month.")
+    return notes
+
+
+def geoip_hint(rows: Sequence[dict]) -> str | None:
+    """How to get countries, when most downloads have none (no GeoIP database at ingest)."""
+    unknown = sum(r["downloads"] for r in rows if r.get("country") == UNKNOWN_COUNTRY)
+    total = sum(r["downloads"] for r in rows)
+    if not total or unknown * 2 < total:
+        return None
+    return GEOIP_HINT
+
+
+def _display_rows(by: str, rows: Sequence[dict], names: dict[str, str]) -> list[dict]:
+    """Rows as people read them: apps and devices as platforms, each followed by its parts
+    indented (``  Apple Podcasts``) under their friendly names; a guest's share-link code
+    with the guest's name (``names``: :func:`guest_codes`); guests' pace as ``+25%``."""
+    if by == "via":
+        return [row | {"via": via_label(row["via"], names)} for row in rows]
+    if by == "guest":  # the reach first, as on the page
+        return [{"guest": row["guest"], "episodes": row["episodes"],
+                 "vs_median": percent_text(row["vs_median_percent"]),
+                 "new_via_link": row["link_new_listeners"],
+                 "link_visits": row["link_visits"], "downloads": row["downloads"],
+                 "listeners_by_month": row["listeners_by_month"], "share": row["share"]}
+                for row in rows]
+    if by not in ("app", "device"):
+        return [_named(row) for row in rows]
+    records = []
+    for group in platform_groups(by, rows):
+        records.append({by: group["platform"], "downloads": group["downloads"],
+                        "listeners_by_month": group["listeners_by_month"],
+                        "share": group["share"]})
+        records += [{by: "  " + part["label"], "downloads": part["downloads"],
+                     "listeners_by_month": part["listeners_by_month"],
+                     "share": part["share"]} for part in group["parts"]]
+    return records
 
 
 def _named(row: dict) -> dict:
@@ -724,17 +959,45 @@ def _named(row: dict) -> dict:
     return row | {"app": friendly_name(row["app"])} if "app" in row else row
 
 
+#: Said wherever platform plays are shown: what they are, and why Apple is not added.
+PLATFORMS_NOTE = ("Plays: each platform's own count from its dashboard export (podcast stats "
+                  "import), not IAB downloads. Listens = downloads + the plays of platforms "
+                  "that never download from the host (Spotify, YouTube…); Apple Podcasts "
+                  "downloads from the host, so its listens are in the downloads already.")
+
+
+def listens_text(listens: dict[str, int]) -> str:
+    """``Listens: 1,234 = 1,000 downloads + 234 spotify plays``."""
+    parts = [f"{listens['downloads']:,} downloads"] + [
+        f"{n:,} {name} plays" for name, n in listens.items()
+        if name not in ("total", "downloads")]
+    return f"Listens: {listens['total']:,} = " + " + ".join(parts)
+
+
+def platforms_table(report: Report) -> list[str]:
+    """The imported platform figures and the listens total; nothing when none exist."""
+    if not report.platforms:
+        return []
+    table = [["Platform plays", "Plays", "In listens"]]
+    table += [[f"  {row['platform']}", _n(row["plays"]),
+               "yes" if row["in_listens"] else "no (in the downloads)"]
+              for row in report.platforms]
+    return ["", listens_text(report.listens), *align(table, {1}), PLATFORMS_NOTE]
+
+
 def not_counted_table(rows: Sequence[dict]) -> list[str]:
     """The not-counted rows that have lines, in lines and listener-days."""
     shown = [row for row in rows if row["lines"] or row["listener_days"]]
+    # The bot policy is said whatever it removed (BOT_POLICY, on the bots rows).
+    policy = [row["policy"] for row in rows if row.get("policy")][:1]
     if not shown:
-        return ["Requests not counted: none."]
+        return ["Requests not counted: none.", *policy]
     table = [["Requests not counted", "Lines", "Listener-days"]]
     table += [[f"  {row['label']}", _n(row["lines"]), _n(row["listener_days"])]
               for row in shown]
     return [*align(table, {1, 2}),
             "Listener-days: one per episode, requester (address and agent) and UTC day, "
-            "as a download; — where lines have no listener."]
+            "as a download; — where lines have no listener.", *policy]
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -757,7 +1020,7 @@ def chart_end(p: Progress, start: date) -> date:
 
 
 def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
-                    end: date) -> list[Panel]:
+                    end: date, plays: Sequence[platform_figures.Play] = ()) -> list[Panel]:
     """One chart panel per target (or the plain download total when there is none).
 
     ``end`` is today for the targets: each panel carries that day's progress, so the
@@ -777,8 +1040,9 @@ def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
     panels = []
     for target in show_targets:
         counted = relevant(all_downloads, target)
-        series = cumulative(counted, target.metric, start, end)
-        p = progress(target, all_downloads, end)
+        series = cumulative(counted, target.metric, start, end,
+                            relevant_plays(plays, target))
+        p = progress(target, all_downloads, end, plays)
         last = chart_end(p, start)
         panels.append(charts.Panel(
             target.name, target.metric, series if all_downloads else [], target,
@@ -802,7 +1066,8 @@ def pacing_figure(report: Report):
 
 
 def html_report(report: Report, all_downloads: Sequence[Download], show_targets: Sequence,
-                episodes: Sequence[Episode], as_of: date) -> str:
+                episodes: Sequence[Episode], as_of: date,
+                plays: Sequence[platform_figures.Play] = ()) -> str:
     """The self-contained HTML page: totals, episodes, every breakdown, targets, charts.
 
     ``all_downloads`` is everything up to the report's end, as for :func:`build_report`.
@@ -813,17 +1078,17 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
     from podcast.stats import charts
 
     period = in_period(all_downloads, report.since, report.until)
-    breakdowns = {dim: [_named(row) for row in
-                        rows_by(dim, period, episodes, report.since, report.until)]
-                  for dim in ("app", "device", "guest", "country", "day")}
-    progress = all_progress(show_targets, all_downloads, as_of)
-    panels = progress_panels(all_downloads, show_targets, as_of)
+    breakdowns = html_breakdowns(report, period, episodes)
+    progress = all_progress(show_targets, all_downloads, as_of, plays)
+    panels = progress_panels(all_downloads, show_targets, as_of, plays)
     environment = template_environment()
     return environment.get_template(HTML_TEMPLATE).render(
         report=report,
         episodes=[episode_dict(e) | {"vs_median_text": vs_median_text(e.pace),
                                      "pace_title": _pace_title(e.pace)}
+                  | (episode_listens(report, e.slug, e.downloads) if report.platforms else {})
                   for e in report.episodes],
+        platforms_note=PLATFORMS_NOTE,
         first_days=FIRST_DAYS,
         reason_labels=REASON_LABELS,
         breakdowns=breakdowns,
@@ -838,7 +1103,25 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
                          for month in report.listeners_by_month],
         listeners_note=LISTENERS_NOTE,
         via_note=VIA_NOTE,
+        via=[row | {"label": report.via_names.get(row["via"])} for row in report.via],
+        platform_notes=PLATFORM_NOTES,
+        guest_note=GUEST_NOTE,
+        geoip_hint=geoip_hint(breakdowns["country"]),
     )
+
+
+def html_breakdowns(report: Report, period: Sequence[Download],
+                    episodes: Sequence[Episode]) -> dict[str, list[dict]]:
+    """The page's breakdowns: apps and devices as platforms with their parts
+    (:func:`podcast.stats.apps.platform_groups`), the guests by reach with their pace as
+    text, countries and days as rows."""
+    rows = {dim: rows_by(dim, period, episodes, report.since, report.until)
+            for dim in ("app", "device", "country", "day")}
+    guests = [row | {"vs_median_text": percent_text(row["vs_median_percent"])}
+              for row in report.guests]
+    return {"app": platform_groups("app", rows["app"]),
+            "device": platform_groups("device", rows["device"]),
+            "guest": guests, "country": rows["country"], "day": rows["day"]}
 
 
 # --- files -----------------------------------------------------------------------------
@@ -875,7 +1158,13 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
            chart: Path | None = None, html: Path | None = None) -> str:
     """``podcast stats report``: the report text, and the chart / HTML files if asked."""
     # Imported here so the pure functions above work without the database layer.
-    from podcast.stats.store import load_downloads, not_counted, page_visits, rejected_counts
+    from podcast.stats.store import (
+        load_downloads,
+        load_plays,
+        not_counted,
+        page_visits,
+        rejected_counts,
+    )
 
     if since and until and since > until:
         raise PodcastError(f"--since {since} is after --until {until}", field="--since",
@@ -893,18 +1182,20 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
     episodes = load_episodes(show)
     all_downloads = load_downloads(show, None, until)
     rejected = rejected_counts(show, since, until)
+    plays = platform_figures.with_slugs(load_plays(show, None, until), episodes)
     result = build_report(all_downloads, episodes, rejected, show_title=show.title, by=by,
                           since=since, until=until, as_of=as_of,
                           not_counted=not_counted(show, since, until),
-                          visits=page_visits(show, since, until))
+                          library_bots=show.stats.library_bots,
+                          visits=page_visits(show, since, until), plays=plays)
 
     if chart is not None:
         from podcast.stats import charts
 
-        panels = progress_panels(all_downloads, show.targets, as_of)
+        panels = progress_panels(all_downloads, show.targets, as_of, plays)
         write_atomic(chart, charts.save(charts.progress_figure(panels), chart_format(chart)))
     if html is not None:
-        page = html_report(result, all_downloads, show.targets, episodes, as_of)
+        page = html_report(result, all_downloads, show.targets, episodes, as_of, plays)
         write_atomic(html, page.encode("utf-8"))
 
     if fmt == "json":

@@ -36,8 +36,9 @@ hashed with the key of the month it was logged in, so hashes are stable within a
 already has listeners in the database must get the very key it had: a missing or changed
 key is refused (see ``key_checks``).
 
-The database can be kept in a store between runs (``--state URL``, :func:`pull_state` and
-:func:`push_state`), e.g. a private bucket for the nightly job; the keys never go there.
+The database can be kept in a store between runs (``--state URL``, see
+:mod:`podcast.stats.state`), e.g. a private bucket for the nightly job; the keys never go
+there.
 
 Downloads are decided when read (:func:`load_downloads`): a listener-day counts when its
 summed bytes reach the media's threshold.
@@ -145,23 +146,11 @@ def connect(show: Show, *, read_only: bool = False):
     con.execute("SET enable_progress_bar = false")
     con.execute("SET max_temp_directory_size = '0B'")
     con.execute("SET preserve_insertion_order = false")
-    tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()")
-              .fetchall()}
-    version = (con.execute("SELECT max(version) FROM schema").fetchone()[0]
-               if "schema" in tables else None)  # none: before version 2, or not ours
-    if version != SCHEMA_VERSION:
+    try:
+        tables = check_schema(con, path)
+    except PodcastError:
         con.close()
-        raise PodcastError("the stats database was written by another version of podcast",
-                           file=path, fix="delete it and ingest the logs again (the "
-                                          "listener-hash keys in ip-key stay valid)")
-    views = {name for (name,) in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
-    if missing := sorted(_TABLES - tables - views):
-        con.close()
-        raise PodcastError(f"the stats database has its version row but not the tables "
-                           f"{', '.join(missing)}: it was damaged or made by hand", file=path,
-                           fix="move it away and ingest the logs again (the listener-hash "
-                               "keys in ip-key stay valid)")
+        raise
     if not read_only and "key_checks" not in tables:
         con.execute(_KEY_CHECKS)  # a version 2 database from before the key checks
     if not read_only and "not_counted" not in tables:
@@ -170,6 +159,59 @@ def connect(show: Show, *, read_only: bool = False):
         con.execute(_PAGE_VISITS)  # from before share links
         con.execute(_VIA_COLUMN)
     return con
+
+
+def check_schema(con, path: Path | str) -> set[str]:
+    """The tables of the open database ``con`` (at ``path``, for messages); PodcastError
+    when it is not a stats database of this version, or lacks one of its tables."""
+    tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()")
+              .fetchall()}
+    version = (con.execute("SELECT max(version) FROM schema").fetchone()[0]
+               if "schema" in tables else None)  # none: before version 2, or not ours
+    if version != SCHEMA_VERSION:
+        raise PodcastError("the stats database was written by another version of podcast",
+                           file=path, fix="delete it and ingest the logs again (the "
+                                          "listener-hash keys in ip-key stay valid)")
+    views = {name for (name,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    if missing := sorted(_TABLES - tables - views):
+        raise PodcastError(f"the stats database has its version row but not the tables "
+                           f"{', '.join(missing)}: it was damaged or made by hand", file=path,
+                           fix="move it away and ingest the logs again (the listener-hash "
+                               "keys in ip-key stay valid)")
+    return tables
+
+
+#: A DuckDB file is its three 4 KiB headers, then whole blocks.
+_HEADERS_BYTES = 3 * 4096
+
+
+def check_whole(path: Path) -> None:
+    """PodcastError (its ``fix`` left to the caller) unless the file at ``path`` is a
+    whole stats database of this version: DuckDB's magic, opened read-only, this schema
+    version and its tables, whole blocks after its headers, every row of every table
+    readable.  A copy cut short may open and even count its rows: only reading them all
+    finds the missing blocks (the block count says nothing: DuckDB cuts free blocks off
+    the file's end)."""
+    import duckdb
+
+    _check_is_duckdb(path)
+    try:
+        con = duckdb_connect(path, read_only=True)
+    except duckdb.Error as exc:
+        raise PodcastError(f"the stats database cannot be opened: {exc}", file=path) from None
+    try:
+        tables = check_schema(con, path)
+        (block,) = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+        if (path.stat().st_size - _HEADERS_BYTES) % block:
+            raise PodcastError("the stats database is cut short (it ends within a block)",
+                               file=path)
+        for table in sorted(tables):
+            con.execute(f'SELECT bit_xor(hash(t)) FROM "{table}" AS t').fetchall()
+    except duckdb.Error as exc:
+        raise PodcastError(f"the stats database is damaged: {exc}", file=path) from None
+    finally:
+        con.close()
 
 
 def _check_is_duckdb(path: Path) -> None:
@@ -374,6 +416,61 @@ def ingested_prefixes(con) -> dict[int, set[str]]:
     return marks
 
 
+# --- platform-reported plays (podcast stats import) ----------------------------------------
+
+#: Plays as the platforms report them (``podcast stats import``), apart from the IAB
+#: downloads: per platform, episode GUID and UTC day, with the file and time of the import
+#: that wrote the figure.  Created where missing (an older reader ignores it).
+_PLATFORM_PLAYS = ("CREATE TABLE IF NOT EXISTS platform_plays (platform VARCHAR, "
+                   "guid VARCHAR, day DATE, plays BIGINT, file VARCHAR, "
+                   "imported_at TIMESTAMP DEFAULT current_timestamp)")
+
+
+def replace_plays(show: Show, plays: list, file: str) -> int:
+    """Store imported plays (:class:`podcast.stats.platforms.Play`), replacing what an
+    earlier import said for the same (platform, episode, day): a re-import or an
+    overlapping export never adds up.  Returns how many stored figures were replaced."""
+    con = connect(show)
+    try:
+        con.execute(_PLATFORM_PLAYS)
+        con.execute("BEGIN TRANSACTION")
+        con.execute("CREATE TEMP TABLE incoming (platform VARCHAR, guid VARCHAR, day DATE, "
+                    "plays BIGINT)")
+        if plays:
+            con.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?)",
+                            [(p.platform, p.guid, p.day, p.plays) for p in plays])
+        (replaced,) = con.execute(
+            "SELECT count(*) FROM platform_plays JOIN incoming "
+            "USING (platform, guid, day)").fetchone()
+        con.execute("DELETE FROM platform_plays WHERE (platform, guid, day) IN "
+                    "(SELECT (platform, guid, day) FROM incoming)")
+        con.execute("INSERT INTO platform_plays (platform, guid, day, plays, file) "
+                    "SELECT platform, guid, day, plays, ? FROM incoming", [file])
+        con.execute("DROP TABLE incoming")
+        con.execute("COMMIT")
+    finally:
+        con.close()  # without the COMMIT (an error, a signal) nothing was changed
+    return int(replaced)
+
+
+def load_plays(show: Show, since: date | None, until: date | None) -> list:
+    """Every imported platform figure between ``since`` and ``until`` (inclusive), as
+    :class:`podcast.stats.platforms.Play` without slugs; none before the first import."""
+    from podcast.stats.platforms import Play
+
+    where, params = _period(since, until)
+    con = connect(show)
+    try:
+        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = "
+                           "'platform_plays'").fetchall():
+            return []
+        rows = con.execute(f"SELECT platform, guid, day, plays FROM platform_plays "
+                           f"WHERE {where} ORDER BY day, platform, guid", params).fetchall()
+    finally:
+        con.close()
+    return [Play(platform, guid, day, int(plays)) for platform, guid, day, plays in rows]
+
+
 # --- listener-hash keys -------------------------------------------------------------------
 
 
@@ -478,41 +575,3 @@ def _check_keys(show: Show, con, keys: dict[str, bytes]) -> None:
     if new:
         con.execute("INSERT INTO key_checks SELECT unnest(?), unnest(?)",
                     [new, [_check_value(keys[p]) for p in new]])
-
-
-# --- keeping the database in a store between runs (the nightly job) -------------------------
-
-
-def pull_state(show: Show, url: str) -> bool:
-    """Fetch ``stats.duckdb`` from the store at ``url`` unless the local copy is the same.
-
-    True when a copy was fetched.  Nothing in the store yet (the first night) is fine.
-    """
-    from podcast.storage import open_store, sha256_file
-
-    store = open_store(url, show.root)
-    info = store.head(DB_NAME)
-    path = db_path(show)
-    if info is None or (path.exists() and sha256_file(path) == info.sha256):
-        return False
-    atomic_write(path, store.get_bytes(DB_NAME))
-    return True
-
-
-def push_state(show: Show, url: str) -> bool:
-    """Store the local ``stats.duckdb`` at ``url`` if it differs from the stored one.
-
-    True when uploaded.  The listener-hash keys are never stored with it.
-    """
-    from podcast.storage import open_store, sha256_file
-
-    path = db_path(show)
-    if not path.exists():
-        return False
-    store = open_store(url, show.root)
-    info = store.head(DB_NAME)
-    if info is not None and info.sha256 == sha256_file(path):
-        return False
-    store.put_file(DB_NAME, path, content_type="application/octet-stream",
-                   cache_control="private, no-store")
-    return True

@@ -5,8 +5,12 @@ downloads so far) or ``listeners`` (distinct listeners **in one UTC calendar mon
 listener hashes are keyed per month, see :mod:`podcast.stats.store`, so a listener can
 only be recognised within a month and a cross-month total would count returning
 listeners once per month).  For each target we say where the show stands and whether the
-recent pace gets it there in time.  One model of the future serves the table, the verdict
-sentence and the chart (:func:`projection_path`): the 28-day pace, continued.
+recent pace gets it there in time.  A ``listens`` target counts like ``downloads``, with the
+plays imported from the platforms that never download from the host added in (Spotify,
+YouTube…; never Apple Podcasts, whose listens are downloads already: see
+:mod:`podcast.stats.platforms`), on the day the platform reports them.  One model of the
+future serves the table, the verdict sentence and the chart (:func:`projection_path`): the
+28-day pace, continued.
 
 - the *running total* on a day: downloads up to that day; for listeners, the listeners of
   that day's month up to that day (it starts again from 0 on the 1st);
@@ -26,8 +30,8 @@ sentence and the chart (:func:`projection_path`): the 28-day pace, continued.
   goal is more than ten years away, or (listeners) no month is long enough at that pace;
 - ``on_track``: reached, or projected on or before ``by``.
 
-Everything here is a pure function of ``list[Download]`` except :func:`targets`, which
-loads the downloads from the stats store.
+Everything here is a pure function of ``list[Download]`` (and the imported ``Play`` rows)
+except :func:`targets`, which loads them from the stats store.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from podcast.model import Download, Show, Target
+from podcast.stats.platforms import Play, in_listens
 
 #: Recent windows the pace is measured over, in days.
 SHORT_WINDOW = 7
@@ -67,6 +72,10 @@ class Progress:
     on_track: bool
     value_month: str | None = None  # listeners: the month ``value`` counts
     by_month: dict[str, int] = field(default_factory=dict)  # listeners of each month
+    # listens: ``now`` by source ({"downloads": n, "spotify": n}), and the plays of
+    # platforms already in the downloads (Apple), shown but never added
+    parts: dict[str, int] = field(default_factory=dict)
+    not_added: dict[str, int] = field(default_factory=dict)
 
     @property
     def monthly(self) -> bool:
@@ -92,11 +101,20 @@ def relevant(downloads: Iterable[Download], target: Target) -> list[Download]:
     return [d for d in downloads if d.slug in wanted]
 
 
-def daily_gain(downloads: Iterable[Download], metric: str) -> dict[date, int]:
+def relevant_plays(plays: Iterable[Play], target: Target) -> list[Play]:
+    """The imported plays a ``listens`` target adds: those of platforms that never
+    download from the host, of every episode or of the target's ``episodes``."""
+    wanted = set(target.episodes)
+    return [p for p in plays if in_listens(p.platform) and (not wanted or p.slug in wanted)]
+
+
+def daily_gain(downloads: Iterable[Download], metric: str,
+               plays: Iterable[Play] = ()) -> dict[date, int]:
     """How much the running total of ``metric`` grows on each day that has data.
 
     Downloads count one each; listeners count on the first day they are seen in a month
-    (keyed by month too: a hash means one listener only within its month).
+    (keyed by month too: a hash means one listener only within its month); listens are
+    the downloads plus ``plays`` (already filtered by :func:`relevant_plays`).
     """
     gain: dict[date, int] = {}
     if metric == "listeners":
@@ -111,17 +129,20 @@ def daily_gain(downloads: Iterable[Download], metric: str) -> dict[date, int]:
     else:
         for d in downloads:
             gain[d.day] = gain.get(d.day, 0) + 1
+    if metric == "listens":
+        for p in plays:
+            gain[p.day] = gain.get(p.day, 0) + p.plays
     return gain
 
 
 def cumulative(downloads: Iterable[Download], metric: str, start: date,
-               end: date) -> list[tuple[date, int]]:
+               end: date, plays: Iterable[Play] = ()) -> list[tuple[date, int]]:
     """The running total of ``metric`` on every day from ``start`` to ``end`` inclusive.
 
     Data before ``start`` is already included in the first day's total.  For listeners
     the total is that month's, back to 0 on each 1st.
     """
-    gain = daily_gain(downloads, metric)
+    gain = daily_gain(downloads, metric, plays)
     monthly = metric == "listeners"
     return [(day, running_on(gain, day, monthly)) for day in _days(start, end)]
 
@@ -219,10 +240,27 @@ def pace(gain: dict[date, int], today: date, window: int) -> float:
             - value_on(gain, yesterday - timedelta(days=window))) / window
 
 
-def progress(target: Target, downloads: Sequence[Download], today: date) -> Progress:
-    """Progress of one target on ``today`` from every download ingested so far."""
+def listens_parts(downloads: Sequence[Download], plays: Sequence[Play],
+                  today: date) -> tuple[dict[str, int], dict[str, int]]:
+    """A listens total up to ``today`` by source, and the plays not added (platforms in
+    the logs already).  ``downloads`` and ``plays`` are the target's own."""
+    parts = {"downloads": sum(1 for d in downloads if d.day <= today)}
+    not_added: dict[str, int] = {}
+    for p in plays:
+        if p.day <= today:
+            into = parts if in_listens(p.platform) else not_added
+            into[p.platform] = into.get(p.platform, 0) + p.plays
+    return parts, not_added
+
+
+def progress(target: Target, downloads: Sequence[Download], today: date,
+             plays: Sequence[Play] = ()) -> Progress:
+    """Progress of one target on ``today`` from every download ingested so far (and,
+    for ``listens``, every platform figure imported)."""
     monthly = target.metric == "listeners"
-    gain = daily_gain(relevant(downloads, target), target.metric)
+    counted = relevant(downloads, target)
+    added = relevant_plays(plays, target) if target.metric == "listens" else []
+    gain = daily_gain(counted, target.metric, added)
     now = running_on(gain, today, monthly)
     months = by_month(gain, today) if monthly else {}
     value, value_month = now, None
@@ -239,13 +277,18 @@ def progress(target: Target, downloads: Sequence[Download], today: date) -> Prog
     pace_needed = 0.0 if remaining == 0 else needed_pace(now, target.goal, today,
                                                           target.by, monthly)
     on_track = remaining == 0 or (isinstance(projected, date) and projected <= target.by)
+    parts, not_added = {}, {}
+    if target.metric == "listens":
+        wanted = set(target.episodes)
+        parts, not_added = listens_parts(
+            counted, [p for p in plays if not wanted or p.slug in wanted], today)
     return Progress(
         target=target, today=today, now=now, value=value,
         percent=round(100 * value / target.goal, 1), remaining=remaining,
         days_left=max((target.by - today).days, 0), pace_needed=pace_needed,
         pace_7d=pace(gain, today, SHORT_WINDOW), pace_28d=pace_28d,
         projected=projected, reached_on=reached_on, on_track=on_track,
-        value_month=value_month, by_month=months,
+        value_month=value_month, by_month=months, parts=parts, not_added=not_added,
     )
 
 
@@ -274,7 +317,8 @@ def verdict(p: Progress) -> str:
     by 2027-03-31; at the 28-day pace (95/day), reached on 2027-05-12."
     """
     t = p.target
-    goal = f"{t.goal:,} listeners in a month" if p.monthly else f"{t.goal:,} downloads"
+    unit = "listens" if t.metric == "listens" else "downloads"
+    goal = f"{t.goal:,} listeners in a month" if p.monthly else f"{t.goal:,} {unit}"
     if p.reached_on is not None:
         where = f" (in {month_of(p.reached_on)})" if p.monthly else ""
         return f"Reached on {p.reached_on.isoformat()}{where}: {goal}, due by {t.by}."
@@ -294,9 +338,21 @@ def verdict(p: Progress) -> str:
 
 
 def all_progress(targets: Iterable[Target], downloads: Sequence[Download],
-                 today: date) -> list[Progress]:
+                 today: date, plays: Sequence[Play] = ()) -> list[Progress]:
     """Progress of every target, in the order of podcast.yaml."""
-    return [progress(t, downloads, today) for t in targets]
+    return [progress(t, downloads, today, plays) for t in targets]
+
+
+def parts_text(p: Progress) -> str:
+    """``12,345 downloads + 3,456 spotify plays (apple 789 plays in the downloads
+    already, not added)``: where a listens total comes from."""
+    text = " + ".join([f"{p.parts.get('downloads', 0):,} downloads"]
+                      + [f"{n:,} {name} plays" for name, n in p.parts.items()
+                         if name != "downloads"])
+    if p.not_added:
+        text += " (not added, in the downloads already: " + ", ".join(
+            f"{n:,} {name} plays" for name, n in p.not_added.items()) + ")"
+    return text
 
 
 def _rate(value: float | None) -> float | None:
@@ -315,6 +371,8 @@ def progress_dict(p: Progress) -> dict:
         "value": p.value,
         **({"value_month": p.value_month, "now": p.now,
             "listeners_by_month": dict(p.by_month)} if p.monthly else {}),
+        **({"parts": dict(p.parts), "not_added": dict(p.not_added)}
+           if t.metric == "listens" else {}),
         "percent": p.percent,
         "remaining": p.remaining,
         "days_left": p.days_left,
@@ -375,12 +433,18 @@ def to_table(progresses: Sequence[Progress], today: date) -> str:
     if any(p.monthly for p in progresses):
         lines.append("listeners: distinct listeners within one UTC calendar month (listener "
                      "IDs change monthly, so months are never added up); Now: the best month.")
+    if any(p.target.metric == "listens" for p in progresses):
+        lines.append("listens: IAB downloads + plays reported by the platforms that never "
+                     "download from the host (Spotify, YouTube…; not Apple Podcasts, in the "
+                     "downloads already).")
     lines.append("")
     for p in progresses:
         lines.append(f"{p.target.name}: {verdict(p)}")
         if p.by_month:
             lines.append("  listeners per month: " + ", ".join(
                 f"{month} {n:,}" for month, n in p.by_month.items()))
+        if p.target.metric == "listens":
+            lines.append(f"  listens: {parts_text(p)}")
     return "\n".join(lines)
 
 
@@ -398,8 +462,12 @@ def align(rows: Sequence[Sequence[str]], numeric: set[int]) -> list[str]:
 def targets(show: Show, *, today: date, fmt: str = "table") -> str:
     """``podcast stats targets``: progress of every target of ``show`` on ``today``."""
     # Imported here so the pure functions above work without the database layer.
-    from podcast.stats.store import load_downloads
+    from podcast.config import load_episodes
+    from podcast.stats.platforms import with_slugs
+    from podcast.stats.store import load_downloads, load_plays
 
     downloads = load_downloads(show, None, today)
-    progresses = all_progress(show.targets, downloads, today)
+    plays = (with_slugs(load_plays(show, None, today), load_episodes(show))
+             if any(t.metric == "listens" for t in show.targets) else [])
+    progresses = all_progress(show.targets, downloads, today, plays)
     return to_json(progresses, today) if fmt == "json" else to_table(progresses, today)
