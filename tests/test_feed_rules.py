@@ -24,14 +24,13 @@ import yaml
 from click.testing import CliRunner
 from feed_fixtures import NOW, Published, publish_demo
 from lxml import etree
-from test_publish import CHRISTMAS, edit_episode, tiny_show
+from test_publish import CHRISTMAS, edit_episode, master_tiny_show, tiny_show
 from test_publish import NOW as PUBLISH_NOW
 
 from podcast.cli import main
 from podcast.config import load_episodes, load_show, split_front_matter
 from podcast.errors import ConfigError, PodcastError
 from podcast.feed import ITUNES_NS, PODCAST_NS, build_feed
-from podcast.publish import publish
 from podcast.rules import episode_kind
 from podcast.validate import validate
 
@@ -153,11 +152,7 @@ def test_validate_follows_apples_table(published: Published, show_type, kind, se
 @pytest.fixture(scope="module")
 def masters(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """test_publish's tiny show mastered once for the module; tests copy the masters."""
-    folder = tmp_path_factory.mktemp("masters")
-    config = tiny_show(folder / "show", None)
-    publish(load_show(config), [], dry_run=False, storage_url=None, now=PUBLISH_NOW,
-            echo=lambda _line: None, progress=False)
-    return folder / "show" / ".podcast" / "masters"
+    return master_tiny_show(tmp_path_factory.mktemp("masters"), PUBLISH_NOW)
 
 
 def add_soundbite_past_the_end(config: Path) -> None:

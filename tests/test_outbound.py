@@ -23,14 +23,13 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from test_publish import CHRISTMAS, NOW, tiny_show
+from test_publish import CHRISTMAS, NOW, master_tiny_show, tiny_show
 
 from podcast import outbound
 from podcast.cli import main
 from podcast.config import load_show
 from podcast.doctor import check_private_state
 from podcast.errors import PodcastError
-from podcast.publish import publish
 from podcast.websub import ping
 
 PODCAST = str(Path(sys.executable).with_name("podcast"))  # the installed console script
@@ -108,11 +107,7 @@ def answering(status: bytes, headers: bytes = b"", body: bytes = b"") -> Server:
 @pytest.fixture(scope="module")
 def masters(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny show mastered once for the module; tests copy the master cache."""
-    folder = tmp_path_factory.mktemp("masters")
-    config = tiny_show(folder / "show", None)
-    publish(load_show(config), [], dry_run=False, storage_url=None, now=NOW,
-            echo=lambda _line: None, progress=False)
-    return folder / "show" / ".podcast" / "masters"
+    return master_tiny_show(tmp_path_factory.mktemp("masters"), NOW)
 
 
 def with_hubs(config: Path, *hubs: str) -> None:

@@ -115,6 +115,14 @@ def _schedule_third_episode(config: Path) -> None:
     edit_episode(config, "003-claire-dubois", published="2026-12-24T07:00:00+01:00")
 
 
+def master_tiny_show(folder: Path, now) -> Path:
+    """Master :func:`tiny_show` once in ``folder``; its master cache, for tests to copy."""
+    config = tiny_show(folder / "show", None)
+    publish(load_show(config), [], dry_run=False, storage_url=None, now=now,
+            echo=lambda _line: None, progress=False)
+    return folder / "show" / ".podcast" / "masters"
+
+
 def tiny_show(folder: Path, masters: Path | None, *, storage: str = "file://public",
               base_url: str = "http://127.0.0.1:8000") -> Path:
     """The tiny show in ``folder`` (third episode scheduled), with the module's masters."""

@@ -20,12 +20,10 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from test_publish import CHRISTMAS, NOW, edit_episode, tiny_show
+from test_publish import CHRISTMAS, NOW, edit_episode, master_tiny_show, tiny_show
 
 from podcast.cli import main
-from podcast.config import load_show
 from podcast.errors import StorageError
-from podcast.publish import publish
 from podcast.storage import FileStore
 
 SCHEDULED = "003-claire-dubois"
@@ -34,11 +32,7 @@ SCHEDULED = "003-claire-dubois"
 @pytest.fixture(scope="module")
 def masters(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny show mastered once for the module; tests copy the master cache."""
-    folder = tmp_path_factory.mktemp("masters")
-    config = tiny_show(folder / "show", None)
-    publish(load_show(config), [], dry_run=False, storage_url=None, now=NOW,
-            echo=lambda _line: None, progress=False)
-    return folder / "show" / ".podcast" / "masters"
+    return master_tiny_show(tmp_path_factory.mktemp("masters"), NOW)
 
 
 def podcast(config: Path, *args: str):
