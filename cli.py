@@ -359,11 +359,25 @@ def stats(ctx: click.Context, state: str | None) -> None:
 def stats_ingest(ctx: click.Context, sources: tuple[str, ...], geoip: str | None,
                  agent_lists: tuple[str, ...]) -> None:
     """Read access logs (files, folders or s3://BUCKET/PREFIX) into the stats database."""
-    from podcast.stats import ingest
+    import contextlib
 
-    report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
-                    agent_lists=[Path(p) for p in agent_lists], echo=_echo,
-                    progress=sys.stderr.isatty(), state=ctx.obj["state"])
+    from podcast.stats.commands import ingest
+
+    with contextlib.ExitStack() as on_screen:
+        bars: list = []  # the bar, once the ingest has new files to read
+
+        def draw(done: int, total: int) -> None:
+            if not bars:
+                bars.append(on_screen.enter_context(click.progressbar(
+                    length=total, label="ingesting logs", file=sys.stderr)))
+            bars[0].update(done - bars[0].pos)
+            if done >= total:
+                on_screen.close()  # all read: the bar ends before the summary
+
+        report = ingest(_show(ctx), list(sources), geoip=Path(geoip) if geoip else None,
+                        agent_lists=[Path(p) for p in agent_lists], echo=_echo,
+                        progress=draw if sys.stderr.isatty() else None,
+                        state=ctx.obj["state"])
     _echo(report.summary())
     ctx.exit(report.exit_code)
 
@@ -407,7 +421,7 @@ def stats_report(ctx: click.Context, fmt: str, by: str | None, since: datetime |
                  until: datetime | None, chart: str | None, html: str | None) -> None:
     """Downloads per episode (and per day, app, guest, country, device…) and what was
     not counted (bots named with --by bot)."""
-    from podcast.stats import report
+    from podcast.stats.commands import report
 
     text = report(_show(ctx), state=ctx.obj["state"], echo=_err, fmt=fmt, by=by,
                   since=since.date() if since else None, until=until.date() if until else None,
@@ -425,7 +439,7 @@ def stats_targets(ctx: click.Context, today: datetime | None, fmt: str) -> None:
 
     Dates are UTC calendar days, as everywhere in the stats.
     """
-    from podcast.stats import targets
+    from podcast.stats.commands import targets
 
     day = today.date() if today else datetime.now(UTC).date()
     _echo(targets(_show(ctx), today=day, fmt=fmt, state=ctx.obj["state"], echo=_err))

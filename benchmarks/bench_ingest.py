@@ -357,25 +357,22 @@ def child_download(bucket: str) -> dict:
 
 def child_s3_ingest(bucket: str, show_root: str) -> dict:
     """``podcast stats ingest s3://BUCKET/logs/``, counting the objects it downloads."""
-    import importlib
-
     from stats_fixtures import make_show
 
-    # The package exports a function of the module's name: take the module itself.
-    ingest_module = importlib.import_module("podcast.stats.ingest")
+    from podcast.stats import sources
+    from podcast.stats.ingest import ingest_sources
 
     fetched = []
-    read_bytes = ingest_module._read_bytes
+    read_bytes = sources.read_bytes
 
     def counted(source, client=None):
         fetched.append(source.name)
         return read_bytes(source, client)
 
-    ingest_module._read_bytes = counted
+    sources.read_bytes = counted
     show = make_show(Path(show_root))
     started, cpu = time.perf_counter(), time.process_time()
-    report = ingest_module.ingest_sources(
-        show, catalog(), ingest_module.expand_sources([f"s3://{bucket}/logs/"]))
+    report = ingest_sources(show, catalog(), sources.expand_sources([f"s3://{bucket}/logs/"]))
     return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
             "lines": report.lines, "downloads": report.downloads_added,
             "files_read": report.files_read, "fetched": len(fetched),

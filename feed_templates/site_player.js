@@ -6,6 +6,10 @@
    - A share code (?via=CODE) on the page rides along on the audio requests and the download
      link only: nothing is stored in the browser, no cookie.
    - The feed URL can be copied with one button.
+   - The transcript can be searched (lines without every word typed are hidden; Enter
+     seeks to the first line left), and page.html#t=SECONDS (or #t=M:SS) is a link to a
+     moment: opened, it sets the player's start there and shows the line, loading nothing;
+     followed on the page (a cue's # link), it plays from there.
    Without JavaScript the pages still work: the player plays, the lists are readable. */
 (function () {
   "use strict";
@@ -77,6 +81,56 @@
     if (playing && playing.catch) playing.catch(function () {});
   }
 
+  // Case and accents ignored: "ecoutez" finds "Écoutez".
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function searchTranscript(box, audio) {
+    var input = box.querySelector("[data-search-input]");
+    var status = box.querySelector("[data-search-status]");
+    var lines = Array.prototype.slice.call(document.querySelectorAll(".transcript [data-start]"));
+    var texts = lines.map(function (line) { return fold(line.textContent); });
+    box.hidden = false;
+    // Each line gets a link to its moment (page.html#t=SECONDS) to copy and share.
+    lines.forEach(function (line) {
+      var link = document.createElement("a");
+      link.className = "cue-link";
+      link.href = "#t=" + line.getAttribute("data-start");
+      link.textContent = "#";
+      link.setAttribute("aria-label", box.getAttribute("data-link-label") + " " +
+                        line.querySelector("time").textContent);
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(link);
+    });
+    input.addEventListener("input", function () {
+      var words = fold(input.value).split(/\s+/).filter(Boolean);
+      var shown = 0;
+      lines.forEach(function (line, index) {
+        var match = words.every(function (word) { return texts[index].indexOf(word) >= 0; });
+        line.hidden = !match;
+        if (match) shown += 1;
+      });
+      status.textContent = !words.length ? "" :
+        shown ? shown + " / " + lines.length : status.getAttribute("data-none");
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      var first = lines.filter(function (line) { return !line.hidden; })[0];
+      if (first) seek(audio, start(first));
+    });
+  }
+
+  // "#t=75.5", "#t=1:15.5" or "#t=0:01:15.5" -> seconds; null for any other fragment.
+  function hashTime() {
+    var match = /^#t=(\d+(?::\d{1,2}){0,2}(?:\.\d+)?)$/.exec(window.location.hash);
+    if (!match) return null;
+    return match[1].split(":").reduce(function (total, part) {
+      return total * 60 + parseFloat(part);
+    }, 0);
+  }
+
   function copyField(button) {
     var field = document.getElementById(button.getAttribute("data-copy"));
     var status = button.parentNode.querySelector("[role=status]");
@@ -107,6 +161,21 @@
     });
     ["timeupdate", "seeked", "play"].forEach(function (name) {
       audio.addEventListener(name, function () { follow(audio, lists); });
+    });
+    var box = document.querySelector("[data-search]");
+    if (box) searchTranscript(box, audio);
+    var linked = hashTime();
+    if (linked !== null) {
+      // Opened at a moment: only the start position (preload="none": nothing is fetched
+      // before the listener presses play), and the line shown.
+      audio.currentTime = linked;
+      follow(audio, lists);
+      var line = document.querySelector(".transcript [aria-current]");
+      if (line) line.scrollIntoView({block: "center"});
+    }
+    window.addEventListener("hashchange", function () {
+      var time = hashTime();
+      if (time !== null) seek(audio, time);  // a cue's link followed: a press of play
     });
   });
 })();

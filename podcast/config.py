@@ -443,17 +443,21 @@ def _yaml_problem(exc: Exception) -> str:
 
 
 def read_text(file: Path, limit: int) -> str:
-    """``file`` as UTF-8 text, refused (before reading it) when larger than ``limit`` bytes."""
+    """``file`` as UTF-8 text, refused (before reading it) when larger than ``limit`` bytes.
+
+    Line endings become ``\\n``: a lone ``\\r`` (old Mac editors) ends a line as in Markdown.
+    """
     size = file.stat().st_size
     if size > limit:
         raise ConfigError(f"the file is {size:,} bytes, more than the {limit:,} allowed",
                           file=file, fix="this is not a file podcast writes or expects: check "
                           "that the name points at the right file")
     try:
-        return file.read_bytes().decode("utf-8")
+        text = file.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"byte {exc.start + 1} is not UTF-8 text", file=file,
                           fix="save the file as UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _language(r: _Reader) -> str:
@@ -933,6 +937,7 @@ def load_episode(show: Show, folder: Path) -> Episode:
     if problem:
         raise r.error("number", problem, "add `number: N` (trailers and bonus episodes may "
                       "go without), or make it `type: trailer` or `type: bonus`")
+    transcripts = _transcripts(r, folder)
     return Episode(
         slug=slug,
         folder=folder.resolve(),
@@ -947,7 +952,8 @@ def load_episode(show: Show, folder: Path) -> Episode:
         explicit=r.bool("explicit", show.explicit),
         guests=guests,
         chapters=tuple(chapters),
-        transcript=None if _auto_transcript(r) else _transcript(r, folder),
+        transcript=transcripts[0],
+        more_transcripts=transcripts[1:],
         transcript_auto=_auto_transcript(r),
         image=_episode_image(r, folder),
         summary=r.str("summary"),
@@ -1027,22 +1033,45 @@ def _auto_transcript(r: _Reader) -> bool:
     return r.data.get("transcript") == "auto"
 
 
-def _transcript(r: _Reader, folder: Path) -> Path | None:
-    path = r.path("transcript", folder, inside=folder)
+def _transcripts(r: _Reader, folder: Path) -> tuple[Path | None, ...]:
+    """``transcript``: one file, or a list of files of different formats (the first is
+    the main one: the pages show it), or ``auto`` (none here)."""
+    value = r.data.get("transcript")
+    if value == "auto" or value is None:
+        return (None,)
+    if not isinstance(value, list):
+        return (_transcript(r, folder),)
+    if not value:
+        raise r.error("transcript", "the list of transcripts is empty",
+                      "name at least one file, or remove `transcript:`")
+    items = _Reader({f"transcript[{index}]": item for index, item in enumerate(value)},
+                    r.file, r.prefix)
+    paths = tuple(_transcript(items, folder, f"transcript[{index}]")
+                  for index in range(len(value)))
+    suffixes = [path.suffix.lower() for path in paths]
+    for index, suffix in enumerate(suffixes):
+        if suffix in suffixes[:index]:
+            raise r.error(f"transcript[{index}]", f"a second {suffix} transcript",
+                          "list one file per format (.vtt, .srt, .json, .html, .txt)")
+    return paths
+
+
+def _transcript(r: _Reader, folder: Path, name: str = "transcript") -> Path | None:
+    path = r.path(name, folder, inside=folder)
     if path is not None and path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
-        raise r.error("transcript", f"{shown(path.name)} is not a transcript format",
+        raise r.error(name, f"{shown(path.name)} is not a transcript format",
                       "use .vtt, .srt, .json, .html or .txt")
     if path is not None and path.suffix.lower() == ".vtt":
         with path.open("rb") as stream:
             problem = rules.vtt_problem(stream.read(16))
         if problem:
-            raise r.error("transcript", f"{path.name} {problem}",
+            raise r.error(name, f"{path.name} {problem}",
                           "make `WEBVTT` the file's first line, then a blank line, then the "
                           "cues")
     if path is not None and path.suffix.lower() == ".json":
         problem = json_transcript_problem(path)
         if problem:
-            raise r.error("transcript", f"{path.name}: {problem}",
+            raise r.error(name, f"{path.name}: {problem}",
                           'write Podcasting 2.0 JSON: {"version": "1.0.0", "segments": '
                           '[{"speaker": "…", "startTime": 0.5, "endTime": 2.1, "body": "…"}]} '
                           "with times in seconds")

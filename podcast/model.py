@@ -273,6 +273,7 @@ class Episode:
     guests: tuple[Person, ...] = ()
     chapters: tuple[Chapter, ...] = ()
     transcript: Path | None = None
+    more_transcripts: tuple[Path, ...] = ()  # ``transcript:`` as a list: the other formats
     # ``transcript: auto``: made by speech recognition (podcast.transcripts) at publish
     transcript_auto: bool = False
     image: Path | None = None

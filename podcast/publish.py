@@ -762,7 +762,8 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
 def _expected_timeline(show: Show, episode: Episode) -> Timeline:
     """A dry run's estimate of the timeline the master will have (the intro's length and,
     with ``audio.max_pause``, the cuts of the interview's analysis), without mastering."""
-    if not (episode.chapters or episode.transcript or episode.transcript_auto):
+    if not (episode.chapters or episode.transcript or episode.more_transcripts
+            or episode.transcript_auto):
         return Timeline()
     from .audio import episode_timeline
 
@@ -784,29 +785,36 @@ def _companions(show: Show, episode: Episode, timeline: Timeline, *, dry_run: bo
 
         data = chapters_json(episode, timeline=timeline)
         chapters = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.chapters.json", data)
-    if episode.transcript is not None and episode.transcript.suffix.lower() == ".html":
-        from .text import safe_transcript_html
-
-        # Served as text/html from the show's own origin: only what the sanitiser keeps.
-        data = safe_transcript_html(episode.transcript.read_bytes())
-        transcript = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}.html", data)
-    elif episode.transcript is not None and timeline != Timeline():
-        from .audio.timeline import retime_transcript
-
-        suffix = episode.transcript.suffix.lower()
-        data = retime_transcript(episode.transcript.read_bytes(), suffix, timeline)
-        transcript = _bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}{suffix}", data)
-    elif episode.transcript is not None:
-        digest = sha256_file(episode.transcript)
-        suffix = episode.transcript.suffix.lower()
-        transcript = Planned(f"media/{episode.slug}-{digest[:12]}{suffix}",
-                             episode.transcript.stat().st_size, digest, path=episode.transcript)
+    if episode.transcript is not None:
+        transcript = _transcript_object(episode.slug, episode.transcript, timeline)
+    more += [_transcript_object(episode.slug, path, timeline)
+             for path in episode.more_transcripts]
     if episode.image is not None:
         digest = sha256_file(episode.image)
         image = Planned(art_key(episode.image, digest, stem=episode.slug),
                         episode.image.stat().st_size, digest, path=episode.image)
     return {"chapters": chapters, "transcript": transcript, "image": image,
             "more_transcripts": more}
+
+
+def _transcript_object(slug: str, path: Path, timeline: Timeline) -> Planned:
+    """One hand-made transcript, content-addressed: HTML sanitised, timed text moved onto
+    the master's ``timeline``, anything else as it is."""
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        from .text import safe_transcript_html
+
+        # Served as text/html from the show's own origin: only what the sanitiser keeps.
+        data = safe_transcript_html(path.read_bytes())
+        return _bytes_object(f"media/{slug}-{_sha(data)[:12]}.html", data)
+    if timeline != Timeline():
+        from .audio.timeline import retime_transcript
+
+        data = retime_transcript(path.read_bytes(), suffix, timeline)
+        return _bytes_object(f"media/{slug}-{_sha(data)[:12]}{suffix}", data)
+    digest = sha256_file(path)
+    return Planned(f"media/{slug}-{digest[:12]}{suffix}", path.stat().st_size, digest,
+                   path=path)
 
 
 def _generated_transcripts(show: Show, episode: Episode, timeline: Timeline, dry_run: bool

@@ -55,11 +55,14 @@ SUMMARY_CHARS = 300
 SITE_LABELS = {
     "en": {"subscribe": "Subscribe", "feed_url": "Feed URL", "copy_feed": "Copy",
            "copied": "Copied", "trailer": "Trailer", "bonus": "Bonus", "hosts": "Hosts",
-           "play_from": "Play from", "player": "Player", "duration": "Duration"},
+           "play_from": "Play from", "player": "Player", "duration": "Duration",
+           "search": "Search the transcript", "no_match": "No line has these words",
+           "link_to": "Link to"},
     "fr": {"subscribe": "S'abonner", "feed_url": "Adresse du flux", "copy_feed": "Copier",
            "copied": "Copié", "trailer": "Bande-annonce", "bonus": "Bonus",
            "hosts": "Animation", "play_from": "Écouter à partir de", "player": "Lecteur",
-           "duration": "Durée"},
+           "duration": "Durée", "search": "Rechercher dans la transcription",
+           "no_match": "Aucune ligne ne contient ces mots", "link_to": "Lien vers"},
 }
 
 

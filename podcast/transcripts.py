@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ConfigError, PodcastError
+from .files import atomic_write
 from .model import Episode, Show, Timeline, TranscriptionSettings
 
 #: Subtitle geometry: two lines of 32 characters (the SRT/broadcast rule); the same cue is
@@ -42,6 +43,8 @@ MIN_CHAPTER = 30.0
 TITLE_WORDS = 6
 #: The recogniser's audio rate (Whisper works at 16 kHz).
 RATE = 16000
+#: Longest piece of audio given to the model at once (s): bounds the memory.
+WINDOW = 120.0
 INSTALL_FIX = "install the speech recognition extra: pip install 'podcast[asr]'"
 
 _CUE_TIME = re.compile(
@@ -311,11 +314,12 @@ def chapters_yaml(chapters: list[tuple[float, str]]) -> str:
 # --------------------------------------------------------------------------- the model
 
 
-def model_source(settings: TranscriptionSettings, override: str | None) -> str:
+def model_source(show: Show, override: str | None) -> str:
     """The model to load: ``--model``, else the show's ``transcription.model``."""
-    model = override or settings.model
+    model = override or show.transcription.model
     if not model:
-        raise ConfigError("no speech recognition model is chosen", field="transcription.model",
+        raise ConfigError("no speech recognition model is chosen", file=show.config_path,
+                          field="transcription.model",
                           fix="set `transcription: {model: small}` in podcast.yaml (a model "
                               "name faster-whisper knows, or a CTranslate2 Whisper folder), "
                               "or pass --model")
@@ -360,7 +364,7 @@ def preflight(show: Show, model: str | None = None) -> str:
     checked before any audio is read or mastered."""
     import importlib.util
 
-    source = model_source(show.transcription, model)
+    source = model_source(show, model)
     check_model(show, source)
     if importlib.util.find_spec("faster_whisper") is None:
         raise PodcastError("speech recognition is not installed (faster-whisper is "
@@ -392,21 +396,57 @@ def load_recogniser(settings: TranscriptionSettings, model: str):
 
 def recognise(recogniser, audio, language: str, duration: float,
               progress: Progress | None = None) -> list[Word]:
-    """Words of ``audio`` (a 16 kHz float array) with their times, in recording seconds."""
-    segments, _info = recogniser.transcribe(
-        audio, language=language, beam_size=5, word_timestamps=True, vad_filter=True,
-        vad_parameters=VAD, condition_on_previous_text=False)
+    """Words of ``audio`` (a 16 kHz float array) with their times, in recording seconds.
+
+    The audio goes to the model in windows of at most :data:`WINDOW` s cut in silences:
+    faster-whisper's voice detection and features hold the whole input in memory (236 MB
+    more for 10 minutes at once, measured), so a long episode would not fit otherwise."""
     words = []
-    for segment in segments:
-        words += [Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip())
-                  for w in (segment.words or []) if w.word.strip()]
-        if progress:
-            progress(min(segment.end, duration), duration)
+    for first, last in speech_windows(audio):
+        segments, _info = recogniser.transcribe(
+            audio[first:last], language=language, beam_size=5, word_timestamps=True,
+            vad_filter=True, vad_parameters=VAD, condition_on_previous_text=False)
+        offset = first / RATE
+        for segment in segments:
+            words += [Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
+                           w.word.strip()) for w in (segment.words or []) if w.word.strip()]
+            if progress:
+                progress(min(segment.end + offset, duration), duration)
+    if progress:
+        progress(duration, duration)
     return words
 
 
-def name_speakers(words: list[Word], tracks: list[tuple[str, object]]) -> list[Word]:
-    """Each word named after the track (``(name, 16 kHz array)``) loudest under it."""
+def speech_windows(audio, window: float | None = None) -> list[tuple[int, int]]:
+    """``(first, last)`` sample spans of at most ``window`` s that together hold all the
+    speech, cut in the middle of silences (voice detection run a minute at a time)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    limit = int((window or WINDOW) * RATE)
+    options = VadOptions(**VAD)
+    regions: list[list[int]] = []
+    for at in range(0, len(audio), 60 * RATE):
+        for found in get_speech_timestamps(audio[at:at + 60 * RATE], options):
+            start, end = found["start"] + at, found["end"] + at
+            if regions and start - regions[-1][1] < VAD["min_silence_duration_ms"] * RATE // 1000:
+                regions[-1][1] = end  # one region cut by the minute's edge
+            else:
+                regions.append([start, end])
+    spans: list[list[int]] = []
+    for start, end in regions:
+        if spans and end - spans[-1][0] <= limit:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    # Each span widened halfway into the silences around it (never past its neighbours).
+    edges = [0] + [(a[1] + b[0]) // 2 for a, b in zip(spans[:-1], spans[1:], strict=True)]
+    ends = edges[1:] + [len(audio)]
+    return [(first, last) for first, last in zip(edges, ends, strict=True)] if spans else []
+
+
+def name_speakers(words: list[Word], tracks: list[tuple[str | None, object]]) -> list[Word]:
+    """Each word named after the track (``(name, 16 kHz array)``) loudest under it (None
+    when that track has no ``name``)."""
     import numpy as np
 
     named = []
@@ -419,8 +459,9 @@ def name_speakers(words: list[Word], tracks: list[tuple[str, object]]) -> list[W
 
 
 def episode_audio(episode: Episode) -> tuple[object, list[tuple[str, object]]]:
-    """The audio to recognise (16 kHz mono) and, for a multitrack episode, each named
-    speaker's track placed at its offset (a track with no ``name`` names nobody)."""
+    """The audio to recognise (16 kHz mono) and, for a multitrack episode, each speaker's
+    ``(name, track)`` placed at its offset: their sum is recognised, the tracks name the
+    words (music beds are left out of both)."""
     import numpy as np
     from faster_whisper import decode_audio
 
@@ -439,8 +480,7 @@ def episode_audio(episode: Episode) -> tuple[object, list[tuple[str, object]]]:
     mix = np.zeros(length, np.float32)
     for _name, samples in placed:
         mix[:len(samples)] += samples
-    named = [(name, samples) for name, samples in placed if name]
-    return mix, named if len(named) == len(placed) else []
+    return mix, placed
 
 
 # --------------------------------------------------------------------------- the command
@@ -467,15 +507,15 @@ def transcribe(show: Show, episode: Episode, *, model: str | None = None,
     files = {suffix: folder / f"{stem}{suffix}" for suffix in FORMATS}
     words_file = folder / f"{stem}.words.json"
     cached = all(path.is_file() for path in [*files.values(), words_file])
-    if cached:
+    if cached:  # the files are on the published timeline already
         words = [Word(**item) for item in json.loads(words_file.read_text("utf-8"))]
+        recorded = cues_from_words(words)
+        cues = read_cues(files[".vtt"].read_text("utf-8"), ".vtt")
     else:
         words = _recognise_episode(show, episode, source, progress)
-    if timeline is None:
-        timeline = episode_timeline_for(show, episode)
-    recorded = cues_from_words(words)
-    cues = on_timeline(recorded, timeline)
-    if not cached:
+        recorded = cues_from_words(words)
+        cues = on_timeline(recorded, timeline if timeline is not None
+                           else episode_timeline_for(show, episode))
         _write_all(folder, stem, cues, words)
     return Transcription(files=files, cues=cues, cached=cached,
                          chapters=_write_draft(draft, recorded, episode, min_chapter)
@@ -517,10 +557,9 @@ def _write_all(folder: Path, stem: str, cues: tuple[Cue, ...], words: list[Word]
     """The three files, then the words (the cache's completion mark), each atomically."""
     from dataclasses import asdict
 
-    folder.mkdir(parents=True, exist_ok=True)
     for suffix, writer in WRITERS.items():
-        _atomic_write(folder / f"{stem}{suffix}", writer(cues))
-    _atomic_write(folder / f"{stem}.words.json",
+        _write_text(folder / f"{stem}{suffix}", writer(cues))
+    _write_text(folder / f"{stem}.words.json",
                   json.dumps([asdict(word) for word in words], ensure_ascii=False) + "\n")
 
 
@@ -529,11 +568,9 @@ def _write_draft(path: Path, cues: tuple[Cue, ...], episode: Episode,
     names = {track.name for track in episode.tracks if track.role == "host" and track.name}
     speakers = {cue.speaker for cue in cues}
     hosts = names if names and speakers & names else None
-    _atomic_write(path, chapters_yaml(draft_chapters(cues, hosts, min_length=min_length)))
+    _write_text(path, chapters_yaml(draft_chapters(cues, hosts, min_length=min_length)))
     return path
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, text.encode("utf-8"))

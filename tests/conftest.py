@@ -91,3 +91,18 @@ def published(demo_show: Path, mp3_cache: Path):
     from feed_fixtures import publish_demo
 
     return publish_demo(demo_show, mp3_cache)
+
+
+#: Fixtures that make every test asking for them (directly or through another fixture) one
+#: of the suite's slow kinds (setup.cfg's markers), whatever its module says: the quick
+#: subset (``scripts/quick.sh``) then never starts Chromium by oversight.  Modules wholly of
+#: a kind say so themselves with ``pytestmark``; tests of a mixed module, with a decorator.
+KIND_OF_FIXTURE = {"browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that uses a fixture of :data:`KIND_OF_FIXTURE` with its kind."""
+    for item in items:
+        for fixture, kind in KIND_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()) and not item.get_closest_marker(kind):
+                item.add_marker(kind)

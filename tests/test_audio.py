@@ -45,6 +45,8 @@ from podcast.loudness import probe
 from podcast.model import AudioSettings, Chapter
 from podcast.tags import tag_size
 
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
 HOST, GUEST = -20.0, -36.0
 
 

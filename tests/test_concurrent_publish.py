@@ -27,6 +27,8 @@ import pytest
 from s3_servers import moto_s3, seaweedfs_s3, weed_binary
 from test_publish import edit_episode, make_short_show
 
+pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.audio]
+
 ROUNDS = 5
 EPISODES = ("001-sonia-mamin", "002-marc-olivier")
 NOW = "2026-11-20T12:00:00Z"  # both live; the third is scheduled

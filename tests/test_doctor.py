@@ -115,6 +115,7 @@ def test_a_broken_episode_is_named(demo_show):
     assert "missing.m4a" in checks["episodes"].detail
 
 
+@pytest.mark.s3
 def test_s3_storage_is_probed_for_real(demo_show, monkeypatch):
     with moto_s3() as server:
         for name, value in server.env().items():
@@ -230,6 +231,7 @@ def test_an_unreachable_base_url_skips_the_check_with_a_note(demo_show):
     assert f"http://127.0.0.1:{port} does not answer" in check.detail
 
 
+@pytest.mark.s3
 def test_a_private_s3_bucket_keeps_the_state_private(demo_show, monkeypatch):
     with moto_s3() as server:
         for name, value in server.env().items():

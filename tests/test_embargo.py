@@ -37,6 +37,8 @@ from test_publish import edit_episode, make_short_show
 from podcast.cli import main
 from podcast.config import split_front_matter
 
+pytestmark = pytest.mark.audio
+
 SCHEDULED = "003-claire-dubois"
 BEFORE = "2026-11-20T12:00:00Z"  # episodes 1 and 2 are live, 3 is scheduled (24 Dec)
 AFTER = "2026-12-25T12:00:00Z"
@@ -248,6 +250,7 @@ def test_the_state_stays_private_across_a_re_master_of_the_scheduled_episode(ser
 # --- S3: held back under the prefix's private area, released by a server-side copy -----------
 
 
+@pytest.mark.s3
 def test_on_s3_a_scheduled_episode_is_held_back_and_released_by_the_nightly_build(
         tmp_path, masters, monkeypatch):
     with moto_s3() as server:

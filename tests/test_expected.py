@@ -49,6 +49,7 @@ def _encoder_free(manifest: dict) -> dict:
     return {**manifest, "media": media}
 
 
+@pytest.mark.audio
 def test_publishing_the_demo_writes_the_expected_manifest(demo_show: Path):
     _podcast(demo_show, "publish", "--all", "--now", NOW)
     written = demo_show.parent / "public" / ".podcast" / "manifest.json"

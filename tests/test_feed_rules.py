@@ -160,6 +160,7 @@ def add_soundbite_past_the_end(config: Path) -> None:
     edit_episode(config, FIRST, soundbites=[{"start": 5, "duration": 30, "title": "Trop"}])
 
 
+@pytest.mark.audio
 def test_publish_refuses_a_feed_with_errors_and_the_previous_feed_stays(tmp_path: Path,
                                                                        masters: Path):
     config = tiny_show(tmp_path, masters)
@@ -182,6 +183,7 @@ def test_publish_refuses_a_feed_with_errors_and_the_previous_feed_stays(tmp_path
     assert "soundbite" not in feed.read_text(encoding="utf-8")
 
 
+@pytest.mark.audio
 def test_feed_upload_refuses_it_too_and_publishes_once_it_is_fixed(tmp_path: Path,
                                                                   masters: Path):
     config = tiny_show(tmp_path, masters)
@@ -247,6 +249,7 @@ def with_hubs(config: Path, *hubs: str) -> None:
         stream.write("websub:\n" + "".join(f"  - {hub}\n" for hub in hubs))
 
 
+@pytest.mark.audio
 def test_each_feed_upload_pings_the_hub_and_an_unchanged_feed_does_not(tmp_path: Path,
                                                                       masters: Path):
     config = tiny_show(tmp_path, masters)
@@ -277,6 +280,7 @@ def test_each_feed_upload_pings_the_hub_and_an_unchanged_feed_does_not(tmp_path:
         assert hub.pings == [ping, ping]
 
 
+@pytest.mark.audio
 def test_a_hub_that_fails_is_a_warning_not_a_failure(tmp_path: Path, masters: Path):
     config = tiny_show(tmp_path, masters)
     closed = Hub()  # bound, then closed: nothing answers on its port

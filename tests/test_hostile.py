@@ -492,6 +492,7 @@ front_matters = st.one_of(_structured(), _bombs(), _yamlish).filter(
     lambda text: len(text.encode("utf-8", "surrogatepass")) <= FRONT_MATTER_MAX)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.data_too_large])
 @given(front=front_matters, notes=st.text(max_size=200))

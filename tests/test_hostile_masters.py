@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from reliability_fixtures import make_tiny_show, run_podcast
+
+pytestmark = pytest.mark.audio
 
 
 def _dead_pid() -> int:

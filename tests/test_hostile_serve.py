@@ -347,6 +347,7 @@ def many_descriptors():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fd_limit", [None, 256], ids=["default-limit", "256-descriptors"])
 def test_1000_slow_clients_do_not_stop_a_normal_get(tmp_path: Path, many_descriptors,
                                                    fd_limit: int | None) -> None:

@@ -146,6 +146,7 @@ def _small_tmpfs(folder: Path, size: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("full", ["file-size-limit", "tmpfs"])
 def test_a_full_disk_during_ingest_is_an_error_and_loses_nothing(show: Path, tmp_path: Path,
                                                                  full: str) -> None:
@@ -243,6 +244,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "podcast.yaml"
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(data=_logs())

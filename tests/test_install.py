@@ -54,6 +54,8 @@ import yaml
 from s3_servers import free_port, moto_s3
 from stats_fixtures import GOOGLEBOT, Request, ranged, s3_log
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / ".github" / "workflows" / "nightly-feed.yml"
 SLUGS = ("001-sonia-mamin", "002-marc-olivier", "003-claire-dubois", "004-lea-fontaine")
@@ -792,6 +794,7 @@ def first_night(s3_show: S3Show) -> tuple[Night, list[Request]]:
     return s3_show.night(), every
 
 
+@pytest.mark.s3
 def test_the_user_publishes_to_s3(s3_show: S3Show) -> None:
     """Before the first night: every master is in the bucket; the feed names the two
     episodes already out (episodes 3 and 4 are scheduled)."""
@@ -809,6 +812,7 @@ def test_the_user_publishes_to_s3(s3_show: S3Show) -> None:
         [titles["001-sonia-mamin"], titles["002-marc-olivier"]])
 
 
+@pytest.mark.s3
 def test_first_night_rebuilds_the_feed_and_counts(s3_show: S3Show, first_night) -> None:
     """Every step exits 0; episodes 3 and 4 go live (feed and pages uploaded); the logs are
     ingested, the database is stored in PODCAST_STATE_URL, and the report prints the
@@ -856,6 +860,7 @@ def second_night(s3_show: S3Show, first_night) -> Night:
     return s3_show.night()
 
 
+@pytest.mark.s3
 def test_second_night_changes_nothing(s3_show: S3Show, first_night, second_night: Night,
                                       ) -> None:
     """Every step exits 0; nothing is uploaded to the show or the state bucket (same
@@ -910,6 +915,7 @@ def lost_secret_night(s3_show: S3Show, second_night: Night) -> Night:
     return s3_show.night(PODCAST_IP_SECRET="")
 
 
+@pytest.mark.s3
 def test_a_deleted_ip_secret_is_refused(s3_show: S3Show, lost_secret_night: Night) -> None:
     """Without the secret, new listener hashes would count November's listeners again:
     the ingest refuses and says what to do; the stored database is unchanged."""
@@ -922,6 +928,7 @@ def changed_secret_night(s3_show: S3Show, lost_secret_night: Night) -> Night:
     return s3_show.night(PODCAST_IP_SECRET=secrets.token_hex(32))
 
 
+@pytest.mark.s3
 def test_a_changed_ip_secret_is_refused(s3_show: S3Show, changed_secret_night: Night) -> None:
     """A different secret gives different November keys: refused, database unchanged."""
     assert_refused(s3_show, changed_secret_night, "listener-hash key", "2026-11")
@@ -933,6 +940,7 @@ def restored_secret_night(s3_show: S3Show, first_night, changed_secret_night: Ni
     return s3_show.night()
 
 
+@pytest.mark.s3
 def test_the_restored_secret_counts_the_new_log(s3_show: S3Show, first_night,
                                                  restored_secret_night: Night) -> None:
     """With the secret back, the refused log is ingested (it was never marked as read), the

@@ -144,6 +144,7 @@ def test_the_descriptors_counted_cover_every_input_ffmpeg_opens(tmp_path: Path, 
     assert windows <= MIX_CALIBRATION_WINDOWS
 
 
+@pytest.mark.audio
 def test_a_mix_that_would_run_out_of_descriptors_says_ulimit_n(demo_show: Path):
     """Eight tracks with 24 descriptors: refused with the number to raise it to, before
     ffmpeg fails with "Too many open files"."""
@@ -169,6 +170,7 @@ def test_a_mix_that_would_run_out_of_descriptors_says_ulimit_n(demo_show: Path):
 # --- a master that is mostly not speech ------------------------------------------------
 
 
+@pytest.mark.audio
 def test_a_long_music_track_beside_short_speech_is_reported(demo_show: Path):
     """Four minutes of a silent music bed beside 40 s of speech: the master is made, and
     its report (JSON and stderr) says how little of it is speech and which track to trim."""
@@ -196,6 +198,7 @@ def test_a_long_music_track_beside_short_speech_is_reported(demo_show: Path):
     assert sidecar["warnings"] == [warning]
 
 
+@pytest.mark.audio
 def test_a_long_outro_after_a_short_recording_is_reported(demo_show: Path):
     """One recording (44 s) and a three-minute outro of near silence: the warning names the
     outro, not the recording."""
@@ -214,6 +217,7 @@ def test_a_long_outro_after_a_short_recording_is_reported(demo_show: Path):
                             "check its length or trim it")
 
 
+@pytest.mark.audio
 def test_an_interview_is_not_reported(demo_show: Path):
     result = run(demo_show, "master", "001-sonia-mamin", "-o", "out.mp3", "--json")
     assert result.returncode == 0, result.stderr
@@ -296,6 +300,7 @@ def test_a_float_recording_within_full_scale_is_measured(tmp_path: Path, demo_sh
 # --- a file-size limit while mastering -------------------------------------------------
 
 
+@pytest.mark.audio
 def test_a_file_size_limit_is_named_with_ulimit_f(demo_show: Path):
     result = run(demo_show, "master", "001-sonia-mamin", "-o", "out.mp3",
                  limits={resource.RLIMIT_FSIZE: 100_000})

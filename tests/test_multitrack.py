@@ -30,6 +30,8 @@ from podcast.cli import main
 from podcast.config import load_episode, load_show
 from podcast.errors import ConfigError
 
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parent.parent
 RATE = 44100
 LEVELS = {"host": -20.0, "guest": -30.0}

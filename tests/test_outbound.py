@@ -125,6 +125,8 @@ def podcast(*args: str) -> subprocess.CompletedProcess:
 # --- the deadline ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.audio
 def test_a_trickling_hub_does_not_hold_the_nightly_feed_upload(tmp_path: Path, masters: Path):
     config = tiny_show(tmp_path, masters)
     first = CliRunner().invoke(main, ["--config", str(config), "publish", "--now",
@@ -222,6 +224,7 @@ def test_oversized_headers_are_refused_and_bodies_capped():
 # --- redirects and addresses -------------------------------------------------------------------
 
 
+@pytest.mark.audio
 def test_a_hub_redirecting_to_loopback_is_not_followed(tmp_path: Path, masters: Path):
     config = tiny_show(tmp_path, masters)
     with running(answering(b"200 OK")) as target, \

@@ -41,9 +41,9 @@ HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> &
 INTRO_SECONDS = 2.0
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")]
 
 
 @dataclass

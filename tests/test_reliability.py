@@ -54,6 +54,8 @@ from podcast.errors import PodcastError, StorageError
 from podcast.stats.store import load_downloads, rejected_counts
 from podcast.storage import S3Store
 
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def s3() -> S3Server:

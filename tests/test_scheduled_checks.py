@@ -26,6 +26,8 @@ from podcast.cli import main
 from podcast.errors import StorageError
 from podcast.storage import FileStore
 
+pytestmark = pytest.mark.audio
+
 SCHEDULED = "003-claire-dubois"
 
 

@@ -250,6 +250,7 @@ def _commands(folder: Path) -> list[list[str]]:
             ["stats", "--state", "s3://show-bucket/state", "ingest", str(_log_file(folder))]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{port}", *SECRET_ENDPOINTS])
 def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str) -> None:
     """Nothing listens at the endpoint: every command fails cleanly, without a secret."""
@@ -269,6 +270,7 @@ def test_storage_failures_never_print_credentials(demo_show: Path, endpoint: str
             assert _url_leaks(output) == [], (command, debug, output)
 
 
+@pytest.mark.s3
 def test_no_url_secret_is_printed_logged_or_stored_against_a_real_s3(tmp_path: Path) -> None:
     """moto on 127.0.0.1: endpoints botocore accepts publish, ingest and check for real;
     those it refuses fail cleanly.  Output, debug logs and tracebacks, every file of the
@@ -306,6 +308,7 @@ def test_no_url_secret_is_printed_logged_or_stored_against_a_real_s3(tmp_path: P
             assert _url_leaks(result.stdout + result.stderr) == [], result.stderr
 
 
+@pytest.mark.s3
 def test_websub_hubs_are_printed_without_their_secrets(tmp_path: Path) -> None:
     closed = _free_port()
     with moto_s3() as s3:
@@ -351,6 +354,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory):
         yield s3, run, BucketView(s3.client(), s3.bucket, "show"), config
 
 
+@pytest.mark.s3
 def test_publishing_prints_no_credentials_and_stores_none(hostile) -> None:
     s3, run, view, config = hostile
     assert _leaks(run.stdout + run.stderr) == []
@@ -361,6 +365,7 @@ def test_publishing_prints_no_credentials_and_stores_none(hostile) -> None:
             assert _leaks(path.read_bytes().decode("latin-1")) == [], path
 
 
+@pytest.mark.s3
 def test_no_published_object_is_public_unless_the_bucket_says_so(hostile) -> None:
     s3, _, view, _ = hostile
     client = s3.client()
@@ -374,6 +379,7 @@ def test_no_published_object_is_public_unless_the_bucket_says_so(hostile) -> Non
         assert [g["Permission"] for g in grants] == ["FULL_CONTROL"], (key, grants)
 
 
+@pytest.mark.s3
 def test_hostile_text_is_escaped_in_the_feed_and_read_back_exactly(hostile) -> None:
     s3, _, view, _ = hostile
     data = view.get("feed.xml")
@@ -410,6 +416,7 @@ class _LiveMarkup(HTMLParser):
         (self.live if self._in_script else self.text).append(data)
 
 
+@pytest.mark.s3
 def test_hostile_text_is_shown_not_run_on_the_pages(hostile) -> None:
     s3, _, view, _ = hostile
     pages = [key for key in view.snapshot() if key.endswith(".html")]
@@ -427,6 +434,7 @@ def test_hostile_text_is_shown_not_run_on_the_pages(hostile) -> None:
     assert HOSTILE_GUEST in shown
 
 
+@pytest.mark.s3
 def test_hostile_text_is_stored_exactly_in_the_id3_tag(hostile, tmp_path: Path) -> None:
     s3, _, view, _ = hostile
     manifest = json.loads(view.get(".podcast/manifest.json"))
@@ -469,6 +477,7 @@ def _hostile_logs(folder: Path, media_key: str, prefix: str) -> Path:
     return folder
 
 
+@pytest.mark.s3
 def test_no_full_ip_reaches_output_reports_or_the_database(hostile, tmp_path: Path) -> None:
     import duckdb
 

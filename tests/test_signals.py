@@ -21,6 +21,8 @@ import psutil
 import pytest
 from audio_fixtures import run_ffmpeg
 
+pytestmark = pytest.mark.audio
+
 PODCAST = [sys.executable, "-c", "from podcast.cli import main; main()"]
 #: A phase's ffmpeg, told apart by its command line.
 PHASES = {"analysis": "framelog=info", "encode": "alimiter"}

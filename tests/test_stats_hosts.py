@@ -192,6 +192,7 @@ def s3_show(show: Path, monkeypatch: pytest.MonkeyPatch):
         yield show, server.bucket
 
 
+@pytest.mark.s3
 def test_an_old_bucket_counts_only_once_it_is_an_alias(s3_show, tmp_path: Path) -> None:
     show, bucket = s3_show
     ours, old = traffic(seed=21), traffic(seed=22)
@@ -258,7 +259,8 @@ def test_vhost_combined_lines_are_checked_on_their_host(tmp_path: Path, robust: 
         vhost_combined_log,
     )
 
-    from podcast.stats.ingest import expand_sources, ingest_sources
+    from podcast.stats.ingest import ingest_sources
+    from podcast.stats.sources import expand_sources
     from podcast.stats.store import load_downloads, rejected_counts
 
     def downloads(show) -> int:

@@ -26,9 +26,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AS_OF = date(2026, 11, 30)
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> & "Co"'
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")]
 
 
 

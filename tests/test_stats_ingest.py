@@ -8,7 +8,6 @@ rejections.  The database is then read back through the store API the reports us
 from __future__ import annotations
 
 import gzip
-import importlib
 import json
 import os
 import stat
@@ -46,8 +45,10 @@ from stats_fixtures import (
 )
 
 from podcast.errors import PodcastError
-from podcast.stats import agents, counting
-from podcast.stats.ingest import expand_sources, ingest_sources
+from podcast.stats import agents, counting, scan, sources
+from podcast.stats import ingest as ingest_module
+from podcast.stats.ingest import ingest_sources
+from podcast.stats.sources import Source, expand_sources
 from podcast.stats.store import key_path, load_downloads, rejected_counts
 
 FORMATS = ["s3", "cloudfront", "combined"]
@@ -295,13 +296,57 @@ def test_cloudfront_columns_are_found_by_their_header(show, tmp_path):
     assert rejected_counts(show, None, None) == EXPECTED["rejected"]
 
 
-def test_progress_bar_goes_to_stderr(show, tmp_path, capsys):
-    run(show, write_log(tmp_path / "logs", "s3", SCENARIO), progress=True)
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "ingesting logs" in captured.err
+def test_progress_is_told_from_no_byte_done_to_all_of_them(show, tmp_path, capsys):
+    """The ingest tells its caller (the CLI draws the bar) the bytes of the new files
+    done: none first, all of them last (a skipped file too), never going back; it prints
+    nothing itself."""
+    folder = tmp_path / "logs"
+    write_log(folder, "s3", SCENARIO, name="a")
+    write_log(folder, "combined", SCENARIO, name="b")
+    (folder / "notes.txt").write_text("not a log\n")
+    total = sum(path.stat().st_size for path in folder.iterdir())
+    heard = []
+    report = run(show, folder, progress=lambda done, whole: heard.append((done, whole)))
+    assert report.skipped and report.files_read == 2
+    assert heard[0] == (0, total) and heard[-1] == (total, total)
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    assert {whole for _, whole in heard} == {total}
+    assert capsys.readouterr() == ("", "")
 
 
+def test_the_cli_draws_the_progress_bar_on_a_terminal(demo_show, tmp_path):
+    """``podcast stats ingest`` with stderr on a terminal draws the bar there; the summary
+    and what it read go to stdout."""
+    import pty
+    import subprocess
+
+    from stats_fixtures import publish_stand_ins
+
+    publish_stand_ins(demo_show)
+    log = write_log(tmp_path / "logs", "s3", SCENARIO)
+    terminal, stderr = pty.openpty()
+    done = subprocess.run([sys.executable, "-c", "from podcast.cli import main; main()",
+                           "--config", str(demo_show), "stats", "ingest", str(log)],
+                          stdout=subprocess.PIPE, stderr=stderr, timeout=300, check=False)
+    os.close(stderr)
+    said = b""
+    while True:
+        try:
+            piece = os.read(terminal, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not piece:
+            break
+        said += piece
+    os.close(terminal)
+    assert done.returncode == 0, said
+    assert "ingesting logs" in said.decode()
+    assert "100%" in said.decode()
+    assert b"ingesting logs" not in done.stdout
+    assert "\nfiles: 1 read," in done.stdout.decode()
+
+
+@pytest.mark.s3
 def test_s3_sources_are_listed_and_read_through_the_s3_api(show, tmp_path, monkeypatch):
     from s3_servers import moto_s3
 
@@ -468,6 +513,7 @@ def reference_counts(reqs: list[Request]) -> tuple[Counter, dict]:
     return Counter((slug, day) for slug, day, _, _ in downloads), rejected
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reqs=st.lists(requests, min_size=1, max_size=40), fmt=st.sampled_from(FORMATS))
@@ -542,6 +588,7 @@ except PodcastError as exc:
 """
 
 
+@pytest.mark.slow
 def test_two_runs_creating_the_database_together_never_lose_a_write(tmp_path):
     """Two ``podcast stats`` runs that find no database both make one; the first to put
     its file in place wins and the other opens that file (or is told to wait), so nobody
@@ -569,7 +616,6 @@ def test_two_runs_creating_the_database_together_never_lose_a_write(tmp_path):
 def test_many_small_batches_count_as_one_batch(tmp_path, monkeypatch):
     """Listener hashes and addresses are kept across the batches of a run: a log read in
     many batches (one per file here) must count exactly as when read in one."""
-    ingest_module = sys.modules["podcast.stats.ingest"]  # the package exports a function
     requests = shuffled(SCENARIO)
     for n, chunk in enumerate(requests[i:i + 5] for i in range(0, len(requests), 5)):
         write_log(tmp_path / "logs", "s3", chunk, name=f"part-{n:02d}")
@@ -804,8 +850,6 @@ def test_a_log_that_grows_while_it_is_ingested_is_counted_exactly_once(show, tmp
                                                                         monkeypatch):
     """`podcast serve` (or nginx) keeps appending while the nightly ingest reads: the run
     counts exactly the bytes it hashed, and the next run reads only what came after."""
-    ingest_module = importlib.import_module("podcast.stats.ingest")
-
     log = tmp_path / "access.log"
     log.write_text(combined_log(SCENARIO))
     read_groups = ingest_module._read_groups
@@ -857,9 +901,7 @@ def test_a_log_rotated_by_rename_and_then_compressed_is_never_counted_again(show
 
 def test_a_gzip_that_expands_past_the_bound_is_skipped_and_the_rest_is_read(
         show, tmp_path, monkeypatch):
-    ingest_module = importlib.import_module("podcast.stats.ingest")
-
-    monkeypatch.setattr(ingest_module, "MAX_EXPANDED", 64 * 1024)
+    monkeypatch.setattr(scan, "MAX_EXPANDED", 64 * 1024)
     folder = tmp_path / "logs"
     bomb = folder / "bomb.log.gz"
     folder.mkdir()
@@ -896,14 +938,12 @@ def test_a_truncated_gzip_is_read_without_holding_its_content(show, tmp_path):
 def test_an_s3_gzip_object_that_expands_past_the_bound_is_skipped(show, tmp_path,
                                                                   monkeypatch):
     from podcast import storage
-    ingest_module = importlib.import_module("podcast.stats.ingest")
-    from podcast.stats.ingest import Source
 
-    monkeypatch.setattr(ingest_module, "MAX_EXPANDED", 64 * 1024)
+    monkeypatch.setattr(scan, "MAX_EXPANDED", 64 * 1024)
     objects = {"logs/bomb.gz": gzip.compress(s3_log(SCENARIO).encode() * 100),
                "logs/fine": s3_log(SCENARIO).encode()}
     monkeypatch.setattr(storage, "s3_client", lambda: None)
-    monkeypatch.setattr(ingest_module, "_read_bytes",
+    monkeypatch.setattr(sources, "read_bytes",
                         lambda source, client=None: objects[source.s3[1]])
     found = [Source(f"s3://b/{key}", len(body), f"etag-{key}", s3=("b", key))
              for key, body in objects.items()]
@@ -930,7 +970,6 @@ def test_a_log_copied_and_truncated_while_it_is_ingested_is_counted_once(show, t
                                                                            monkeypatch):
     """logrotate's ``copytruncate``: access.log is copied to access.log.1 and emptied while
     the ingest reads it.  Nothing half-read is committed; the copy is read next time."""
-    ingest_module = importlib.import_module("podcast.stats.ingest")
     folder = tmp_path / "logs"
     folder.mkdir()
     log = folder / "access.log"

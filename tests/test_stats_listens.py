@@ -151,6 +151,7 @@ def test_a_listens_target_adds_spotify_plays_to_downloads_never_apple(listened) 
             in table)
 
 
+@pytest.mark.slow
 def test_the_report_shows_listens_by_source_in_json_csv_and_html(listened,
                                                                  tmp_path: Path) -> None:
     config, downloads, spotify, apple = listened

@@ -23,7 +23,8 @@ from stats_fixtures import (
 )
 
 from podcast.stats import logs
-from podcast.stats.ingest import Source, _content_bytes, _scan_bytes
+from podcast.stats.scan import content_bytes, scan_bytes
+from podcast.stats.sources import Source
 
 REQUESTS = [
     ranged(DAY1, "192.0.2.10", APPLE, 0, 2),
@@ -125,8 +126,8 @@ def test_a_line_cut_short_is_incomplete(tmp_path):
 def gunzip_tolerant(data: bytes) -> tuple[bytes, bool]:
     """What the ingest reads of a gzip object: its scan, then its content."""
     source = Source(name="access.log.gz", size=len(data), stamp="etag")
-    content = _scan_bytes(data, source)
-    return _content_bytes(source, data, content), content.damaged
+    content = scan_bytes(data, source)
+    return content_bytes(source, data, content), content.damaged
 
 
 def test_gzip_cut_short_keeps_whole_lines_and_marks_the_damage():

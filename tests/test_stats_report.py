@@ -409,7 +409,7 @@ ACCESS_LOG = [
 def measured_show(demo_show: Path, tmp_path: Path) -> Path:
     """The demo show with its MP3s published and ACCESS_LOG ingested; returns the config."""
     from podcast.config import load_show
-    from podcast.stats import ingest
+    from podcast.stats.commands import ingest
     from podcast.storage import open_store, write_catalog
 
     show = load_show(demo_show)

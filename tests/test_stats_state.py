@@ -32,6 +32,8 @@ import pytest
 from s3_servers import moto_s3
 from stats_fixtures import DEMO_MEDIA, DEMO_THRESHOLD, publish_stand_ins
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 PODCAST = str(Path(sys.executable).with_name("podcast"))  # the installed console script
 SECRET = "issue-20-state-test-secret-0123456789"  # PODCAST_IP_SECRET: one for both jobs
@@ -144,13 +146,15 @@ def s3_state(tmp_path: Path) -> Iterator[StateStore]:
 
 
 STORES = {"file": folder_state, "s3": s3_state}
+#: The store kinds as test parameters: the S3 one is marked ``s3`` (it starts moto).
+KINDS = [pytest.param("file"), pytest.param("s3", marks=pytest.mark.s3)]
 
 
 # --- 1. concurrency: two jobs started together, five rounds --------------------------------
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own-folders", "shared-folder"])
-@pytest.mark.parametrize("kind", list(STORES))
+@pytest.mark.parametrize("kind", KINDS)
 def test_concurrent_ingests_lose_no_count(tmp_path: Path, kind: str, shared: bool) -> None:
     """Two `stats --state URL ingest` processes at once, each with new logs: after every
     round the stored state counts every download of every log ingested so far."""
@@ -265,7 +269,7 @@ def bad_objects(good: bytes, tmp_path: Path) -> dict[str, bytes]:
             "other-duckdb": other.read_bytes()}
 
 
-@pytest.mark.parametrize("kind", list(STORES))
+@pytest.mark.parametrize("kind", KINDS)
 def test_damaged_state_is_refused_and_the_local_database_kept(tmp_path: Path,
                                                               kind: str) -> None:
     config = make_show(tmp_path / "show")
@@ -320,7 +324,7 @@ def test_a_damaged_local_database_is_an_error_not_a_traceback(tmp_path: Path) ->
         assert result.stderr.startswith("Error: ") and "fix:" in result.stderr, said
 
 
-@pytest.mark.parametrize("kind", list(STORES))
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_night_without_new_logs_stores_nothing(tmp_path: Path, kind: str) -> None:
     """Each night on a fresh show folder (CI): the first stores the state, the second,
     with the same logs, fetches it, reads no log and writes nothing back."""

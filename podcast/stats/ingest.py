@@ -1,9 +1,10 @@
 """``podcast stats ingest``: access logs in, listener-days and rejections out.
 
-Before the pipeline, each new file is **scanned** once: BLAKE3 of its content (the
-decompressed content of gzip, streamed with a bound), which prefix of it an earlier run
-ingested (whatever the file was called then), its format, and where DuckDB reads exactly
-the scanned bytes (the file itself, or the new part in memory).
+Before the pipeline, each new file (:mod:`podcast.stats.sources`) is **scanned** once
+(:mod:`podcast.stats.scan`): BLAKE3 of its content (the decompressed content of gzip,
+streamed with a bound), which prefix of it an earlier run ingested (whatever the file was
+called then), its format, and where DuckDB reads exactly the scanned bytes (the file
+itself, or the new part in memory).
 
 The pipeline, per batch of files of one format:
 
@@ -25,22 +26,24 @@ Raw addresses exist only in memory (temporary tables, with spilling to disk disa
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import sys
-import time
-import zlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import blake3
-
 from podcast.errors import PodcastError
 from podcast.model import Catalog, Show
-from podcast.stats import agents, counting, logs, store
+from podcast.stats import agents, counting, logs, scan, store
+from podcast.stats.geoip import GeoIP
+from podcast.stats.scan import Content, TooLarge, ahead, content_bytes, regzip
+from podcast.stats.sources import Source, expand_sources
+
+#: How the caller hears how far an ingest is: called with the bytes of the new files done
+#: and the bytes of them all, first with none done and last with all of them (the CLI
+#: draws a progress bar with it).
+Progress = Callable[[int, int], None]
 
 #: Files are read this many (uncompressed) bytes at a time, in one transaction each.  Larger
 #: batches are faster but DuckDB's grouping holds about 1 GiB per 2 GiB of busy S3 logs
@@ -49,24 +52,11 @@ BATCH_BYTES = 768 * 1024 * 1024
 #: Content held in memory (S3 objects, new parts of files) is batched by less: it is held
 #: twice while read (each file's part, and the batch's one memory file).
 MEMORY_BATCH_BYTES = 128 * 1024 * 1024
-_SNIFF_BYTES = 64 * 1024
 #: The ingest names other hosts and buckets when their lines are more than this share of
 #: the lines read (a shared log holding a few other sites' lines is no mistake), the
 #: :data:`FOREIGN_TOP` largest of them.
 FOREIGN_SHARE = 0.05
 FOREIGN_TOP = 5
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True)
-class Source:
-    """One log file to read: a local path, or an S3 object (bucket, key)."""
-
-    name: str  # what the user sees and what the database remembers
-    size: int
-    stamp: str  # local: mtime in ns; S3: ETag — same name, size and stamp = unchanged
-    path: Path | None = None
-    s3: tuple[str, str] | None = None
 
 
 @dataclass
@@ -123,348 +113,6 @@ class IngestReport:
                 "log you still have"]
 
 
-# --- sources ---------------------------------------------------------------------------
-
-
-def expand_sources(sources: list[str]) -> list[Source]:
-    """Every log file named by ``sources``: files, folders (recursively) and s3:// URLs."""
-    found: list[Source] = []
-    for text in sources:
-        if text.startswith("s3://"):
-            found.extend(_s3_sources(text))
-            continue
-        path = Path(text)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        elif path.is_file():
-            files = [path]
-        else:
-            raise PodcastError("no such log file or folder", file=text,
-                               fix="give files, folders or s3://BUCKET/PREFIX")
-        for item in files:
-            stat = item.stat()
-            found.append(Source(str(item.resolve()), stat.st_size, str(stat.st_mtime_ns),
-                                path=item))
-    return found
-
-
-def _s3_sources(url: str) -> list[Source]:
-    from podcast.storage import parse_s3_url, s3_client, s3_errors, storage_error
-
-    bucket, prefix = parse_s3_url(url, field="log source")
-
-    try:
-        pages = s3_client().get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix)
-        return [Source(f"s3://{bucket}/{item['Key']}", item["Size"],
-                       item.get("ETag", "").strip('"'), s3=(bucket, item["Key"]))
-                for page in pages for item in page.get("Contents", [])]
-    except s3_errors() as exc:
-        raise storage_error("list logs in", url, exc) from exc
-
-
-def _read_bytes(source: Source, client=None) -> bytes:
-    """The bytes of an S3 object (a log cut off in mid-body is fetched again: botocore
-    retries only failed requests)."""
-    from podcast.storage import read_object, s3_client, s3_errors, storage_error
-
-    bucket, key = source.s3
-    try:
-        return read_object(client or s3_client(), bucket, key)
-    except s3_errors() as exc:
-        raise storage_error("read log", source.name, exc) from exc
-
-
-# --- content: what a file holds, and which of it is new -------------------------------------
-#
-# A file is known by its content, never by its name: BLAKE3 of its first ``length`` bytes
-# (decompressed, for gzip), recorded with that length.  Exactly the bytes hashed are read,
-# so a log that grows while it is ingested is counted up to there, and the next run reads
-# the rest; a file whose first ``length`` bytes match a recorded digest, whatever it is
-# called now (``access.log`` renamed ``access.log.1``, or compressed ``access.log.2.gz``),
-# is read from there on.
-
-#: A gzip log that expands past this many bytes is skipped, named, with the reason (a
-#: damaged file or a decompression bomb would otherwise hold the ingest); the rest goes on.
-MAX_EXPANDED = 1 << 30
-_CHUNK = 4 * 1024 * 1024  # read, inflate and hash step
-#: S3 objects downloaded at once (many small log objects: the network's wait dominates).
-_FETCHERS = 16
-#: A run this long without a newline is a line DuckDB may drop without a word (past its
-#: 32 MiB buffer): the file is then read through memory, each over-long line replaced by
-#: one malformed line.  Any such run spans a whole step, so checking steps finds it.
-_LONG_RUN = 2 * _CHUNK
-#: A plain file modified this recently may end in a line still being written: that last
-#: line waits for the next run, which reads the file from there.
-_RESTING_NS = 60 * 10**9
-
-
-class _TooLarge(Exception):
-    """A gzip file that expands past :data:`MAX_EXPANDED`."""
-
-
-@dataclass
-class _Content:
-    """One pass over a file's content (decompressed, for gzip)."""
-
-    digest: str  # BLAKE3 of the first ``length`` bytes of the content
-    length: int
-    raw: int  # bytes of the file itself read to get them
-    stamp: str  # local: mtime in ns; S3: ETag
-    head: bytes  # the content's first bytes, to detect the format
-    gzip: bool = False
-    ingested: int = 0  # the longest prefix of the content ingested before
-    damaged: bool = False  # gzip cut short or corrupt: the content stops at its last whole line
-    cut_line: bool = False  # ... and a line was cut in two there (one malformed line)
-    long_lines: bool = False
-    inode: tuple[int, int] | None = None  # a local file's (device, inode) when scanned
-
-
-class _Digest:
-    """BLAKE3 of a stream, with the digests it had at given lengths (``marks``) and, with
-    ``lines``, at its last line end (where a damaged gzip file's content stops)."""
-
-    def __init__(self, marks: dict[int, set[str]], lines: bool = False) -> None:
-        self.hash = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        self.length = 0
-        self.marks = marks
-        self.pending = deque(sorted(n for n in marks if n > 0))
-        self.ingested = 0
-        self.lines = lines
-        self.line_end, self.line_hash = 0, self.hash.copy() if lines else None
-        self.run = 0  # bytes since the last newline
-        self.long_lines = False
-
-    def update(self, data, first: int, last: int) -> None:
-        """Add ``data``, whose first and last newlines are at ``first`` and ``last`` (-1:
-        none); the caller finds them with C code (``mmap.find``, ``bytes.rfind``)."""
-        size, before = len(data), self.run
-        if first >= 0 and before + first > _LONG_RUN:
-            self.long_lines = True
-        self.run = before + size if first < 0 else size - last - 1
-        if self.run > _LONG_RUN:
-            self.long_lines = True
-        cuts = []
-        while self.pending and self.pending[0] <= self.length + size:
-            cuts.append(self.pending.popleft() - self.length)
-        if self.lines and last >= 0:
-            cuts.append(last + 1)
-        pos = 0
-        for cut in sorted(set(cuts)):
-            self.hash.update(data[pos:cut])
-            pos = cut
-            at = self.length + cut
-            if at in self.marks and self.hash.copy().hexdigest() in self.marks[at]:
-                self.ingested = at
-            if self.lines and cut == last + 1:
-                self.line_end, self.line_hash = at, self.hash.copy()
-        self.hash.update(data[pos:])
-        self.length += size
-
-
-def _scan_local(path: Path, marks: dict[int, set[str]]) -> _Content:
-    """What a local file holds now (a log may be growing: its size is taken once)."""
-    with path.open("rb") as handle:
-        stat = os.fstat(handle.fileno())
-        if handle.read(2) == _GZIP_MAGIC:
-            handle.seek(0)
-            content = _scan_gzip(handle.read, marks, stat.st_size, str(stat.st_mtime_ns))
-        else:
-            content = _scan_plain(handle, stat, marks)
-    content.inode = (stat.st_dev, stat.st_ino)
-    return content
-
-
-def _scan_plain(handle, stat: os.stat_result, marks: dict[int, set[str]]) -> _Content:
-    """Hash a plain file a step at a time.  Read, not mapped: a log truncated under us
-    (logrotate's ``copytruncate``) must end the read, not kill the process with SIGBUS."""
-    end = stat.st_size
-    if end and time.time_ns() - stat.st_mtime_ns < _RESTING_NS:
-        end = _last_line_end(handle, end)  # the last line may still be being written
-    handle.seek(0)
-    digest, head, at = _Digest(marks), b"", 0
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    while at < end:
-        count = handle.readinto(view[:min(_CHUNK, end - at)])
-        if not count:
-            break  # truncated while read: the content is what was read
-        digest.update(view[:count], buffer.find(b"\n", 0, count),
-                      buffer.rfind(b"\n", 0, count))
-        if not at:
-            head = bytes(view[:min(count, _SNIFF_BYTES)])
-        at += count
-    view.release()
-    return _Content(digest.hash.hexdigest(), at, at, str(stat.st_mtime_ns), head,
-                    ingested=digest.ingested, long_lines=digest.long_lines)
-
-
-def _last_line_end(handle, end: int) -> int:
-    """The offset just after the last newline in the first ``end`` bytes (0: none)."""
-    handle.seek(end - 1)
-    if handle.read(1) == b"\n":
-        return end
-    while end > 0:
-        start = max(0, end - _SNIFF_BYTES)
-        handle.seek(start)
-        found = handle.read(end - start).rfind(b"\n")
-        if found >= 0:
-            return start + found + 1
-        end = start
-    return 0
-
-
-def _scan_bytes(data: bytes, source: Source) -> _Content:
-    """What a downloaded S3 object holds (objects never change: no prefix to look for)."""
-    if data[:2] == _GZIP_MAGIC:
-        return _scan_gzip(io.BytesIO(data).read, {}, len(data), source.stamp)
-    digest = _Digest({})
-    for start in range(0, len(data), _CHUNK):
-        piece = data[start:start + _CHUNK]
-        digest.update(piece, piece.find(b"\n"), piece.rfind(b"\n"))
-    return _Content(digest.hash.hexdigest(), len(data), len(data), source.stamp,
-                    data[:_SNIFF_BYTES], long_lines=digest.long_lines)
-
-
-def _scan_gzip(read: Callable[[int], bytes], marks: dict[int, set[str]], raw: int,
-               stamp: str) -> _Content:
-    """Hash a gzip file's decompressed content a step at a time, never holding it whole."""
-    digest, head, gunzip = _Digest(marks, lines=True), b"", _Gunzip(read)
-    for piece in gunzip:
-        if len(head) < _SNIFF_BYTES:
-            head += piece[:_SNIFF_BYTES - len(head)]
-        digest.update(piece, piece.find(b"\n"), piece.rfind(b"\n"))
-        if digest.length > MAX_EXPANDED:
-            raise _TooLarge
-    if gunzip.damaged:  # the content is what ends at the last whole line
-        return _Content(digest.line_hash.hexdigest(), digest.line_end, raw, stamp, head,
-                        gzip=True, ingested=min(digest.ingested, digest.line_end),
-                        damaged=True, cut_line=digest.length > digest.line_end,
-                        long_lines=digest.long_lines)
-    return _Content(digest.hash.hexdigest(), digest.length, raw, stamp, head, gzip=True,
-                    ingested=digest.ingested, long_lines=digest.long_lines)
-
-
-class _Gunzip:
-    """The decompressed pieces of gzip data read through ``read`` (members one after the
-    other, as ``cat a.gz b.gz`` makes), at most a step at a time; after the iteration,
-    ``damaged`` says whether the data was cut short or corrupt."""
-
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        self.read = read
-        self.damaged = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        inflater, data = zlib.decompressobj(16 + zlib.MAX_WBITS), b""
-        while True:
-            if not data:
-                data = self.read(_CHUNK // 4)
-            if not data:  # the input ended: cleanly only at the end of a member
-                with contextlib.suppress(zlib.error):
-                    if rest := inflater.flush():
-                        yield rest
-                self.damaged = not inflater.eof
-                return
-            try:
-                piece = inflater.decompress(data, _CHUNK)
-            except zlib.error:
-                self.damaged = True
-                return
-            if piece:
-                yield piece
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                data = inflater.unused_data or self.read(_CHUNK // 4)
-                if data[:2] != _GZIP_MAGIC:
-                    return  # the end, or trailing bytes that are no gzip member: ignored
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-
-_CUT_LINE = b"\x00truncated\n"  # stands for a line cut by damage: counted malformed
-_LONG_LINE = b"\x00long line\n"  # stands for a line too long to read: counted malformed
-
-
-def _pieces(read: Callable[[int], bytes], start: int, end: int) -> Iterator[bytes]:
-    """Bytes ``start`` to ``end`` of gzip data's decompressed content, a step at a time."""
-    at = 0
-    for piece in _Gunzip(read):
-        if at + len(piece) > start:
-            yield piece[max(0, start - at):end - at]
-        at += len(piece)
-        if at >= end:
-            return
-
-
-@contextlib.contextmanager
-def _reopen(source: Source, content: _Content) -> Iterator:
-    """The local file ``content`` was scanned from, open for reading; OSError if another
-    file has taken its name since (the next run reads that one)."""
-    with source.path.open("rb") as handle:
-        stat = os.fstat(handle.fileno())
-        if (stat.st_dev, stat.st_ino) != content.inode:
-            raise OSError("replaced while it was read (the next run reads it)")
-        yield handle
-
-
-def _regzip(source: Source, body: bytes | None, content: _Content) -> bytes:
-    """The new part of a gzip file's content, compressed again (fast level): a damaged or
-    partly ingested gzip file is read from memory without ever holding its decompressed
-    content (a truncated 3 MB file can hold gigabytes)."""
-    out = io.BytesIO()
-    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    with contextlib.ExitStack() as stack:
-        if body is None:
-            read = stack.enter_context(_reopen(source, content)).read
-        else:
-            read = io.BytesIO(body).read
-        for piece in _pieces(read, content.ingested, content.length):
-            out.write(packer.compress(piece))
-    if content.cut_line:
-        out.write(packer.compress(_CUT_LINE))
-    out.write(packer.flush())
-    return out.getvalue()
-
-
-def _without_long_lines(data: bytes) -> bytes:
-    """``data`` with every line longer than DuckDB reads (``logs.MAX_LINE``) replaced by a
-    short malformed line, so that it is counted, not silently dropped.
-
-    Jumps a window at a time: a window that holds a newline holds only short lines before
-    its last one.
-    """
-    limit, parts, pos, kept = logs.MAX_LINE, [], 0, 0
-    while len(data) - pos > limit:
-        end = data.rfind(b"\n", pos, pos + limit + 1)
-        if end >= 0:
-            pos = end + 1
-            continue
-        stop = data.find(b"\n", pos)
-        parts += [data[kept:pos], _LONG_LINE]
-        pos = kept = len(data) if stop < 0 else stop + 1
-    return b"".join([*parts, data[kept:]]) if parts else data
-
-
-def _content_bytes(source: Source, body: bytes | None, content: _Content) -> bytes:
-    """The new part of a file's content (from ``content.ingested`` to its ``length``),
-    decompressed, over-long lines and a line cut by damage counted as malformed."""
-    if body is None:
-        with _reopen(source, content) as handle:
-            if content.gzip:
-                data = b"".join(_pieces(handle.read, content.ingested, content.length))
-            else:
-                handle.seek(content.ingested)
-                data = handle.read(content.length - content.ingested)
-            if len(data) < content.length - content.ingested:
-                raise OSError("truncated while it was read (the next run reads it)")
-    elif content.gzip:
-        data = b"".join(_pieces(io.BytesIO(body).read, content.ingested, content.length))
-    else:
-        data = body[content.ingested:content.length]
-    data = _without_long_lines(data)
-    return data + _CUT_LINE if content.cut_line else data
-
-
 # --- the work ----------------------------------------------------------------------------
 
 
@@ -473,7 +121,7 @@ class _Item:
     """A file ready to read: where DuckDB finds it, and what the database records."""
 
     source: Source
-    content: _Content  # what the database records: digest, length, raw size, stamp
+    content: Content  # what the database records: digest, length, raw size, stamp
     sniffed: logs.Sniffed
     location: str  # a local path or memory:// URL; "" when in ``data``
     compression: str = "none"
@@ -521,10 +169,11 @@ class _Memory:
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
            agent_lists: list[Path] = (), echo: Callable[[str], None] | None = None,
-           progress: bool = False) -> IngestReport:
+           progress: Progress | None = None) -> IngestReport:
     """``podcast stats ingest``: read the logs into the show's stats database.
 
-    ``agent_lists``: OPAWG user-agents-v2 files or folders (``--agents``).
+    ``agent_lists``: OPAWG user-agents-v2 files or folders (``--agents``); ``progress``:
+    told how far the ingest is (:data:`Progress`).
     """
     from podcast.storage import load_catalog
 
@@ -542,7 +191,7 @@ def ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
                    geoip: Path | None = None,
                    agent_rules: agents.ExtraRules = agents.NO_EXTRA_RULES,
                    echo: Callable[[str], None] | None = None,
-                   progress: bool = False, robust: bool = False) -> IngestReport:
+                   progress: Progress | None = None, robust: bool = False) -> IngestReport:
     """Read ``found`` into the database, counting against ``catalog``'s media.
 
     ``robust`` reads every file with the line-safe reader at once (the fast reader falls
@@ -574,10 +223,10 @@ def _written(path: Path) -> Iterator[None]:
 
 def _ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
                     geoip: Path | None, agent_rules: agents.ExtraRules,
-                    echo: Callable[[str], None] | None, progress: bool,
+                    echo: Callable[[str], None] | None, progress: Progress | None,
                     robust: bool) -> IngestReport:
     report = IngestReport()
-    reader = _GeoIP(geoip) if geoip else None  # a bad --geoip fails before any work
+    reader = GeoIP(geoip) if geoip else None  # a bad --geoip fails before any work
     con = store.connect(show)
     memory = None
     try:
@@ -596,12 +245,11 @@ def _ingest_sources(show: Show, catalog: Catalog, found: list[Source], *,
         values = _Values(show, catalog, reader, agent_rules)
         for name, columns in _RUN_TABLES.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-        with _progress_bar(sum(s.size for s in new), progress) as bar:
-            for batch in _batches(con, new, memory, report, bar):
-                _ingest_batch(con, batch, memory, values, report, robust=robust)
-                memory.drop([item.location for item in batch])
-                if bar is not None:
-                    bar.update(sum(item.source.size for item in batch))
+        done = _Done(sum(s.size for s in new), progress)
+        for batch in _batches(con, new, memory, report, done):
+            _ingest_batch(con, batch, memory, values, report, robust=robust)
+            memory.drop([item.location for item in batch])
+            done.add(sum(item.source.size for item in batch))
         added, below = _run_outcome(con, fresh=fresh)
         report.downloads_added = added
         report.rejected["below_threshold"] += below
@@ -626,15 +274,18 @@ _RUN_TABLES = {
 }
 
 
-@contextlib.contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator:
-    if not enabled:
-        yield None
-        return
-    import click
+class _Done:
+    """The bytes of the new files done so far, told to ``progress`` (when given) as they
+    grow: at once (none done), then after each file skipped and each batch written."""
 
-    with click.progressbar(length=total, label="ingesting logs", file=sys.stderr) as bar:
-        yield bar
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.bytes, self.progress = total, 0, progress
+        self.add(0)
+
+    def add(self, size: int) -> None:
+        self.bytes += size
+        if self.progress is not None:
+            self.progress(self.bytes, self.total)
 
 
 def _save_media(con, catalog: Catalog) -> None:
@@ -665,7 +316,8 @@ def _run_outcome(con, *, fresh: bool = False) -> tuple[int, int]:
         -- One row per (day, episode, listener): several keys may hold the same episode.
         days AS (SELECT bool_or(total >= threshold) AS counted_now,
                         bool_or(total - run.bytes >= threshold) AS counted_before,
-                        sum(CASE WHEN total < threshold THEN run.lines END) AS below
+                        sum(CASE WHEN {counting.DAY_RULE.when} THEN run.lines END)
+                            AS below
                  FROM {totals} JOIN media USING (key)
                  GROUP BY run.day, slug, run.listener)
         SELECT count(*) FILTER (WHERE counted_now) - count(*) FILTER (WHERE counted_before),
@@ -675,18 +327,17 @@ def _run_outcome(con, *, fresh: bool = False) -> tuple[int, int]:
 
 
 def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
-             bar) -> Iterator[list[_Item]]:
+             done: _Done) -> Iterator[list[_Item]]:
     """Scan the new files (content hash, already-ingested prefix, format) and group the
     readable ones into batches."""
     seen = {digest for (digest,) in con.execute("SELECT digest FROM files").fetchall()}
     marks = store.ingested_prefixes(con)
     pending: dict[tuple, list[_Item]] = {}
     pending_size: dict[tuple, int] = {}
-    for source, scanned in _ahead(new, marks):
+    for source, scanned in ahead(new, marks):
         item = _prepare(source, scanned, seen, memory, report)
         if item is None:
-            if bar is not None:
-                bar.update(source.size)
+            done.add(source.size)
             continue
         seen.add(item.content.digest)
         group = (item.sniffed, item.compression, item.in_memory)
@@ -698,56 +349,7 @@ def _batches(con, new: list[Source], memory: _Memory, report: IngestReport,
     yield from pending.values()
 
 
-def _ahead(sources: list[Source], marks: dict[int, set[str]],
-           ahead: int = 32) -> Iterator[tuple[Source, Future]]:
-    """The sources in order, each with its scan under way ``ahead`` sources in advance:
-    S3 objects downloaded and scanned :data:`_FETCHERS` at a time (S3 writes many small log
-    files, and fetching them one by one would wait on the network for each), local files
-    scanned by one thread (hashing, C code without the GIL, overlaps DuckDB reading the
-    batch before).
-    """
-    remote = any(s.s3 is not None for s in sources)
-    client = _fetch_client() if remote else None
-    fetcher = ThreadPoolExecutor(max_workers=_FETCHERS) if remote else None
-    hasher = ThreadPoolExecutor(max_workers=1)
-    queue: deque[tuple[Source, Future]] = deque()
-    try:
-        for source in sources:
-            if source.s3 is not None:
-                queue.append((source, fetcher.submit(_fetch_and_scan, source, client)))
-            else:
-                queue.append((source, hasher.submit(_scan_local, source.path, marks)))
-            if len(queue) > ahead:
-                yield queue.popleft()
-        while queue:
-            yield queue.popleft()
-    finally:
-        for pool in (fetcher, hasher):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
 
-
-def _fetch_client():
-    """The S3 client of the storage settings, with a connection for each fetcher (boto3
-    clients are thread-safe; botocore's default pool holds 10 connections)."""
-    from botocore.config import Config
-
-    from podcast.storage import s3_client
-
-    client = s3_client()
-    meta = getattr(client, "meta", None)
-    if meta is None:
-        return client
-    import boto3
-
-    return boto3.client("s3", config=meta.config.merge(
-        Config(max_pool_connections=_FETCHERS)))
-
-
-def _fetch_and_scan(source: Source, client) -> tuple[_Content, bytes]:
-    """Download an S3 object and scan it (in a fetcher thread)."""
-    body = _read_bytes(source, client)
-    return _scan_bytes(body, source), body
 
 
 def _prepare(source: Source, scanned: Future, seen: set[str], memory: _Memory,
@@ -758,8 +360,8 @@ def _prepare(source: Source, scanned: Future, seen: set[str], memory: _Memory,
             content, body = scanned.result(), None
         else:
             content, body = scanned.result()
-    except _TooLarge:
-        report.skipped.append((source.name, f"expands past {MAX_EXPANDED // 2**20} MiB "
+    except TooLarge:
+        report.skipped.append((source.name, f"expands past {scan.MAX_EXPANDED // 2**20} MiB "
                                "when decompressed: a damaged file or a decompression bomb"))
         return None
     except OSError as exc:
@@ -796,12 +398,12 @@ def _place(item: _Item, memory: _Memory) -> _Item:
         item.location = memory.put(source.name + ".gz", body)
         item.compression, item.size = "gzip", content.length
     elif content.gzip and not content.long_lines:  # damaged, or partly ingested
-        item.location = memory.put(source.name + ".gz", _regzip(source, body, content))
+        item.location = memory.put(source.name + ".gz", regzip(source, body, content))
         item.compression, item.size = "gzip", content.length - content.ingested
     else:
         # Plain content waits in the item: a batch of many small S3 objects is read as
         # one memory file (fsspec's memory file system slows down with every file in it).
-        item.data = _content_bytes(source, body, content)
+        item.data = content_bytes(source, body, content)
         item.compression, item.size = "none", len(item.data)
     return item
 
@@ -897,7 +499,7 @@ def _ingest_from_memory(con, item: _Item, memory: _Memory, values: _Values,
                         report: IngestReport) -> None:
     """Read a local file's scanned content from memory (line-safe reader)."""
     try:
-        data = _content_bytes(item.source, None, item.content)
+        data = content_bytes(item.source, None, item.content)
     except OSError as exc:
         report.skipped.append((item.source.name, f"cannot read: {exc.strerror or exc}"))
         return
@@ -945,7 +547,7 @@ class _Values:
 
     show: Show
     catalog: Catalog
-    geoip: _GeoIP | None
+    geoip: GeoIP | None
     agent_rules: agents.ExtraRules = agents.NO_EXTRA_RULES
     agent_cache: dict[str, agents.Agent] = field(default_factory=dict)
 
@@ -1033,22 +635,18 @@ def _table(con, name: str, columns: list[str], types: list[str], data: list[list
         con.execute(f"INSERT INTO {name} SELECT {select}", data)
 
 
-# The value-level rules, in REASONS order, for the lines that passed the line-level ones.
-# An agent missing from ``agents`` is NULL (no User-Agent at all): a bot.  ``visit``: a
-# person opened an episode page through a share link (its lines stay ``unknown_object``:
-# a page is no download).
-_CLASSIFY_SQL = """
+# The requester-level rules (counting.GROUP_RULES), in REASONS order, for the lines that
+# passed the line-level ones.  An agent missing from ``agents`` is NULL (no User-Agent at
+# all): a bot.  ``visit``: a person opened an episode page through a share link (its lines
+# stay ``unknown_object``: a page is no download).
+_CLASSIFY_SQL = f"""
 CREATE OR REPLACE TEMP TABLE classified AS
 SELECT *, verdict = 'unknown_object' AND page IS NOT NULL AND via IS NOT NULL AND ok > 0
           AND NOT bot AS visit
 FROM (
 SELECT d.day, d.period, p.key, p.page, g.site, g.h, g.h2, g.bytes, g.ok, g.probe,
        g.malformed, g.not_get, g.bad_status, g.via, g.via_ref, coalesce(w.bot, true) AS bot,
-       CASE WHEN g.ok + g.probe = 0 THEN 'none'
-            WHEN d.day IS NULL OR w.address IS NULL THEN 'malformed'
-            WHEN p.key IS NULL THEN 'unknown_object'
-            WHEN w.bot THEN 'bots'
-            ELSE 'listener' END AS verdict
+       {counting.GROUP_VERDICT_SQL} AS verdict
 FROM line_groups g
 LEFT JOIN days d USING (day_text)
 LEFT JOIN paths p USING (path)
@@ -1182,29 +780,3 @@ def _write_batch(con, batch: list[_Item], values: _Values, report: IngestReport)
     report.files_read += len(batch)
     for name in _TEMPORARY:
         con.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-class _GeoIP:
-    """Country of an address from a MaxMind database (looked up before any hashing)."""
-
-    def __init__(self, path: Path) -> None:
-        import maxminddb
-        from maxminddb.errors import InvalidDatabaseError
-
-        try:
-            self.reader = maxminddb.open_database(str(path))
-        except (OSError, ValueError, InvalidDatabaseError) as exc:
-            raise PodcastError(f"cannot read the GeoIP database: {exc}", file=path,
-                               field="--geoip", fix="give a MaxMind .mmdb file "
-                               "(e.g. GeoLite2-Country.mmdb)") from None
-
-    def country(self, ip: str) -> str | None:
-        try:
-            record = self.reader.get(ip.strip("[]"))
-        except ValueError:
-            return None
-        if not isinstance(record, dict):
-            return None
-        country = record.get("country") or record.get("registered_country") or {}
-        return country.get("iso_code") if isinstance(country, dict) else None
-

@@ -204,85 +204,103 @@ def _via(text: str | None, referer: bool = False, encoded: bool = False) -> str:
 
 def _columns(sniffed: Sniffed, robust: bool) -> dict[str, str]:
     """The SQL expression of each normalised column for this format and reader."""
-    if sniffed.format == S3 and not robust:
-        # owner bucket [time +0000] ip requester request-id operation key "request-uri"
-        # status error bytes-sent object-size total-ms turnaround-ms "referer" "agent" ...
-        return {
-            "day_text": _utc_day("c2", "c3"),
-            "ip": "c4",
-            "ua": "c17",
-            # Nearly every line is a GET: one comparison instead of a split.
-            "method": "CASE WHEN c7 = 'REST.GET.OBJECT' THEN 'GET' "
-                      "ELSE split_part(c7, '.', 2) END",
-            "path": "c8",
-            "status": "try_cast(c10 AS INTEGER)",
-            "sent": _sent("c12"),
-            "complete": "c17 IS NOT NULL",
-            "via": _via("c9"),
-            "via_ref": _via("c16", referer=True),
-        }
-    if sniffed.format == COMBINED and not robust:
-        # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
-        # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
-        # vhost_combined: the same fields one column later (c0 is host:port).
-        c = [f"c{i + sniffed.vhost}" for i in range(10)]
-        return {
-            "day_text": _utc_day(c[3], c[4]),
-            "ip": c[0],
-            "ua": c[9],
-            "method": f"split_part({c[5]}, ' ', 1)",
-            "path": f"split_part({c[5]}, ' ', 2)",
-            "status": f"try_cast({c[6]} AS INTEGER)",
-            "sent": _sent(c[7]),
-            "complete": f"{c[9]} IS NOT NULL",
-            "via": _via(c[5]),
-            "via_ref": _via(c[8], referer=True),
-        }
-    if sniffed.format in (S3, COMBINED):
-        # Split on '"': c0 is the unquoted head of the line, space-separated.
-        # S3: c0 owner bucket [time +0000] ip requester request-id operation key;
-        #     c2 status error bytes-sent object-size total-ms turnaround-ms; c5 agent.
-        # Combined: c0 ip ident user [time +0000]; c1 request line; c2 status bytes;
-        #     c5 agent (anything after it, e.g. an X-Forwarded-For field, is never read).
-        s3 = sniffed.format == S3
-        head = "split_part(c0, ' ', {})".format
-        # vhost_combined: c0 starts with host:port, one more field.
-        time, zone, ip, last = (3, 4, 5, 9) if s3 else (
-            4 + sniffed.vhost, 5 + sniffed.vhost, 1 + sniffed.vhost, 5 + sniffed.vhost)
-        return {
-            "day_text": _utc_day(head(time), head(zone)),
-            "ip": head(ip),
-            "ua": "c5",
-            "method": f"split_part({head(8)}, '.', 2)" if s3 else "split_part(c1, ' ', 1)",
-            "path": head(9) if s3 else "split_part(c1, ' ', 2)",
-            "status": "try_cast(split_part(c2, ' ', 2) AS INTEGER)",
-            "sent": _sent(f"split_part(c2, ' ', {4 if s3 else 3})"),
-            "complete": f"{_s3_like_complete('c0', last)} AND c5 IS NOT NULL",
-            # S3: c1 is the request-URI; combined: the request line.  c3: the referer.
-            "via": _via("c1"),
-            "via_ref": _via("c3", referer=True),
-        }
     if sniffed.format == CLOUDFRONT:
-        col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
-        sent = f"try_cast({col['sc-bytes']} AS BIGINT)"
-        if all(name in col for name in _CLOUDFRONT_OPTIONAL):
-            start = f"try_cast({col['sc-range-start']} AS BIGINT)"
-            end = f"try_cast({col['sc-range-end']} AS BIGINT)"
-            # sc-bytes counts headers too; the logged range is what the body held.
-            sent = f"least({sent}, {end} - {start} + 1)"
-        return {
-            "day_text": col["date"],
-            "ip": col["c-ip"],
-            "ua": col["cs(User-Agent)"],
-            "method": col["cs-method"],
-            "path": col["cs-uri-stem"],
-            "status": f"try_cast({col['sc-status']} AS INTEGER)",
-            "sent": sent,
-            "complete": f"{col['cs(User-Agent)']} IS NOT NULL",
-            "via": _via(col.get("cs-uri-query")),
-            "via_ref": _via(col.get("cs(Referer)"), referer=True, encoded=True),
-        }
-    raise ValueError(f"unknown log format {sniffed.format!r}")
+        return _cloudfront_columns(sniffed)
+    if sniffed.format not in (S3, COMBINED):
+        raise ValueError(f"unknown log format {sniffed.format!r}")
+    if robust:
+        return _quoted_columns(sniffed)
+    return _s3_columns() if sniffed.format == S3 else _combined_columns(sniffed)
+
+
+def _s3_columns() -> dict[str, str]:
+    """S3 lines, fast reader (space-separated fields, ``"`` quoting)."""
+    # owner bucket [time +0000] ip requester request-id operation key "request-uri"
+    # status error bytes-sent object-size total-ms turnaround-ms "referer" "agent" ...
+    return {
+        "day_text": _utc_day("c2", "c3"),
+        "ip": "c4",
+        "ua": "c17",
+        # Nearly every line is a GET: one comparison instead of a split.
+        "method": "CASE WHEN c7 = 'REST.GET.OBJECT' THEN 'GET' "
+                  "ELSE split_part(c7, '.', 2) END",
+        "path": "c8",
+        "status": "try_cast(c10 AS INTEGER)",
+        "sent": _sent("c12"),
+        "complete": "c17 IS NOT NULL",
+        "via": _via("c9"),
+        "via_ref": _via("c16", referer=True),
+    }
+
+
+def _combined_columns(sniffed: Sniffed) -> dict[str, str]:
+    """Combined and vhost_combined lines, fast reader (space-separated, ``"`` quoting)."""
+    # ip ident user [time +0000] "request" status bytes "referer" "agent" [extras]
+    # Anything after the agent (e.g. an X-Forwarded-For field) is never read.
+    # vhost_combined: the same fields one column later (c0 is host:port).
+    c = [f"c{i + sniffed.vhost}" for i in range(10)]
+    return {
+        "day_text": _utc_day(c[3], c[4]),
+        "ip": c[0],
+        "ua": c[9],
+        "method": f"split_part({c[5]}, ' ', 1)",
+        "path": f"split_part({c[5]}, ' ', 2)",
+        "status": f"try_cast({c[6]} AS INTEGER)",
+        "sent": _sent(c[7]),
+        "complete": f"{c[9]} IS NOT NULL",
+        "via": _via(c[5]),
+        "via_ref": _via(c[8], referer=True),
+    }
+
+
+def _quoted_columns(sniffed: Sniffed) -> dict[str, str]:
+    """S3 and combined lines, robust reader (parts between double quotes)."""
+    # Split on '"': c0 is the unquoted head of the line, space-separated.
+    # S3: c0 owner bucket [time +0000] ip requester request-id operation key;
+    #     c2 status error bytes-sent object-size total-ms turnaround-ms; c5 agent.
+    # Combined: c0 ip ident user [time +0000]; c1 request line; c2 status bytes;
+    #     c5 agent (anything after it, e.g. an X-Forwarded-For field, is never read).
+    s3 = sniffed.format == S3
+    head = "split_part(c0, ' ', {})".format
+    # vhost_combined: c0 starts with host:port, one more field.
+    time, zone, ip, last = (3, 4, 5, 9) if s3 else (
+        4 + sniffed.vhost, 5 + sniffed.vhost, 1 + sniffed.vhost, 5 + sniffed.vhost)
+    return {
+        "day_text": _utc_day(head(time), head(zone)),
+        "ip": head(ip),
+        "ua": "c5",
+        "method": f"split_part({head(8)}, '.', 2)" if s3 else "split_part(c1, ' ', 1)",
+        "path": head(9) if s3 else "split_part(c1, ' ', 2)",
+        "status": "try_cast(split_part(c2, ' ', 2) AS INTEGER)",
+        "sent": _sent(f"split_part(c2, ' ', {4 if s3 else 3})"),
+        "complete": f"{_s3_like_complete('c0', last)} AND c5 IS NOT NULL",
+        # S3: c1 is the request-URI; combined: the request line.  c3: the referer.
+        "via": _via("c1"),
+        "via_ref": _via("c3", referer=True),
+    }
+
+
+def _cloudfront_columns(sniffed: Sniffed) -> dict[str, str]:
+    """CloudFront lines, tab-separated, columns found by the ``#Fields`` header."""
+    col = {name: f"c{i}" for i, name in enumerate(sniffed.fields)}
+    sent = f"try_cast({col['sc-bytes']} AS BIGINT)"
+    if all(name in col for name in _CLOUDFRONT_OPTIONAL):
+        start = f"try_cast({col['sc-range-start']} AS BIGINT)"
+        end = f"try_cast({col['sc-range-end']} AS BIGINT)"
+        # sc-bytes counts headers too; the logged range is what the body held.
+        sent = f"least({sent}, {end} - {start} + 1)"
+    return {
+        "day_text": col["date"],
+        "ip": col["c-ip"],
+        "ua": col["cs(User-Agent)"],
+        "method": col["cs-method"],
+        "path": col["cs-uri-stem"],
+        "status": f"try_cast({col['sc-status']} AS INTEGER)",
+        "sent": sent,
+        "complete": f"{col['cs(User-Agent)']} IS NOT NULL",
+        "via": _via(col.get("cs-uri-query")),
+        "via_ref": _via(col.get("cs(Referer)"), referer=True, encoded=True),
+    }
 
 
 def _site_check(sniffed: Sniffed, robust: bool, scope: Scope) -> tuple[str, str] | None:

@@ -51,9 +51,6 @@ from podcast.model import Download, Episode, Show
 from podcast.share import code_from_name
 from podcast.stats.agents import friendly_name, is_library_bot
 from podcast.stats.apps import platform_groups, with_platforms
-
-# ``from podcast.stats import targets`` could give the package's forwarding function rather
-# than the module, so import the names from the module itself.
 from podcast.stats.targets import (
     Progress,
     align,
