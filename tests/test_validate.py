@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from feed_fixtures import NOW, Published, make_image, publish_demo
 from lxml import etree
 
-import cli
+from podcast import cli
 from podcast.errors import PodcastError
 from podcast.feed import ITUNES_NS, PODCAST_NS, build_feed
 from podcast.serve import serving
