@@ -16,7 +16,8 @@ PYTEST=(.venv/bin/python -m pytest -q --durations=15)
 AUDIO_TESTS=(tests/test_audio.py tests/test_audio_config.py tests/test_levelling.py
              tests/test_producer.py tests/test_trim.py tests/test_denoise.py
              tests/test_loudness.py tests/test_tags.py tests/test_doctor.py
-             tests/test_signals.py tests/test_multitrack.py)
+             tests/test_signals.py tests/test_multitrack.py tests/test_speaker_changes.py
+             tests/test_room_tone.py)
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 SUMMARY=()

@@ -45,9 +45,32 @@ def test_a_new_speaker_gets_their_gain_within_half_a_second():
     times, loud = blocks([(5, ROOM), (30, HOST), (30, GUEST)])
     gains = level_gains(times, loud, -19.0).gains_db
     change = at(35)
-    # 16 dB to make up: done in 0.5 s around the change, no step over 6 dB per 100 ms.
+    # 16 dB to make up: done in 0.5 s around the change, over two blocks at least ...
     assert gains[change + 4] - gains[change - 4] == pytest.approx(16.0, abs=0.1)
-    assert np.abs(np.diff(gains)).max() <= 6.0
+    assert np.abs(np.diff(gains)).max() <= 16.0 * 2 / 3 + 0.1
+    # ... all of it after the host's last block: the host's words keep the host's gain.
+    assert np.ptp(gains[change - 20:change + 1]) <= 0.1
+
+
+def test_the_gain_moves_in_the_gap_before_the_reply_not_over_the_last_words():
+    # The host's sentence fades over its last 0.5 s, 0.3 s of room noise, then the reply.
+    fade = [(0.1, HOST - 2.0 * step) for step in range(1, 6)]
+    times, loud = blocks([(5, ROOM), (20, HOST), *fade, (0.3, ROOM), (10, GUEST),
+                          (0.3, ROOM), (10, HOST)], jitter=0.5)
+    gains = level_gains(times, loud, -19.0).levelling_db
+    host = np.median(gains[at(10):at(20)])
+    words_end, reply = at(25.5), at(25.8)
+    # Up to the last faded word the host's gain; the guest's from the reply's first block.
+    assert gains[at(22):words_end + 1].max() <= host + 1.0
+    assert np.median(gains[reply + 1:reply + 30]) - host == pytest.approx(16.0, abs=1.0)
+    assert gains[reply + 1] >= host + 16.0 / 3 - 1.0
+    # Speaker turns are found where they are, and only there.
+    from podcast.audio.levelling import turn_starts
+    speech = speech_profile(loud).speech
+    where = np.flatnonzero(speech)
+    starts = turn_starts(loud[speech], np.concatenate([[0], np.diff(where) - 1]))
+    assert [round(float(times[where[k]]), 1) for k in starts] == pytest.approx(
+        [25.9, 36.2], abs=0.15)
 
 
 def test_pauses_get_no_more_gain_than_the_loudest_speaker_and_stay_flat():

@@ -444,14 +444,15 @@ def _denoise_plan(settings: AudioSettings, program: Program, work: Path) -> dict
     stretch = quietest_stretch(main.times, speech_profile(main.momentary).speech)
     commands = work / "denoise.cmd"
     if stretch is None:
-        tracked = denoise_filter(settings.denoise, commands)
+        tracked = denoise_filter(settings.denoise, commands, rate=settings.sample_rate)
         filters = [",".join(part for part in (chain, tracked) if part) if number == index
                    else chain for number, chain in enumerate(filters)]
         return {"filters": filters, "preroll": None}
     start, stop = stretch
     preroll = Preroll(index=index, path=main.info.path.resolve(), start=start,
                       length=stop - start,
-                      denoise=denoise_filter(settings.denoise, commands, stop - start))
+                      denoise=denoise_filter(settings.denoise, commands, stop - start,
+                                             rate=settings.sample_rate))
     return {"filters": filters, "preroll": preroll}
 
 

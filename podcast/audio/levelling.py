@@ -8,14 +8,20 @@ ebur128 frame log of pass 1).  Everything here is numpy arithmetic on that serie
 2. **Speech.**  A block is speech when it stands :data:`SPEECH_SNR` dB above that floor.  A
    noise bed is the floor itself, so it is never mistaken for speech and never levelled, how
    loud or quiet it is against the speech.
-3. **Speech gain.**  The level of the speech is followed with a running *median* over the
-   speech blocks alone (pauses taken out), so it jumps where a new speaker starts instead of
-   gliding: a 2 s reply and the first second of an answer get the answer's gain.  The curve
-   is computed after the fact, so the median looks ahead as far as it looks back.
-4. **Pauses.**  A short gap (under :data:`LONG_PAUSE`) is where the gain moves from one speaker
-   to the next, so the next words start at their own gain.  A longer pause gets at most the
-   lower of its neighbours' gains and at most the gain of the loudest speaker (the "floor
-   gain"): the room noise in pauses stays where it sits under the host, flat, never swelling.
+3. **Speech gain.**  The speech blocks (pauses taken out) are cut into turns where their
+   level steps by :data:`SWITCH_DB` or more (a median over a second before against one over
+   the second after), the cut put in the gap between the two voices.  Each turn's level is
+   followed with a running *median* over its own blocks only, so the gain of one speaker
+   never leaks into the other's words: a 2 s reply gets the reply's gain from its first
+   word, the end of a turn keeps the turn's.  The curve is computed after the fact, so the
+   median looks ahead as far as it looks back.
+4. **Pauses.**  A gap holds the lower of its neighbours' gains, reached within
+   :data:`RAMP` of its edges, so the gain moves to the next speaker in the gap just before
+   their first word (a rise) or just after the last word of the louder one (a fall), never
+   over the words.  A pause of :data:`LONG_PAUSE` or more (between two phrases too) also
+   gets at most the gain of the loudest speaker (the "floor gain"): the room noise in
+   pauses stays where it sits under the host, flat, never swelling, and does not step up
+   in the pauses of a quiet guest's lifted answer.
 """
 
 from __future__ import annotations
@@ -41,19 +47,23 @@ SPEECH_MIN = -70.0
 #: recording holds no speech.
 MIN_SPEECH_SHARE = 0.02
 #: Seconds of speech blocks the running median spans: long enough to ride over single
-#: words ...
-MEDIAN_SPAN = 1.5
-#: ... and the span of a quicker one, followed wherever it parts from the slow one by more
-#: than :data:`SWITCH_DB`: a new voice, in a reply of one or two short phrases.
-QUICK_SPAN = 0.5
+#: words and over a sentence's falling end (1.5 s lifted the last words by 2 dB).
+MEDIAN_SPAN = 3.0
+#: A new turn starts where the median level of this many seconds of speech blocks after a
+#: point parts by :data:`SWITCH_DB` or more from the one before it.
+CHANGE_SPAN = 1.0
 SWITCH_DB = 3.0
+#: Speech blocks this close (blocks) to a pause read part of the pause: the level is read
+#: without them.
+EDGE_BLOCKS = 2
 #: Seconds over which the median's steps are rounded off (a moving average).
 ROUND_SPAN = 0.5
-#: A run of non-speech blocks this long (s) or longer is a pause, held at the floor gain;
-#: a shorter one is a gap between words or speakers, where the gain moves to the next one.
-LONG_PAUSE = 1.5
-#: Seconds the gain takes to fall into, or rise out of, a pause (inside the pause).
-PAUSE_RAMP = 0.3
+#: A run of non-speech blocks this long (s) or longer (0.8 s of quiet audio: a 400 ms
+#: block is speech while any of it is) is a pause, held at the floor gain; a shorter one
+#: is a gap between words or speakers, held at the lower of its neighbours' gains.
+LONG_PAUSE = 0.5
+#: Seconds the gain takes to fall into, or rise out of, a gap (inside the gap).
+RAMP = 0.2
 #: The floor gain is this percentile of the speech blocks' gains: the loudest speaker's.
 FLOOR_GAIN_PERCENTILE = 10.0
 
@@ -156,21 +166,132 @@ def speech_profile(momentary: np.ndarray) -> SpeechProfile:
     return SpeechProfile(floor if floor > AUDIBLE else -math.inf, threshold, loud > threshold)
 
 
+def turn_level(values: np.ndarray, width: int) -> np.ndarray:
+    """The running median of one turn's block levels over ``width`` blocks, the window
+    kept whole inside the turn near its ends (the whole turn if shorter).
+
+    A window cut short at a turn's end would follow the voice dropping over the last
+    words of a sentence, and lift them: this one hears the turn around them.
+    """
+    if values.size <= width:
+        return np.full(values.size, float(np.median(values))) if values.size else \
+            values.astype(float)
+    medians = np.median(np.lib.stride_tricks.sliding_window_view(values.astype(float), width),
+                        axis=1)
+    first = np.clip(np.arange(values.size) - width // 2, 0, values.size - width)
+    return medians[first]
+
+
+def _side_steps(values: np.ndarray, width: int) -> np.ndarray:
+    """For each boundary ``k`` (before ``values[k]``, k = 1..n-1): how far the median of
+    up to ``width`` values from it on lies from that of up to ``width`` values before it."""
+    padded = np.concatenate([np.full(width, np.nan), values.astype(float),
+                             np.full(width, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    # windows[j] covers padded[j:j + width] = values[j - width:j].
+    before = np.nanmedian(windows[np.arange(1, values.size)], axis=1)
+    after = np.nanmedian(windows[np.arange(1, values.size) + width], axis=1)
+    return np.abs(after - before)
+
+
+def _split_cost(values: np.ndarray, boundary: int, width: int,
+                cuts: np.ndarray) -> np.ndarray:
+    """How badly a step at each of ``cuts`` fits the blocks around ``boundary``: the summed
+    distance (dB) of the blocks before it from the level before ``boundary`` and of those
+    after it from the level after.  A fading word's end nearer the first voice's level
+    stays with it; a dip between the voices goes with the quieter one."""
+    low, high = max(0, boundary - width), min(values.size, boundary + width)
+    around = values[low:high].astype(float)
+    # The two levels from the blocks clear of the change (the words around it fade).
+    reach = width // 2
+    before = float(np.median(values[low:max(low + 1, boundary - reach)]))
+    after = float(np.median(values[min(high - 1, boundary + reach):high]))
+    early = np.concatenate([[0.0], np.cumsum(np.abs(around - before))])
+    late = np.concatenate([[0.0], np.cumsum(np.abs(around - after))])
+    split = cuts - low
+    return early[split] + (late[-1] - late[split])
+
+
+def turn_starts(values: np.ndarray, gaps: np.ndarray) -> list[int]:
+    """Where a new turn starts in a series of speech-block levels: indices ``k`` where the
+    median of the :data:`CHANGE_SPAN` after ``k`` parts from the one before by
+    :data:`SWITCH_DB` or more, the strongest such step in its neighbourhood.
+
+    ``gaps[k]`` is how many non-speech blocks lie between ``values[k - 1]`` and
+    ``values[k]``: among the boundaries stepping nearly as much, the cut goes to the
+    widest gap (the pause between two voices), so a word's fading tail stays with its
+    speaker; without a gap, where a step from one voice's level to the other's fits the
+    blocks best (:func:`_split_cost`).
+    """
+    width = max(2, round(CHANGE_SPAN / BLOCK))
+    if values.size < 4:
+        return []
+    step = _side_steps(values, width)
+    starts: list[int] = []
+    reach = width // 2
+    taken = np.zeros(values.size + 1, dtype=bool)  # boundaries near a cut already made
+    candidates = np.flatnonzero(step >= SWITCH_DB)
+    for index in candidates[np.argsort(-step[candidates], kind="stable")]:
+        boundary = int(index) + 1
+        if taken[boundary]:
+            continue
+        near = np.arange(max(1, boundary - reach), min(values.size, boundary + reach + 1))
+        strong = near[step[near - 1] >= max(SWITCH_DB, step[index] - 3.0)]
+        # The widest gap among them, else (and between equal gaps) the best split.
+        cost = _split_cost(values, boundary, width, strong)
+        start = int(strong[np.lexsort((cost, -gaps[strong]))[0]])
+        if taken[start]:
+            continue
+        starts.append(start)
+        # One cut per second at most: a sentence's fading end stays with its speaker.
+        for point in (boundary, start):
+            taken[max(0, point - width):point + width + 1] = True
+    return sorted(starts)
+
+
+def core_blocks(speech: np.ndarray) -> np.ndarray:
+    """The speech blocks more than :data:`EDGE_BLOCKS` from any non-speech block: a
+    400 ms block at the edge of a pause holds part of the pause, and reads quieter than
+    the voice.  All the speech blocks when fewer than half of them are core."""
+    core = speech.copy()
+    for shift in range(1, EDGE_BLOCKS + 1):
+        core[shift:] &= speech[:-shift]
+        core[:-shift] &= speech[shift:]
+    return core if core.sum() * 2 >= speech.sum() else speech.copy()
+
+
+def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For each of ``targets``, the position in the sorted ``points`` of the nearest one
+    (the earlier on a tie)."""
+    after = np.clip(np.searchsorted(points, targets), 0, points.size - 1)
+    before = np.clip(after - 1, 0, points.size - 1)
+    closer = np.abs(points[before] - targets) <= np.abs(points[after] - targets)
+    return np.where(closer, before, after)
+
+
 def speech_gains(loud: np.ndarray, speech: np.ndarray, reference: float, *,
                  max_boost: float, max_cut: float) -> np.ndarray:
     """The gain (dB) of each speech block: ``reference`` minus the speech's running level.
 
-    The level is a running median over the speech blocks, switching to a quicker median
-    where the two part by :data:`SWITCH_DB` (a short reply in another voice: the slow one
-    would still hear the voice around it); the slow one is rounded over
-    :data:`ROUND_SPAN`, the quick one is not, so a reply's gain is there from its first word.
+    The level is read from the core speech blocks (:func:`core_blocks`), cut into turns
+    (:func:`turn_starts`); each turn's level is a running median over its own blocks
+    (:func:`turn_level`), rounded over :data:`ROUND_SPAN`, so no speaker's level reaches
+    into another's words.  A block at the edge of a pause takes the level of the nearest
+    core block: a word's onset or fading tail, that of its own speaker.
     """
-    values = loud[speech]
-    slow = running_median(values, max(1, round(MEDIAN_SPAN / BLOCK)))
-    quick = running_median(values, max(1, round(QUICK_SPAN / BLOCK)))
-    slow = moving_average(slow, max(1, round(ROUND_SPAN / BLOCK)))
-    level = np.where(np.abs(quick - slow) > SWITCH_DB, quick, slow)
-    return np.clip(reference - level, -max_cut, max_boost)
+    if not speech.any():
+        return np.zeros(0)
+    core = core_blocks(speech)
+    where = np.flatnonzero(core)
+    values = loud[core]
+    gaps = np.concatenate([[0], np.diff(where) - 1])
+    edges = [0, *turn_starts(values, gaps), values.size]
+    level = np.empty(values.size)
+    for start, stop in zip(edges, edges[1:], strict=False):
+        turn = turn_level(values[start:stop], max(1, round(MEDIAN_SPAN / BLOCK)))
+        level[start:stop] = moving_average(turn, max(1, round(ROUND_SPAN / BLOCK)))
+    spoken = level[_nearest(where, np.flatnonzero(speech))]
+    return np.clip(reference - spoken, -max_cut, max_boost)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -182,22 +303,20 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def fill_pauses(gains: np.ndarray, speech: np.ndarray, floor_gain: float) -> np.ndarray:
     """Gains for the non-speech blocks, given those of the speech blocks (see the module doc).
 
-    Short gaps ramp linearly from one speech gain to the next; pauses of
-    :data:`LONG_PAUSE` or more hold ``min(before, after, floor_gain)``, reached within
-    :data:`PAUSE_RAMP` of their edges, so nothing rises inside them.
+    Every gap holds ``min(before, after)`` (a pause of :data:`LONG_PAUSE` or more: also
+    at most ``floor_gain``), reached within :data:`RAMP` of its edges, so nothing rises
+    inside a gap and the gain never moves over the words around it.
     """
     out = gains.astype(float).copy()
     size = out.size
-    ramp = max(1, round(PAUSE_RAMP / BLOCK))
     for start, stop in _runs(~speech):
         before = out[start - 1] if start > 0 else None
         after = out[stop] if stop < size else None
         length = stop - start
-        if before is not None and after is not None and length < LONG_PAUSE / BLOCK:
-            out[start:stop] = np.linspace(before, after, length + 2)[1:-1]
-            continue
         sides = [value for value in (before, after) if value is not None]
-        hold = min([*sides, floor_gain])
+        pause = length >= LONG_PAUSE / BLOCK or not sides
+        hold = min([*sides, floor_gain]) if pause else min(sides)
+        ramp = max(1, round(RAMP / BLOCK))
         out[start:stop] = hold
         if before is not None:
             fall = min(ramp, length)
@@ -207,6 +326,15 @@ def fill_pauses(gains: np.ndarray, speech: np.ndarray, floor_gain: float) -> np.
             out[stop - rise:stop] = np.minimum(out[stop - rise:stop],
                                                np.linspace(hold, after, rise + 1)[:-1])
     return out
+
+
+def round_corners(gains: np.ndarray) -> np.ndarray:
+    """The gain curve with its corners rounded over 3 blocks, only ever downwards.
+
+    A rise is not started early nor a fall ended late: the blocks before a rise and after
+    a fall keep their gain, so no word of the louder voice next to a change is lifted.
+    """
+    return np.minimum(moving_average(gains, 3), gains)
 
 
 def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
@@ -232,9 +360,7 @@ def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
         gains[profile.speech] = speech_gains(loud, profile.speech, input_lufs,
                                              max_boost=max_boost, max_cut=max_cut)
         floor_gain = float(np.percentile(gains[profile.speech], FLOOR_GAIN_PERCENTILE))
-        # The corners rounded (no step over a third of a jump per 100 ms), so a sudden
-        # change of voice is met in 0.3 s rather than in one block.
-        levelling = moving_average(fill_pauses(gains, profile.speech, floor_gain), 3)
+        levelling = round_corners(fill_pauses(gains, profile.speech, floor_gain))
     else:
         floor_gain, levelling = 0.0, np.zeros(loud.size)
     offset = target - gated_loudness(loud + levelling)

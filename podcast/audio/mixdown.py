@@ -252,7 +252,8 @@ def _mix_tracks(show: Show, episode: Episode, analyses: list[Analysis],
         filters = analysis.filters
         if track.is_speech and settings.denoise != "off":
             # Adaptive (tracking) reduction: each track has its own room.
-            tracked = denoise_filter(settings.denoise, work / f"denoise-{number}.cmd")
+            tracked = denoise_filter(settings.denoise, work / f"denoise-{number}.cmd",
+                                     rate=settings.sample_rate)
             filters = ",".join(part for part in (filters, tracked) if part)
         out.append(MixTrack(path=track.file.resolve(), offset=curve.series.offset,
                             filters=filters, times=times,
