@@ -14,11 +14,15 @@ import threading
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from podcast.errors import PodcastError
 from podcast.text import redacted, terminal_text
+
+if TYPE_CHECKING:  # what click.progressbar returns; click exports it from here only
+    from click._termui_impl import ProgressBar
 
 
 class PodcastGroup(click.Group):
@@ -71,6 +75,39 @@ def _echo(message: str) -> None:
 def _err(message: str) -> None:
     """A note on stderr, so that stdout stays the report itself (JSON, CSV)."""
     click.echo(terminal_text(str(message)), err=True)
+
+
+class _ProgressBars:
+    """The library's progress callback (:data:`podcast.progress.Progress`) drawn as click
+    progress bars on stderr, one per step; a context manager that ends the last bar."""
+
+    def __init__(self, **options) -> None:
+        self.options = options  # click.progressbar's look (show_percent=...)
+        self.bar: ProgressBar[int] | None = None
+        self.label = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self.bar is None or done == 0 or label != self.label:
+            self.close()  # a new step: the last one's bar ends on its line
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr,
+                                         **self.options)
+            self.bar.__enter__()
+            self.label = label
+        self.bar.update(done - self.bar.pos)
+        if done >= total:
+            self.close()  # the step is over: what is printed next starts a line
+
+    def close(self) -> None:
+        """End the bar drawn last, if any."""
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self) -> _ProgressBars:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
 
 def _handle_signals(ctx: click.Context) -> None:
@@ -183,8 +220,9 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
     show = _show(ctx)
     ep = find_episode(show, episode)
     out = Path(output) if output else Path(f"{ep.slug}.mp3")
-    result = run_master(show, ep, out, overwrite=force, align=align,
-                        progress=not as_json and sys.stderr.isatty())
+    with _ProgressBars() as bars:
+        result = run_master(show, ep, out, overwrite=force, align=align,
+                            progress=bars if not as_json and sys.stderr.isatty() else None)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
@@ -245,8 +283,10 @@ def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: boo
 
     if slugs and all_:
         raise click.UsageError("give episode slugs or --all, not both")
-    run_publish(_show(ctx), [] if all_ else list(slugs), dry_run=dry_run, storage_url=storage_url,
-                now=_parse_time(now, "--now"), echo=_echo, progress=sys.stderr.isatty())
+    with _ProgressBars(show_eta=False, show_percent=True) as bars:
+        run_publish(_show(ctx), [] if all_ else list(slugs), dry_run=dry_run,
+                    storage_url=storage_url, now=_parse_time(now, "--now"), echo=_echo,
+                    progress=bars if sys.stderr.isatty() else None)
 
 
 @main.command()

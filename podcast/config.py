@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -149,7 +149,14 @@ class _Reader:
             if self.data.get(name) in (None, ""):
                 raise self.error(name, "missing required key", f"add `{name}:` to the file")
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    @overload
+    def text(self, name: str, default: str | None = None, *,
+             required: Literal[True]) -> str: ...
+    @overload
+    def text(self, name: str, default: str | None = None, *,
+             required: bool = False) -> str | None: ...
+
+    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
         value = self.data.get(name, default)
         if value is None:
             if required:
@@ -171,17 +178,26 @@ class _Reader:
                              "delete it (text pasted from elsewhere can carry invisible "
                              "characters); only `description` and `summary` may span lines")
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.data.get(name, default)
         if not isinstance(value, bool):
             raise self.error(name, f"expected true or false, got {shown(value)}",
                              f"write `{name}: true` or `{name}: false`")
         return value
 
-    def int(self, name: str, default: int | None = None, *,
-            minimum: int | None = None) -> int | None:
+    @overload
+    def integer(self, name: str, default: int | None = None, *, minimum: int | None = None,
+                required: Literal[True]) -> int: ...
+    @overload
+    def integer(self, name: str, default: int | None = None, *, minimum: int | None = None,
+                required: bool = False) -> int | None: ...
+
+    def integer(self, name: str, default: int | None = None, *,
+                minimum: int | None = None, required: bool = False) -> int | None:
         value = self.data.get(name, default)
         if value is None:
+            if required:
+                raise self.error(name, "missing required key", f"add `{name}:` to the file")
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(name, f"expected a whole number, got {shown(value)}")
@@ -201,8 +217,13 @@ class _Reader:
             raise self.error(name, f"{shown(value)} is not one of {', '.join(choices)}")
         return value
 
+    @overload
+    def url(self, name: str, *, required: Literal[True]) -> str: ...
+    @overload
+    def url(self, name: str, *, required: bool = False) -> str | None: ...
+
     def url(self, name: str, *, required: bool = False) -> str | None:
-        value = self.str(name, required=required)
+        value = self.text(name, required=required)
         if value is None:
             return None
         if not re.match(r"^https?://[^\s/]+", value):
@@ -214,17 +235,24 @@ class _Reader:
                              "write a space in a URL as %20")
         return value
 
-    def list(self, name: str) -> list[Any]:
+    def items(self, name: str) -> list[Any]:
         value = self.data.get(name) or []
         if not isinstance(value, list):
             raise self.error(name, f"expected a list, got {type(value).__name__}",
                              "write one `- item` line per entry")
         return value
 
+    @overload
+    def path(self, name: str, base: Path, *, required: Literal[True],
+             inside: Path | None = None) -> Path: ...
+    @overload
+    def path(self, name: str, base: Path, *, required: bool = False,
+             inside: Path | None = None) -> Path | None: ...
+
     def path(self, name: str, base: Path, *, required: bool = False,
              inside: Path | None = None) -> Path | None:
         """A file path relative to ``base`` that exists (and stays inside ``inside``)."""
-        text = self.str(name, required=required)
+        text = self.text(name, required=required)
         if text is None:
             return None
         return resolve_file(text, base, file=self.file, field=self.key(name), inside=inside)
@@ -296,8 +324,8 @@ def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[
             item = {"name": item}
         reader = _Reader(item, file, f"{key}[{index}].")
         reader.check_keys(PERSON_KEYS, ("name",))
-        role = (reader.str("role") or default_role).lower()
-        group = (reader.str("group") or "cast").lower()
+        role = (reader.text("role") or default_role).lower()
+        group = (reader.text("group") or "cast").lower()
         problem = rules.person_problem(role, group)
         if problem:
             raise reader.error("group" if role in rules.PERSON_ROLES else "role", problem,
@@ -307,7 +335,7 @@ def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[
             name=_short(reader, "name", required=True),
             role=role,
             group=group,
-            title=reader.str("title"),
+            title=reader.text("title"),
             href=reader.url("href"),
             img=reader.url("img"),
         ))
@@ -327,29 +355,29 @@ def load_show(path: str | Path | None = None) -> Show:
     feed_url = r.url("feed_url") or f"{base_url}/feed.xml"
     return Show(
         config_path=file,
-        title=r.str("title", required=True),
-        description=r.str("description", required=True),
-        author=r.str("author", required=True),
+        title=r.text("title", required=True),
+        description=r.text("description", required=True),
+        author=r.text("author", required=True),
         email=_email(r),
         language=_language(r),
         link=r.url("link", required=True),
         image=_artwork(r, root),
         categories=_categories(r),
-        explicit=r.bool("explicit", False),
+        explicit=r.flag("explicit", False),
         base_url=base_url,
         feed_url=feed_url,
         guid=_guid(r, feed_url),
         type=r.choice("type", rules.SHOW_TYPES, "episodic"),
-        copyright=r.str("copyright"),
+        copyright=r.text("copyright"),
         funding=_funding(r.data.get("funding"), file),
-        locked=r.bool("locked", False),
-        hosts=_people(r.list("hosts"), file, "hosts", "host"),
+        locked=r.flag("locked", False),
+        hosts=_people(r.items("hosts"), file, "hosts", "host"),
         storage=_storage(r),
         audio=_audio(r.data.get("audio") or {}, file, root),
-        targets=_targets(r.list("targets"), file),
+        targets=_targets(r.items("targets"), file),
         new_feed_url=r.url("new_feed_url"),
-        block=r.bool("block", False),
-        complete=r.bool("complete", False),
+        block=r.flag("block", False),
+        complete=r.flag("complete", False),
         txt=_txt(r),
         license=_license(r),
         locations=_locations(r),
@@ -461,7 +489,7 @@ def read_text(file: Path, limit: int) -> str:
 
 
 def _language(r: _Reader) -> str:
-    language = r.str("language", required=True)
+    language = r.text("language", required=True)
     if not LANGUAGE_RE.match(language):
         raise r.error("language", f"{shown(language)} is not an ISO 639 language code",
                       "write e.g. fr, en or en-US")
@@ -469,7 +497,7 @@ def _language(r: _Reader) -> str:
 
 
 def _email(r: _Reader) -> str:
-    email = r.str("email", required=True)
+    email = r.text("email", required=True)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise r.error("email", f"{shown(email)} is not an e-mail address")
     return email
@@ -502,7 +530,7 @@ def _categories(r: _Reader) -> tuple[str, ...]:
 
 
 def _guid(r: _Reader, feed_url: str) -> str:
-    guid = r.str("guid") or podcast_guid(feed_url)
+    guid = r.text("guid") or podcast_guid(feed_url)
     try:
         uuid.UUID(guid)
     except ValueError:
@@ -512,7 +540,7 @@ def _guid(r: _Reader, feed_url: str) -> str:
 
 
 def _storage(r: _Reader) -> str:
-    storage = r.str("storage") or "file://public"
+    storage = r.text("storage") or "file://public"
     if not re.match(r"^(file://.+|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?)$", storage):
         raise r.error("storage", f"{shown(storage)} is not a storage URL",
                       "write file://FOLDER or s3://BUCKET/PREFIX")
@@ -529,7 +557,7 @@ def _funding(value: Any, file: Path) -> tuple[Funding, ...]:
             item = {"url": item}
         r = _Reader(item, file, f"funding[{index}].")
         r.check_keys({"url", "text"}, ("url",))
-        result.append(Funding(url=r.url("url", required=True), text=r.str("text") or "Support us"))
+        result.append(Funding(url=r.url("url", required=True), text=r.text("text") or "Support us"))
     return tuple(result)
 
 
@@ -547,7 +575,7 @@ def _audio(data: Any, file: Path, root: Path) -> AudioSettings:
     if not BITRATE_RE.match(bitrate) or not 32 <= int(bitrate[:-1]) <= 320:
         raise r.error("bitrate", f"{shown(bitrate)} is not an MP3 bitrate",
                       "write e.g. 96k (mono speech) or 128k (stereo)")
-    sample_rate = r.int("sample_rate", 44100)
+    sample_rate = r.integer("sample_rate", 44100)
     if sample_rate not in (22050, 32000, 44100, 48000):
         raise r.error("sample_rate", f"{sample_rate} Hz is not an MP3 sample rate",
                       "use 44100 (recommended) or 48000")
@@ -632,11 +660,11 @@ def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:
                 by = date.fromisoformat(str(by))
             except ValueError:
                 raise r.error("by", f"{shown(by)} is not a date", "write YYYY-MM-DD") from None
-        episodes = r.list("episodes")
+        episodes = r.items("episodes")
         targets.append(Target(
-            name=r.str("name", required=True),
+            name=r.text("name", required=True),
             metric=r.choice("metric", ("downloads", "listeners", "listens"), "downloads"),
-            goal=r.int("goal", minimum=1),
+            goal=r.integer("goal", minimum=1, required=True),
             by=by,
             episodes=tuple(str(e) for e in episodes),
         ))
@@ -646,10 +674,18 @@ def _targets(items: list[Any], file: Path) -> tuple[Target, ...]:
 # --- feed lifecycle and discovery ----------------------------------------------------
 
 
+@overload
+def _short(r: _Reader, name: str, *, required: Literal[True],
+           limit: int = rules.P20_SHORT_MAX_CHARS) -> str: ...
+@overload
+def _short(r: _Reader, name: str, *, required: bool = False,
+           limit: int = rules.P20_SHORT_MAX_CHARS) -> str | None: ...
+
+
 def _short(r: _Reader, name: str, *, required: bool = False,
            limit: int = rules.P20_SHORT_MAX_CHARS) -> str | None:
     """Text for a Podcasting 2.0 tag, within the namespace's length limit."""
-    text = r.str(name, required=required)
+    text = r.text(name, required=required)
     problem = rules.length_problem(text, limit) if text else None
     if problem:
         raise r.error(name, problem, f"shorten it to {limit} characters or fewer")
@@ -685,7 +721,7 @@ def _license(r: _Reader) -> License | None:
     lr = _Reader({"identifier": value} if isinstance(value, str) else value, r.file,
                  r.key("license."))
     lr.check_keys(LICENSE_KEYS, ("identifier",))
-    identifier, url = lr.str("identifier", required=True), lr.url("url")
+    identifier, url = lr.text("identifier", required=True), lr.url("url")
     problem = rules.license_problem(identifier, url)
     if problem:
         raise lr.error("identifier", problem,
@@ -705,7 +741,7 @@ def _locations(r: _Reader) -> tuple[Location, ...]:
         prefix = r.key(f"location[{index}]." if len(entries) > 1 else "location.")
         lr = _Reader({"name": item} if isinstance(item, str) else item, r.file, prefix)
         lr.check_keys(LOCATION_KEYS, ("name",))
-        geo, osm, country = lr.str("geo"), lr.str("osm"), lr.str("country")
+        geo, osm, country = lr.text("geo"), lr.text("osm"), lr.text("country")
         match = GEO_RE.fullmatch(geo) if geo else None
         if geo and (not match or abs(float(match.group(1))) > 90
                     or abs(float(match.group(2))) > 180):
@@ -717,7 +753,7 @@ def _locations(r: _Reader) -> tuple[Location, ...]:
         if country and not re.fullmatch(r"[A-Z]{2}", country):
             raise lr.error("country", f"{shown(country)} is not an ISO 3166-1 country code",
                            "write two capital letters, e.g. FR or MC")
-        rel = lr.str("rel")
+        rel = lr.text("rel")
         if rel not in (None, "subject", "creator"):
             raise lr.error("rel", f"{shown(rel)} is not subject or creator",
                            "write `rel: subject` (what the show is about) or `rel: creator` "
@@ -734,15 +770,16 @@ def _podroll(r: _Reader) -> tuple[RemoteFeed, ...]:
     URL (how a feed that follows the guid tag gets it).
     """
     result = []
-    for index, item in enumerate(r.list("podroll")):
+    for index, item in enumerate(r.items("podroll")):
         pr = _Reader({"url": item} if isinstance(item, str) else item, r.file,
                      r.key(f"podroll[{index}]."))
         pr.check_keys(PODROLL_KEYS)
-        url, guid = pr.url("url"), pr.str("guid")
-        if url is None and guid is None:
-            raise pr.error("url", "a recommended show needs its feed url or its guid",
-                           "write `- {url: https://…/feed.xml, guid: …, title: …}`")
-        guid = guid or podcast_guid(url)
+        url, guid = pr.url("url"), pr.text("guid")
+        if not guid:
+            if url is None:
+                raise pr.error("url", "a recommended show needs its feed url or its guid",
+                               "write `- {url: https://…/feed.xml, guid: …, title: …}`")
+            guid = podcast_guid(url)
         try:
             uuid.UUID(guid)
         except ValueError:
@@ -833,16 +870,17 @@ def _transcription(r: _Reader, root: Path) -> TranscriptionSettings:
         return TranscriptionSettings()
     tr = _Reader(value, r.file, r.key("transcription."))
     tr.check_keys(TRANSCRIPTION_KEYS)
-    model = tr.str("model")
+    model = tr.text("model")
     if model is not None and (root / Path(model).expanduser()).is_dir():
         model = str((root / Path(model).expanduser()).resolve())
     choices = {"device": ASR_DEVICES, "compute_type": ASR_COMPUTE_TYPES}
-    chosen = {}
+    defaults, chosen = TranscriptionSettings(), {}
     for name, allowed in choices.items():
-        chosen[name] = tr.str(name, TranscriptionSettings.__dataclass_fields__[name].default)
-        if chosen[name] not in allowed:
-            raise tr.error(name, f"{shown(chosen[name])} is not one of " + ", ".join(allowed),
+        value = tr.text(name, getattr(defaults, name))
+        if value is None or value not in allowed:
+            raise tr.error(name, f"{shown(value)} is not one of " + ", ".join(allowed),
                            f"write one of: {', '.join(allowed)}")
+        chosen[name] = value
     return TranscriptionSettings(model=model, **chosen)
 
 
@@ -903,22 +941,23 @@ def load_episode(show: Show, folder: Path) -> Episode:
     data, notes = split_front_matter(read_text(file, EPISODE_MAX_BYTES), file)
     r = _Reader(data, file)
     r.check_keys(EPISODE_KEYS, ("title", "published", "audio"))
-    title = r.str("title", required=True)
-    if rules.title_problem(title):
-        raise r.error("title", rules.title_problem(title),
+    title = r.text("title", required=True)
+    title_problem = rules.title_problem(title)
+    if title_problem:
+        raise r.error("title", title_problem,
                       f"shorten it to {rules.TITLE_MAX_CHARS} characters; put the detail in "
                       "the show notes")
     published = parse_datetime(data["published"], file=file, field="published")
-    guests = _people(r.list("guests"), file, "guests", "guest")
+    guests = _people(r.items("guests"), file, "guests", "guest")
     audio, tracks = _episode_audio(r, folder, show, guests)
 
     chapters = []
-    for index, item in enumerate(r.list("chapters")):
+    for index, item in enumerate(r.items("chapters")):
         cr = _Reader(item, file, f"chapters[{index}].")
         cr.check_keys(CHAPTER_KEYS, ("start", "title"))
         chapters.append(Chapter(
             start=parse_timestamp(item["start"], file=file, field=cr.key("start")),
-            title=cr.str("title", required=True),
+            title=cr.text("title", required=True),
             url=cr.url("url"),
             img=cr.url("img"),
         ))
@@ -930,14 +969,14 @@ def load_episode(show: Show, folder: Path) -> Episode:
                 file=file, field=f"chapters[{index}].start",
                 fix="list chapters in playing order with increasing start times")
 
-    guid = r.str("guid") or episode_guid(show, slug)
+    guid = r.text("guid") or episode_guid(show, slug)
     kind = r.choice("type", rules.EPISODE_TYPES, "full")
-    number = r.int("number", minimum=1)
+    number = r.integer("number", minimum=1)
     problem = rules.numbering_problem(show.type, kind, number)
     if problem:
         raise r.error("number", problem, "add `number: N` (trailers and bonus episodes may "
                       "go without), or make it `type: trailer` or `type: bonus`")
-    transcripts = _transcripts(r, folder)
+    transcript, more_transcripts = _transcripts(r, folder)
     return Episode(
         slug=slug,
         folder=folder.resolve(),
@@ -947,16 +986,16 @@ def load_episode(show: Show, folder: Path) -> Episode:
         notes=notes,
         guid=guid,
         type=kind,
-        season=r.int("season", minimum=1),
+        season=r.integer("season", minimum=1),
         number=number,
-        explicit=r.bool("explicit", show.explicit),
+        explicit=r.flag("explicit", show.explicit),
         guests=guests,
         chapters=tuple(chapters),
-        transcript=transcripts[0],
-        more_transcripts=transcripts[1:],
+        transcript=transcript,
+        more_transcripts=more_transcripts,
         transcript_auto=_auto_transcript(r),
         image=_episode_image(r, folder),
-        summary=r.str("summary"),
+        summary=r.text("summary"),
         soundbites=_soundbites(r),
         tracks=tracks,
     )
@@ -1033,27 +1072,36 @@ def _auto_transcript(r: _Reader) -> bool:
     return r.data.get("transcript") == "auto"
 
 
-def _transcripts(r: _Reader, folder: Path) -> tuple[Path | None, ...]:
+def _transcripts(r: _Reader, folder: Path) -> tuple[Path | None, tuple[Path, ...]]:
     """``transcript``: one file, or a list of files of different formats (the first is
-    the main one: the pages show it), or ``auto`` (none here)."""
+    the main one: the pages show it), or ``auto`` (none here); as (main, the others)."""
     value = r.data.get("transcript")
     if value == "auto" or value is None:
-        return (None,)
+        return None, ()
     if not isinstance(value, list):
-        return (_transcript(r, folder),)
+        return _transcript(r, folder), ()
     if not value:
         raise r.error("transcript", "the list of transcripts is empty",
                       "name at least one file, or remove `transcript:`")
     items = _Reader({f"transcript[{index}]": item for index, item in enumerate(value)},
                     r.file, r.prefix)
-    paths = tuple(_transcript(items, folder, f"transcript[{index}]")
+    paths = tuple(_listed_transcript(items, folder, f"transcript[{index}]")
                   for index in range(len(value)))
     suffixes = [path.suffix.lower() for path in paths]
     for index, suffix in enumerate(suffixes):
         if suffix in suffixes[:index]:
             raise r.error(f"transcript[{index}]", f"a second {suffix} transcript",
                           "list one file per format (.vtt, .srt, .json, .html, .txt)")
-    return paths
+    return paths[0], paths[1:]
+
+
+def _listed_transcript(items: _Reader, folder: Path, name: str) -> Path:
+    """One entry of a ``transcript:`` list: it must name a file."""
+    path = _transcript(items, folder, name)
+    if path is None:
+        raise items.error(name, "an empty entry in the list of transcripts",
+                          "name a file on each `- ` line, or delete the line")
+    return path
 
 
 def _transcript(r: _Reader, folder: Path, name: str = "transcript") -> Path | None:
@@ -1144,7 +1192,7 @@ def _segment_problem(segment: Any) -> str | None:
 def _soundbites(r: _Reader) -> tuple[Soundbite, ...]:
     """``soundbites``: ``{start, duration, title?}`` highlights -> ``podcast:soundbite``."""
     result = []
-    for index, item in enumerate(r.list("soundbites")):
+    for index, item in enumerate(r.items("soundbites")):
         sr = _Reader(item, r.file, f"soundbites[{index}].")
         sr.check_keys(SOUNDBITE_KEYS, ("start", "duration"))
         start = parse_timestamp(item["start"], file=r.file, field=sr.key("start"))

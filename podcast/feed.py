@@ -43,6 +43,7 @@ from .categories import split_category
 from .errors import PodcastError
 from .model import Catalog, Episode, Location, Media, Person, RemoteFeed, Show, Soundbite, Txt
 from .notes import safe_markdown, xml_text
+from .text import clock
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -218,14 +219,6 @@ def generator_name() -> str:
 def labels(show: Show) -> dict[str, str]:
     """UI words for generated HTML in the show's language (English when unknown)."""
     return LABELS.get(show.language.split("-")[0].lower(), LABELS["en"])
-
-
-def clock(seconds: float) -> str:
-    """``75.4`` -> ``"1:15"``; ``3725`` -> ``"1:02:05"`` (as shown next to chapters)."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class NotesRenderer:
@@ -523,7 +516,7 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         return entry
 
 
-def _p20(parent, name: str, text: str | None, **attrs: str):
+def _p20(parent, name: str, text: str | None, **attrs: str | None):
     element = xml_elem(f"{{{PODCAST_NS}}}{name}", parent,
                        **{k: xml_text(v) for k, v in attrs.items() if v})
     if text is not None:

@@ -210,7 +210,8 @@ def parse_named_summaries(lines: Iterable[str]) -> dict[str, dict[str, float]]:
     empty run's summary (-70 LUFS) before the real one.
     """
     found: dict[str, dict[str, float]] = {}
-    name, block = None, []
+    name: str | None = None
+    block: list[str] = []
 
     def close() -> None:
         if name is not None:

@@ -104,7 +104,7 @@ def resolve(host: str, port: int, within: float | None = None) -> list[str]:
     except ValueError:
         pass
     seconds = timeout() if within is None else within
-    found: list[object] = []
+    found: list[list[tuple] | BaseException] = []  # getaddrinfo's answer or its error
 
     def lookup() -> None:
         try:

@@ -35,11 +35,9 @@ import hashlib
 import json
 import random
 import re
-import sys
 import time
 import unicodedata
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +46,7 @@ from .config import freeze_guid, load_episodes
 from .errors import ConfigError, PodcastError, StorageError
 from .files import atomic_write
 from .model import Catalog, Episode, Media, Show, Timeline
+from .progress import Progress
 from .storage import (
     MANIFEST_ATTEMPTS,
     MANIFEST_KEY,
@@ -130,7 +129,8 @@ class PublishReport:
     """What a publish did (or, in a dry run, would do)."""
 
     dry_run: bool = False
-    progress: bool = False  # progress bars on stderr
+    # Called as masters and uploads advance (the CLI draws bars); not part of the report.
+    progress: Progress | None = field(default=None, repr=False, compare=False)
     mastered: list[str] = field(default_factory=list)  # slugs
     uploaded: list[str] = field(default_factory=list)  # media/art keys put
     bytes_uploaded: int = 0
@@ -255,7 +255,8 @@ def cached_master(show: Show, episode: Episode, input_hash: str) -> Master | Non
     return master
 
 
-def make_master(show: Show, episode: Episode, input_hash: str, *, progress: bool) -> Master:
+def make_master(show: Show, episode: Episode, input_hash: str, *,
+                progress: Progress | None) -> Master:
     """Master the episode into the cache (``.podcast/masters/<slug>-<hash>.mp3``)."""
     from .audio import master as run_master
 
@@ -304,17 +305,18 @@ def _is_stored(store: Store, item: Planned) -> bool:
     return head is not None and head.size == item.size and head.sha256 == item.sha256
 
 
-def upload(store: Store, item: Planned, *, progress: bool = False) -> None:
-    """Put one object, then read its size and sha256 back; StorageError if they differ."""
+def upload(store: Store, item: Planned, *, progress: Progress | None = None) -> None:
+    """Put one object, then read its size and sha256 back; StorageError if they differ.
+
+    ``progress`` is called with the object's key and the bytes sent so far."""
     key = item.store_key
     kind = content_type(item.key)
     cache = PRIVATE_CACHE if item.staged else cache_control(item.key)
     if item.path is not None:
-        bar = _progress_bar(item) if progress else nullcontext()
-        with bar as shown:
-            store.put_file(key, item.path, content_type=kind, cache_control=cache,
-                           progress=shown.update if shown is not None else None)
+        store.put_file(key, item.path, content_type=kind, cache_control=cache,
+                       progress=_bytes_sent(item, progress) if progress else None)
     else:
+        assert item.data is not None  # a planned object is a file or bytes
         store.put_bytes(key, item.data, content_type=kind, cache_control=cache)
     head = store.head(key)
     if head is None or head.size != item.size or head.sha256 != item.sha256:
@@ -325,11 +327,17 @@ def upload(store: Store, item: Planned, *, progress: bool = False) -> None:
             fix="run `podcast publish` again; if it persists, check the storage service")
 
 
-def _progress_bar(item: Planned):
-    import click
+def _bytes_sent(item: Planned, progress: Progress) -> Callable[[int], None]:
+    """The storage's callback (bytes just sent) as ``progress`` calls: bytes sent so far."""
+    sent, total = [0], item.size
+    assert total is not None  # known once mastered (unknown only in a dry run)
+    progress(item.key, 0, total)
 
-    return click.progressbar(length=item.size, label=item.key, file=sys.stderr,
-                             show_eta=False, show_percent=True)
+    def advance(count: int) -> None:
+        sent[0] += count
+        progress(item.key, sent[0], total)
+
+    return advance
 
 
 def put_if_changed(store: Store, key: str, data: bytes) -> bool:
@@ -592,7 +600,8 @@ def _check_at(view: ReleaseView, show: Show, episodes: list[Episode], catalog: C
 
 
 def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | None,
-            now: datetime, echo: Echo = print, progress: bool = False) -> PublishReport:
+            now: datetime, echo: Echo = print,
+            progress: Progress | None = None) -> PublishReport:
     """Master what changed, upload it, then write the manifest, pages and feed (last).
 
     ``slugs`` empty means every episode.  Scheduled episodes (published after ``now``) are
@@ -608,7 +617,7 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
         from .transcripts import preflight
 
         preflight(show)  # a missing extra or a wrong model fails before any mastering
-    report = PublishReport(dry_run=dry_run, progress=progress)
+    report = PublishReport(dry_run=dry_run, progress=progress or None)
     plan, change, stored = _plan_show(store, show, selected, report, echo, now)
     # Nothing goes up, public or held back, before the feed passes now and at each release.
     check_releases(store, show, episodes, change.apply(stored), plan, now)
@@ -677,6 +686,7 @@ def _upload_plan(store: Store, plan: list[Planned], report: PublishReport,
             continue
         upload(store, item, progress=report.progress)
         report.uploaded.append(item.store_key)
+        assert item.size is not None  # unknown only in a dry run (not mastered yet)
         report.bytes_uploaded += item.size
         echo(f"uploaded {item.describe()}")
 
@@ -717,7 +727,7 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
     """
     input_hash = episode_input_hash(show, episode)
     stored = Planned(current.key, current.bytes, current.sha256) if current else None
-    if (current is not None and current.input_hash == input_hash
+    if (current is not None and stored is not None and current.input_hash == input_hash
             and (_is_stored(store, stored) or _is_stored(store, replace(stored, staged=True)))):
         entry, items = current, []  # unchanged and safely stored (or held back): no master
     else:

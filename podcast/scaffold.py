@@ -98,7 +98,7 @@ def artwork(title: str, size: int = ARTWORK_SIZE) -> bytes:
         mix = y / (size - 1)
         draw.line([(0, y), (size, y)],
                   fill=(int(20 + 10 * mix), int(40 + 110 * mix), int(110 + 40 * mix)))
-    words, lines = title.split(), []
+    words, lines = title.split(), list[str]()
     font = _font(size // 11)
     for word in words:  # wrap to the width, leaving a margin
         trial = f"{lines[-1]} {word}" if lines else word

@@ -40,10 +40,12 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import Message
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal, cast
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
@@ -86,7 +88,8 @@ PREFLIGHT_HEADERS = {
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+def parse_range(header: str | None,
+                size: int) -> tuple[int, int] | None | Literal["unsatisfiable"]:
     """The inclusive byte span a ``Range`` header asks for.
 
     Returns ``(first, last)``; ``None`` when the whole file should be sent (no header, a
@@ -246,12 +249,16 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         self.rfile.close()  # the stock reader waits forever: reads go through the deadline
         self._reader = _HeadReader(self.connection)
         self.rfile = io.BufferedReader(self._reader, 16 * 1024)
-        self.wfile = _CountingWriter(self.wfile)
+        self._counter = _CountingWriter(self.wfile)
+        # duck-typed: it forwards every other attribute to the stock writer
+        self.wfile = cast(io.BufferedIOBase, self._counter)
 
     def handle_one_request(self) -> None:
         """Read one request head (whole within HEAD_TIMEOUT, within the size limits), then
         answer it as http.server does, from the head alone (no method here has a body)."""
-        self.headers, self.command, self.request_version = None, None, "HTTP/1.1"
+        # (typeshed types these str/Message; http.server itself resets them to None)
+        self.headers, self.command = None, None  # type: ignore[assignment]
+        self.request_version = "HTTP/1.1"
         self.requestline = ""  # logged as "-" when no request line could be read
         self.server.waiting(self.connection)
         self._reader.deadline = time.monotonic() + HEAD_TIMEOUT
@@ -385,7 +392,7 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         if span:
             self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.end_headers()
-        sent, start = 0, self.wfile.count
+        sent, start = 0, self._counter.count
         try:
             if send_body and length:
                 with open(path, "rb") as handle:
@@ -456,7 +463,7 @@ class PodcastRequestHandler(BaseHTTPRequestHandler):
         self._log(status, sent)
 
     def _log(self, status: int, sent: int) -> None:
-        headers = self.headers or {}
+        headers: Message | dict[str, str] = self.headers or {}
         self.server.log.write(combined_log_line(
             self.client_address[0], self._started, _cut(self.requestline), int(status), sent,
             headers.get("Referer"), headers.get("User-Agent")))
@@ -713,6 +720,7 @@ def serve_paths(config: str | Path | None, root: str | Path | None,
     if root is not None:
         folder = Path(root)
     else:
+        assert show is not None  # loaded above when there is no --root
         store = open_store(show.storage, show.root)
         if not isinstance(store, FileStore):
             raise ConfigError(f"storage {show.storage} is not a local folder",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -62,7 +63,7 @@ def page_url(show: Show, episode: Episode, code: str) -> str:
             f"?via={quote(check_code(code))}")
 
 
-def share_links(show: Show, episode: Episode, channels: list[str] = ()) -> list[ShareLink]:
+def share_links(show: Show, episode: Episode, channels: Sequence[str] = ()) -> list[ShareLink]:
     """A link per channel named (``--via``), or else one per guest of the episode.
 
     Two guests whose names give the same code get ``-2``, ``-3``… so each link is theirs.

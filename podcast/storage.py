@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from .errors import StorageError
@@ -144,6 +144,17 @@ class ObjectInfo:
     sha256: str | None  # None when another tool wrote the object without our metadata
 
 
+class ReadableStore(Protocol):
+    """The reads a feed check needs: a Store, or the store as a coming release sees it."""
+
+    @property
+    def url(self) -> str: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+
 class Store(Protocol):
     """The operations publishing needs from an object store."""
 
@@ -202,7 +213,7 @@ class FileStore:
         """The file that holds ``key``."""
         return self.folder / check_key(key)
 
-    def _write(self, key: str, fill: Callable[[object], None]) -> Path:
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> Path:
         target = self.path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -683,7 +694,7 @@ def catalog_to_json(catalog: Catalog) -> bytes:
     ``staged`` is written only while something is held back, so a show with nothing
     scheduled keeps the manifest layout of earlier versions.
     """
-    document = {
+    document: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "image_key": catalog.image_key,
         "media": {slug: asdict(media) for slug, media in sorted(catalog.media.items())},

@@ -47,6 +47,7 @@ from mutagen.id3 import (
     WOAR,
     WXXX,
     CTOCFlags,
+    Frame,
     ID3NoHeaderError,
     PictureType,
 )
@@ -55,6 +56,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import AudioError, ConfigError
 from .model import Episode, Show
 from .notes import markdown_html
+from .text import clock
 
 #: ID3 text encoding 1 = UTF-16 with BOM: the only Unicode encoding ID3v2.3 knows.
 UTF16 = 1
@@ -258,14 +260,15 @@ def chapter_frames(episode: Episode, *, duration: float, offset: float = 0.0,
         if start_ms >= end_ms:
             shifted = f" (+{offset:g} s intro)" if offset else ""
             raise ConfigError(
-                f"chapter {chapter.title!r} starts at {_clock(chapter.start)}{shifted}, "
-                f"but the audio lasts only {_clock(duration)}",
+                f"chapter {chapter.title!r} starts at "
+                f"{clock(chapter.start, fraction=True)}{shifted}, "
+                f"but the audio lasts only {clock(duration, fraction=True)}",
                 file=episode.source, field=f"chapters[{index}].start",
                 fix="give the chapter a start time inside the recording, or remove it")
     frames: list = []
     ids = [f"chp{index}" for index in range(len(chapters))]
     for index, chapter in enumerate(chapters):
-        sub_frames = [TIT2(encoding=UTF16, text=[_clean(chapter.title)])]
+        sub_frames: list[Frame] = [TIT2(encoding=UTF16, text=[_clean(chapter.title)])]
         if chapter.url:
             sub_frames.append(WXXX(encoding=UTF16, desc="", url=_ascii_url(chapter.url)))
         stop = starts[index + 1] if index + 1 < len(chapters) else end_ms
@@ -524,15 +527,6 @@ def _seconds(value: float) -> int | float:
     """Seconds for JSON: whole numbers as integers, else milliseconds precision."""
     rounded = round(value, 3)
     return int(rounded) if rounded == int(rounded) else rounded
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    frac = f"{seconds - whole:.3f}"[1:] if seconds != whole else ""
-    clock = f"{minutes}:{secs:02d}{frac}"
-    return f"{hours}:{minutes:02d}:{secs:02d}{frac}" if hours else clock
 
 
 __all__ = ["write_tags", "check_cover", "chapters_json", "tag_size", "read_tags",

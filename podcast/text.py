@@ -8,7 +8,9 @@ One function per idea, used wherever that idea comes up:
 - :func:`control_problem`: what is wrong with a config value holding a control character
   (XML 1.0 and HTTP headers cannot carry them; lxml raises ValueError on them);
 - :func:`safe_transcript_html`: an ``.html`` transcript without scripts, handlers or
-  foreign content, by ammonia (the maintained Rust sanitiser, through ``nh3``).
+  foreign content, by ammonia (the maintained Rust sanitiser, through ``nh3``);
+- :func:`clock`: a time in seconds as people read it (chapters, messages) or as a
+  WebVTT/SRT cue writes it.
 """
 
 from __future__ import annotations
@@ -153,3 +155,33 @@ def redacted(text: str) -> str:
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda match: safe_url(match.group()), text)
+
+
+def clock(seconds: float, *, hours: bool = False, fraction: bool = False,
+          mark: str | None = None) -> str:
+    """``75.4`` -> ``"1:15"``, ``3725`` -> ``"1:02:05"``: whole seconds, cut (not rounded).
+
+    ``hours``: always with hours (``"0:01:15"``); ``fraction``: a time that is not whole
+    seconds ends in milliseconds (``"1:15.400"``); ``mark`` (``"."`` WebVTT, ``","``
+    SRT): a cue timestamp instead, rounded to the millisecond and zero-padded
+    (``"01:15.400"``, with ``hours`` ``"00:01:15,400"``; hours shown from an hour on).
+    """
+    if mark is not None:
+        return _cue_clock(seconds, mark, with_hours=hours)
+    whole = int(seconds)
+    hour, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    frac = f"{seconds - whole:.3f}"[1:] if fraction and seconds != whole else ""
+    if hours or hour:
+        return f"{hour}:{minutes:02d}:{secs:02d}{frac}"
+    return f"{minutes}:{secs:02d}{frac}"
+
+
+def _cue_clock(seconds: float, mark: str, *, with_hours: bool) -> str:
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    if with_hours or hours:
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}{mark}{millis:03d}"
+    return f"{minutes:02d}:{secs:02d}{mark}{millis:03d}"

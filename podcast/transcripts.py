@@ -23,10 +23,17 @@ import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, PodcastError
 from .files import atomic_write
 from .model import Episode, Show, Timeline, TranscriptionSettings
+
+if TYPE_CHECKING:  # numpy is imported where audio is decoded (a slow import)
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Samples = NDArray[np.float32]
 
 #: Subtitle geometry: two lines of 32 characters (the SRT/broadcast rule); the same cue is
 #: one WebVTT line of at most 65.
@@ -444,7 +451,7 @@ def speech_windows(audio, window: float | None = None) -> list[tuple[int, int]]:
     return [(first, last) for first, last in zip(edges, ends, strict=True)] if spans else []
 
 
-def name_speakers(words: list[Word], tracks: list[tuple[str | None, object]]) -> list[Word]:
+def name_speakers(words: list[Word], tracks: list[tuple[str | None, Samples]]) -> list[Word]:
     """Each word named after the track (``(name, 16 kHz array)``) loudest under it (None
     when that track has no ``name``)."""
     import numpy as np
@@ -458,7 +465,7 @@ def name_speakers(words: list[Word], tracks: list[tuple[str | None, object]]) ->
     return named
 
 
-def episode_audio(episode: Episode) -> tuple[object, list[tuple[str, object]]]:
+def episode_audio(episode: Episode) -> tuple[Samples, list[tuple[str | None, Samples]]]:
     """The audio to recognise (16 kHz mono) and, for a multitrack episode, each speaker's
     ``(name, track)`` placed at its offset: their sum is recognised, the tracks name the
     words (music beds are left out of both)."""
@@ -467,7 +474,7 @@ def episode_audio(episode: Episode) -> tuple[object, list[tuple[str, object]]]:
 
     if not episode.is_multitrack:
         return decode_audio(str(episode.audio), sampling_rate=RATE), []
-    placed = []
+    placed: list[tuple[str | None, Samples]] = []
     for track in episode.tracks:
         if not track.is_speech:
             continue

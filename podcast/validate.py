@@ -46,7 +46,7 @@ from .errors import PodcastError, StorageError
 from .text import redacted, safe_url
 
 if TYPE_CHECKING:
-    from .storage import Store
+    from .storage import ReadableStore
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -140,7 +140,7 @@ def validate(source: str, *, previous: Path | None = None,
                           previous=previous)
 
 
-def validate_feed(data: bytes, store: Store, *, http_checks: int = 20) -> list[Finding]:
+def validate_feed(data: bytes, store: ReadableStore, *, http_checks: int = 20) -> list[Finding]:
     """Lint feed ``data`` about to be uploaded to ``store``, before it is.
 
     What the feed links to under its own base URL is read from the store (a ``file://``
@@ -154,7 +154,7 @@ def validate_feed(data: bytes, store: Store, *, http_checks: int = 20) -> list[F
                           before_upload=True)
 
 
-def check_before_upload(data: bytes, store: Store) -> list[Finding]:
+def check_before_upload(data: bytes, store: ReadableStore) -> list[Finding]:
     """The warnings about feed ``data``; PodcastError, naming each error, if it has errors.
 
     ``publish`` and ``feed --upload`` call it before they put the feed: a feed with errors
@@ -173,7 +173,7 @@ def check_before_upload(data: bytes, store: Store) -> list[Finding]:
 
 
 def _validate_data(data: bytes, *, source: str, folder: Path | None, http_checks: int,
-                   store: Store | None = None, previous: Path | None = None,
+                   store: ReadableStore | None = None, previous: Path | None = None,
                    before_upload: bool = False) -> list[Finding]:
     try:
         root = etree.fromstring(data, parser=_parser())
@@ -223,7 +223,7 @@ class _Feed:
     items: list[etree._Element]
     http_checks: int
     folder: Path | None = None  # where base_url/KEY is found (a feed file's folder)
-    store: Store | None = None  # a bucket the feed is about to be uploaded to
+    store: ReadableStore | None = None  # a bucket the feed is about to be uploaded to
     before_upload: bool = False  # read objects from folder/store only; missing is an error
     _images: dict[str, list[Finding]] = field(default_factory=dict)
     _local: bool | None = None
@@ -260,7 +260,7 @@ class _Feed:
     def local_path(self, url: str) -> Path | None:
         """For a local feed file, the file that ``url`` maps to in the feed's folder."""
         key = self.key(url) if self.folder is not None else None
-        if key is None:
+        if key is None or self.folder is None:
             return None
         candidate = (self.folder / key).resolve()
         if self.folder.resolve() not in candidate.parents:
@@ -278,6 +278,8 @@ class _Feed:
                 return None, None
             return (path.read_bytes()[:limit] if limit else b""), path.stat().st_size
         key = self.key(url)
+        # (callers ask only for the show's own objects, and a check has a folder or a store)
+        assert key is not None and self.store is not None
         if limit:
             try:
                 data = self.store.get_bytes(key)
@@ -379,7 +381,7 @@ def _inspect_image(feed: _Feed, url: str, what: str) -> Iterator[Finding]:
     if kind not in ("JPEG", "PNG"):
         yield Finding("error", "image", f"{what} is {kind}; Apple accepts JPEG or PNG")
     extension = Path(urlsplit(url).path).suffix.lower()
-    expected = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}.get(kind, ())
+    expected = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",)}.get(kind or "", ())
     if expected and extension not in expected:
         yield Finding("error", "image", f"{what} is a {kind} file but its name ends in "
                       f"{extension or '(nothing)'}; use {expected[0]}")

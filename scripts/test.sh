@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The test command of the README: install everything, then run every stage and exit
 # non-zero if any failed, so one failure never hides another:
-#   lint (ruff), the whole suite (pytest, its 15 slowest tests listed), the audio stages
-#   again with the system's ffmpeg when there is one (Debian's 5.1 on CI, the oldest we
-#   support: the suite used the bundled one), and the fault-injection and crash tests
+#   lint (ruff), types (mypy), the whole suite (pytest, its 15 slowest tests listed), the
+#   audio stages again with the system's ffmpeg when there is one (Debian's 5.1 on CI, the
+#   oldest we support: the suite used the bundled one), and the fault-injection and crash tests
 #   (tests/test_reliability.py) with PODCAST_TEST_SEED 2 and 3 (the suite ran them with
 #   the caller's seed: 1 on CI).
-# With arguments, they go to the suite's pytest and only lint and the suite run.
+# With arguments, they go to the suite's pytest and only lint, types and the suite run.
 # It ends with one line per stage, then the tests of all stages as "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,7 @@ missing() {
 }
 
 stage "lint (ruff)" .venv/bin/ruff check .
+stage "types (mypy)" .venv/bin/mypy
 stage "suite${PODCAST_TEST_SEED:+ (PODCAST_TEST_SEED=$PODCAST_TEST_SEED)}" "${PYTEST[@]}" "$@"
 if [ $# -eq 0 ]; then
     if [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/ffprobe ]; then

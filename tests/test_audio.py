@@ -416,14 +416,25 @@ def test_a_failure_at_the_last_step_leaves_no_partial_mp3(tmp_path: Path,
     assert _nothing_written(output)
 
 
-def test_progress_is_shown_on_stderr(tmp_path: Path, short_interview: Path, capsys):
+def test_progress_is_reported_to_the_callback(tmp_path: Path, short_interview: Path, capsys):
     show, episode, output = _episode_with(
         tmp_path, "a.wav", lambda p: p.write_bytes(short_interview.read_bytes()))
     output.parent.mkdir()
-    master(show, episode, output, progress=True)
+    calls: list[tuple[str, int, int]] = []
+    master(show, episode, output, progress=lambda *call: calls.append(call))
+    labels = list(dict.fromkeys(label for label, _done, _total in calls))
+    assert labels == ["analysing a.wav", "calibrating", "mastering episode.mp3"]
+    for label in labels:
+        steps = [(done, total) for name, done, total in calls if name == label]
+        assert steps[0][0] == 0  # a step starts at 0, then only grows, within its total
+        assert all(a[0] < b[0] for a, b in zip(steps, steps[1:], strict=False))
+        assert all(0 <= done <= total for done, total in steps)
+        assert steps[-1][0] == steps[-1][1]  # and ends at its total
+    # Tenths of a second: the encode's total is the recording's length (12 s, as made).
+    mastering = [(d, t) for name, d, t in calls if name == "mastering episode.mp3"]
+    assert abs(mastering[-1][1] - 120) <= 1
     captured = capsys.readouterr()
-    assert "analysing a.wav" in captured.err and "mastering episode.mp3" in captured.err
-    assert captured.out == ""
+    assert captured.out == "" and captured.err == ""  # the library draws nothing itself
 
 
 # --------------------------------------------------------------------------- the command

@@ -16,8 +16,13 @@ import numpy as np
 import pytest
 
 from podcast.audio.encoding import resource_problem
-from podcast.audio.mixdown import MIX_CALIBRATION_WINDOWS, mix_descriptors
-from podcast.audio.mixing import Bookend, MixTrack, calibration_command, process_command
+from podcast.audio.multitrack.filtergraph import (
+    Bookend,
+    MixTrack,
+    calibration_command,
+    process_command,
+)
+from podcast.audio.multitrack.master import MIX_CALIBRATION_WINDOWS, mix_descriptors
 from podcast.binaries import ffmpeg
 from podcast.config import MAX_TRACKS, load_episodes, load_show
 from podcast.errors import ConfigError

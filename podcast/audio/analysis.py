@@ -178,6 +178,7 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     tail: deque[str] = deque(maxlen=40)
     process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True, errors="replace")
+    assert process.stderr is not None  # stderr=PIPE
     try:
         for line in process.stderr:
             frame = parse_frame(line)

@@ -22,6 +22,7 @@ import numpy as np
 from .. import binaries
 from ..binaries import ffmpeg
 from ..loudness import AudioInfo
+from ..model import AudioSettings
 
 #: With the voice high-pass off, DC is still removed by a one-pole high-pass this low (Hz).
 DC_CUTOFF = 10.0
@@ -146,7 +147,7 @@ def detect_hum(info: AudioInfo) -> Hum | None:
     if samples is None:
         return None
     scores = {mains: hum_score(samples, HUM_RATE, mains) for mains in MAINS}
-    best = max(scores, key=scores.get)
+    best = max(scores, key=scores.__getitem__)
     if scores[best] < HUM_MIN_DB:
         return None
     return Hum(best, hum_harmonics(samples, HUM_RATE, best))
@@ -254,3 +255,9 @@ def _filter_path(path: Path) -> str:
     """``path`` escaped for a filter option value (``\\``, ``:`` and ``'`` are special)."""
     text = str(path).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
     return text.replace(",", "\\,")
+
+
+def recording_cleanup(settings: AudioSettings, info: AudioInfo) -> str:
+    """The cleanup chain for the recording ``info``: high-pass, and hum notches when
+    ``audio.hum`` names a mains frequency or ``auto`` finds one."""
+    return cleanup_filter(settings.highpass, resolve_hum(settings.hum, info))

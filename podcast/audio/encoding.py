@@ -61,6 +61,9 @@ CALIBRATION_WINDOW = 6.0
 
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
+#: The limiter's ceiling sits this far below the true-peak target: alimiter limits
+#: sample peaks, and MP3 encoding adds inter-sample overshoot.
+PEAK_MARGIN = 1.2
 
 
 def gain_envelope(times: np.ndarray, gains_db: np.ndarray, duration: float, *,
@@ -171,11 +174,13 @@ def _gain_chains(joined: str, envelope_index: int, *, rate: int, layout: str) ->
             f"{joined}[gain]amultiply[levelled]"]
 
 
-def _envelope_input(envelope: Path) -> list[str]:
+def envelope_input(envelope: Path) -> list[str]:
+    """The ffmpeg input options reading a gain envelope (10 Hz mono float32) file."""
     return ["-f", "f32le", "-ar", str(ENVELOPE_RATE), "-ac", "1", "-i", str(envelope)]
 
 
-def _limiter(ceiling: float) -> str:
+def limiter_filter(ceiling: float) -> str:
+    """The ``alimiter`` filter holding sample peaks under ``ceiling`` dBFS."""
     # level=0: alimiter must not raise the level back up after limiting; latency=1 keeps
     # the audio aligned with the chapters.
     return (f"alimiter=limit={10 ** (ceiling / 20):.6f}:attack=5:release=80:level=0"
@@ -197,7 +202,7 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     pooled and gated together, as one run would.
     """
     if windows is None:
-        summaries = _calibration_run(calibration_command(
+        summaries = calibration_run(calibration_command(
             inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step,
             filters=filters))
         return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
@@ -219,7 +224,7 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
             windows=(recording, starts[first:stop]), framelog=True, filters=filters))
     # Inner job first out: an exception here ends both runs before the pool joins them.
     with ThreadPoolExecutor(max_workers=len(commands)) as pool, binaries.job():
-        futures = [pool.submit(contextvars.copy_context().run, _calibration_run, command)
+        futures = [pool.submit(contextvars.copy_context().run, calibration_run, command)
                    for command in commands]
         runs = [future.result() for future in futures]
     return {name: gated_loudness(np.concatenate([run[name]["blocks"] for run in runs]))
@@ -261,16 +266,16 @@ def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout
     chains += _gain_chains(joined, count, rate=rate, layout=layout)
     chains.append("[levelled]asplit=3[u][a][b]")
     chains.append(f"[u]{meter(name='u', frames=framelog)}[ou]")
-    chains.append(f"[a]{_limiter(ceiling)},{meter(name='a', frames=framelog)}[oa]")
-    chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
+    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)}[oa]")
+    chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
                   f"{meter(name='b', frames=framelog)}[ob]")
-    command += [*_envelope_input(envelope), "-filter_complex", ";".join(chains)]
+    command += [*envelope_input(envelope), "-filter_complex", ";".join(chains)]
     for label in ("ou", "oa", "ob"):
         command += ["-map", f"[{label}]", "-f", "null", "-"]
     return command
 
 
-def _calibration_run(command: list[str]) -> dict[str, dict]:
+def calibration_run(command: list[str]) -> dict[str, dict]:
     """Run one calibration ffmpeg; per meter its summary and its logged block loudnesses
     (``"blocks"``, empty without a frame log).  Raises AudioError if a meter is missing."""
     done = binaries.run(command, capture_output=True, text=True, errors="replace")
@@ -305,13 +310,13 @@ def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate:
                                      preroll=preroll, preroll_input=len(inputs) + 1)
     chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
     cut = cut_filter(cuts or [], rate)
-    chains.append(f"[levelled]{cut + ',' if cut else ''}{_limiter(ceiling)},"
+    chains.append(f"[levelled]{cut + ',' if cut else ''}{limiter_filter(ceiling)},"
                   f"aformat=sample_fmts=flt[out]")
     process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
                "-progress", "pipe:2"]
     for path in inputs:
         process += [*input_options(path), "-i", str(path)]
-    process += _envelope_input(envelope)
+    process += envelope_input(envelope)
     if preroll is not None:
         process += ["-ss", f"{preroll.start:.3f}", "-t", f"{preroll.length:.3f}",
                     "-i", str(preroll.path)]
@@ -352,6 +357,7 @@ def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
             b = binaries.popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
                                stderr=encode_log, cwd=workdir)
             started.append(b)
+            assert a.stdout is not None and b.stdout is not None  # stdout=PIPE
             a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
             c = binaries.popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
                                stderr=measure_log)
@@ -410,6 +416,7 @@ def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None
     """Feed ``-progress`` reports from ``process``'s stderr to ``progress``; return the
     other lines it printed (its errors)."""
     errors: list[str] = []
+    assert process.stderr is not None  # started with stderr=PIPE
     for raw in process.stderr:
         line = raw.decode("utf-8", "replace").strip()
         if line.startswith("out_time_us="):

@@ -31,8 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..loudness import gated_loudness
+from ..loudness import block_energy, energy_loudness, gated_loudness, range_problem
 
+#: Below this integrated loudness an input is silence or noise: boosting it would only
+#: amplify hiss (a +40 dB gain is never right for an interview).
+MIN_INPUT_LUFS = -55.0
 #: Seconds of the ebur128 frame log: one momentary value per 100 ms.
 BLOCK = 0.1
 #: Blocks quieter than this (LUFS) are digital silence: they tell nothing about the room.
@@ -294,7 +297,7 @@ def speech_gains(loud: np.ndarray, speech: np.ndarray, reference: float, *,
     return np.clip(reference - spoken, -max_cut, max_boost)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[start, stop)`` index ranges of the True runs of ``mask``."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
@@ -309,7 +312,7 @@ def fill_pauses(gains: np.ndarray, speech: np.ndarray, floor_gain: float) -> np.
     """
     out = gains.astype(float).copy()
     size = out.size
-    for start, stop in _runs(~speech):
+    for start, stop in true_runs(~speech):
         before = out[start - 1] if start > 0 else None
         after = out[stop] if stop < size else None
         length = stop - start
@@ -376,3 +379,34 @@ def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
         floor_gain_db=floor_gain,
         speech_share=profile.speech_share,
     )
+
+
+def sound_problem(momentary: np.ndarray) -> str | None:
+    """Why a recording (its block loudness series) cannot be mastered, or None.
+
+    Says what it is: samples far beyond full scale (:func:`.loudness.range_problem`),
+    digital silence,
+    faint hiss under the -70 LUFS gate, speech far too quiet to lift, or noise with no
+    speech in it (nothing rises out of its own floor).
+    """
+    problem = range_problem(momentary, np.arange(1, len(momentary) + 1) * BLOCK)
+    if problem is not None:
+        return problem
+    loud = np.asarray(momentary, dtype=float)
+    audible = loud[np.isfinite(loud) & (loud > AUDIBLE)]
+    if audible.size == 0:
+        return "is silent (no sound at all: digital silence)"
+    level = float(energy_loudness(np.mean(block_energy(audible))))
+    lufs = gated_loudness(loud)
+    profile = speech_profile(loud)
+    if not math.isfinite(lufs):
+        return (f"holds only faint noise (hiss at {level:.1f} LUFS, under the -70 LUFS "
+                f"gate), no speech")
+    if not profile.has_speech:
+        return (f"holds no speech, only steady noise: nothing in it rises "
+                f"{SPEECH_SNR:g} dB above its noise floor ({profile.floor:.1f} LUFS; "
+                f"{lufs:.1f} LUFS overall)")
+    if lufs < MIN_INPUT_LUFS:
+        return (f"is nearly silent ({lufs:.1f} LUFS; bringing it to a podcast's loudness "
+                f"would take over {-16 - MIN_INPUT_LUFS:.0f} dB of gain)")
+    return None

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..model import Timeline
+from ..text import clock
 from .levelling import BLOCK, speech_profile
 
 #: The frame grid (s) of the cuts: 100 ms, a whole number of samples at every MP3 rate.
@@ -103,16 +104,6 @@ def _retime_cue_line(line: str, timeline: Timeline) -> str:
         hours, minutes, secs, mark, millis = match.groups()
         seconds = (int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
                    + int(millis) / 1000)
-        return _clock(timeline(seconds), mark, with_hours=hours is not None)
+        return clock(timeline(seconds), mark=mark, hours=hours is not None)
 
     return _CUE.sub(move, line)
-
-
-def _clock(seconds: float, mark: str, *, with_hours: bool) -> str:
-    millis = max(0, round(seconds * 1000))
-    hours, rest = divmod(millis, 3600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    if with_hours or hours:
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}{mark}{millis:03d}"
-    return f"{minutes:02d}:{secs:02d}{mark}{millis:03d}"

@@ -143,6 +143,7 @@ def _draw_target(axes, panel: Panel) -> None:
     recent pace misses the goal.  What matters is where today's pace leads.
     """
     target = panel.target
+    assert target is not None  # drawn only for a panel with a target
     axes.axhline(target.goal, color=TARGET_COLOUR, linewidth=1,
                  label=f"goal: {target.goal:,} by {target.by}")
     axes.axvline(target.by, color=TARGET_COLOUR, linewidth=1, linestyle=":")
@@ -205,8 +206,9 @@ def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per d
     figure = Figure(figsize=(8, 3), layout="constrained")
     axes = figure.subplots()
     if days:
-        axes.bar([day for day, _ in days], [n for _, n in days], color=BAR_COLOUR,
-                 width=0.8)
+        # (matplotlib's stubs leave out dates, which its unit converters take)
+        axes.bar([day for day, _ in days], [n for _, n in days],  # type: ignore[arg-type]
+                 color=BAR_COLOUR, width=0.8)
         _date_axis(axes, [day for day, _ in days])
     else:
         axes.text(0.5, 0.5, "no downloads in this period", ha="center", va="center",

@@ -7,7 +7,7 @@ database named with its fix.  The CLI calls these; the work is in :mod:`.ingest`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
-           agent_lists: list[Path] = (), echo=None, progress: Progress | None = None,
+           agent_lists: Sequence[Path] = (), echo=None, progress: Progress | None = None,
            state: str | None = None) -> IngestReport:
     """``podcast stats ingest``: read access logs into the show's stats database.
 

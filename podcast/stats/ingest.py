@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,7 +168,7 @@ class _Memory:
 
 
 def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
-           agent_lists: list[Path] = (), echo: Callable[[str], None] | None = None,
+           agent_lists: Sequence[Path] = (), echo: Callable[[str], None] | None = None,
            progress: Progress | None = None) -> IngestReport:
     """``podcast stats ingest``: read the logs into the show's stats database.
 
@@ -411,6 +411,7 @@ def _place(item: _Item, memory: _Memory) -> _Item:
 def _unchanged(item: _Item) -> bool:
     """The local file still holds exactly the bytes scanned (DuckDB reads to its end)."""
     try:
+        assert item.source.path is not None  # only a local file is checked again
         stat = item.source.path.stat()
     except OSError:
         return False  # renamed or deleted: its content is read from memory, if still there
@@ -605,7 +606,8 @@ class _Values:
         located = [i for (i,) in con.execute("SELECT ip FROM distinct_ips").fetchall()
                    ] if self.geoip is not None else []
         _table(con, "countries", ["ip", "country"], ["VARCHAR", "VARCHAR"],
-               [located, [self.geoip.country(ip) for ip in located]])
+               [located, [self.geoip.country(ip) for ip in located]
+                         if self.geoip is not None else []])
         con.execute("""INSERT INTO run_who
             SELECT r.h, r.h2, u.agent, CASE WHEN d.ipv4 THEN d.ip ELSE o.address END, u.app,
                    u.device, coalesce(u.bot, true), c.country

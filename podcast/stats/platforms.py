@@ -292,10 +292,10 @@ def _columns(header: list[str], kind: str, mapping: Mapping,
         title = _pick(header, None, TITLE_NAMES, "", source)
         if episode is None:
             episode, title = title, None
-    missing = [what for what, column in (("the day", day), ("the plays", plays),
-                                         ("the episode (GUID or title)", episode))
-               if column is None]
-    if missing:
+    if day is None or plays is None or episode is None:
+        missing = [what for what, column in (("the day", day), ("the plays", plays),
+                                             ("the episode (GUID or title)", episode))
+                   if column is None]
         raise PodcastError(f"is not a layout podcast knows: no column for "
                            f"{' or '.join(missing)}; its columns are: {_listed(header)}",
                            file=source,

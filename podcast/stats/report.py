@@ -771,7 +771,7 @@ def _clip(text: str, width: int = 48) -> str:
 
 
 def _period(report: Report) -> str:
-    if report.since is None:
+    if report.since is None or report.until is None:  # (both set, or neither)
         return "no downloads yet"
     return f"{report.since.isoformat()} to {report.until.isoformat()}"
 
@@ -973,7 +973,7 @@ def listens_text(listens: dict[str, int]) -> str:
 
 def platforms_table(report: Report) -> list[str]:
     """The imported platform figures and the listens total; nothing when none exist."""
-    if not report.platforms:
+    if not report.platforms or report.listens is None:  # (both set, or neither)
         return []
     table = [["Platform plays", "Plays", "In listens"]]
     table += [[f"  {row['platform']}", _n(row["plays"]),

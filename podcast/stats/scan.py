@@ -182,6 +182,7 @@ def _scan_gzip(read: Callable[[int], bytes], marks: dict[int, set[str]], raw: in
         if digest.length > MAX_EXPANDED:
             raise TooLarge
     if gunzip.damaged:  # the content is what ends at the last whole line
+        assert digest.line_hash is not None  # _Digest(lines=True) keeps it
         return Content(digest.line_hash.hexdigest(), digest.line_end, raw, stamp, head,
                         gzip=True, ingested=min(digest.ingested, digest.line_end),
                         damaged=True, cut_line=digest.length > digest.line_end,
@@ -244,6 +245,7 @@ def _pieces(read: Callable[[int], bytes], start: int, end: int) -> Iterator[byte
 def _reopen(source: Source, content: Content) -> Iterator:
     """The local file ``content`` was scanned from, open for reading; OSError if another
     file has taken its name since (the next run reads that one)."""
+    assert source.path is not None  # only a local file is reopened
     with source.path.open("rb") as handle:
         stat = os.fstat(handle.fileno())
         if (stat.st_dev, stat.st_ino) != content.inode:
@@ -325,8 +327,10 @@ def ahead(found: list[Source], marks: dict[int, set[str]],
     try:
         for source in found:
             if source.s3 is not None:
+                assert fetcher is not None  # made when any source is an S3 object
                 queue.append((source, fetcher.submit(_fetch_and_scan, source, client)))
             else:
+                assert source.path is not None  # a source is an S3 object or a local file
                 queue.append((source, hasher.submit(scan_local, source.path, marks)))
             if len(queue) > depth:
                 yield queue.popleft()

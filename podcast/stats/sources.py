@@ -68,6 +68,7 @@ def read_bytes(source: Source, client=None) -> bytes:
     retries only failed requests)."""
     from podcast.storage import read_object, s3_client, s3_errors, storage_error
 
+    assert source.s3 is not None  # called for S3 sources only
     bucket, key = source.s3
     try:
         return read_object(client or s3_client(), bucket, key)

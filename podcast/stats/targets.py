@@ -277,7 +277,8 @@ def progress(target: Target, downloads: Sequence[Download], today: date,
     pace_needed = 0.0 if remaining == 0 else needed_pace(now, target.goal, today,
                                                           target.by, monthly)
     on_track = remaining == 0 or (isinstance(projected, date) and projected <= target.by)
-    parts, not_added = {}, {}
+    parts: dict[str, int] = {}
+    not_added: dict[str, int] = {}
     if target.metric == "listens":
         wanted = set(target.episodes)
         parts, not_added = listens_parts(

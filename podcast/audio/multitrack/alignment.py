@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import binaries
-from ..binaries import ffmpeg
+from ... import binaries
+from ...binaries import ffmpeg
 
 #: Seconds of each track read for the correlation, at this rate (Hz): 0.25 ms steps.
 ALIGN_SECONDS = 120.0
@@ -161,10 +161,10 @@ def estimate(reference: np.ndarray, track: np.ndarray,
     position, peaks = _peak(values, top) - span, 1
     # Each direction apart, on the tracks moved onto the strongest peak.
     near, far = _overlap(reference, track, top - span)
-    ways = [_direction(near, far, rate, source_is_reference=forward)
-            for forward in (True, False)]
-    if all(way is not None for way in ways):
-        position, peaks = top - span + (ways[0] + ways[1]) / 2, 2
+    forward, backward = (_direction(near, far, rate, source_is_reference=way)
+                         for way in (True, False))
+    if forward is not None and backward is not None:
+        position, peaks = top - span + (forward + backward) / 2, 2
     return Estimate(offset=position / rate, confidence=float(values[top]) / rms,
                     peaks=peaks)
 

@@ -2,14 +2,14 @@
 
 The steps of :func:`podcast.audio.master`, with a mix in the middle:
 
-1. **Analysis**, per track (:mod:`.analysis`): decoded, cleaned (speakers: high-pass, hum),
-   its block loudness logged; intro and outro as for one recording.
+1. **Analysis**, per track (:mod:`podcast.audio.analysis`): decoded, cleaned (speakers:
+   high-pass, hum), its block loudness logged; intro and outro as for one recording.
 2. **Alignment** (:mod:`.alignment`): each track's offset against the first host's is
    estimated from the bleed and reported; applied only when asked (``--align``).
-3. **Decisions** (:mod:`.multitrack`): own speech against each track's floor and the other
+3. **Decisions** (:mod:`.decisions`): own speech against each track's floor and the other
    tracks' bleed, per-track levelling to one common level, gates, music ducking, and the
    mix's predicted loudness, from which one offset hits the target.
-4. **Calibration, pass 2** (:mod:`.mixing`): the mix through the limiter heard to correct
+4. **Calibration, pass 2** (:mod:`.filtergraph`): the mix through the limiter heard to correct
    the loudness it shaves; then decode, clean, multiply each track by its envelope, pan,
    sum, cut long pauses, limit, encode and measure, streaming, as for one recording.
 """
@@ -24,31 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import binaries
-from ..config import MAX_TRACKS
-from ..errors import AudioError, ConfigError
-from ..loudness import SAMPLES_FIX, declared_duration, gated_loudness, probe, sample_problem
-from ..model import Episode, Show, Track
-from . import (
-    PEAK_MARGIN,
-    MasterResult,
-    _check_output,
-    _cleanup,
-    _clock,
-    _Progress,
-    _scratch,
-    _write_result,
-    chapter_problems,
-    coverage_warning,
-    sound_problem,
-    tag_and_describe,
-    timeline_figures,
-)
-from .alignment import MAX_CHANGE, Estimate, estimate_offsets
-from .analysis import Analysis, analyse, channel_layout
-from .cleanup import denoise_filter
-from .encoding import (
+from ... import binaries
+from ...config import MAX_TRACKS
+from ...errors import AudioError, ConfigError
+from ...loudness import SAMPLES_FIX, declared_duration, gated_loudness, probe, sample_problem
+from ...model import Episode, Show, Track
+from ...progress import Phases, Progress
+from ...text import clock
+from ..analysis import Analysis, analyse, channel_layout
+from ..cleanup import denoise_filter, recording_cleanup
+from ..encoding import (
     CALIBRATION_WINDOW,
+    PEAK_MARGIN,
     calibration_windows,
     codec_gain,
     limiter_correction,
@@ -56,9 +43,20 @@ from .encoding import (
     sink_commands,
     window_mask,
 )
-from .levelling import BLOCK
-from .mixing import MAX_MIX_RATE, Bookend, MixTrack, calibrate_mix, process_command
-from .multitrack import (
+from ..levelling import BLOCK, sound_problem
+from ..results import (
+    MasterResult,
+    chapter_problems,
+    check_output,
+    coverage_warning,
+    scratch,
+    tag_and_describe,
+    timeline_figures,
+    write_result,
+)
+from ..timeline import Timeline, pause_cuts
+from .alignment import MAX_CHANGE, Estimate, estimate_offsets
+from .decisions import (
     TrackCurve,
     TrackSeries,
     common_level,
@@ -68,7 +66,7 @@ from .multitrack import (
     raw_mix_loudness,
     track_curves,
 )
-from .timeline import Timeline, pause_cuts
+from .filtergraph import MAX_MIX_RATE, Bookend, MixTrack, calibrate_mix, process_command
 
 #: The limiter calibration of a long mix hears at most this many windows (each one an
 #: input per track).
@@ -144,14 +142,14 @@ def placements(tracks: tuple[Track, ...], estimates: list[Estimate | None], *,
     return out
 
 
-def _analyse_tracks(show: Show, episode: Episode, bar: _Progress) -> list[Analysis]:
+def _analyse_tracks(show: Show, episode: Episode, bar: Phases) -> list[Analysis]:
     settings = show.audio
     layout, _channels = channel_layout(settings.channels)
     analyses = []
     for track in episode.tracks:
         what = f"track {track.file.name}"
         info = probe(track.file, what=what)
-        filters = _cleanup(settings, info) if track.is_speech else ""
+        filters = recording_cleanup(settings, info) if track.is_speech else ""
         # Metered at its own rate (the loudness is the same; no resampler to run).
         rate = info.sample_rate if 0 < info.sample_rate <= MAX_MIX_RATE \
             else settings.sample_rate
@@ -162,7 +160,7 @@ def _analyse_tracks(show: Show, episode: Episode, bar: _Progress) -> list[Analys
     return analyses
 
 
-def _analyse_bookends(show: Show, bar: _Progress) -> dict[str, Analysis]:
+def _analyse_bookends(show: Show, bar: Phases) -> dict[str, Analysis]:
     settings = show.audio
     layout, _channels = channel_layout(settings.channels)
     out = {}
@@ -266,7 +264,8 @@ def _bookends(bookends: dict[str, Analysis], reference: float
               ) -> tuple[tuple[Bookend | None, Bookend | None], list[np.ndarray]]:
     """Intro and outro at one gain each (their loudness on the speakers' level), and their
     blocks after it."""
-    out, blocks = [], []
+    out: list[Bookend | None] = []
+    blocks: list[np.ndarray] = []
     for what in ("intro", "outro"):
         analysis = bookends.get(what)
         if analysis is None:
@@ -297,7 +296,7 @@ def _placed(episode: Episode, analyses: list[Analysis], offsets: list[float],
 
 def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
              bookends: dict[str, Analysis], offsets: list[float], work: Path,
-             bar: _Progress) -> MixPlan:
+             bar: Phases) -> MixPlan:
     """Steps 3 and 4 up to pass 2: curves, prediction, limiter calibration."""
     settings = show.audio
     layout, _channels = channel_layout(settings.channels)
@@ -335,7 +334,7 @@ def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
                    ceiling=ceiling, timeline=timeline)
 
 
-def _encode(show: Show, plan: MixPlan, work: Path, temp: Path, bar: _Progress,
+def _encode(show: Show, plan: MixPlan, work: Path, temp: Path, bar: Phases,
             label: str) -> dict[str, float]:
     settings = show.audio
     layout, channels = channel_layout(settings.channels)
@@ -371,7 +370,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPla
                    "limiter_correction_db": round(plan.correction, 2),
                    **timeline_figures(plan.timeline)},
         tracks=tracks, timeline=plan.timeline, warnings=[warning] if warning else [])
-    _write_result(result, output, temp)
+    write_result(result, output, temp)
     return result
 
 
@@ -395,8 +394,9 @@ def _coverage_hint(curves: list[TrackCurve]) -> str:
     if music:
         end, track = max(music, key=lambda item: item[0])
         if end > speech_end + 60:
-            return (f"the music track {track.file.name} plays until {_clock(end)}, the "
-                    f"speech ends at {_clock(speech_end)}: check its length or trim it")
+            return (f"the music track {track.file.name} plays until "
+                    f"{clock(end, hours=True)}, the speech ends at "
+                    f"{clock(speech_end, hours=True)}: check its length or trim it")
     return "check the tracks' lengths (a recorder left running?) or trim them"
 
 
@@ -406,7 +406,7 @@ def _shift(value: float | None, plan: MixPlan) -> float | None:
 
 
 def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool = False,
-                  progress: bool = False, align: bool = False) -> MasterResult:
+                  progress: Progress | None = None, align: bool = False) -> MasterResult:
     """Master a multitrack ``episode`` into ``output`` (see :func:`podcast.audio.master`;
     ``align``: apply the offsets estimated from the bleed)."""
     output = Path(output)
@@ -414,10 +414,10 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
         raise ConfigError(f"{len(episode.tracks)} tracks: at most {MAX_TRACKS} can be mixed",
                           file=episode.source, field="audio",
                           fix=f"mix some recordings beforehand to list at most {MAX_TRACKS}")
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     binaries.require()
-    bar = _Progress(progress)
-    with binaries.job(), _scratch(output) as (work, temp):
+    bar = Phases(progress)
+    with binaries.job(), scratch(output) as (work, temp):
         analyses = _analyse_tracks(show, episode, bar)
         bookends = _analyse_bookends(show, bar)
         estimates = estimate_offsets([track.file for track in episode.tracks],
@@ -434,7 +434,7 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
 def mix_timeline(show: Show, episode: Episode) -> Timeline:
     """The :class:`Timeline` :func:`master_tracks` gives a multitrack ``episode`` with its
     configured offsets (for chapters and transcript times published beside the MP3)."""
-    bar = _Progress(False)
+    bar = Phases(None)
     offsets = [track.offset for track in episode.tracks]
 
     def series() -> list[TrackSeries]:

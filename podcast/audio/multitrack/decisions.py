@@ -36,16 +36,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..loudness import block_energy, energy_loudness, gated_loudness
-from ..model import Track
-from .levelling import (
+from ...loudness import block_energy, energy_loudness, gated_loudness
+from ...model import Track
+from ..levelling import (
     BLOCK,
     FLOOR_GAIN_PERCENTILE,
-    _runs,
     fill_pauses,
     moving_average,
     speech_gains,
     speech_profile,
+    true_runs,
 )
 
 #: Loudness (LUFS) of a block with no audio (before a track starts, after it ends).
@@ -200,7 +200,7 @@ def _bridge(own: np.ndarray, others: np.ndarray) -> np.ndarray:
     """``own`` with its short gaps filled, unless another speaker talks in them."""
     out = own.copy()
     longest = round(GATE_BRIDGE / BLOCK)
-    for start, stop in _runs(~own):
+    for start, stop in true_runs(~own):
         if 0 < start and stop < own.size and stop - start <= longest \
                 and not others[start:stop].any():
             out[start:stop] = True

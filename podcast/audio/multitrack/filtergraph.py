@@ -15,11 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..binaries import ffmpeg
-from ..loudness import meter
-from .analysis import format_filter, input_options
-from .encoding import ENVELOPE_RATE, _calibration_run, _envelope_input, _limiter, sample_gains
-from .timeline import cut_filter
+from ...binaries import ffmpeg
+from ...loudness import meter
+from ..analysis import format_filter, input_options
+from ..encoding import (
+    ENVELOPE_RATE,
+    calibration_run,
+    envelope_input,
+    limiter_filter,
+    sample_gains,
+)
+from ..timeline import cut_filter
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def mix_graph(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Pa
     for number, track in enumerate(tracks):
         envelope = work / f"{tag}-{number}.f32"
         envelope_values(track, spans, offset_db).tofile(envelope)
-        options += _envelope_input(envelope)
+        options += envelope_input(envelope)
         place = f",{pan_filter(track.pan)}" if layout == "stereo" and track.pan else ""
         chains += [f"[{count}:a]aresample={rate},aformat=sample_fmts=flt{spread}[g{number}]",
                    f"{placed[number]}[g{number}]amultiply{place}[v{number}]"]
@@ -178,8 +184,8 @@ def calibration_command(tracks: list[MixTrack], spans: list[tuple[float, float]]
                                        offset_db=offset_db, bookends=bookends, tag="calib")
     chains.append(f"{label}asplit=3[u][a][b]")
     chains.append(f"[u]{meter(name='u')}[ou]")
-    chains.append(f"[a]{_limiter(ceiling)},{meter(name='a')}[oa]")
-    chains.append(f"[b]volume={step}dB:precision=float,{_limiter(ceiling)},"
+    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a')}[oa]")
+    chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
                   f"{meter(name='b')}[ob]")
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
                *options, "-filter_complex", ";".join(chains)]
@@ -193,7 +199,7 @@ def calibrate_mix(tracks: list[MixTrack], spans: list[tuple[float, float]], work
                   bookends=(None, None), step: float = 1.0) -> dict[str, float]:
     """The integrated loudness of the mix over ``spans`` unlimited, limited and limited
     ``step`` dB louder (see :func:`.encoding.limiter_correction`)."""
-    runs = _calibration_run(calibration_command(
+    runs = calibration_run(calibration_command(
         tracks, spans, work, rate=rate, layout=layout, offset_db=offset_db,
         ceiling=ceiling, step=step, bookends=bookends))
     return {name: runs[name]["lufs"] for name in ("u", "a", "b")}
@@ -208,7 +214,7 @@ def process_command(tracks: list[MixTrack], length: float, work: Path, *, rate: 
                                        layout=layout, offset_db=offset_db,
                                        bookends=bookends, tag="gain")
     cut = cut_filter(cuts, rate)
-    chains.append(f"{label}{cut + ',' if cut else ''}{_limiter(ceiling)},"
+    chains.append(f"{label}{cut + ',' if cut else ''}{limiter_filter(ceiling)},"
                   f"aformat=sample_fmts=flt[out]")
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
             "-progress", "pipe:2", *options, "-filter_complex", ";".join(chains),
