@@ -275,3 +275,12 @@ def test_a_json_transcript_error_names_the_segment_and_key(demo_show):
     with pytest.raises(ConfigError, match=r"segments\[1\]\.endTime: 1 is before"):
         _json_transcript(demo_show, '{"segments": [{"startTime": 0, "endTime": 1, "body": '
                                     '"a"}, {"startTime": 2, "endTime": 1, "body": "b"}]}')
+
+
+def test_an_empty_entry_in_a_list_of_transcripts_is_named(demo_show):
+    edit(demo_show.parent / "episodes/002-marc-olivier/episode.md",
+         "transcript: transcript.vtt", "transcript: [transcript.vtt, null]")
+    with pytest.raises(ConfigError) as caught:
+        load_episodes(load_show(demo_show))
+    assert caught.value.field == "transcript[1]"
+    assert "an empty entry in the list of transcripts" in str(caught.value)

@@ -157,6 +157,7 @@ def test_a_show_without_the_keys_has_none_of_them(demo_show: Path):
     ("location:\n  - Monaco\n  - {name: Nice, rel: here}", "location[1].rel",
      "subject or creator"),
     ("podroll:\n  - {title: Podnews}", "podroll[0].url", "url or its guid"),
+    ("podroll:\n  - {guid: ''}", "podroll[0].url", "url or its guid"),
     ("podroll:\n  - {url: 'https://podnews.net/rss', guid: podnews}", "podroll[0].guid",
      "not a UUID"),
     ("podroll:\n  - ftp://podnews.net/rss", "podroll[0].url", "not an http(s) URL"),
