@@ -11,11 +11,10 @@ of master to input over 200 Hz, measured with numpy on the decoded files.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from audio_fixtures import VOICES, Passage, decode, interview, show_and_episode
+from test_producer import highpassed, level
 
 from podcast.audio import master
 
@@ -26,17 +25,6 @@ HOST, PHONE = -20.0, -33.0
 BED = -58.0
 SESSION = [Passage("host", 0, 12), Passage("phone", 14, 26), Passage("host", 26.5, 38),
            Passage("phone", 40, 52), Passage("host", 52.5, 60)]
-
-
-def _highpassed(samples: np.ndarray, cutoff: float = 200.0) -> np.ndarray:
-    spectrum = np.fft.rfft(samples)
-    spectrum[np.fft.rfftfreq(samples.size, 1.0 / RATE) < cutoff] = 0.0
-    return np.fft.irfft(spectrum, samples.size)
-
-
-def _level(samples: np.ndarray, start: float, stop: float) -> float:
-    part = samples[int(start * RATE):int(stop * RATE)]
-    return 10 * math.log10(float(np.mean(part ** 2)) + 1e-30)
 
 
 def phrase_pauses(passage: Passage) -> list[tuple[float, float]]:
@@ -61,12 +49,12 @@ def heard(tmp_path_factory):
     master(show, episode, output)
     raw_in, raw_out = decode(source, RATE), decode(output, RATE)
     size = min(raw_in.size, raw_out.size)
-    return _highpassed(raw_in[:size]), _highpassed(raw_out[:size])
+    return highpassed(raw_in[:size]), highpassed(raw_out[:size])
 
 
 def _gain(heard, start: float, stop: float) -> float:
     heard_in, heard_out = heard
-    return _level(heard_out, start, stop) - _level(heard_in, start, stop)
+    return level(heard_out, start, stop) - level(heard_in, start, stop)
 
 
 def test_the_reply_is_lifted(heard):
