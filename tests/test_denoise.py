@@ -34,6 +34,12 @@ CLEAN = Path(__file__).resolve().parent.parent / "episodes" / "003-claire-dubois
 PAUSE = 5.0
 
 
+def _speech_with_pauses(speech: np.ndarray) -> np.ndarray:
+    """``speech`` twice, each time followed by a pause of ``PAUSE`` seconds."""
+    gap = np.zeros(int(PAUSE * RATE))
+    return np.concatenate([speech, gap, speech, gap])
+
+
 def _pink(size: int, dbfs: float, seed: int = 1) -> np.ndarray:
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(size))
     freqs = np.fft.rfftfreq(size, 1.0 / RATE)
@@ -76,8 +82,7 @@ def masters(tmp_path_factory):
     folder = tmp_path_factory.mktemp("denoise") / "ep"
     folder.mkdir()
     speech = decode(CLEAN, RATE)
-    gap = np.zeros(int(PAUSE * RATE))
-    clean = np.concatenate([speech, gap, speech, gap])
+    clean = _speech_with_pauses(speech)
     source = folder / "noisy.wav"
     _write_wav(source, clean + _pink(clean.size, -50.0))
     show, episode = show_and_episode(folder, source)
@@ -166,9 +171,7 @@ def humming(tmp_path_factory):
     """The speech under a -50 dBFS pink bed, with and without hum, and their masters."""
     folder = tmp_path_factory.mktemp("hum") / "ep"
     folder.mkdir()
-    speech = decode(CLEAN, RATE)
-    gap = np.zeros(int(PAUSE * RATE))
-    clean = np.concatenate([speech, gap, speech, gap])
+    clean = _speech_with_pauses(decode(CLEAN, RATE))
     noisy = clean + _pink(clean.size, -50.0)
     heard, sources = {}, {}
     for name, samples in (("plain", noisy), ("hum", noisy + _hum(clean.size))):
