@@ -2,7 +2,7 @@
 a traceback, an allocation the size of the machine, or a terminal taken over.
 
 Each case runs the `podcast` command in a subprocess, as a user would, on a tiny show made
-here (the demo's podcast.yaml and artwork, one episode of two seconds of tone):
+here (the demo's podcast.yaml and artwork, one episode of four seconds of the demo's speech):
 
 - YAML: an alias bomb (~250 bytes standing for 387 million items) as the value of
   ``type``, ``season`` or ``published``; a ``summary`` nested 5,000 deep; front matter and a
@@ -56,11 +56,13 @@ ADDRESS_SPACE = 1024 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def tone(tmp_path_factory) -> Path:
-    """Two seconds of a sine tone as WAV, made once by ffmpeg."""
-    path = tmp_path_factory.mktemp("tone") / "interview.wav"
-    subprocess.run([ffmpeg(), "-v", "error", "-f", "lavfi", "-i",
-                    "sine=frequency=330:duration=2", "-ac", "1", str(path)], check=True)
+def speech(tmp_path_factory) -> Path:
+    """Four seconds of the demo's interview as WAV, made once by ffmpeg (a steady tone is
+    refused by master as held music)."""
+    path = tmp_path_factory.mktemp("speech") / "interview.wav"
+    subprocess.run([ffmpeg(), "-v", "error", "-i",
+                    str(REPO / "episodes" / "003-claire-dubois" / "interview.flac"),
+                    "-t", "4", "-ac", "1", str(path)], check=True)
     return path
 
 
@@ -75,13 +77,13 @@ FRONT_MATTER = {
 
 
 @pytest.fixture
-def show(tmp_path: Path, tone: Path) -> Path:
+def show(tmp_path: Path, speech: Path) -> Path:
     """The demo's podcast.yaml and artwork with one episode, ``SLUG``; returns the config."""
     shutil.copytree(REPO / "assets", tmp_path / "assets")
     shutil.copy(REPO / "podcast.yaml", tmp_path / "podcast.yaml")
     folder = tmp_path / "episodes" / SLUG
     folder.mkdir(parents=True)
-    shutil.copy(tone, folder / "interview.wav")
+    shutil.copy(speech, folder / "interview.wav")
     write_episode(tmp_path / "podcast.yaml")
     return tmp_path / "podcast.yaml"
 
@@ -433,12 +435,12 @@ class Loader:
 
 
 @pytest.fixture(scope="module")
-def loader(tmp_path_factory, tone: Path):
+def loader(tmp_path_factory, speech: Path):
     root = tmp_path_factory.mktemp("property")
     shutil.copytree(REPO / "assets", root / "assets")
     shutil.copy(REPO / "podcast.yaml", root / "podcast.yaml")
     (root / "episodes" / SLUG).mkdir(parents=True)
-    shutil.copy(tone, root / "episodes" / SLUG / "interview.wav")
+    shutil.copy(speech, root / "episodes" / SLUG / "interview.wav")
     process = Loader(root / "podcast.yaml")
     yield process
     process.close()

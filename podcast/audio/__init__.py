@@ -8,6 +8,7 @@ This package's rooms, each one step or one concern:
 - :mod:`.results`: what a master makes, shared by both: its figures and report, the checks
   before and after, the hidden temp file renamed into place;
 - :mod:`.analysis`: pass 1, the loudness of every 100 ms block of an input;
+- :mod:`.voice`: where pass 1 hears speech (not music, not noise), every 100 ms;
 - :mod:`.cleanup`: high-pass, hum notches, noise reduction;
 - :mod:`.levelling`: noise floor, speech, the gain curve; inputs that cannot be mastered;
 - :mod:`.encoding`: calibration and pass 2: level, limit, encode, measure;

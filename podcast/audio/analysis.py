@@ -1,5 +1,7 @@
 """Pass 1 of a master: decode each input to the output's format, clean it, and log the
-momentary loudness of every 400 ms block (ffmpeg ``ebur128``), streaming.
+momentary loudness of every 400 ms block (ffmpeg ``ebur128``), streaming; the same ffmpeg
+also writes a mono 8 kHz copy of what it meters, whose frames tell speech from music and
+steady noise (:mod:`.voice`).
 
 A long WAV or FLAC recording is read as two halves by two ffmpeg processes at once.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import subprocess
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +35,8 @@ from ..loudness import (
 from .levelling import (
     BLOCK,
 )
+from .voice import CHUNK_BYTES, FrameReader, Frames, block_speech, speech_intervals
+from .voice import RATE as VOICE_RATE
 
 #: A PCM or FLAC recording this long (s) or longer is analysed as two halves in parallel ...
 SPLIT_MIN = 120.0
@@ -57,6 +62,12 @@ class Analysis:
     duration: float
     lra: float
     filters: str = ""  # the cleanup chain the audio was read through (see .cleanup)
+    voice: np.ndarray | None = None  # per 100 ms from the start: speech heard (see .voice)
+
+    @property
+    def speech(self) -> np.ndarray | None:
+        """Per block of :attr:`times`: whether speech is heard at its centre."""
+        return None if self.voice is None else block_speech(self.times, self.voice)
 
 
 def channel_layout(channels: str) -> tuple[str, int]:
@@ -99,7 +110,8 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
     # The frame log stops at the last full 100 ms: allow for that and one packet.
     check_complete(full, decoded + 0.25, frames.log, what=what)
     return Analysis(info=info, times=frames.times, momentary=frames.momentary,
-                    duration=decoded, lra=lra, filters=filters)
+                    duration=decoded, lra=lra, filters=filters,
+                    voice=speech_intervals(frames.voice, decoded))
 
 
 def _meter_halves(path: Path, rate: int, layout: str, length: float,
@@ -132,13 +144,15 @@ def _meter_halves(path: Path, rate: int, layout: str, length: float,
         momentary=np.concatenate([first.momentary[early], late.momentary[keep]]),
         short_term=np.concatenate([first.short_term[early], late.short_term[keep]]),
         code=first.code or late.code, log=[*first.log, *late.log],
-        tail=first.tail if first.code else late.tail)
+        tail=first.tail if first.code else late.tail,
+        voice=Frames.join(first.voice.before(middle), late.voice.after(middle, lead)))
 
 
 @dataclass(frozen=True)
 class _Frames:
     """One ebur128 frame log: block ends (s), momentary and short-term LUFS, and how
-    ffmpeg ended (exit code, its warnings and errors, the last lines it printed)."""
+    ffmpeg ended (exit code, its warnings and errors, the last lines it printed), and the
+    voice features of its 8 kHz copy."""
 
     times: np.ndarray
     momentary: np.ndarray
@@ -146,6 +160,7 @@ class _Frames:
     code: int
     log: list[str]
     tail: list[str]
+    voice: Frames
 
 
 def input_options(path: Path) -> list[str]:
@@ -160,13 +175,15 @@ def input_options(path: Path) -> list[str]:
 
 def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
                      length: float | None = None, filters: str = "") -> list[str]:
-    """Pass 1's ffmpeg command line: decode to the output format, log every block."""
+    """Pass 1's ffmpeg command line: decode to the output format, log every block, and
+    write the metered audio to stdout as mono 8 kHz float (for :mod:`.voice`)."""
     seek = ["-ss", f"{start:.3f}"] if start is not None else []
     stop = ["-t", f"{length:.3f}"] if length is not None else []
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             *seek, *stop, *input_options(path), "-i", str(path), "-map", "0:a:0",
-            "-af", f"{format_filter(rate, layout, filters)},{meter(frames=True)}",
-            "-f", "null", "-"]
+            "-af", f"{format_filter(rate, layout, filters)},{meter(frames=True)},"
+            f"aformat=channel_layouts=mono,aresample={VOICE_RATE}",
+            "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
 
 
 def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
@@ -176,11 +193,17 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     short: list[float] = []
     log: list[str] = []
     tail: deque[str] = deque(maxlen=40)
-    process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, errors="replace")
-    assert process.stderr is not None  # stderr=PIPE
+    process = binaries.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stderr is not None and process.stdout is not None  # both PIPE
+    reader = FrameReader()
+    failed: list[BaseException] = []
+    # The 8 kHz copy is read beside the log, so neither pipe fills and stalls ffmpeg.
+    voice = threading.Thread(target=_read_voice, args=(process.stdout, reader, failed),
+                             daemon=True)
+    voice.start()
     try:
-        for line in process.stderr:
+        for raw in process.stderr:
+            line = raw.decode("utf-8", errors="replace")
             frame = parse_frame(line)
             if frame is not None:
                 times.append(frame[0])
@@ -191,8 +214,26 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
             tail.append(line)
             if "[warning]" in line or "[error]" in line or "[fatal]" in line:
                 log.append(line)
+        voice.join()
     finally:
         binaries.reap(process)
+    if failed:
+        raise failed[0]
     return _Frames(times=np.asarray(times, dtype=float), momentary=np.asarray(values, dtype=float),
                    short_term=np.asarray(short, dtype=float), code=process.returncode,
-                   log=log, tail=list(tail))
+                   log=log, tail=list(tail), voice=reader.frames())
+
+
+def _read_voice(stream, reader: FrameReader, failed: list[BaseException]) -> None:
+    """Feed the 8 kHz copy on ``stream`` to ``reader`` until it ends (an error is kept in
+    ``failed`` for the caller, and the rest of the stream drained)."""
+    try:
+        while chunk := stream.read(CHUNK_BYTES):
+            reader.feed(chunk)
+    except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+        failed.append(error)
+        try:  # ffmpeg must not block on a full pipe while its log is read
+            while stream.read(CHUNK_BYTES):
+                pass
+        except (OSError, ValueError):  # the pipe closed: ffmpeg was ended
+            pass

@@ -5,9 +5,12 @@ ebur128 frame log of pass 1).  Everything here is numpy arithmetic on that serie
 
 1. **Noise floor.**  The recording's own floor is a low percentile of its block loudness:
    every real recording pauses (breaths, ends of sentences), and those blocks are room noise.
-2. **Speech.**  A block is speech when it stands :data:`SPEECH_SNR` dB above that floor.  A
-   noise bed is the floor itself, so it is never mistaken for speech and never levelled, how
-   loud or quiet it is against the speech.
+2. **Speech.**  Where the voice detector of pass 1 heard speech (:mod:`.voice`: energy out
+   of the room's floor that moves like speech, not held like music), above the -70 LUFS
+   gate.  Without it (the multitrack mix's tracks), a block is speech when it stands
+   :data:`SPEECH_SNR` dB above that floor.  A noise bed is the floor itself, and a music
+   intro, bed or sting holds its notes: neither is levelled as speech, so a music segment
+   keeps the one gain of the pause it sits in (4.), and its ducks and fades their shape.
 3. **Speech gain.**  The speech blocks (pauses taken out) are cut into turns where their
    level steps by :data:`SWITCH_DB` or more (a median over a second before against one over
    the second after), the cut put in the gap between the two voices.  Each turn's level is
@@ -154,8 +157,10 @@ def _clean(momentary: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), values, -200.0)
 
 
-def speech_profile(momentary: np.ndarray) -> SpeechProfile:
-    """The noise floor of a block series and its speech blocks (see the module doc).
+def speech_profile(momentary: np.ndarray, voice: np.ndarray | None = None) -> SpeechProfile:
+    """The noise floor of a block series and its speech blocks (see the module doc):
+    ``voice`` (bool per block, from :mod:`.voice`) where given, else the blocks
+    :data:`SPEECH_SNR` dB above the floor.
 
     Digital silence counts towards the percentile: a recording whose pauses are exact
     zeros has a floor at -200, and then every audible block above :data:`SPEECH_MIN` is
@@ -166,6 +171,12 @@ def speech_profile(momentary: np.ndarray) -> SpeechProfile:
         return SpeechProfile(-math.inf, SPEECH_MIN, np.zeros(0, dtype=bool))
     floor = float(np.percentile(loud, FLOOR_PERCENTILE))
     threshold = max(floor + SPEECH_SNR, SPEECH_MIN)
+    if voice is not None:
+        speech = np.zeros(loud.size, dtype=bool)
+        heard = np.asarray(voice, dtype=bool)[:loud.size]
+        speech[:heard.size] = heard
+        return SpeechProfile(floor if floor > AUDIBLE else -math.inf, SPEECH_MIN,
+                             speech & (loud > SPEECH_MIN))
     return SpeechProfile(floor if floor > AUDIBLE else -math.inf, threshold, loud > threshold)
 
 
@@ -341,7 +352,8 @@ def round_corners(gains: np.ndarray) -> np.ndarray:
 
 
 def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
-                max_boost: float = 20.0, max_cut: float = 10.0) -> Levelling:
+                max_boost: float = 20.0, max_cut: float = 10.0,
+                voice: np.ndarray | None = None) -> Levelling:
     """The speaker-levelling gain curve for blocks of momentary loudness, and its offset.
 
     Speech blocks are brought to the input's integrated loudness (each by the running level
@@ -350,14 +362,15 @@ def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
     (:func:`fill_pauses`).  Then the integrated loudness after the curve is predicted with
     the BS.1770 gates over the same blocks, and one offset moves it onto ``target``.
     ``times`` are the blocks' ends (as ebur128 logs them); the gains apply from the blocks'
-    centres.  A series without speech (noise only) gets one flat gain.
+    centres.  A series without speech (noise only) gets one flat gain.  ``voice``: the
+    speech blocks pass 1 heard (:func:`speech_profile`).
     """
     times = np.asarray(times, dtype=float)
     loud = _clean(momentary)
     input_lufs = gated_loudness(loud)
     if not math.isfinite(input_lufs):
         raise ValueError("no block above the -70 LUFS gate: the input is silent")
-    profile = speech_profile(loud)
+    profile = speech_profile(loud, voice)
     if profile.speech.any():
         gains = np.zeros(loud.size)
         gains[profile.speech] = speech_gains(loud, profile.speech, input_lufs,
@@ -381,13 +394,14 @@ def level_gains(times: np.ndarray, momentary: np.ndarray, target: float, *,
     )
 
 
-def sound_problem(momentary: np.ndarray) -> str | None:
+def sound_problem(momentary: np.ndarray, voice: np.ndarray | None = None) -> str | None:
     """Why a recording (its block loudness series) cannot be mastered, or None.
 
     Says what it is: samples far beyond full scale (:func:`.loudness.range_problem`),
     digital silence,
     faint hiss under the -70 LUFS gate, speech far too quiet to lift, or noise with no
-    speech in it (nothing rises out of its own floor).
+    speech in it (nothing rises out of its own floor; with ``voice``, the speech blocks
+    pass 1 heard: nothing moves like a voice).
     """
     problem = range_problem(momentary, np.arange(1, len(momentary) + 1) * BLOCK)
     if problem is not None:
@@ -398,10 +412,14 @@ def sound_problem(momentary: np.ndarray) -> str | None:
         return "is silent (no sound at all: digital silence)"
     level = float(energy_loudness(np.mean(block_energy(audible))))
     lufs = gated_loudness(loud)
-    profile = speech_profile(loud)
+    profile = speech_profile(loud, voice)
     if not math.isfinite(lufs):
         return (f"holds only faint noise (hiss at {level:.1f} LUFS, under the -70 LUFS "
                 f"gate), no speech")
+    if not profile.has_speech and voice is not None:
+        return (f"holds no speech, only steady noise or held music: nothing in it moves "
+                f"like a voice out of its noise floor ({profile.floor:.1f} LUFS; "
+                f"{lufs:.1f} LUFS overall)")
     if not profile.has_speech:
         return (f"holds no speech, only steady noise: nothing in it rises "
                 f"{SPEECH_SNR:g} dB above its noise floor ({profile.floor:.1f} LUFS; "

@@ -68,6 +68,7 @@ from .cleanup import (
     recording_cleanup,
     resolve_hum,
 )
+from .denoise import denoised_episode
 from .encoding import (
     CALIBRATION_WINDOW,
     ENVELOPE_RATE,
@@ -115,6 +116,13 @@ class Program:
     def main(self) -> Analysis:
         """The interview's own analysis."""
         return next(analysis for what, analysis in self.parts if what == "audio file")
+
+    @property
+    def voice(self) -> np.ndarray:
+        """Where pass 1 heard speech (:mod:`.voice`), per block over the whole program."""
+        return np.concatenate([analysis.speech if analysis.speech is not None
+                               else np.zeros(analysis.times.size, dtype=bool)
+                               for _what, analysis in self.parts])
 
     @property
     def sources(self) -> list[Path]:
@@ -183,7 +191,7 @@ def _check_program(program: Program, episode: Episode) -> None:
         if problem is not None:
             raise AudioError(f"the {what} {problem}", file=analysis.info.path,
                              fix=SAMPLES_FIX)
-    problem = sound_problem(program.main.momentary)
+    problem = sound_problem(program.main.momentary, program.main.speech)
     if problem is not None:
         raise AudioError(f"the audio file {problem}; mastering would only amplify noise",
                          file=episode.audio,
@@ -230,7 +238,8 @@ def _level(settings: AudioSettings, program: Program) -> tuple[Levelling, float]
     """The gain curve aimed off target by the encoder's own gain, and that gain."""
     layout, _channels = channel_layout(settings.channels)
     encoder = codec_gain(rate=settings.sample_rate, layout=layout, bitrate=settings.bitrate)
-    curve = level_gains(program.times, program.momentary, settings.meter_target - encoder)
+    curve = level_gains(program.times, program.momentary, settings.meter_target - encoder,
+                        voice=program.voice)
     return curve, encoder
 
 
@@ -274,11 +283,11 @@ def _denoise_plan(settings: AudioSettings, program: Program, work: Path) -> dict
     pass 2 only: a pause's place is known after the analysis, and removing noise moves
     the gated loudness by hundredths of a LU."""
     filters = program.filters
-    if settings.denoise == "off":
+    if settings.denoise in ("off", "deep"):  # deep ran before the analysis (.denoise)
         return {"filters": filters, "preroll": None}
     main = program.main
     index = [what for what, _analysis in program.parts].index("audio file")
-    stretch = quietest_stretch(main.times, speech_profile(main.momentary).speech)
+    stretch = quietest_stretch(main.times, speech_profile(main.momentary, main.speech).speech)
     commands = work / "denoise.cmd"
     if stretch is None:
         tracked = denoise_filter(settings.denoise, commands, rate=settings.sample_rate)
@@ -323,7 +332,7 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
     """Tag the temp MP3, write its figures beside it, and move both into place."""
     main = program.main
     figures = tag_and_describe(show, episode, output, temp, plan.timeline, measured)
-    speech = float(speech_profile(main.momentary).speech.sum()) * BLOCK
+    speech = float(speech_profile(main.momentary, main.speech).speech.sum()) * BLOCK
     warning = coverage_warning(speech, figures.duration, _coverage_hint(program))
     result = MasterResult(
         input={**main.info.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
@@ -365,7 +374,8 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     binaries.require()
     bar = Phases(progress)
     with binaries.job(), scratch(output) as (work, temp):
-        program = Program.join(_analyse_inputs(show.audio, episode, bar))
+        heard = denoised_episode(show.audio, episode, work, bar)  # audio.denoise: deep
+        program = Program.join(_analyse_inputs(show.audio, heard, bar))
         _check_program(program, episode)
         curve, encoder = _level(show.audio, program)
         plan = _plan(show.audio, program, curve, encoder, work, bar)

@@ -33,6 +33,7 @@ from ...progress import Phases, Progress
 from ...text import clock
 from ..analysis import Analysis, analyse, channel_layout
 from ..cleanup import denoise_filter, recording_cleanup
+from ..denoise import denoised_episode
 from ..encoding import (
     CALIBRATION_WINDOW,
     PEAK_MARGIN,
@@ -248,7 +249,7 @@ def _mix_tracks(show: Show, episode: Episode, analyses: list[Analysis],
     for number, (track, analysis, curve) in enumerate(
             zip(episode.tracks, analyses, curves, strict=True)):
         filters = analysis.filters
-        if track.is_speech and settings.denoise != "off":
+        if track.is_speech and settings.denoise in ("light", "strong"):  # deep: .denoise
             # Adaptive (tracking) reduction: each track has its own room.
             tracked = denoise_filter(settings.denoise, work / f"denoise-{number}.cmd",
                                      rate=settings.sample_rate)
@@ -418,6 +419,8 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
     binaries.require()
     bar = Phases(progress)
     with binaries.job(), scratch(output) as (work, temp):
+        # audio.denoise: deep, the speech tracks replaced by their denoised copies
+        episode = denoised_episode(show.audio, episode, work, bar)
         analyses = _analyse_tracks(show, episode, bar)
         bookends = _analyse_bookends(show, bar)
         estimates = estimate_offsets([track.file for track in episode.tracks],

@@ -1,0 +1,203 @@
+"""Speech, music and noise mixed in numpy, with the exact truth of where the speech is.
+
+The speech is real (synthesized) speech: the demo's espeak-ng recordings of episode 004
+(the host's sentences from ``host.flac``, the guest's from ``guest.mp3`` put through a
+telephone band).  The music is generated: a four-chord progression (triads with two
+overtones and a bass note) struck on every half-second beat and decaying, as a bed or an
+intro is.  The truth is read from the clean speech alone, before anything is mixed in, with
+plain numpy (never the product's code): 10 ms frames whose speech band (100-4000 Hz: a
+recording's rumble is not a voice) comes within :data:`VOICED_DB` of their sentence's
+level are voiced, gaps of up to 300 ms between them (between words) are speech
+too, and a 100 ms interval is speech when most of it is.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from audio_fixtures import decode
+
+RATE = 44100
+EPISODE = Path(__file__).resolve().parent.parent / "episodes" / "004-lea-fontaine"
+#: Where each voice speaks alone in the demo tracks (s).
+HOST_SENTENCES = [(0.4, 9.4), (13.8, 16.7), (23.3, 25.7), (28.2, 30.1), (38.8, 40.7)]
+GUEST_SENTENCES = [(10.2, 13.0), (17.5, 22.5), (30.9, 37.9)]
+#: The pauses laid between sentences (s), in turn.
+PAUSES = [1.2, 0.8, 2.0, 1.0, 1.5, 0.6, 2.5]
+SPEECH_DBFS = -20.0  # RMS of the host's sentences
+#: A 10 ms frame is voiced within this many dB of its sentence's RMS.
+VOICED_DB = 25.0
+#: Gaps between voiced frames up to this long (s) are inside the speech.
+WORD_GAP = 0.3
+INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A generated recording: its samples, the clean speech and music in it, the truth per
+    100 ms, and where the words start and end (s)."""
+
+    samples: np.ndarray
+    speech: np.ndarray
+    music: np.ndarray
+    truth: np.ndarray
+    first_word: float
+    last_word: float
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples ** 2)))
+
+
+def band(samples: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``samples`` with everything outside ``low``-``high`` Hz removed (FFT brick wall)."""
+    spectrum = np.fft.rfft(samples)
+    freqs = np.fft.rfftfreq(samples.size, 1.0 / RATE)
+    spectrum[(freqs < low) | (freqs > high)] = 0.0
+    return np.fft.irfft(spectrum, samples.size)
+
+
+def pink(size: int, dbfs: float, seed: int = 5) -> np.ndarray:
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(size))
+    freqs = np.fft.rfftfreq(size, 1.0 / RATE)
+    spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, size)
+    return noise * 10 ** (dbfs / 20) / rms(noise)
+
+
+def _trimmed(samples: np.ndarray) -> np.ndarray:
+    """From the first to the last 10 ms above -50 dBFS."""
+    frames = samples[:samples.size // 441 * 441].reshape(-1, 441)
+    voiced = np.flatnonzero(np.mean(frames ** 2, axis=1) > 1e-5)
+    return samples[voiced[0] * 441:(voiced[-1] + 1) * 441]
+
+
+def sentences(guest_below: float | None = None) -> list[np.ndarray]:
+    """The host's sentences at :data:`SPEECH_DBFS`, then (with ``guest_below``) the
+    guest's on a telephone band that many dB under them."""
+    host = decode(EPISODE / "host.flac", RATE)
+    said = [_trimmed(host[int(a * RATE):int(b * RATE)]) for a, b in HOST_SENTENCES]
+    level = rms(np.concatenate(said))
+    said = [s * 10 ** (SPEECH_DBFS / 20) / level for s in said]
+    if guest_below is None:
+        return said
+    guest = decode(EPISODE / "guest.mp3", RATE)
+    replies = [band(_trimmed(guest[int(a * RATE):int(b * RATE)]), 300.0, 3400.0)
+               for a, b in GUEST_SENTENCES]
+    target = 10 ** ((SPEECH_DBFS - guest_below) / 20)
+    return said + [r * target / rms(r) for r in replies]
+
+
+def music(seconds: float) -> np.ndarray:
+    """Chords with rhythm, RMS 1: Am, F, C, G (2 s each), struck every 0.5 s."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    chords = [(220.0, 261.63, 329.63), (174.61, 220.0, 261.63), (261.63, 329.63, 392.0),
+              (196.0, 246.94, 293.66)]
+    out = np.zeros(t.size)
+    for beat, start in enumerate(np.arange(0.0, seconds, 0.5)):
+        a, b = int(start * RATE), min(t.size, int((start + 0.5) * RATE))
+        local = t[a:b] - start
+        accent = 1.0 if beat % 2 == 0 else 0.6
+        envelope = np.minimum(local / 0.01, 1.0) * np.exp(-local / 0.35) * accent
+        chord = chords[int(start // 2) % 4]
+        tones = sum(0.5 ** h * np.sin(2 * np.pi * f * (h + 1) * t[a:b])
+                    for f in chord for h in range(3))
+        out[a:b] = (tones + 0.8 * np.sin(np.pi * chord[0] * t[a:b])) * envelope
+    return out / rms(out)
+
+
+def _music_for(size: int) -> np.ndarray:
+    """:func:`music` exactly ``size`` samples long."""
+    score = music(size / RATE + 1.0)
+    return score[:size]
+
+
+def truth(pieces: list[tuple[int, np.ndarray]], size: int) -> np.ndarray:
+    """Speech per 100 ms of a recording ``size`` samples long, from its sentences
+    (``(first sample, samples)``; see the module doc)."""
+    frame = RATE // 100
+    voiced = np.zeros(size // frame + 1, dtype=bool)
+    for start, said in pieces:
+        voice = band(said, 100.0, 4000.0)
+        frames = voice[:voice.size // frame * frame].reshape(-1, frame)
+        level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+        loud = level > 20 * np.log10(rms(voice)) - VOICED_DB
+        voiced[start // frame:start // frame + loud.size] |= loud
+    where = np.flatnonzero(voiced)
+    for a, b in zip(where[:-1], where[1:], strict=True):
+        if 1 < b - a <= WORD_GAP * 100:
+            voiced[a:b] = True
+    count = int(size / RATE / INTERVAL)
+    return voiced[:count * 10].reshape(count, 10).mean(axis=1) >= 0.5
+
+
+def speech_track(said: list[np.ndarray], lead: float, tail: float,
+                 pauses: list[float] = PAUSES, rounds: int = 2
+                 ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The sentences ``rounds`` times with :data:`PAUSES` between them, ``lead`` s of
+    silence before and ``tail`` s after: samples, truth, first and last word (s)."""
+    parts, pieces, at = [np.zeros(int(lead * RATE))], [], int(lead * RATE)
+    for turn in range(rounds):
+        for index, sentence in enumerate(said):
+            pieces.append((at, sentence))
+            gap = np.zeros(int(pauses[(index + turn) % len(pauses)] * RATE)) if pauses \
+                else np.zeros(0)
+            parts += [sentence, gap]
+            at += sentence.size + gap.size
+    last = (pieces[-1][0] + pieces[-1][1].size) / RATE
+    samples = np.concatenate([*parts, np.zeros(int(tail * RATE))])
+    return samples, truth(pieces, samples.size), lead, last
+
+
+def noisy_interview() -> Mix:
+    """Host and a telephone guest 10 dB under them, over a pink room bed at -50 dBFS."""
+    speech, known, first, last = speech_track(sentences(guest_below=10.0), 2.0, 3.0)
+    return Mix(speech + pink(speech.size, -50.0), speech, np.zeros(speech.size), known,
+               first, last)
+
+
+def music_bed() -> Mix:
+    """The host over a music bed 12 dB under the speech from start to end."""
+    speech, known, first, last = speech_track(sentences(), 3.0, 3.0)
+    bed = _music_for(speech.size) * 10 ** ((SPEECH_DBFS - 12) / 20)
+    return Mix(speech + bed + pink(speech.size, -60.0), speech, bed, known, first, last)
+
+
+#: The intro plays alone this long (s) at :data:`SPEECH_DBFS`; it is ducked by
+#: :data:`DUCK_DB` over :data:`DUCK_RAMP` s ending at the first word, and after the last
+#: word fades out over :data:`FADE` s.
+INTRO, DUCK_DB, DUCK_RAMP, FADE = 8.0, 12.0, 0.3, 6.0
+
+
+def music_intro() -> Mix:
+    """A music intro ducked -12 dB under the first words, a bed under the host, faded out
+    after the last word."""
+    speech, known, first, last = speech_track(sentences(), INTRO, FADE + 2.0)
+    t = np.arange(speech.size) / RATE
+    shape_db = np.interp(t, [first - DUCK_RAMP, first], [0.0, -DUCK_DB])
+    fade = np.clip(1.0 - (t - last - 0.5) / FADE, 0.0, 1.0)
+    score = _music_for(speech.size) * 10 ** (SPEECH_DBFS / 20)
+    bed = score * 10 ** (shape_db / 20) * fade
+    return Mix(speech + bed + pink(speech.size, -60.0), speech, bed, known, first, last)
+
+
+def dense_monologue() -> Mix:
+    """The host's sentences end to end three times, no pause between them (a looped or
+    tightly edited monologue), over a pink bed at -60 dBFS."""
+    speech, known, first, last = speech_track(sentences(), 0.0, 0.0, pauses=[], rounds=3)
+    return Mix(speech + pink(speech.size, -60.0), speech, np.zeros(speech.size), known,
+               first, last)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """Mono 16-bit WAV at :data:`RATE`."""
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(RATE)
+        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
