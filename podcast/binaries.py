@@ -150,20 +150,42 @@ def clear_cache() -> None:
 
 
 class _Job:
-    """The children started within one :func:`job`."""
+    """The children started within one :func:`job`, and the jobs opened inside it (in
+    other threads too: publish masters episodes side by side), which its stop ends."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.children: list[subprocess.Popen] = []
+        self.inner: list[_Job] = []
+        self.stopped = False
 
     def add(self, process: subprocess.Popen) -> None:
         with self.lock:
-            self.children = [p for p in self.children if p.returncode is None]
-            self.children.append(process)
+            if not self.stopped:
+                self.children = [p for p in self.children if p.returncode is None]
+                self.children.append(process)
+                return
+        end(process)  # started by another thread after the stop: its reader sees it fail
+
+    def open(self, inner: _Job) -> None:
+        with self.lock:
+            if not self.stopped:
+                self.inner.append(inner)
+                return
+        inner.stop()
+
+    def close(self, inner: _Job) -> None:
+        with self.lock:
+            if inner in self.inner:
+                self.inner.remove(inner)
 
     def stop(self) -> None:
         with self.lock:
+            self.stopped = True
             children, self.children = self.children, []
+            inner, self.inner = self.inner, []
+        for job in inner:
+            job.stop()
         for process in children:
             end(process)  # its owner (maybe another thread) closes the pipes
 
@@ -174,14 +196,20 @@ _JOB: contextvars.ContextVar[_Job | None] = contextvars.ContextVar("podcast_job"
 @contextmanager
 def job() -> Iterator[None]:
     """Every child started inside (in this context, or a copy of it given to a thread) is
-    terminated and reaped on the way out, whatever ended the block."""
+    terminated and reaped on the way out, whatever ended the block; so is every child of
+    a job opened inside, and one such a job starts after that ends at once."""
+    outer = _JOB.get()
     current = _Job()
+    if outer is not None:
+        outer.open(current)  # stopped with it (the outer one may be in another thread)
     token = _JOB.set(current)
     try:
         yield
     finally:
         _JOB.reset(token)
         current.stop()
+        if outer is not None:
+            outer.close(current)
 
 
 def end(process: subprocess.Popen) -> None:

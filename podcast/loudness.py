@@ -130,9 +130,12 @@ def true_peak_meter(rate: int) -> str:
     (BS.1770-4 Annex 2; a polyphase filter of 16 taps a phase where the Annex's has 12),
     then the largest absolute sample of all channels, logged when the stream ends
     (:func:`parse_true_peak`).  ebur128's own (``peak=true``) resamples to 192 kHz in
-    double precision, twice the work; on the master's critical path that is a core."""
-    return (f"aresample={rate * 4}:filter_size=16,"
-            f"astats=measure_perchannel=none:measure_overall=Peak_level")
+    double precision, twice the work; on the master's critical path that is a core.
+    The oversampling runs in float and the peak is read from float samples: left to
+    itself, ffmpeg picked double before it (after ``ebur128``) and 16-bit integers after
+    it (for the null muxer), which cost time and cannot read a peak over full scale."""
+    return (f"aformat=sample_fmts=flt,aresample={rate * 4}:filter_size=16,"
+            f"aformat=sample_fmts=flt,astats=measure_perchannel=none:measure_overall=Peak_level")
 
 
 def full_meter(rate: int) -> str:
@@ -446,7 +449,7 @@ def measure_command(path: Path, rate: int) -> list[str]:
     chain = f"{meter(frames=True)},{true_peak_meter(rate)}"
     return [binaries.ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             "-progress", "pipe:1", "-i", str(path), "-map", "0:a:0", "-af", chain,
-            "-f", "null", "-"]
+            "-c:a", "pcm_f32le", "-f", "null", "-"]
 
 
 def measure(path: Path) -> Loudness:

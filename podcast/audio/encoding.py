@@ -5,6 +5,7 @@ and the three piped ffmpeg processes that decode, clean, level, limit, encode an
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import resource
 import shutil
@@ -59,6 +60,8 @@ CALIBRATION_WINDOWS = 60
 CALIBRATION_WINDOW = 6.0
 
 
+#: Samples per frame handed to a null muxer after a meter (see :func:`sink_commands`).
+SINK_FRAME = 65536
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
@@ -264,14 +267,18 @@ def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout
         chains.append(f"{labels}concat=n={len(starts)}:v=0:a=1[joined]")
         joined, count = "[joined]", len(starts)
     chains += _gain_chains(joined, count, rate=rate, layout=layout)
+    # Each meter's output goes to its null muxer in large frames of doubles (the meter's
+    # own format): fewer packets for ffmpeg 6's muxer threads, no conversion.
+    sink = f"asetnsamples=n={SINK_FRAME}:p=0"
     chains.append("[levelled]asplit=3[u][a][b]")
-    chains.append(f"[u]{meter(name='u', frames=framelog)}[ou]")
-    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)}[oa]")
+    chains.append(f"[u]{meter(name='u', frames=framelog)},{sink}[ou]")
+    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)},"
+                  f"{sink}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
-                  f"{meter(name='b', frames=framelog)}[ob]")
+                  f"{meter(name='b', frames=framelog)},{sink}[ob]")
     command += [*envelope_input(envelope), "-filter_complex", ";".join(chains)]
     for label in ("ou", "oa", "ob"):
-        command += ["-map", f"[{label}]", "-f", "null", "-"]
+        command += ["-map", f"[{label}]", "-c:a", "pcm_f64le", "-f", "null", "-"]
     return command
 
 
@@ -336,8 +343,13 @@ def sink_commands(temp_name: str, *, rate: int, channels: int,
               "-map_metadata", "-1", "-f", "tee",
               f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
               f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
+    # The metered audio goes on to the null muxer as float (its default, 16-bit PCM,
+    # would convert the 4x oversampled stream) in large frames: ffmpeg 6 hands every
+    # packet to its muxer thread, which cost a fifth of this process's CPU.
     measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-f", "mp3", "-i", "pipe:0", "-af", full_meter(rate), "-f", "null", "-"]
+               "-f", "mp3", "-i", "pipe:0",
+               "-af", f"{full_meter(rate)},asetnsamples=n={SINK_FRAME}:p=0",
+               "-c:a", "pcm_f32le", "-f", "null", "-"]
     return encode, measure
 
 
@@ -445,7 +457,14 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     libmp3lame as built into ffmpeg comes out about 0.45 dB quieter than its input, for
     sine, noise and speech alike; measuring it here, on 4 s of speech-band noise with the
     master's own settings, keeps the master on target whatever encoder build is installed.
+    Measured once per ffmpeg binary and settings in a process (``publish`` masters
+    several episodes with the same ones).
     """
+    return _measured_codec_gain(ffmpeg(), rate, layout, bitrate)
+
+
+@functools.lru_cache(maxsize=16)
+def _measured_codec_gain(_program: str, rate: int, layout: str, bitrate: str) -> float:
     source = codec_source(rate, layout)
     base = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     with binaries.job():

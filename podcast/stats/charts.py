@@ -3,6 +3,11 @@
 Figures are built with ``matplotlib.figure.Figure`` directly rather than ``pyplot``, so
 nothing is registered globally and a chart can be drawn from any thread.  Output is
 PNG or SVG bytes; PNG metadata and SVG ids are fixed so the same data gives the same file.
+
+matplotlib is imported by the functions that draw, never at the top: importing it costs
+about half a second, which the table and JSON reports (and :class:`Panel`, which the
+report builds without drawing) must not pay.  The axes sit at fixed margins in inches
+(:func:`_place_axes`): matplotlib's automatic layout cost as much as drawing the charts.
 """
 
 from __future__ import annotations
@@ -11,19 +16,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-
-import matplotlib
-from matplotlib.dates import (
-    AutoDateLocator,
-    ConciseDateFormatter,
-    DateFormatter,
-    DayLocator,
-    date2num,
-)
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from podcast.model import Target
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ACTUAL_COLOUR = "#1f5f8b"
 TARGET_COLOUR = "#d9822b"
@@ -52,6 +50,8 @@ class Panel:
 
 def save(figure: Figure, fmt: str) -> bytes:
     """The figure as ``png`` or ``svg`` bytes, reproducible for the same input."""
+    import matplotlib
+
     buffer = io.BytesIO()
     # The hash salt fixes SVG element ids; without it they change on every run.
     with matplotlib.rc_context({"svg.hashsalt": "podcast-stats", "svg.fonttype": "path"}):
@@ -62,6 +62,30 @@ def save(figure: Figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+#: Fixed margins around the axes, in inches: room for 6-digit tick labels and the y
+#: label on the left, two-line date ticks (or ticks and an x label) below, a title above.
+LEFT_MARGIN = 0.95
+RIGHT_MARGIN = 0.2
+TITLE_MARGIN = 0.4
+EDGE_MARGIN = 0.15
+DATE_AXIS_MARGIN = 0.6
+LABELLED_AXIS_MARGIN = 0.65
+#: Between two stacked panels: the upper one's date ticks, then the lower one's title.
+PANEL_GAP = 0.8
+
+
+def _place_axes(figure: Figure, rows: int, *, left: float, bottom: float,
+                top: float = TITLE_MARGIN) -> None:
+    """Axes at fixed margins (inches), ``rows`` stacked :data:`PANEL_GAP` apart, instead
+    of the automatic layout's measuring of every label."""
+    width, height = figure.get_size_inches()
+    gap = PANEL_GAP
+    axes_height = (height - top - bottom - gap * (rows - 1)) / rows
+    figure.subplots_adjust(left=left / width, right=1 - RIGHT_MARGIN / width,
+                           bottom=bottom / height, top=1 - top / height,
+                           hspace=gap / axes_height if rows > 1 else 0.0)
+
+
 #: Below this many days of data, the date axis ticks whole days (matplotlib's automatic
 #: one would tick hours: a one-day history showed one bar on an hourly axis).
 SHORT_SPAN_DAYS = 8
@@ -70,6 +94,14 @@ SHORT_SPAN_DAYS = 8
 def _date_axis(axes, days: Sequence[date] = ()) -> None:
     """Dates on the x axis; a short history gets a day of margin either side and whole
     days as ticks (the axis's span decides: a target's chart reaches its deadline)."""
+    from matplotlib.dates import (
+        AutoDateLocator,
+        ConciseDateFormatter,
+        DateFormatter,
+        DayLocator,
+        date2num,
+    )
+
     if days and (max(days) - min(days)).days < SHORT_SPAN_DAYS:
         left, right = axes.get_xlim()
         axes.set_xlim(min(left, date2num(min(days) - timedelta(days=1))),
@@ -95,10 +127,12 @@ def _needs_zoom(totals: Sequence[int], goal: int) -> bool:
 
 def _zoom_inset(axes, days: Sequence[date], totals: Sequence[int], label: str) -> None:
     """The actuals alone, scaled to themselves, in the upper left (under the goal line)."""
+    from matplotlib.dates import AutoDateLocator, DateFormatter, DayLocator
+
     inset = axes.inset_axes([0.06, 0.33, 0.36, 0.45])
     inset.plot(days, totals, color=ACTUAL_COLOUR, linewidth=1.8)
     inset.set_ylim(0, max(totals) * 1.15)
-    inset.set_title(f"zoom: {label} so far", fontsize=8, loc="left")
+    inset.set_title(f"zoom: {label} so far", fontsize=8, loc="left", y=1.0)
     inset.tick_params(labelsize=7)
     inset.grid(True, color="#eeeeee")
     _date_axis(inset, days)
@@ -117,6 +151,8 @@ def plain(text: str) -> str:
 
 
 def _count_axis(axes) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     # Whole-number ticks only: "1.5 downloads" means nothing.
     axes.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes.yaxis.set_major_formatter(lambda value, _pos: f"{value:,.0f}")
@@ -167,9 +203,12 @@ def progress_figure(panels: Sequence[Panel]) -> Figure:
     today) and ends on its projected day: right of the dotted deadline means behind.
     A listeners panel shows each month's own listeners, back to 0 on each 1st.
     """
+    from matplotlib.figure import Figure
+
     count = max(len(panels), 1)
-    figure = Figure(figsize=(8, 3.2 * count), layout="constrained")
+    figure = Figure(figsize=(8, 3.2 * count))
     axes_list = figure.subplots(count, 1, squeeze=False)[:, 0]
+    _place_axes(figure, count, left=LEFT_MARGIN, bottom=DATE_AXIS_MARGIN)
     for axes, panel in zip(axes_list, panels, strict=False):
         monthly = panel.metric == "listeners"
         label = "listeners in the month (UTC)" if monthly else "downloads"
@@ -193,7 +232,7 @@ def progress_figure(panels: Sequence[Panel]) -> Figure:
         else:
             axes.text(0.5, 0.5, "no downloads yet", ha="center", va="center",
                       transform=axes.transAxes, color="#777777")
-        axes.set_title(title, loc="left", fontsize=11)
+        axes.set_title(title, loc="left", fontsize=11, y=1.0)
         axes.set_ylabel(label)
         axes.set_ylim(bottom=0)
         axes.grid(True, color="#e5e5e5")
@@ -203,8 +242,12 @@ def progress_figure(panels: Sequence[Panel]) -> Figure:
 
 def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per day") -> Figure:
     """Downloads per UTC day as bars."""
-    figure = Figure(figsize=(8, 3), layout="constrained")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3))
     axes = figure.subplots()
+    _place_axes(figure, 1, left=LEFT_MARGIN, bottom=DATE_AXIS_MARGIN,
+                top=TITLE_MARGIN if title else EDGE_MARGIN)
     if days:
         # (matplotlib's stubs leave out dates, which its unit converters take)
         axes.bar([day for day, _ in days], [n for _, n in days],  # type: ignore[arg-type]
@@ -214,7 +257,7 @@ def daily_figure(days: Sequence[tuple[date, int]], title: str = "Downloads per d
         axes.text(0.5, 0.5, "no downloads in this period", ha="center", va="center",
                   transform=axes.transAxes, color="#777777")
     if title:
-        axes.set_title(plain(title), loc="left", fontsize=11)
+        axes.set_title(plain(title), loc="left", fontsize=11, y=1.0)
     axes.set_ylabel("downloads")
     axes.grid(True, axis="y", color="#e5e5e5")
     _count_axis(axes)
@@ -231,8 +274,12 @@ def pacing_figure(curves: Sequence[tuple[str, Sequence[int]]],
 
     ``curves``: (label, cumulative downloads on day 1, 2, ...) per episode.
     """
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(8, 3.6))
     axes = figure.subplots()
+    _place_axes(figure, 1, left=LEFT_MARGIN, bottom=LABELLED_AXIS_MARGIN, top=EDGE_MARGIN)
     drawn = [(label, curve) for label, curve in curves if curve]
     for label, curve in drawn:
         axes.plot(range(1, len(curve) + 1), curve, linewidth=1.6, marker="o",
