@@ -20,7 +20,7 @@ import json
 import os
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigError, PodcastError
 from .files import atomic_write
 from .model import Episode, Show, Timeline, TranscriptionSettings
+from .progress import Phases, Progress
 
 if TYPE_CHECKING:  # numpy is imported where audio is decoded (a slow import)
     import numpy as np
@@ -94,7 +95,6 @@ class Transcription:
     cached: bool
 
 
-Progress = Callable[[float, float], None]  # (seconds done, seconds in all)
 
 
 # --------------------------------------------------------------------------- reading
@@ -403,24 +403,24 @@ def load_recogniser(settings: TranscriptionSettings, model: str):
 
 def recognise(recogniser, audio, language: str, duration: float,
               progress: Progress | None = None) -> list[Word]:
-    """Words of ``audio`` (a 16 kHz float array) with their times, in recording seconds.
+    """Words of ``audio`` (a 16 kHz float array) with their times, in recording seconds;
+    ``progress`` gets the seconds recognised, as a step named "transcribing".
 
     The audio goes to the model in windows of at most :data:`WINDOW` s cut in silences:
     faster-whisper's voice detection and features hold the whole input in memory (236 MB
     more for 10 minutes at once, measured), so a long episode would not fit otherwise."""
     words = []
-    for first, last in speech_windows(audio):
-        segments, _info = recogniser.transcribe(
-            audio[first:last], language=language, beam_size=5, word_timestamps=True,
-            vad_filter=True, vad_parameters=VAD, condition_on_previous_text=False)
-        offset = first / RATE
-        for segment in segments:
-            words += [Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
-                           w.word.strip()) for w in (segment.words or []) if w.word.strip()]
-            if progress:
-                progress(min(segment.end + offset, duration), duration)
-    if progress:
-        progress(duration, duration)
+    with Phases(progress).phase("transcribing", duration) as update:
+        for first, last in speech_windows(audio):
+            segments, _info = recogniser.transcribe(
+                audio[first:last], language=language, beam_size=5, word_timestamps=True,
+                vad_filter=True, vad_parameters=VAD, condition_on_previous_text=False)
+            offset = first / RATE
+            for segment in segments:
+                words += [Word(round(float(w.start) + offset, 3),
+                               round(float(w.end) + offset, 3), w.word.strip())
+                          for w in (segment.words or []) if w.word.strip()]
+                update(min(segment.end + offset, duration))
     return words
 
 
@@ -503,16 +503,14 @@ def transcribe(show: Show, episode: Episode, *, model: str | None = None,
     episode.md as ``chapters.draft.yaml`` (never over an existing one).
 
     ``timeline``: the master's (publish passes it); else found as mastering would.
-    ``progress(done, total)`` is called as recognition moves on (seconds of audio).
+    ``progress`` (:data:`podcast.progress.Progress`) follows the recognition.
     """
     source = preflight(show, model)
     draft = episode.folder / "chapters.draft.yaml"
     if chapters and draft.exists():
         raise PodcastError("the draft chapters file exists and may hold your edits",
                            file=draft, fix="rename or delete it, then run again")
-    folder, stem = cache_location(show, episode, source)
-    files = {suffix: folder / f"{stem}{suffix}" for suffix in FORMATS}
-    words_file = folder / f"{stem}.words.json"
+    files, words_file = _cache_files(show, episode, source)
     cached = all(path.is_file() for path in [*files.values(), words_file])
     if cached:  # the files are on the published timeline already
         words = [Word(**item) for item in json.loads(words_file.read_text("utf-8"))]
@@ -523,7 +521,7 @@ def transcribe(show: Show, episode: Episode, *, model: str | None = None,
         recorded = cues_from_words(words)
         cues = on_timeline(recorded, timeline if timeline is not None
                            else episode_timeline_for(show, episode))
-        _write_all(folder, stem, cues, words)
+        _write_all(files, words_file, cues, words)
     return Transcription(files=files, cues=cues, cached=cached,
                          chapters=_write_draft(draft, recorded, episode, min_chapter)
                          if chapters else None)
@@ -539,6 +537,19 @@ def cache_location(show: Show, episode: Episode, model: str) -> tuple[Path, str]
     key = json.dumps([episode_input_hash(show, episode), model, show.language])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return show.state_dir / "transcripts", f"{episode.slug}-{digest}"
+
+
+def cached_transcript(show: Show, episode: Episode) -> dict[str, Path] | None:
+    """The generated transcript files of the episode's current inputs and the show's model
+    when the cache holds them all (a dry run reads them instead of recognising)."""
+    files, words_file = _cache_files(show, episode, model_source(show, None))
+    return files if all(path.is_file() for path in [*files.values(), words_file]) else None
+
+
+def _cache_files(show: Show, episode: Episode, model: str) -> tuple[dict[str, Path], Path]:
+    folder, stem = cache_location(show, episode, model)
+    return ({suffix: folder / f"{stem}{suffix}" for suffix in FORMATS},
+            folder / f"{stem}.words.json")
 
 
 def episode_timeline_for(show: Show, episode: Episode) -> Timeline:
@@ -560,14 +571,15 @@ def _recognise_episode(show: Show, episode: Episode, model: str,
     return name_speakers(words, tracks) if tracks else words
 
 
-def _write_all(folder: Path, stem: str, cues: tuple[Cue, ...], words: list[Word]) -> None:
+def _write_all(files: dict[str, Path], words_file: Path, cues: tuple[Cue, ...],
+               words: list[Word]) -> None:
     """The three files, then the words (the cache's completion mark), each atomically."""
     from dataclasses import asdict
 
     for suffix, writer in WRITERS.items():
-        _write_text(folder / f"{stem}{suffix}", writer(cues))
-    _write_text(folder / f"{stem}.words.json",
-                  json.dumps([asdict(word) for word in words], ensure_ascii=False) + "\n")
+        _write_text(files[suffix], writer(cues))
+    _write_text(words_file,
+                json.dumps([asdict(word) for word in words], ensure_ascii=False) + "\n")
 
 
 def _write_draft(path: Path, cues: tuple[Cue, ...], episode: Episode,

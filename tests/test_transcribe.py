@@ -35,7 +35,7 @@ from podcast.cli import main
 from podcast.config import find_episode, load_show
 from podcast.errors import ConfigError
 from podcast.model import Timeline
-from podcast.publish import publish
+from podcast.publish import publish, rebuild
 from podcast.site import parse_json_transcript, parse_timed_transcript
 from podcast.transcripts import (
     INSTALL_FIX,
@@ -124,13 +124,20 @@ def english(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def published(english: Path) -> dict:
-    """The mixed-track episode published with ``transcript: auto``: its manifest entry."""
+def publishing(english: Path) -> tuple[dict, list[tuple[str, int, int]]]:
+    """The mixed-track episode published with ``transcript: auto``: its manifest entry and
+    the progress publish reported on the way."""
+    steps: list[tuple[str, int, int]] = []
     publish(load_show(english), [SINGLE], dry_run=False, storage_url=None, now=NOW,
-            echo=lambda _line: None)
+            echo=lambda _line: None, progress=lambda *step: steps.append(step))
     manifest = json.loads((english.parent / "public" / ".podcast" / "manifest.json")
                           .read_text())
-    return manifest["media"][SINGLE]
+    return manifest["media"][SINGLE], steps
+
+
+@pytest.fixture(scope="module")
+def published(publishing) -> dict:
+    return publishing[0]
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +283,59 @@ def test_an_unchanged_episode_is_not_transcribed_again(english: Path, published:
     assert again.cached
     published_vtt = published_file(english, published["transcript_key"])
     assert again.files[".vtt"].read_text() == published_vtt
+
+
+def test_the_episode_page_shows_the_generated_lines_from_the_store(english: Path,
+                                                                   published: dict):
+    """Each published cue (read by webvtt-py) is a line of the episode page at its time;
+    a nightly build from a checkout without the transcript cache writes the same page."""
+    public = english.parent / "public"
+    page = (public / "episodes" / f"{SINGLE}.html").read_text(encoding="utf-8")
+    shown = re.findall(r'<p data-start="([0-9.]+)"><button[^>]*><time>[^<]*</time></button> '
+                       r'(.*?)</p>', page)
+    expected = webvtt.from_string(published_file(english, published["transcript_key"]))
+    assert len(shown) == len(expected.captions) > 5
+    for (start, text), caption in zip(shown, expected.captions, strict=True):
+        hours, minutes, seconds = caption.start.split(":")
+        assert float(start) == pytest.approx(int(hours) * 3600 + int(minutes) * 60
+                                             + float(seconds), abs=0.01)
+        assert html.unescape(text) == " ".join(caption.text.split())
+    cache = english.parent / ".podcast" / "transcripts"
+    hidden = cache.rename(cache.with_name("transcripts.hidden"))
+    try:
+        lines: list[str] = []
+        rebuild(load_show(english), now=NOW, output=None, upload=True, storage_url=None,
+                echo=lines.append)
+    finally:
+        hidden.rename(cache)
+    assert lines[-1] == "feed and pages unchanged"
+    assert (public / "episodes" / f"{SINGLE}.html").read_text(encoding="utf-8") == page
+
+
+def test_publish_reports_the_recognitions_progress(publishing):
+    steps = [step for step in publishing[1] if step[0] == "transcribing"]
+    assert steps[0][1] == 0 and steps[-1][1] == steps[-1][2] > 0
+    done = [step[1] for step in steps]
+    assert done == sorted(done) and len(set(done)) > 3  # it moves on as segments come
+
+
+def test_a_dry_run_never_recognises_even_with_the_master_cached(english: Path,
+                                                               published: dict):
+    """The master is cached: the transcript comes from its cache, else it is planned."""
+    show = load_show(english)
+    lines: list[str] = []
+    publish(show, [SINGLE], dry_run=True, storage_url=None, now=NOW, echo=lines.append)
+    assert not any("<after transcribing>" in line for line in lines), lines
+    cache = english.parent / ".podcast" / "transcripts"
+    hidden = cache.rename(cache.with_name("transcripts.hidden"))
+    try:
+        lines.clear()
+        publish(show, [SINGLE], dry_run=True, storage_url=None, now=NOW, echo=lines.append)
+        assert not cache.exists()  # nothing recognised, nothing written
+    finally:
+        hidden.rename(cache)
+    planned = [line for line in lines if "<after transcribing>" in line]
+    assert len(planned) == 3, lines
 
 
 def test_draft_chapters_start_at_the_hosts_questions(english: Path, two_tracks):
