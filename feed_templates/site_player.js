@@ -5,7 +5,8 @@
      current one is highlighted as it plays.
    - A share code (?via=CODE) on the page rides along on the audio requests and the download
      link only: nothing is stored in the browser, no cookie.
-   - The feed URL can be copied with one button.
+   - The feed URL and the episode page's link can be copied with one button, and the link
+     to the moment being heard (page.html#t=SECONDS) with another.
    - The transcript can be searched (lines without every word typed are hidden; Enter
      seeks to the first line left), and page.html#t=SECONDS (or #t=M:SS) is a link to a
      moment: opened, it sets the player's start there and shows the line, loading nothing;
@@ -131,8 +132,9 @@
     }, 0);
   }
 
-  function copyField(button) {
-    var field = document.getElementById(button.getAttribute("data-copy"));
+  function copyField(button, chosen) {
+    var field = chosen || document.getElementById(button.getAttribute("data-copy"));
+    if (!chosen) field.value = field.defaultValue;  // the plain link again after a timed one
     var status = button.parentNode.querySelector("[role=status]");
     var done = function () { status.textContent = status.getAttribute("data-done"); };
     field.select();
@@ -141,6 +143,26 @@
     } else if (document.execCommand("copy")) {  // plain http: the older API still works
       done();
     }
+  }
+
+  // "Copy link at 1:23": the page's link with the player's current second as #t=.
+  function copyAtTime(button, audio) {
+    var field = document.getElementById(button.getAttribute("data-copy-time"));
+    var page = field.defaultValue.split("#")[0];
+    field.value = page + "#t=" + Math.floor(audio.currentTime);
+    copyField(button, field);
+  }
+
+  function showTime(button, audio) {
+    var seconds = Math.floor(audio.currentTime);
+    var minutes = Math.floor(seconds / 60);
+    var text = (minutes >= 60 ? Math.floor(minutes / 60) + ":" + pad(minutes % 60) : minutes) +
+      ":" + pad(seconds % 60);
+    button.querySelector("time").textContent = text;
+  }
+
+  function pad(number) {
+    return (number < 10 ? "0" : "") + number;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -162,6 +184,23 @@
     ["timeupdate", "seeked", "play"].forEach(function (name) {
       audio.addEventListener(name, function () { follow(audio, lists); });
     });
+    document.querySelectorAll("button[data-copy-time]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { copyAtTime(button, audio); });
+      ["timeupdate", "seeked"].forEach(function (name) {
+        audio.addEventListener(name, function () { showTime(button, audio); });
+      });
+    });
+    // A moment's link (a soundbite) followed again: the hash does not change, so no
+    // hashchange comes; seek here (a first click is left to hashchange).
+    document.querySelectorAll("a[data-time-link]").forEach(function (link) {
+      link.addEventListener("click", function () {
+        if (link.hash === window.location.hash) {
+          var time = hashTime();
+          if (time !== null) seek(audio, time);
+        }
+      });
+    });
     var box = document.querySelector("[data-search]");
     if (box) searchTranscript(box, audio);
     var linked = hashTime();
@@ -170,6 +209,9 @@
       // before the listener presses play), and the line shown.
       audio.currentTime = linked;
       follow(audio, lists);
+      document.querySelectorAll("button[data-copy-time]").forEach(function (button) {
+        showTime(button, audio);
+      });
       var line = document.querySelector(".transcript [aria-current]");
       if (line) line.scrollIntoView({block: "center"});
     }

@@ -24,6 +24,8 @@ from podcast.text import redacted, terminal_text
 if TYPE_CHECKING:  # what click.progressbar returns; click exports it from here only
     from click._termui_impl import ProgressBar
 
+    from podcast.audio.results import MasterFigures
+
 
 class PodcastGroup(click.Group):
     """The ``podcast`` command group: the one place a PodcastError becomes a message.
@@ -173,7 +175,8 @@ def init(directory: str, title: str) -> None:
 @main.command()
 @click.argument("title")
 @click.option("--guest", "guests", multiple=True, help="Guest name (repeatable).")
-@click.option("--published", help="ISO-8601 publication time (default: next 07:00 UTC).")
+@click.option("--published", help="ISO-8601 publication time with an offset; a future "
+                                   "one schedules it (default: now, live at the next publish).")
 @click.pass_context
 def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str | None) -> None:
     """Scaffold an episode folder for TITLE."""
@@ -181,7 +184,14 @@ def new(ctx: click.Context, title: str, guests: tuple[str, ...], published: str 
 
     when = _parse_time(published, "--published") if published else None
     path = new_episode(_show(ctx), title, list(guests), published=when)
+    here = Path.cwd()
+    path = path.relative_to(here) if path.is_relative_to(here) else path  # as the user typed
     _echo(f"created {path}")
+    _echo(f"next: put the recording in {path.parent / 'interview.wav'} (any format ffmpeg "
+          "reads: change `audio:` in episode.md to its name), write the show notes, then "
+          "run `podcast publish`")
+    if when is not None and when > datetime.now(UTC):
+        _echo(f"scheduled: it goes live at the first publish after {when.isoformat()}")
 
 
 @main.command()
@@ -216,19 +226,30 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
     """Produce the finished, tagged MP3 of EPISODE (slug or folder)."""
     from podcast.audio import master as run_master
     from podcast.config import find_episode
+    from podcast.publish import episode_input_hash, keep_master
 
     show = _show(ctx)
     ep = find_episode(show, episode)
     out = Path(output) if output else Path(f"{ep.slug}.mp3")
+    input_hash = episode_input_hash(show, ep)  # before: the inputs may change meanwhile
     with _ProgressBars() as bars:
         result = run_master(show, ep, out, overwrite=force, align=align,
                             progress=bars if not as_json and sys.stderr.isatty() else None)
+    if not align:  # publish masters without --align, so only then is it the same master
+        keep_master(show, ep, input_hash, out, result)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
         o = result.output
-        _echo(f"wrote {o.path}: {o.lufs:.1f} LUFS, {o.true_peak:.1f} dBTP, "
-                   f"LRA {o.lra:.1f} LU, {o.duration:.1f} s, {o.bytes} bytes")
+        _echo(f"wrote {o.path}: {_loudness_words(o, show.audio.loudness)}, "
+              f"{o.true_peak:.1f} dBTP, LRA {o.lra:.1f} LU, {o.duration:.1f} s, "
+              f"{o.bytes} bytes")
+        if o.channels == 1:
+            _echo(f"  mono: players send it to both speakers, so it plays 3 LU louder than "
+                  f"a plain meter (`podcast loudness`) reads it: {o.lufs:.1f} LUFS")
+        if not align:
+            _echo("  `podcast publish` uploads this master as it is while the inputs stay "
+                  "the same")
         for track in result.tracks:
             found = track["estimated_offset"]
             _echo(f"  {track['file']} ({track['role']}): offset {track['offset']:g} s"
@@ -236,6 +257,13 @@ def master(ctx: click.Context, episode: str, output: str | None, force: bool,
                   + f" [{track['alignment']}], speech {track['speech_share']:.0%}")
     for warning in result.warnings:  # (in the --json report as "warnings")
         _err(f"warning: {warning}")
+
+
+def _loudness_words(figures: MasterFigures, target: float) -> str:
+    """The master's loudness as the user set it in ``audio.loudness``: a mono file as it
+    plays on two speakers (the meter's reading + 3 LU), the way Apple's -16 is meant."""
+    played = figures.lufs + (3.0 if figures.channels == 1 else 0.0)
+    return f"{played:.1f} LUFS (target {target:g})"
 
 
 @main.command()
@@ -254,11 +282,11 @@ def transcribe(ctx: click.Context, slug: str, model: str | None, chapters: bool)
     episode = find_episode(show, slug)
     shown = {"step": -1}
 
-    def progress(done: float, total: float) -> None:
-        step = int(10 * done / total) if total else 10
+    def progress(_label: str, done: int, total: int) -> None:  # tenths of a second
+        step = 10 * done // total if total else 10
         if step > shown["step"]:  # one line per tenth: readable in a log as on a terminal
             shown["step"] = step
-            _err(f"transcribing {episode.slug}: {done:.0f} of {total:.0f} s")
+            _err(f"transcribing {episode.slug}: {done / 10:.0f} of {total / 10:.0f} s")
 
     result = run_transcribe(show, episode, model=model, chapters=chapters, progress=progress)
     for suffix, path in result.files.items():
@@ -275,9 +303,11 @@ def transcribe(ctx: click.Context, slug: str, model: str | None, chapters: bool)
 @click.option("--dry-run", is_flag=True, help="Print the plan, change nothing.")
 @click.option("--storage", "storage_url", help="Override the storage URL from the config.")
 @click.option("--now", help="Fix the clock (ISO-8601) for scheduling.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Episodes mastered side by side (default: one per processor).")
 @click.pass_context
 def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: bool,
-            storage_url: str | None, now: str | None) -> None:
+            storage_url: str | None, now: str | None, jobs: int | None) -> None:
     """Master what changed, upload media, then the feed and pages last."""
     from podcast.publish import publish as run_publish
 
@@ -286,7 +316,7 @@ def publish(ctx: click.Context, slugs: tuple[str, ...], all_: bool, dry_run: boo
     with _ProgressBars(show_eta=False, show_percent=True) as bars:
         run_publish(_show(ctx), [] if all_ else list(slugs), dry_run=dry_run,
                     storage_url=storage_url, now=_parse_time(now, "--now"), echo=_echo,
-                    progress=bars if sys.stderr.isatty() else None)
+                    progress=bars if sys.stderr.isatty() else None, jobs=jobs)
 
 
 @main.command()
@@ -311,15 +341,20 @@ def feed(ctx: click.Context, output: str | None, upload: bool, storage_url: str 
 @click.pass_context
 def validate(ctx: click.Context, source: str | None, previous: str | None) -> None:
     """Lint a feed (file or URL; default: the built feed) against Apple, PSP-1 and P2.0."""
-    from podcast.validate import default_source
+    from podcast.validate import config_findings, default_source
     from podcast.validate import validate as run_validate
 
-    source = source or default_source(ctx.obj["config"])
-    findings = run_validate(source, previous=Path(previous) if previous else None)
-    errors = 0
-    for finding in findings:
+    findings = []
+    if source is None:  # the show's own feed: its podcast.yaml too, shown before the feed
+        findings = config_findings(_show(ctx))  # is read (it may not be built yet)
+        for finding in findings:
+            _echo(str(finding))
+        source = default_source(ctx.obj["config"])
+    feed_findings = run_validate(source, previous=Path(previous) if previous else None)
+    for finding in feed_findings:
         _echo(str(finding))
-        errors += finding.level == "error"
+    findings += feed_findings
+    errors = sum(finding.level == "error" for finding in findings)
     click.echo(f"{errors} error(s), {len(findings) - errors} warning(s)")
     if errors:
         sys.exit(1)
@@ -352,7 +387,7 @@ def doctor(ctx: click.Context) -> None:
 
     failed = 0
     for check in run_checks(ctx.obj["config"]):
-        _echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        _echo(f"[{check.status}] {check.name}: {check.detail}")
         failed += not check.ok
     sys.exit(1 if failed else 0)
 
@@ -368,10 +403,13 @@ def share(ctx: click.Context, slug: str, channels: tuple[str, ...]) -> None:
     `podcast stats report --by via` measures what each brought."""
     from podcast.config import find_episode
     from podcast.share import not_live_note, share_links
+    from podcast.validate import config_findings
 
     show = _show(ctx)
     episode = find_episode(show, slug)
     links = share_links(show, episode, list(channels))
+    for finding in config_findings(show):  # the links are still printed: local tests
+        _err(str(finding))
     if note := not_live_note(episode, datetime.now(UTC)):
         _err(note)
     width = max(len(link.who) for link in links)

@@ -36,6 +36,7 @@ from .model import (
     Location,
     Person,
     RemoteFeed,
+    Schedule,
     Show,
     Soundbite,
     StatsSettings,
@@ -58,7 +59,7 @@ SHOW_KEYS = {
     "audio", "targets", "feed_url", "guid",
     # feed lifecycle and discovery
     "new_feed_url", "block", "complete", "txt", "license", "location", "podroll", "websub",
-    "subscribe",
+    "subscribe", "seasons", "schedule",
     # measurement
     "aliases", "stats",
     # speech recognition (podcast transcribe)
@@ -74,7 +75,9 @@ STATS_KEYS = {"library_bots"}
 REQUIRED_SHOW_KEYS = ("title", "description", "author", "email", "language", "link", "image",
                       "categories", "explicit", "base_url")
 AUDIO_KEYS = {"loudness", "true_peak", "channels", "bitrate", "sample_rate", "intro", "outro",
-              "highpass", "hum", "max_pause", "denoise"}
+              "highpass", "hum", "max_pause", "denoise", "rendition"}
+#: ``audio.rendition`` values (podcast.audio.renditions.KINDS).
+RENDITIONS = ("opus", "aac")
 #: ``audio.hum`` values; YAML reads a bare ``off`` as false and ``50`` as a number.
 HUM_CHOICES = ("auto", "50", "60", "off")
 PERSON_KEYS = {"name", "role", "group", "title", "href", "img"}
@@ -87,7 +90,7 @@ LOCATION_KEYS = {"name", "rel", "geo", "osm", "country"}
 PODROLL_KEYS = {"url", "guid", "title"}
 EPISODE_KEYS = {
     "title", "published", "audio", "season", "number", "type", "explicit", "guests",
-    "chapters", "transcript", "guid", "image", "summary", "soundbites",
+    "chapters", "transcript", "guid", "image", "summary", "soundbites", "location",
 }
 #: Keys of one track of a multitrack ``audio:`` list.
 TRACK_KEYS = {"file", "role", "name", "offset", "gain", "pan"}
@@ -139,8 +142,8 @@ class _Reader:
     def check_keys(self, allowed: set[str], required: Iterable[str] = ()) -> None:
         for name in self.data:
             if name not in allowed:
-                close = [a for a in sorted(allowed) if a.lower() == str(name).lower()]
-                fix = f"did you mean `{close[0]}`?" if close else (
+                close = closest_key(str(name), allowed)
+                fix = f"did you mean `{close}`?" if close else (
                     "allowed keys: " + ", ".join(sorted(allowed)))
                 # A key as typed, unless it is long or odd: then as a cut repr.
                 plain = re.fullmatch(r"[\w .\-\[\]]{1,60}", str(name))
@@ -258,6 +261,43 @@ class _Reader:
         return resolve_file(text, base, file=self.file, field=self.key(name), inside=inside)
 
 
+#: Longest unknown key compared with the allowed ones (a longer one is no typo).
+TYPO_MAX_CHARS = 64
+
+
+def closest_key(name: str, allowed: Iterable[str]) -> str | None:
+    """The allowed key ``name`` was probably meant to be, or None: the same but for case,
+    else the nearest within a Damerau-Levenshtein distance of 2 (1 for keys of up to 4
+    letters, where 2 edits reach unrelated words: ``url`` -> ``img``)."""
+    lowered = name.lower()
+    keys = sorted(allowed)
+    for key in keys:
+        if key.lower() == lowered:
+            return key
+    if len(name) > TYPO_MAX_CHARS:
+        return None
+    limit = 1 if len(name) <= 4 else 2
+    distance, key = min(((edit_distance(lowered, key.lower()), key) for key in keys),
+                        default=(limit + 1, ""))
+    return key if distance <= limit else None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): the fewest insertions,
+    deletions, substitutions and swaps of two neighbours that turn ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1,
+                         previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        previous2, previous = previous, row
+    return previous[len(b)]
+
+
 def resolve_file(text: str, base: Path, *, file: Path, field: str,
                  inside: Path | None = None) -> Path:
     """Resolve ``text`` against ``base``; it must exist and, if asked, stay inside a folder."""
@@ -295,8 +335,17 @@ def parse_timestamp(value: Any, *, file: Path, field: str) -> float:
     return seconds
 
 
-def parse_datetime(value: Any, *, file: Path | None, field: str) -> datetime:
-    """An ISO-8601 date-time with a UTC offset (a bare date means midnight UTC)."""
+def top_key_line(text: str, key: str) -> int | None:
+    """The line (from 1) of ``text`` where the top-level ``key:`` is, for messages about
+    a value YAML read as text (a date-time it did not recognise); None if not found."""
+    match = re.search(rf"^{re.escape(key)}[ \t]*:", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def parse_datetime(value: Any, *, file: Path | None, field: str,
+                   line: int | None = None) -> datetime:
+    """An ISO-8601 date-time with a UTC offset (a bare date means midnight UTC); ``line``
+    is where the value is in ``file`` (a value YAML read as a date-time knows its own)."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -306,15 +355,29 @@ def parse_datetime(value: Any, *, file: Path | None, field: str) -> datetime:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(f"{shown(value)} is not a date-time", file=file, field=field,
-                              fix="write ISO 8601 with an offset, e.g. 2026-11-24T07:00:00+01:00"
-                              ) from None
+                              line=line, fix="write ISO 8601 with an offset, e.g. "
+                              "2026-11-24T07:00:00+01:00") from None
     if moment.tzinfo is None:
         # A bare date means midnight UTC; a time of day without an offset is ambiguous.
         if isinstance(value, datetime) or "T" in str(value) or " " in str(value).strip():
-            raise ConfigError(f"{shown(value)} has no time zone", file=file, field=field,
-                              fix="add an offset such as +01:00 or Z")
+            raise _no_offset(value, file=file, field=field, line=line)
         moment = moment.replace(tzinfo=UTC)
     return moment
+
+
+def _no_offset(value: Any, *, file: Path | None, field: str,
+               line: int | None) -> ConfigError:
+    """The error for a time of day without an offset, quoting it as the user wrote it."""
+    if isinstance(value, WrittenTime):
+        written, line = value.written, value.line
+    else:
+        written = value.isoformat() if isinstance(value, datetime) else str(value).strip()
+    key = field.rsplit(".", 1)[-1]
+    example = f"{key}: {written}+00:00" if file is not None else f"{field} {written}+00:00"
+    return ConfigError(f"{written} has no time zone, so the moment is ambiguous",
+                       file=file, field=field, line=line,
+                       fix=f"add its offset from UTC, e.g. `{example}` (UTC; `Z` works too), "
+                           "or +01:00 for Paris in winter")
 
 
 def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[Person, ...]:
@@ -337,9 +400,22 @@ def _people(items: list[Any], file: Path, key: str, default_role: str) -> tuple[
             group=group,
             title=reader.text("title"),
             href=reader.url("href"),
-            img=reader.url("img"),
+            **_person_image(reader, file.parent),
         ))
     return tuple(people)
+
+
+def _person_image(reader: _Reader, base: Path) -> dict[str, Any]:
+    """``img``: a photo's URL (``img``), or a JPEG/PNG file next to the config (``photo``),
+    which the pages show resized from the store rather than from another host."""
+    value = reader.data.get("img")
+    if not isinstance(value, str) or re.match(r"^https?://", value.strip()):
+        return {"img": reader.url("img")}
+    path = reader.path("img", base, required=True)
+    if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        raise reader.error("img", f"{shown(path.name)} is not a .jpg or .png file",
+                           "give a JPEG or PNG photo, or its https:// URL")
+    return {"photo": path}
 
 
 # --- the show ------------------------------------------------------------------------
@@ -376,7 +452,8 @@ def load_show(path: str | Path | None = None) -> Show:
         audio=_audio(r.data.get("audio") or {}, file, root),
         targets=_targets(r.items("targets"), file),
         new_feed_url=r.url("new_feed_url"),
-        block=r.flag("block", False),
+        **_block(r),
+        schedule=_schedule(r),
         complete=r.flag("complete", False),
         txt=_txt(r),
         license=_license(r),
@@ -384,6 +461,7 @@ def load_show(path: str | Path | None = None) -> Show:
         podroll=_podroll(r),
         websub=_websub(r),
         subscribe=_subscribe(r),
+        seasons=_seasons(r),
         aliases=_aliases(r),
         stats=_stats(r),
         transcription=_transcription(r, root),
@@ -401,9 +479,30 @@ def _read_yaml(file: Path) -> Any:
 class _Refused(yaml.YAMLError):
     """YAML that :class:`StrictLoader` does not read, at a place in the text."""
 
-    def __init__(self, problem: str, mark: yaml.Mark, fix: str) -> None:
+    def __init__(self, problem: str, mark: yaml.Mark, fix: str,
+                 field: str | None = None) -> None:
         super().__init__(problem)
-        self.problem, self.mark, self.fix = problem, mark, fix
+        self.problem, self.mark, self.fix, self.field = problem, mark, fix, field
+
+
+class WrittenTime(datetime):
+    """A date-time without an offset as read from YAML, with the text as written and its
+    line in the file: the message refusing it quotes them (not ``datetime.datetime(…)``)."""
+
+    written: str
+    line: int
+
+
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+#: Correct examples for a message about a wrong date or date-time.
+DATE_EXAMPLE, DATETIME_EXAMPLE = "2026-12-31", "2026-12-31T07:00:00+00:00"
+
+
+def _path_step(index: Any) -> str:
+    """The part of a key path (``targets[0].by``) a node adds under its parent."""
+    if isinstance(index, yaml.ScalarNode):
+        return f".{index.value}"
+    return f"[{index}]" if isinstance(index, int) else ""
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -416,6 +515,12 @@ class StrictLoader(yaml.SafeLoader):
     """
 
     _depth = 0
+    first_line = 1  # the file's line where the text starts (front matter: 2)
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[str] = []  # key path of the node being composed
+        self._fields: dict[yaml.Node, str] = {}  # key path of each date, for messages
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -424,14 +529,44 @@ class StrictLoader(yaml.SafeLoader):
                            "write the value out in full: podcast.yaml and front matter "
                            "take no anchors (&name) or aliases (*name)")
         self._depth += 1
+        self._path.append(_path_step(index))
         try:
             if self._depth > YAML_MAX_DEPTH:
                 raise _Refused(f"values nest more than {YAML_MAX_DEPTH} levels deep",
                                self.peek_event().start_mark,
                                "write plain keys, lists and texts (the README lists them)")
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
+            if node is not None and node.tag == TIMESTAMP_TAG:
+                self._fields[node] = "".join(self._path).lstrip(".")
+            return node
         finally:
             self._depth -= 1
+            self._path.pop()
+
+    def construct_timestamp(self, node: yaml.ScalarNode) -> date | datetime:
+        """A date or date-time; one that does not exist (2026-12-32) refused with its key
+        and line, one without an offset kept as written (:class:`WrittenTime`)."""
+        try:
+            value = self.construct_yaml_timestamp(node)
+        except ValueError as exc:  # datetime's "day is out of range for month"…
+            field = self._fields.get(node) or None
+            timed = re.search(r"[Tt ]", node.value.strip()) is not None
+            example = DATETIME_EXAMPLE if timed else DATE_EXAMPLE
+            shape = "YYYY-MM-DDTHH:MM:SS with an offset" if timed else "YYYY-MM-DD"
+            key = (field or ("published" if timed else "by")).rsplit(".", 1)[-1]
+            raise _Refused(f"{node.value} is not a real date ({exc})", node.start_mark,
+                           f"write a day that exists as {shape}, e.g. `{key}: {example}` "
+                           "(or quote it if it is text, not a date)",
+                           field) from None
+        if isinstance(value, datetime) and value.tzinfo is None:
+            written = WrittenTime.fromisoformat(value.isoformat())
+            written.written = node.value
+            written.line = node.start_mark.line + self.first_line
+            return written
+        return value
+
+
+StrictLoader.add_constructor(TIMESTAMP_TAG, StrictLoader.construct_timestamp)
 
 
 def load_yaml(text: str, file: Path, *, fix: str, first_line: int = 1) -> Any:
@@ -441,11 +576,12 @@ def load_yaml(text: str, file: Path, *, fix: str, first_line: int = 1) -> Any:
     in the file).
     """
     loader = StrictLoader(text)  # (yaml.load would do the same three steps)
+    loader.first_line = first_line
     try:
         return loader.get_single_data()
     except _Refused as exc:
-        raise ConfigError(f"line {exc.mark.line + first_line}: {exc.problem}", file=file,
-                          fix=exc.fix) from None
+        raise ConfigError(exc.problem, file=file, field=exc.field,
+                          line=exc.mark.line + first_line, fix=exc.fix) from None
     # PyYAML raises ValueError for impossible dates such as 2026-13-45, and for integers of
     # more than 4,300 digits.
     except (yaml.YAMLError, ValueError) as exc:
@@ -591,17 +727,29 @@ def _audio(data: Any, file: Path, root: Path) -> AudioSettings:
         hum=_hum(r),
         max_pause=_max_pause(r),
         denoise=_denoise(r),
+        rendition=_rendition(r),
     )
 
 
+def _rendition(r: _Reader) -> str | None:
+    """``audio.rendition``: ``opus`` or ``aac``, a second file made from each master and
+    listed in the feed as ``podcast:alternateEnclosure`` (absent or ``off``: none)."""
+    value = r.data.get("rendition")
+    if value in (None, False, "off"):
+        return None
+    return r.choice("rendition", RENDITIONS, "opus")
+
+
 def _denoise(r: _Reader) -> str:
-    """``audio.denoise``: ``off`` (default), ``light`` or ``strong``; YAML's false is off."""
+    """``audio.denoise``: ``off`` (default), ``light``, ``strong`` (ffmpeg's afftdn) or
+    ``deep`` (the DeepFilterNet model, an optional extra); YAML's false is off."""
     value = r.data.get("denoise", "off")
     text = "off" if value is False else str(value).strip().lower()
-    if isinstance(value, (dict, list)) or text not in ("off", "light", "strong"):
-        raise r.error("denoise", f"{shown(value)} is not one of off, light, strong",
+    if isinstance(value, (dict, list)) or text not in ("off", "light", "strong", "deep"):
+        raise r.error("denoise", f"{shown(value)} is not one of off, light, strong, deep",
                       "write `denoise: light` (room noise 12 dB down), `denoise: strong` "
-                      "(15 dB) or `denoise: off`")
+                      "(15 dB), `denoise: deep` (20 dB and more; `pip install "
+                      "'podcast[denoise]'`) or `denoise: off`")
     return text
 
 
@@ -798,6 +946,106 @@ def _websub(r: _Reader) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hubs))
 
 
+#: ``podcast:block id`` values: podcast-namespace serviceslugs.txt.
+SERVICE_SLUGS = (
+    "acast", "amazon", "anchor", "apple", "audible", "audioboom", "backtracks", "bitcoin",
+    "blubrry", "buzzsprout", "captivate", "castos", "castopod", "facebook", "fireside", "fyyd",
+    "google", "gpodder", "hypercatcher", "kasts", "libsyn", "mastodon", "megafono",
+    "megaphone", "omnystudio", "overcast", "paypal", "pinecast", "podbean", "podcastaddict",
+    "podcastguru", "podcastindex", "podcasts", "podchaser", "podcloud", "podfriend",
+    "podiant", "podigee", "podnews", "podomatic", "podserve", "podverse", "redcircle", "relay",
+    "resonaterecordings", "rss", "shoutengine", "simplecast", "slack", "soundcloud", "spotify",
+    "spreaker", "tiktok", "transistor", "twitter", "whooshkaa", "youtube", "zencast")
+
+
+def _block(r: _Reader) -> dict[str, Any]:
+    """``block``: true (hidden everywhere) or a list of platforms (service slugs) that
+    must not list the show; ``apple`` in the list is also ``itunes:block``."""
+    value = r.data.get("block")
+    if not isinstance(value, list):
+        return {"block": r.flag("block", False)}
+    slugs = []
+    for index, item in enumerate(value):
+        slug = str(item).strip().lower()
+        if slug not in SERVICE_SLUGS:
+            raise r.error(f"block[{index}]", f"{shown(item)} is not a platform of the "
+                          "podcast namespace's service list",
+                          "use names from it such as spotify, amazon, google, apple, youtube")
+        slugs.append(slug)
+    return {"block": "apple" in slugs, "blocked": tuple(dict.fromkeys(slugs))}
+
+
+SCHEDULE_KEYS = {"every", "interval", "days", "text", "start"}
+SCHEDULE_WORDS = {"daily": ("daily", 1), "weekly": ("weekly", 1), "biweekly": ("weekly", 2),
+                  "monthly": ("monthly", 1), "bimonthly": ("monthly", 2),
+                  "yearly": ("yearly", 1)}
+WEEKDAYS = {"monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH",
+            "friday": "FR", "saturday": "SA", "sunday": "SU"}
+_UNITS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}
+
+
+def _schedule(r: _Reader) -> Schedule | None:
+    """``schedule``: ``weekly`` (daily, biweekly, monthly, bimonthly, yearly) or
+    ``{every, interval?, days?, text?, start?}`` -> ``podcast:updateFrequency``.  Not
+    ``on:``: YAML reads a bare ``on`` as true."""
+    value = r.data.get("schedule")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"every": value}
+    sr = _Reader(value, r.file, r.key("schedule."))
+    sr.check_keys(SCHEDULE_KEYS, ("every",))
+    word = sr.text("every", required=True).strip().lower()
+    if word not in SCHEDULE_WORDS:
+        raise sr.error("every", f"{shown(word)} is not a schedule",
+                       "write one of " + ", ".join(SCHEDULE_WORDS))
+    every, interval = SCHEDULE_WORDS[word]
+    interval *= sr.integer("interval", minimum=1) or 1
+    days = tuple(_weekday(sr, index, day) for index, day in enumerate(_entries(sr, "days")))
+    start = sr.data.get("start")
+    if start is not None and not isinstance(start, date):
+        raise sr.error("start", f"{shown(start)} is not a date",
+                       "write the first release day as YYYY-MM-DD, e.g. 2026-01-05")
+    text = _short(sr, "text") or _schedule_text(every, interval, days)
+    return Schedule(every=every, text=text, interval=interval, days=days,
+                    start=start if isinstance(start, date) else None)
+
+
+def _weekday(sr: _Reader, index: int, day: Any) -> str:
+    name = str(day).strip().lower()
+    for full, code in WEEKDAYS.items():
+        if name in (full, full[:3], code.lower()):
+            return code
+    raise sr.error(f"days[{index}]", f"{shown(day)} is not a day of the week",
+                   "write days in English, e.g. `days: [monday, thursday]`")
+
+
+def _schedule_text(every: str, interval: int, days: tuple[str, ...]) -> str:
+    """What apps show beside the rule: ``Weekly``, ``Every 2 weeks on Monday``."""
+    unit = _UNITS[every]
+    text = every.capitalize() if interval == 1 else f"Every {interval} {unit}s"
+    if days:
+        names = {code: full.capitalize() for full, code in WEEKDAYS.items()}
+        text += " on " + ", ".join(names[code] for code in days)
+    return text
+
+
+def _seasons(r: _Reader) -> dict[int, str]:
+    """``seasons``: season number -> its name (page headings, ``podcast:season name``)."""
+    value = r.data.get("seasons") or {}
+    if not isinstance(value, dict):
+        raise r.error("seasons", f"expected a mapping, got {type(value).__name__}",
+                      'write one `NUMBER: Name` line per season, e.g. `1: "Les débuts"`')
+    names = {}
+    for number, name in value.items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise r.error("seasons", f"{shown(number)} is not a season number",
+                          'number seasons from 1, e.g. `1: "Les débuts"`')
+        sr = _Reader({str(number): name}, r.file, r.key("seasons."))
+        names[number] = _short(sr, str(number), required=True)
+    return names
+
+
 def _subscribe(r: _Reader) -> dict[str, str]:
     """``subscribe``: app name -> the show's page in that app (http(s) URLs), in order."""
     value = r.data.get("subscribe") or {}
@@ -938,7 +1186,8 @@ def load_episode(show: Show, folder: Path) -> Episode:
     if not file.is_file():
         raise ConfigError("episode.md is missing", file=file,
                           fix=f"run `podcast new` or add {file}")
-    data, notes = split_front_matter(read_text(file, EPISODE_MAX_BYTES), file)
+    text = read_text(file, EPISODE_MAX_BYTES)
+    data, notes = split_front_matter(text, file)
     r = _Reader(data, file)
     r.check_keys(EPISODE_KEYS, ("title", "published", "audio"))
     title = r.text("title", required=True)
@@ -947,7 +1196,8 @@ def load_episode(show: Show, folder: Path) -> Episode:
         raise r.error("title", title_problem,
                       f"shorten it to {rules.TITLE_MAX_CHARS} characters; put the detail in "
                       "the show notes")
-    published = parse_datetime(data["published"], file=file, field="published")
+    published = parse_datetime(data["published"], file=file, field="published",
+                               line=top_key_line(text, "published"))
     guests = _people(r.items("guests"), file, "guests", "guest")
     audio, tracks = _episode_audio(r, folder, show, guests)
 
@@ -997,6 +1247,7 @@ def load_episode(show: Show, folder: Path) -> Episode:
         image=_episode_image(r, folder),
         summary=r.text("summary"),
         soundbites=_soundbites(r),
+        locations=_locations(r),
         tracks=tracks,
     )
 

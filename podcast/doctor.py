@@ -21,15 +21,22 @@ from .text import redacted
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of one check: a name, pass or fail, and what was found or what to fix."""
+    """The outcome of one check: a name, pass or fail, and what was found or what to fix;
+    a ``warning`` passes (nothing is broken) but still says what to fix."""
 
     name: str
     ok: bool
     detail: str
+    warning: bool = False
 
     def __post_init__(self) -> None:
         # Details quote storage, endpoint and base URLs, and errors that quote them.
         object.__setattr__(self, "detail", redacted(self.detail))
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``warn`` or ``FAIL``, as doctor prints it."""
+        return "FAIL" if not self.ok else "warn" if self.warning else "ok"
 
 
 def _run(args: list[str]) -> str:
@@ -179,6 +186,14 @@ def check_private_state(show) -> Check:
                  f"(HTTP {legacy[0]})")
 
 
+def config_warnings(show) -> list[Check]:
+    """Placeholders left from ``podcast init`` and a loopback base_url, as warnings."""
+    from .validate import config_findings
+
+    return [Check("config", True, finding.message, warning=True)
+            for finding in config_findings(show)]
+
+
 def run_checks(config: str | Path | None) -> list[Check]:
     """Every check, in the order a newcomer should fix them."""
     from .config import load_episodes, load_show
@@ -193,6 +208,7 @@ def run_checks(config: str | Path | None) -> list[Check]:
                          Check("private state", False, skipped)]
     checks = check_ffmpeg(show.audio)
     checks.append(Check("config", True, f"{show.title!r} ({show.config_path})"))
+    checks.extend(config_warnings(show))
 
     problems: list[Exception] = []
     try:

@@ -18,21 +18,18 @@ class PodcastError(Exception):
         file: str | Path | None = None,
         field: str | None = None,
         fix: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.message = message
         self.file = str(file) if file is not None else None
         self.field = field
         self.fix = fix
+        self.line = line  # of the field in the file, counted from 1, when known
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = ""
-        if self.file and self.field:
-            where = f"{self.file}: {self.field}: "
-        elif self.file:
-            where = f"{self.file}: "
-        elif self.field:
-            where = f"{self.field}: "
+        place = [self.file, f"line {self.line}" if self.line else None, self.field]
+        where = "".join(f"{part}: " for part in place if part)
         text = where + self.message
         if self.fix:
             text += f"\n  fix: {self.fix}"

@@ -6,9 +6,12 @@ what it cannot write (feedgen 1.0.0):
 * :class:`AppleExtension` writes ``itunes:explicit`` as ``true``/``false`` (feedgen only
   knows yes/no/clean) and the channel ``itunes:image`` for any URL (feedgen silently drops
   URLs that do not end in ``.jpg``/``.png``);
-* :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, funding,
-  medium, person, trailer, license, location, txt, podroll; on items transcript, chapters,
-  season, episode, soundbite).
+* :class:`PodcastIndexExtension` writes the ``podcast:`` namespace (guid, locked, block,
+  funding, medium, updateFrequency, person, trailer, license, location, txt, podroll; on
+  items alternateEnclosure, transcript (one per file), chapters, season with its name,
+  episode, soundbite, location).
+
+The show description is HTML in CDATA, rendered like the notes: apps read it as HTML.
 
 The lifecycle tags (``itunes:new-feed-url``, ``block``, ``complete``) and the WebSub hubs
 (``atom:link rel="hub"``) come from podcast.yaml.  What Apple requires of an episode's
@@ -24,8 +27,10 @@ same bytes, so a nightly rebuild of an unchanged show changes nothing.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
@@ -41,7 +46,19 @@ from markupsafe import Markup
 from . import rules
 from .categories import split_category
 from .errors import PodcastError
-from .model import Catalog, Episode, Location, Media, Person, RemoteFeed, Show, Soundbite, Txt
+from .model import (
+    Catalog,
+    Episode,
+    Location,
+    Media,
+    Person,
+    RemoteFeed,
+    Rendition,
+    Schedule,
+    Show,
+    Soundbite,
+    Txt,
+)
 from .notes import safe_markdown, xml_text
 from .text import clock
 
@@ -53,6 +70,8 @@ CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 #: Apple cuts channel and item descriptions at 4000 bytes (support page 823).
 DESCRIPTION_MAX_BYTES = 4000
 CHAPTERS_TYPE = "application/json+chapters"
+#: ``podcast:alternateEnclosure`` titles by codec (the namespace asks for 32 characters).
+RENDITION_TITLES = {"opus": "Opus", "mp4a": "AAC"}
 
 #: Words in generated HTML, by show language (anything else falls back to English).
 LABELS = {
@@ -87,6 +106,7 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     """
     now = _aware(now, "now")
     art_url = show_art_url(show, catalog)
+    show, episodes = _pictured(show, list(episodes))
     items = live_items(episodes, catalog, now)
     for episode, _ in items:
         check_episode(show, episode)
@@ -101,7 +121,9 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     # feedgen writes the last link added as the RSS <link>: the show's web page.
     fg.link(href=show.feed_url, rel="self", type="application/rss+xml")
     fg.link(href=show.link, rel="alternate")
-    fg.description(xml_text(show.description))
+    # HTML in CDATA, like the items: apps read the description as HTML, so plain text with
+    # a literal "<word>" in it would lose the word.
+    fg.description(CDATA(_cdata_safe(renderer.show_description())))
     fg.language(show.language)
     fg.image(url=art_url, title=xml_text(show.title), link=show.link)
     if show.copyright:
@@ -130,6 +152,9 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
     p20 = fg.podcastindex
     p20.guid = show.guid
     p20.locked = (show.locked, show.email)
+    p20.block = (show.block and not show.blocked, show.blocked)
+    p20.schedule = show.schedule
+    p20.complete = show.complete
     p20.funding = [(f.url, xml_text(f.text)) for f in show.funding]
     p20.persons = list(show.hosts)
     p20.trailers = [trailer(show, episode, media) for episode, media in items
@@ -143,6 +168,26 @@ def build_feed(show: Show, episodes: list[Episode], catalog: Catalog, *, now: da
         _add_item(fg, show, episode, media, renderer, art_url)
 
     return fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _pictured(show: Show, episodes: list[Episode]) -> tuple[Show, list[Episode]]:
+    """The show and episodes with each local photo's ``img`` set to the URL the pages
+    store it at (:func:`podcast.site.people_photos`), so apps show the same picture."""
+    people = [*show.hosts, *(guest for episode in episodes for guest in episode.guests)]
+    if not any(person.photo for person in people):
+        return show, episodes
+    from .site import people_photos
+
+    urls = {path: media_url(show, key) for path, (key, _data)
+            in people_photos(show, episodes).items()}
+
+    def pictured(group: Iterable[Person]) -> tuple[Person, ...]:
+        return tuple(replace(person, img=urls[person.photo])
+                     if person.photo in urls and not person.img else person
+                     for person in group)
+
+    return (replace(show, hosts=pictured(show.hosts)),
+            [replace(episode, guests=pictured(episode.guests)) for episode in episodes])
 
 
 def check_episode(show: Show, episode: Episode) -> None:
@@ -242,6 +287,12 @@ class NotesRenderer:
         if html is None:
             html = self._notes[text] = Markup(safe_markdown(text))
         return html
+
+    def show_description(self) -> str:
+        """The show description as HTML (Markdown, like the notes), cut to Apple's 4000
+        bytes."""
+        return truncate_html(str(self.notes_html(self.show.description)).strip(),
+                             DESCRIPTION_MAX_BYTES)
 
     def description(self, episode: Episode, *, page_url: str | None = None) -> tuple[str, str]:
         """``(description, content)``: the item HTML, cut to Apple's 4000 bytes, and in full.
@@ -361,6 +412,9 @@ def _add_item(fg: FeedGenerator, show: Show, episode: Episode, media: Media,
     if media.chapters_key:
         p20.chapters = media_url(show, media.chapters_key)
     p20.season = episode.season
+    p20.season_name = show.seasons.get(episode.season) if episode.season else None
+    p20.locations = list(episode.locations)
+    p20.renditions = [(media_url(show, r.key), r) for r in media.renditions]
     p20.episode = episode.number
     p20.soundbites = list(episode.soundbites)
 
@@ -438,6 +492,10 @@ class PodcastIndexExtension(BaseExtension):
     def __init__(self) -> None:
         self.guid: str | None = None
         self.locked: tuple[bool, str] | None = None  # (locked, owner e-mail)
+        # (blocked everywhere, the platforms blocked one by one)
+        self.block: tuple[bool, tuple[str, ...]] = (False, ())
+        self.schedule: Schedule | None = None
+        self.complete = False
         self.funding: list[tuple[str, str]] = []  # (url, label)
         self.medium = "podcast"
         self.persons: list[Person] = []
@@ -459,10 +517,25 @@ class PodcastIndexExtension(BaseExtension):
             _p20(channel, "locked", "yes" if locked else "no", owner=owner)
         for url, label in self.funding:
             _p20(channel, "funding", label, url=url)
+        if self.block[0]:
+            _p20(channel, "block", "yes")
+        for platform in self.block[1]:
+            _p20(channel, "block", "yes", id=platform)
         _p20(channel, "medium", self.medium)
+        if self.schedule is not None:
+            self._update_frequency(channel, self.schedule)
         _persons(channel, self.persons)
         self._discovery(channel)
         return feed
+
+    def _update_frequency(self, channel, schedule: Schedule) -> None:
+        """The schedule as an RFC 5545 rule; a complete show says so instead (no rule: no
+        episode is coming)."""
+        if self.complete:
+            _p20(channel, "updateFrequency", schedule.text, complete="true")
+            return
+        _p20(channel, "updateFrequency", schedule.text, rrule=schedule.rrule,
+             dtstart=schedule.start.isoformat() if schedule.start else None)
 
     def _discovery(self, channel) -> None:
         """Trailers, licence, locations, txt records and the podroll."""
@@ -472,9 +545,7 @@ class PodcastIndexExtension(BaseExtension):
         if self.license:
             identifier, url = self.license
             _p20(channel, "license", identifier, url=url)
-        for place in self.locations:
-            _p20(channel, "location", place.name, rel=place.rel, geo=place.geo,
-                 osm=place.osm, country=place.country)
+        _locations(channel, self.locations)
         for record in self.txt:
             _p20(channel, "txt", record.value, purpose=record.purpose)
         if self.podroll:
@@ -493,11 +564,16 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         self.more_transcripts: list[tuple[str, str, str]] = []
         self.chapters: str | None = None
         self.season: int | None = None
+        self.season_name: str | None = None
         self.episode: int | None = None
+        self.locations: list[Location] = []
+        self.renditions: list[tuple[str, Rendition]] = []  # (url, rendition)
         self.soundbites: list[Soundbite] = []
 
     def extend_rss(self, entry):
         _persons(entry, self.persons)
+        for url, rendition in self.renditions:
+            _alternate_enclosure(entry, url, rendition)
         for url, kind, language in ([self.transcript] if self.transcript else []) \
                 + self.more_transcripts:
             attrs = {"url": url, "type": kind, "language": language}
@@ -507,21 +583,44 @@ class PodcastIndexEntryExtension(BaseEntryExtension):
         if self.chapters:
             _p20(entry, "chapters", None, url=self.chapters, type=CHAPTERS_TYPE)
         if self.season:
-            _p20(entry, "season", str(self.season))
+            _p20(entry, "season", str(self.season), name=self.season_name)
         if self.episode:
             _p20(entry, "episode", str(self.episode))
         for bite in self.soundbites:
             _p20(entry, "soundbite", bite.title, startTime=_seconds(bite.start),
                  duration=_seconds(bite.duration))
+        _locations(entry, self.locations)
         return entry
 
 
-def _p20(parent, name: str, text: str | None, **attrs: str | None):
-    element = xml_elem(f"{{{PODCAST_NS}}}{name}", parent,
-                       **{k: xml_text(v) for k, v in attrs.items() if v})
+def _p20(parent, tag: str, text: str | None, /, **attrs: str | None):
+    # positional-only, and attributes set one by one: ``name`` is an attribute of some tags
+    # (podcast:season) and xml_elem's own first parameter.
+    element = xml_elem(f"{{{PODCAST_NS}}}{tag}", parent)
+    for key, value in attrs.items():
+        if value:
+            element.set(key, xml_text(value))
     if text is not None:
         element.text = xml_text(text)
     return element
+
+
+def _alternate_enclosure(parent, url: str, rendition: Rendition) -> None:
+    """The rendition beside the MP3 (no ``rel``: the same programme, another encoding),
+    with the SRI hash of its bytes."""
+    codec = rendition.codecs.split(".")[0]
+    alternate = _p20(parent, "alternateEnclosure", None, type=rendition.type,
+                     length=str(rendition.bytes), bitrate=str(rendition.bitrate),
+                     codecs=rendition.codecs, title=RENDITION_TITLES.get(codec, codec))
+    _p20(alternate, "source", None, uri=url)
+    digest = base64.b64encode(bytes.fromhex(rendition.sha256)).decode("ascii")
+    _p20(alternate, "integrity", None, type="sri", value=f"sha256-{digest}")
+
+
+def _locations(parent, places: Iterable[Location]) -> None:
+    for place in places:
+        _p20(parent, "location", place.name, rel=place.rel, geo=place.geo, osm=place.osm,
+             country=place.country)
 
 
 def _persons(parent, people: Iterable[Person]) -> None:

@@ -30,7 +30,9 @@ class Person:
     group: str = "cast"
     title: str | None = None  # e.g. "Directrice, One to One Monaco"
     href: str | None = None
-    img: str | None = None
+    img: str | None = None  # a URL (the feed's podcast:person img)
+    # ``img:`` naming a local file: the pages show it resized from the store, no other host
+    photo: Path | None = None
 
 
 # SPEC names the guest a Guest; it is a Person with role "guest".
@@ -101,6 +103,29 @@ class Soundbite:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """``schedule:`` in podcast.yaml, the release schedule ``podcast:updateFrequency`` states:
+    every ``interval`` days, weeks, months or years (``every``), on ``days`` (RFC 5545
+    weekday codes, ``MO``…), from ``start``; ``text`` as apps show it."""
+
+    every: str  # daily | weekly | monthly | yearly
+    text: str
+    interval: int = 1
+    days: tuple[str, ...] = ()
+    start: date | None = None
+
+    @property
+    def rrule(self) -> str:
+        """The RFC 5545 recurrence rule, e.g. ``FREQ=WEEKLY;INTERVAL=2;BYDAY=MO``."""
+        parts = [f"FREQ={self.every.upper()}"]
+        if self.interval != 1:
+            parts.append(f"INTERVAL={self.interval}")
+        if self.days:
+            parts.append("BYDAY=" + ",".join(self.days))
+        return ";".join(parts)
+
+
+@dataclass(frozen=True)
 class Target:
     """An audience goal from ``targets:`` in podcast.yaml."""
 
@@ -126,6 +151,9 @@ class AudioSettings:
     hum: str = "auto"  # mains hum notched: auto | 50 | 60 | off
     max_pause: float | None = None  # s: longer pauses are shortened to this; None = off
     denoise: str = "off"  # off | light | strong (afftdn, profile learned from a pause)
+    # A second file made from the master (opus | aac), listed as podcast:alternateEnclosure;
+    # not part of the master's input hash (the MP3 does not change with it).
+    rendition: str | None = None
 
     @property
     def bitrate_bps(self) -> int:
@@ -197,6 +225,10 @@ class Show:
     # Feed lifecycle and discovery (README: "The show: podcast.yaml").
     new_feed_url: str | None = None  # itunes:new-feed-url: the feed has moved there
     block: bool = False  # itunes:block Yes: hidden from Apple Podcasts
+    # ``block`` as a list: the platforms (podcast-namespace service slugs) asked not to list
+    # the show, each a ``podcast:block id=…``; empty with ``block: true`` (blocked everywhere)
+    blocked: tuple[str, ...] = ()
+    schedule: Schedule | None = None  # podcast:updateFrequency
     complete: bool = False  # itunes:complete Yes: no more episodes will come
     txt: tuple[Txt, ...] = ()
     license: License | None = None
@@ -204,6 +236,7 @@ class Show:
     podroll: tuple[RemoteFeed, ...] = ()
     websub: tuple[str, ...] = ()  # hub URLs pinged after each feed upload
     subscribe: dict[str, str] = field(default_factory=dict)  # app name -> URL, in order
+    seasons: dict[int, str] = field(default_factory=dict)  # season number -> its name
     # Other base URLs and buckets the media is served under (a CDN domain, an old domain,
     # a prefix service, s3://BUCKET): their requests count like base_url's.
     aliases: tuple[str, ...] = ()
@@ -279,6 +312,7 @@ class Episode:
     image: Path | None = None
     summary: str | None = None  # one-line subtitle; defaults to the notes' first paragraph
     soundbites: tuple[Soundbite, ...] = ()
+    locations: tuple[Location, ...] = ()  # podcast:location of this episode
     tracks: tuple[Track, ...] = ()  # multitrack: one recording per speaker (and music)
 
     @property
@@ -332,6 +366,19 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class Rendition:
+    """A second encoding of a published master (``podcast:alternateEnclosure``)."""
+
+    key: str  # storage key, content-addressed
+    type: str  # MIME type, e.g. audio/ogg
+    codecs: str  # RFC 6381, e.g. opus
+    bytes: int
+    sha256: str
+    bitrate: int  # bits per second (target)
+    source: str  # sha256 of the master it was made from
+
+
+@dataclass(frozen=True)
 class Media:
     """A published master and its companions, as recorded in the storage manifest."""
 
@@ -352,11 +399,15 @@ class Media:
     # Where the recording's times land in the master (intro, cut pauses): chapter and
     # transcript times move by it, also when a later publish re-plans them without audio.
     timeline: Timeline = field(default_factory=Timeline)
+    renditions: tuple[Rendition, ...] = ()  # ``audio.rendition``: Opus or AAC beside the MP3
 
     def __post_init__(self) -> None:
         # The manifest's JSON gives lists; keep the entry hashable and comparable.
         object.__setattr__(self, "more_transcripts",
                            tuple(tuple(pair) for pair in self.more_transcripts))
+        object.__setattr__(self, "renditions", tuple(
+            item if isinstance(item, Rendition) else Rendition(**item)
+            for item in self.renditions))
 
 
 @dataclass(frozen=True)

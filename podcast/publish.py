@@ -31,21 +31,27 @@ sha256 is not sent again, and the feed and pages are re-put only when their byte
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
+import os
 import random
 import re
+import shutil
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import binaries
 from .config import freeze_guid, load_episodes
 from .errors import ConfigError, PodcastError, StorageError
 from .files import atomic_write
-from .model import Catalog, Episode, Media, Show, Timeline
+from .model import Catalog, Episode, Media, Person, Rendition, Show, Timeline
 from .progress import Progress
 from .storage import (
     MANIFEST_ATTEMPTS,
@@ -54,6 +60,7 @@ from .storage import (
     Committed,
     MissingObject,
     ObjectInfo,
+    ReadableStore,
     Store,
     cache_control,
     content_type,
@@ -65,6 +72,9 @@ from .storage import (
     staged_key,
     update_catalog,
 )
+
+if TYPE_CHECKING:  # the audio package is imported only when something is mastered
+    from .audio.results import MasterResult
 
 Echo = Callable[[str], None]
 
@@ -159,6 +169,12 @@ def art_key(path: Path, sha256: str, stem: str | None = None) -> str:
     return f"art/{ascii_slug(stem or path.stem) or 'cover'}-{sha256[:12]}{suffix}"
 
 
+def _tag_person(person: Person) -> dict:
+    """A host's or guest's fields in the input hash.  A local photo (``photo``) is the
+    pages' only, not the tag's: left out, so hashes made before it existed stay the same."""
+    return {key: value for key, value in asdict(person).items() if key != "photo"}
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -187,21 +203,21 @@ def episode_input_hash(show: Show, episode: Episode) -> str:
         # Every audio setting (a new one is covered without a change here); the intro and
         # outro by their bytes above, not their paths.
         "settings": {key: value for key, value in asdict(audio).items()
-                     if key not in ("intro", "outro")},
+                     if key not in ("intro", "outro", "rendition")},
         # The fields podcast.tags writes into the ID3 tag, and no others: a new show
         # description must not re-master (and re-publish under new URLs) every episode.
         "episode": {
             "title": episode.title, "published": episode.published.isoformat(),
             "guid": episode.guid, "season": episode.season, "number": episode.number,
             "notes": episode.notes, "summary": episode.summary,
-            "guests": [asdict(g) for g in episode.guests],
+            "guests": [_tag_person(g) for g in episode.guests],
             "chapters": [asdict(c) for c in episode.chapters],
             "image": file_hash(episode.image),
         },
         "show": {
             "title": show.title, "author": show.author, "language": show.language,
             "link": show.link,
-            "hosts": [asdict(h) for h in show.hosts], "image": file_hash(show.image),
+            "hosts": [_tag_person(h) for h in show.hosts], "image": file_hash(show.image),
         },
     }
     return _sha(json.dumps(document, sort_keys=True, ensure_ascii=True).encode())
@@ -260,9 +276,33 @@ def make_master(show: Show, episode: Episode, input_hash: str, *,
     """Master the episode into the cache (``.podcast/masters/<slug>-<hash>.mp3``)."""
     from .audio import master as run_master
 
-    path, sidecar = _cache_paths(show, episode, input_hash)
+    path, _ = _cache_paths(show, episode, input_hash)
     path.parent.mkdir(parents=True, exist_ok=True)
     result = run_master(show, episode, path, overwrite=True, progress=progress)
+    return _remember_master(show, episode, input_hash, result)
+
+
+def keep_master(show: Show, episode: Episode, input_hash: str, made: Path,
+                result: MasterResult) -> Master:
+    """Copy the MP3 ``podcast master`` made at ``made`` into the cache, so that a publish
+    of the same inputs (``input_hash``, taken before mastering) uploads it as it is
+    instead of mastering again."""
+    path, _ = _cache_paths(show, episode, input_hash)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if made.resolve() != path.resolve():
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:  # a copy, not a link: the user may edit or replace their file later
+            shutil.copyfile(made, temp)
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+    return _remember_master(show, episode, input_hash, result)
+
+
+def _remember_master(show: Show, episode: Episode, input_hash: str,
+                     result: MasterResult) -> Master:
+    """Write the cached master's figures beside it and drop masters of earlier inputs."""
+    path, sidecar = _cache_paths(show, episode, input_hash)
     out = result.output
     master = Master(path=path, bytes=int(out.bytes), sha256=sha256_file(path),
                     duration=float(out.duration), tag_size=int(out.tag_size),
@@ -353,15 +393,34 @@ def put_if_changed(store: Store, key: str, data: bytes) -> bool:
 
 
 def build_outputs(show: Show, episodes: list[Episode], catalog: Catalog, now: datetime,
-                  *, pages: bool = True) -> tuple[bytes, dict[str, bytes]]:
+                  *, pages: bool = True, store: ReadableStore | None = None
+                  ) -> tuple[bytes, dict[str, bytes]]:
     """The feed and the HTML pages (none without ``pages``) for the episodes that have
-    media in the catalog."""
+    media in the catalog; ``store`` gives the pages the generated transcripts' lines."""
     from .feed import build_feed
     from .site import render_site
 
     live = publishable(episodes, catalog)
+    if not pages:
+        return build_feed(show, live, catalog, now=now), {}
+    generated = stored_transcripts(store, live, catalog, now) if store is not None else {}
     return (build_feed(show, live, catalog, now=now),
-            render_site(show, live, catalog, now=now) if pages else {})
+            render_site(show, live, catalog, now=now, generated=generated))
+
+
+def stored_transcripts(store: ReadableStore, episodes: list[Episode], catalog: Catalog,
+                       now: datetime) -> dict[str, str]:
+    """The stored text of each live ``transcript: auto`` episode's transcript, by slug: a
+    fresh checkout (the nightly feed build) has no transcript cache, the store has them."""
+    texts = {}
+    for episode in episodes:
+        key = catalog.media[episode.slug].transcript_key
+        if episode.transcript_auto and key and episode.is_live(now):
+            try:
+                texts[episode.slug] = store.get_bytes(key).decode("utf-8", "replace")
+            except MissingObject:  # the page then links the file without its lines
+                continue
+    return texts
 
 
 def write_outputs(store: Store, feed: bytes, pages: dict[str, bytes]) -> list[str]:
@@ -394,7 +453,8 @@ def due_for_release(catalog: Catalog, episodes: list[Episode], now: datetime) ->
 def _keys(entry: Media) -> set[str]:
     """The keys of an episode's master and companions."""
     return {key for key in (entry.key, entry.chapters_key, entry.transcript_key,
-                            entry.image_key) if key} | {key for key, _ in entry.more_transcripts}
+                            entry.image_key) if key} | {key for key, _ in entry.more_transcripts} \
+        | {rendition.key for rendition in entry.renditions}
 
 
 def release(store: Store, keys: set[str], echo: Echo) -> None:
@@ -460,7 +520,7 @@ def settle(store: Store, show: Show, episodes: list[Episode], committed: Committ
             released |= due
             committed = update_catalog(store, _without_staged(due))
             written.append(MANIFEST_KEY)
-        feed, pages = build_outputs(show, episodes, committed.catalog, now)
+        feed, pages = build_outputs(show, episodes, committed.catalog, now, store=store)
         try:
             written += write_outputs(store, feed, pages)
         except NotVerified:
@@ -579,7 +639,7 @@ def _check_at(view: ReleaseView, show: Show, episodes: list[Episode], catalog: C
         check_before_upload(feed, view)
         return
     try:
-        feed, _ = build_outputs(show, episodes, catalog, moment)
+        feed, _ = build_outputs(show, episodes, catalog, moment, store=view)
     except PodcastError as exc:
         problems = [str(exc)]
     else:
@@ -601,7 +661,7 @@ def _check_at(view: ReleaseView, show: Show, episodes: list[Episode], catalog: C
 
 def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | None,
             now: datetime, echo: Echo = print,
-            progress: Progress | None = None) -> PublishReport:
+            progress: Progress | None = None, jobs: int | None = None) -> PublishReport:
     """Master what changed, upload it, then write the manifest, pages and feed (last).
 
     ``slugs`` empty means every episode.  Scheduled episodes (published after ``now``) are
@@ -618,7 +678,7 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
 
         preflight(show)  # a missing extra or a wrong model fails before any mastering
     report = PublishReport(dry_run=dry_run, progress=progress or None)
-    plan, change, stored = _plan_show(store, show, selected, report, echo, now)
+    plan, change, stored = _plan_show(store, show, selected, report, echo, now, jobs)
     # Nothing goes up, public or held back, before the feed passes now and at each release.
     check_releases(store, show, episodes, change.apply(stored), plan, now)
     _upload_plan(store, plan, report, echo)
@@ -639,16 +699,19 @@ def publish(show: Show, slugs: list[str], *, dry_run: bool, storage_url: str | N
 
 
 def _plan_show(store: Store, show: Show, selected: list[Episode], report: PublishReport,
-               echo: Echo, now: datetime) -> tuple[list[Planned], CatalogChange, Catalog]:
-    """Master the selected episodes (what changed): the objects they need, the manifest
-    change that names them, and the catalog read before."""
+               echo: Echo, now: datetime, jobs: int | None = None
+               ) -> tuple[list[Planned], CatalogChange, Catalog]:
+    """Master the selected episodes (what changed, ``jobs`` at a time): the objects they
+    need, the manifest change that names them, and the catalog read before."""
     catalog = read_catalog(store)
     cover = _file_object(art_key(show.image, sha256_file(show.image)), show.image)
     plan: list[Planned] = [cover]
     entries: dict[str, Media] = {}
+    masters = _master_changed(store, show, selected, catalog, report, echo, jobs)
     for episode in selected:
         current = catalog.media.get(episode.slug)
-        entry, items = _plan_episode(store, show, episode, current, report, echo)
+        entry, items = _plan_episode(store, show, episode, current, report, echo,
+                                     masters[episode.slug])
         live = episode.is_live(now)
         plan.extend(placed for item in items
                     if (placed := _place(store, item, live, catalog)) is not None)
@@ -708,6 +771,33 @@ def _write_index(store: Store, show: Show, episodes: list[Episode], change: Cata
     echo(f"feed: {len(live)} episode(s) live" + (
         f", {len(scheduled)} scheduled ({', '.join(scheduled)})" if scheduled else "") + (
         f"; wrote {', '.join(report.written)}" if report.written else "; unchanged"))
+    for episode in listed:
+        if not episode.is_live(now):
+            echo(scheduled_notice(show, episode, now))
+
+
+def scheduled_notice(show: Show, episode: Episode, now: datetime) -> str:
+    """What a publish says of an episode not live yet: when it goes live, how long from
+    ``now``, and how to release it now."""
+    when = episode.published.astimezone(UTC)
+    file = episode.source.relative_to(show.root).as_posix()
+    example = now.astimezone(UTC).replace(second=0, microsecond=0)
+    return (f"{episode.slug} goes live {when:%Y-%m-%d %H:%M} UTC "
+            f"(in {wait_in_words(when - now)}), at the first `podcast publish` or "
+            "`podcast feed --upload` after that time; to release it now, set "
+            f"`published: {example:%Y-%m-%dT%H:%M}:00+00:00` in {file} and run "
+            "`podcast publish`")
+
+
+def wait_in_words(delta: timedelta) -> str:
+    """A wait in words, to the minute: ``2 days 3 h``, ``5 h 12 min``, ``under a minute``."""
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {mins} min" if mins else "")
+    return f"{mins} min" if mins else "under a minute"
 
 
 def is_local_url(url: str) -> bool:
@@ -718,20 +808,133 @@ def is_local_url(url: str) -> bool:
     return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
+# --- mastering side by side ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mastering:
+    """What a publish found for one episode's master before it plans the episode's objects."""
+
+    input_hash: str
+    unchanged: bool = False  # stored with these very inputs: nothing to master or upload
+    master: Master | None = None  # cached or just made; None when unchanged or in a dry run
+
+
+def cores() -> int:
+    """The processors this process may run on (its affinity, where the system has one)."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if count is not None:
+        return count() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity on this system (macOS)
+        return os.cpu_count() or 1
+
+
+def _unchanged(store: Store, current: Media | None, input_hash: str) -> bool:
+    """Whether the stored master was made from these inputs and is safely in the store
+    (public, or held back)."""
+    if current is None or current.input_hash != input_hash:
+        return False
+    stored = Planned(current.key, current.bytes, current.sha256)
+    return _is_stored(store, stored) or _is_stored(store, replace(stored, staged=True))
+
+
+def _master_changed(store: Store, show: Show, selected: list[Episode], catalog: Catalog,
+                    report: PublishReport, echo: Echo, jobs: int | None
+                    ) -> dict[str, Mastering]:
+    """Each selected episode's master, by slug: unchanged, in the cache, or made now (not
+    in a dry run), up to ``jobs`` side by side (:func:`make_masters`)."""
+    found: dict[str, Mastering] = {}
+    todo: list[tuple[Episode, str]] = []
+    for episode in selected:
+        input_hash = episode_input_hash(show, episode)
+        if _unchanged(store, catalog.media.get(episode.slug), input_hash):
+            found[episode.slug] = Mastering(input_hash, unchanged=True)
+            continue
+        master = cached_master(show, episode, input_hash)
+        found[episode.slug] = Mastering(input_hash, master=master)
+        if master is None and not report.dry_run:
+            todo.append((episode, input_hash))
+    for episode, _ in todo:  # in episode order, whichever master ends first
+        echo(f"mastering {episode.slug}...")
+    made = make_masters(show, todo, jobs=jobs, progress=report.progress)
+    for (episode, input_hash), master in zip(todo, made, strict=True):
+        found[episode.slug] = Mastering(input_hash, master=master)
+        report.mastered.append(episode.slug)
+    return found
+
+
+def make_masters(show: Show, todo: list[tuple[Episode, str]], *, jobs: int | None = None,
+                 progress: Progress | None = None) -> list[Master]:
+    """:func:`make_master` of each (episode, input hash), in order, ``jobs`` at a time
+    (default: one per processor, no more than the episodes).
+
+    Threads suffice: a master's work is in its ffmpeg processes and numpy, which release
+    the GIL.  When one fails, those not begun are not begun, those begun end, and the
+    error of the first failed episode in order is raised: the one a run one at a time
+    raises.  Interrupted (Ctrl-C, SIGTERM), every master's ffmpeg is ended at once.
+    """
+    workers = max(1, min(jobs or cores(), len(todo)))
+    if workers == 1:  # one at a time: each master's own steps on the progress callback
+        return [make_master(show, episode, input_hash, progress=progress)
+                for episode, input_hash in todo]
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    together = _MastersDone(progress, len(todo)) if progress is not None else None
+
+    def one(episode: Episode, input_hash: str) -> Master:
+        master = make_master(show, episode, input_hash, progress=None)
+        if together is not None:
+            together.advance()
+        return master
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="master") as pool, binaries.job():
+        # Each thread runs in a copy of this context: its ffmpeg belong to this job.
+        futures = [pool.submit(contextvars.copy_context().run, one, episode, input_hash)
+                   for episode, input_hash in todo]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:  # a failure or an interruption: what has not begun never will
+            for future in futures:
+                future.cancel()
+        wait(futures)  # those begun before the failure end as they would have
+    for future in futures:
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
+
+
+class _MastersDone:
+    """Masters made side by side, reported as one step: how many of them are done."""
+
+    def __init__(self, progress: Progress, count: int) -> None:
+        self.progress, self.count, self.done = progress, count, 0
+        self.label = f"mastering {count} episodes side by side"
+        self.lock = threading.Lock()  # the callback draws: one thread at a time
+        progress(self.label, 0, count)
+
+    def advance(self) -> None:
+        with self.lock:
+            self.done += 1
+            self.progress(self.label, self.done, self.count)
+
+
 def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | None,
-                  report: PublishReport, echo: Echo) -> tuple[Media | None, list[Planned]]:
-    """The catalog entry and the objects one episode needs, mastering it if it changed.
+                  report: PublishReport, echo: Echo, mastering: Mastering
+                  ) -> tuple[Media | None, list[Planned]]:
+    """The catalog entry and the objects one episode needs, with its master as
+    :func:`_master_changed` found or made it.
 
     ``current`` is its entry in the stored catalog.  The entry is None in a dry run when
     the master is not made yet.  Chapters and transcript follow the master's timeline.
     """
-    input_hash = episode_input_hash(show, episode)
-    stored = Planned(current.key, current.bytes, current.sha256) if current else None
-    if (current is not None and stored is not None and current.input_hash == input_hash
-            and (_is_stored(store, stored) or _is_stored(store, replace(stored, staged=True)))):
+    input_hash, master = mastering.input_hash, mastering.master
+    if mastering.unchanged:
+        assert current is not None  # unchanged means stored with these inputs
         entry, items = current, []  # unchanged and safely stored (or held back): no master
     else:
-        master = cached_master(show, episode, input_hash)
         if master is None and report.dry_run:
             echo(f"would master {episode.slug} ({'changed' if current else 'new'})")
             planned = _companions(show, episode, _expected_timeline(show, episode),
@@ -739,10 +942,7 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
             items = [*planned.pop("more_transcripts"), *planned.values(),
                      Planned(f"media/{episode.slug}-<after mastering>.mp3", None, None)]
             return None, [item for item in items if item is not None]
-        if master is None:
-            echo(f"mastering {episode.slug}...")
-            master = make_master(show, episode, input_hash, progress=report.progress)
-            report.mastered.append(episode.slug)
+        assert master is not None  # found or made, outside a dry run
         item = Planned(media_key(episode.slug, master.sha256), master.bytes, master.sha256,
                        path=master.path)
         items = [item]
@@ -752,7 +952,8 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
                       input_hash=input_hash, timeline=master.timeline)
     if episode.transcript_auto:
         echo(f"transcribing {episode.slug} (transcript: auto)...")
-    companions = _companions(show, episode, entry.timeline)
+    companions = _companions(show, episode, entry.timeline, dry_run=report.dry_run,
+                             progress=report.progress)
     more = companions.pop("more_transcripts", None) or []
     items += [item for item in [*companions.values(), *more] if item is not None]
     chapters, transcript, image = (companions["chapters"], companions["transcript"],
@@ -766,7 +967,66 @@ def _plan_episode(store: Store, show: Show, episode: Episode, current: Media | N
         more_transcripts=tuple((item.key, TRANSCRIPT_TYPES[Path(item.key).suffix])
                                for item in more),
         image_key=image.key if image else None)
-    return entry, items
+    entry, renditions = _renditions(store, show, episode, entry, master, report, echo)
+    return entry, items + renditions
+
+
+def _renditions(store: Store, show: Show, episode: Episode, entry: Media,
+                master: Master | None, report: PublishReport, echo: Echo
+                ) -> tuple[Media, list[Planned]]:
+    """``audio.rendition``: the Opus or AAC file made from the master, content-addressed
+    and placed like it.  Kept as it is when the entry already has one made from this
+    master; made from the cached master, or else from the stored one."""
+    kind = show.audio.rendition
+    if kind is None:
+        return replace(entry, renditions=()), []
+    from .audio.renditions import KINDS, encode_rendition
+
+    spec = KINDS[kind]
+    kept = tuple(r for r in entry.renditions
+                 if r.type == spec.type and r.source == entry.sha256)
+    if kept:
+        return replace(entry, renditions=kept), []
+    if report.dry_run:
+        echo(f"would encode the {spec.title} rendition of {episode.slug}")
+        return entry, [Planned(f"media/{episode.slug}-<after encoding>{spec.suffix}",
+                               None, None)]
+    echo(f"encoding the {spec.title} rendition of {episode.slug}...")
+    source = _master_file(store, show, episode, entry, master)
+    made = encode_rendition(source, kind)
+    if source.parent.name == "renditions":  # a copy read back from the store: done with it
+        source.unlink(missing_ok=True)
+    # Renditions of earlier masters are no longer needed locally (they stay in the store).
+    pattern = re.compile(rf"^{re.escape(episode.slug)}-[0-9a-f]{{16}}{re.escape(spec.suffix)}$")
+    for old in made.path.parent.iterdir():
+        if pattern.match(old.name) and old != made.path:
+            old.unlink(missing_ok=True)
+    key = f"media/{episode.slug}-{made.sha256[:12]}{spec.suffix}"
+    rendition = Rendition(key=key, type=spec.type, codecs=spec.codecs,
+                          bytes=made.bytes, sha256=made.sha256, bitrate=spec.bitrate,
+                          source=entry.sha256)
+    return replace(entry, renditions=(rendition,)), [
+        Planned(key, made.bytes, made.sha256, path=made.path)]
+
+
+def _master_file(store: Store, show: Show, episode: Episode, entry: Media,
+                 master: Master | None) -> Path:
+    """The master MP3 of ``entry`` on disk: just made, cached, or read back from the store
+    (published from another machine) into ``.podcast/renditions/``."""
+    if master is not None and master.sha256 == entry.sha256:
+        return master.path
+    cached = cached_master(show, episode, entry.input_hash)
+    if cached is not None and cached.sha256 == entry.sha256:
+        return cached.path
+    path = show.state_dir / "renditions" / f"{episode.slug}-{entry.sha256[:16]}.mp3"
+    if not (path.is_file() and sha256_file(path) == entry.sha256):
+        try:
+            data = store.get_bytes(entry.key)
+        except MissingObject:  # a scheduled episode's master, still held back
+            data = store.get_bytes(staged_key(entry.key))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    return path
 
 
 def _expected_timeline(show: Show, episode: Episode) -> Timeline:
@@ -780,8 +1040,8 @@ def _expected_timeline(show: Show, episode: Episode) -> Timeline:
     return episode_timeline(show, episode)
 
 
-def _companions(show: Show, episode: Episode, timeline: Timeline, *, dry_run: bool = False
-                ) -> dict:
+def _companions(show: Show, episode: Episode, timeline: Timeline, *, dry_run: bool = False,
+                progress: Progress | None = None) -> dict:
     """Chapters JSON, transcript and episode art of an episode, content-addressed; chapter
     and transcript times moved onto the master's ``timeline`` (intro, cut pauses).  With
     ``transcript: auto``, the generated WebVTT is the transcript and its SRT and JSON are
@@ -789,7 +1049,8 @@ def _companions(show: Show, episode: Episode, timeline: Timeline, *, dry_run: bo
     chapters = transcript = image = None
     more: list[Planned] = []
     if episode.transcript_auto:
-        transcript, more = _generated_transcripts(show, episode, timeline, dry_run)
+        transcript, more = _generated_transcripts(show, episode, timeline, dry_run,
+                                                  progress)
     if episode.chapters:
         from .tags import chapters_json
 
@@ -827,18 +1088,20 @@ def _transcript_object(slug: str, path: Path, timeline: Timeline) -> Planned:
                    path=path)
 
 
-def _generated_transcripts(show: Show, episode: Episode, timeline: Timeline, dry_run: bool
-                           ) -> tuple[Planned, list[Planned]]:
+def _generated_transcripts(show: Show, episode: Episode, timeline: Timeline, dry_run: bool,
+                           progress: Progress | None = None) -> tuple[Planned, list[Planned]]:
     """``transcript: auto``: the WebVTT, SRT and JSON speech recognition made (or its
-    cache holds), content-addressed.  A dry run plans them without recognising."""
-    from .transcripts import FORMATS
+    cache holds), content-addressed.  A dry run never recognises: it reads the cache, or
+    plans the files that recognition will make."""
+    from .transcripts import FORMATS, cached_transcript
     from .transcripts import transcribe as run_transcribe
 
-    if dry_run:
+    files = cached_transcript(show, episode) if dry_run else \
+        run_transcribe(show, episode, timeline=timeline, progress=progress).files
+    if files is None:
         planned = [Planned(f"media/{episode.slug}-<after transcribing>{suffix}", None, None)
                    for suffix in FORMATS]
     else:
-        files = run_transcribe(show, episode, timeline=timeline).files
         planned = [_bytes_object(f"media/{episode.slug}-{_sha(data)[:12]}{suffix}", data)
                    for suffix, data in ((suffix, files[suffix].read_bytes())
                                         for suffix in FORMATS)]
@@ -865,7 +1128,7 @@ def rebuild(show: Show, *, now: datetime, output: Path | None, upload: bool,
                 written.insert(0, MANIFEST_KEY)
     else:
         catalog = read_catalog(store)
-        feed, _ = build_outputs(show, episodes, catalog, now)
+        feed, _ = build_outputs(show, episodes, catalog, now, pages=False)
     for episode in episodes:
         if episode.slug not in catalog.media:
             echo(f"skipped {episode.slug}: not published yet (run `podcast publish`)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .config import load_show
@@ -20,7 +20,20 @@ from .publish import ascii_slug
 ARTWORK_SIZE = 1400  # Apple's minimum; square, RGB, JPEG
 ARTWORK_NAME = "artwork.jpg"
 SLUG_WORDS_MAX = 60  # characters of title in a folder name: enough to recognise it
-PUBLISH_HOUR_UTC = 7  # morning commute in Europe: when interview shows usually drop
+
+#: Values ``init`` writes for the producer to replace, by key of podcast.yaml (``hosts[]``:
+#: any host): ``validate``, ``doctor`` and ``share`` warn while one is left.
+PLACEHOLDERS = {
+    "description": "One line about what listeners get from the show, and how often.",
+    "email": "you@example.com",
+    "link": "https://example.com",
+    "hosts[].name": "Your Name",
+}
+#: The JPEG comment of the placeholder cover, so ``validate`` can tell it from yours.
+ARTWORK_MARK = b"podcast init placeholder cover"
+#: The target ``init`` writes is due this long after the day of ``init``: a year of
+#: episodes, so a new show's projection has time to reach it.
+TARGET_DAYS = 365
 
 SHOW_TEMPLATE = """\
 # The show's settings. Every key is explained in the README ("The show: podcast.yaml").
@@ -67,7 +80,7 @@ targets:
 EPISODE_TEMPLATE = """\
 ---
 title: {title}
-published: {published}   # ISO 8601 with offset; in the future = scheduled
+published: {published}   # ISO 8601 with offset; past: live at the next publish; future: scheduled
 audio: interview.wav   # drop the recording here (any format ffmpeg reads) and fix the name
 number: {number}
 type: full             # full | trailer | bonus
@@ -109,7 +122,7 @@ def artwork(title: str, size: int = ARTWORK_SIZE) -> bytes:
     draw.multiline_text((size / 2, size / 2), "\n".join(lines[:6]), font=font,
                         fill=(255, 255, 255), anchor="mm", align="center", spacing=size // 40)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
+    image.save(out, "JPEG", quality=90, comment=ARTWORK_MARK)  # (validate looks for it)
     return out.getvalue()
 
 
@@ -144,7 +157,7 @@ def init_show(directory: Path, *, title: str) -> list[Path]:
             raise ConfigError(f"{path.name} already exists: a show is already here",
                               file=path, fix="choose an empty folder: podcast init NEW_DIR")
     directory.mkdir(parents=True, exist_ok=True)
-    target_date = datetime.now(UTC).date().replace(month=12, day=31)
+    target_date = datetime.now(UTC).date() + timedelta(days=TARGET_DAYS)
     text = SHOW_TEMPLATE.format(title=yaml_text(title), image=ARTWORK_NAME,
                                 target_date=target_date.isoformat())
     atomic_write(image, artwork(title))
@@ -160,10 +173,10 @@ def init_show(directory: Path, *, title: str) -> list[Path]:
     return [config, image, episodes]
 
 
-def next_publication(now: datetime) -> datetime:
-    """The next 07:00 UTC strictly after ``now``."""
-    today = datetime.combine(now.astimezone(UTC).date(), time(PUBLISH_HOUR_UTC), tzinfo=UTC)
-    return today if today > now else today + timedelta(days=1)
+def default_publication(now: datetime) -> datetime:
+    """``now`` in UTC to the minute: a new episode goes live at the next publish (a first
+    show that publishes nothing looks broken; a date is one ``--published`` away)."""
+    return now.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def next_number(show: Show) -> int:
@@ -197,7 +210,7 @@ def new_episode(show: Show, title: str, guests: list[str], *,
     if folder.exists():
         raise ConfigError(f"episode folder {folder.name} already exists", file=folder,
                           fix="choose another title, or edit the existing episode")
-    when = published or next_publication(datetime.now(UTC))
+    when = published or default_publication(datetime.now(UTC))
     people = "".join(f"\n  - {{name: {yaml_text(name.strip())}, role: guest}}"
                      for name in guests if name.strip()) or " []"
     text = EPISODE_TEMPLATE.format(title=yaml_text(title), published=when.isoformat(),

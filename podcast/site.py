@@ -8,15 +8,18 @@ JavaScript (``feed_templates/site_player.js``, no framework, no external URL) ma
 and transcript lines seek the player and follow playback, copies the feed URL, and passes a
 share code (``?via=``) on to the audio request.  No player fetches audio before the listener
 presses play (``preload="none"``: a page view is no download), so each episode's duration is
-shown as text from the manifest.  Output is deterministic: no clock, no random ids.
+shown as text from the manifest.  Host and guest photos given as files are resized into
+the store beside the pages; a photo URL on another host is never loaded (no third-party
+request).  Output is deterministic: no clock, no random ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -33,7 +36,7 @@ from .feed import (
     live_items,
     media_url,
 )
-from .model import Catalog, Episode, Media, Show
+from .model import Catalog, Episode, License, Location, Media, Person, Show
 from .transcripts import (  # the readers live with the writers; re-exported here
     Cue,
     parse_json_transcript,
@@ -57,12 +60,21 @@ SITE_LABELS = {
            "copied": "Copied", "trailer": "Trailer", "bonus": "Bonus", "hosts": "Hosts",
            "play_from": "Play from", "player": "Player", "duration": "Duration",
            "search": "Search the transcript", "no_match": "No line has these words",
-           "link_to": "Link to"},
+           "link_to": "Link to", "support": "Support the show", "share": "Share",
+           "page_link": "Link to this episode", "copy_link": "Copy link",
+           "copy_at": "Copy link at", "email": "Email", "license": "Licence",
+           "location": "Location", "soundbites": "Highlights", "seconds": "s",
+           "other_episodes": "Other episodes"},
     "fr": {"subscribe": "S'abonner", "feed_url": "Adresse du flux", "copy_feed": "Copier",
            "copied": "Copié", "trailer": "Bande-annonce", "bonus": "Bonus",
            "hosts": "Animation", "play_from": "Écouter à partir de", "player": "Lecteur",
            "duration": "Durée", "search": "Rechercher dans la transcription",
-           "no_match": "Aucune ligne ne contient ces mots", "link_to": "Lien vers"},
+           "no_match": "Aucune ligne ne contient ces mots", "link_to": "Lien vers",
+           "support": "Soutenir l'émission", "share": "Partager",
+           "page_link": "Lien vers cet épisode", "copy_link": "Copier le lien",
+           "copy_at": "Copier le lien à", "email": "E-mail", "license": "Licence",
+           "location": "Lieu", "soundbites": "Extraits", "seconds": "s",
+           "other_episodes": "Autres épisodes"},
 }
 
 
@@ -111,30 +123,63 @@ class PageEpisode:
     cues: tuple[Cue, ...]
     transcript_text: str | None
     chapter_starts: tuple[float, ...]  # each chapter's start in the published MP3
+    # An HTML transcript shown in the page, cleaned as the published file is (text.py)
+    transcript_html: Markup | None = None
+    soundbites: tuple[PageSoundbite, ...] = ()  # on the published MP3's timeline
+
+
+@dataclass(frozen=True)
+class PageSoundbite:
+    """A highlight of an episode as the page links to it (``#t=start`` of the MP3)."""
+
+    start: float
+    duration: float
+    title: str | None
+
+
+@dataclass(frozen=True)
+class SeasonGroup:
+    """Episodes of the show page under one heading (no heading when no episode has a
+    season: ``number`` None and ``heading`` empty)."""
+
+    number: int | None
+    heading: str
+    entries: tuple[PageEpisode, ...]
 
 
 def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
-                now: datetime, renderer: NotesRenderer | None = None) -> dict[str, bytes]:
+                now: datetime, renderer: NotesRenderer | None = None,
+                generated: dict[str, str] | None = None) -> dict[str, bytes]:
     """The show's pages as ``{storage key: bytes}``.
 
     Keys: ``index.html`` (the show page), ``episodes/<slug>.html`` for every episode that
     is live at ``now`` and has published media, and once the artwork is published, the
-    favicons ``art/icon-<px>-<sha12>.png`` made from it.  ``renderer``: see
-    :func:`podcast.feed.build_feed` (share one to render the notes once).
+    favicons ``art/icon-<px>-<sha12>.png`` made from it, and the people photos given as
+    files, ``art/person-<name>-<sha12>.jpg`` (:func:`people_photos`).  ``renderer``: see
+    :func:`podcast.feed.build_feed` (share one to render the notes once).  ``generated``:
+    the stored text of each ``transcript: auto`` episode's transcript, by slug (already
+    on the published timeline).
     """
     env = template_environment()
     renderer = renderer or NotesRenderer(show)
     items = order_for_show(show, live_items(episodes, catalog, now))
-    entries = [_page_episode(episode, media, renderer) for episode, media in items]
+    entries = [_page_episode(episode, media, renderer, (generated or {}).get(episode.slug))
+               for episode, media in items]
+    entries = [_with_extras(entry) for entry in entries]
     icons = favicons(show) if catalog.image_key else {}
-    common = {"show": show, "catalog": catalog, "t": site_labels(show),
+    photos = people_photos(show, [entry.episode for entry in entries])
+    t = site_labels(show)
+    common = {"show": show, "catalog": catalog, "t": t,
               "icons": [(size, key) for key, (size, _data) in icons.items()],
               "script": Markup(files(TEMPLATE_PACKAGE).joinpath(SCRIPT).read_text("utf-8")),
-              "subscribe": _subscribe_links(show)}
+              "subscribe": _subscribe_links(show),
+              "funding": _funding_links(show),
+              "photo": lambda person, root: _photo_src(show, photos, person, root),
+              "place_url": location_url, "license_url": license_url}
 
     pages = {"index.html": env.get_template("site_index.html.j2").render(
-        episodes=entries, root="", share_image=_share_image(show, catalog.image_key),
-        **common)}
+        episodes=entries, seasons=season_groups(show, entries, t), root="",
+        share_image=_share_image(show, catalog.image_key), **common)}
     episode_template = env.get_template("site_episode.html.j2")
     for entry in entries:
         pages[entry.page] = episode_template.render(
@@ -142,7 +187,138 @@ def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
             share_image=_share_image(show, entry.media.image_key or catalog.image_key),
             **common)
     return {**{key: page.encode("utf-8") for key, page in pages.items()},
-            **{key: data for key, (_size, data) in icons.items()}}
+            **{key: data for key, (_size, data) in icons.items()},
+            **dict(photos.values())}
+
+
+def season_groups(show: Show, entries: list[PageEpisode],
+                  t: dict[str, str]) -> list[SeasonGroup]:
+    """The show page's episodes under season headings: a heading wherever the season
+    changes in the page's order (so an episodic show stays newest first, and a serial
+    one, sorted by season, gets one per season).  One group without a heading when no
+    episode has a season."""
+    if not any(entry.episode.season for entry in entries):
+        return [SeasonGroup(None, "", tuple(entries))]
+    groups = []
+    for number, run in itertools.groupby(entries, key=lambda entry: entry.episode.season):
+        heading = (f"{t['season']} {number}" + (f" · {show.seasons[number]}"
+                                                 if number in show.seasons else "")
+                   if number is not None else t["other_episodes"])
+        groups.append(SeasonGroup(number, heading, tuple(run)))
+    return groups
+
+
+#: Side (px) of the people photos made for the pages: twice the 48 px they are shown at.
+PHOTO_SIZE = 96
+
+
+def people_photos(show: Show, episodes: list[Episode]) -> dict[Path, tuple[str, bytes]]:
+    """The hosts' and the listed episodes' guests' local photos (``img:`` naming a file),
+    each cut square and resized to PHOTO_SIZE as a JPEG: ``{file: (key, bytes)}``, keys
+    ``art/person-<name>-<sha12>.jpg`` (a new photo, a new URL, like the cover)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from .publish import ascii_slug  # (publish imports this module: no cycle at import)
+
+    people = list(show.hosts) + [guest for episode in episodes for guest in episode.guests]
+    photos: dict[Path, tuple[str, bytes]] = {}
+    for person in people:
+        if person.photo is None or person.photo in photos:
+            continue
+        try:
+            with Image.open(person.photo) as image:
+                image.draft("RGB", (PHOTO_SIZE * 2, PHOTO_SIZE * 2))  # fast JPEG decode
+                square = _square(image.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as error:
+            raise PodcastError(f"cannot read the photo of {person.name}: {error}",
+                               file=person.photo, field="img",
+                               fix="point `img:` at a JPEG or PNG file") from None
+        buffer = io.BytesIO()
+        square.resize((PHOTO_SIZE, PHOTO_SIZE), Image.Resampling.LANCZOS).save(
+            buffer, "JPEG", quality=85)
+        data = buffer.getvalue()
+        stem = ascii_slug(person.name) or "person"
+        photos[person.photo] = (f"art/person-{stem}-{hashlib.sha256(data).hexdigest()[:12]}.jpg",
+                                data)
+    return photos
+
+
+def _photo_src(show: Show, photos: dict[Path, tuple[str, bytes]], person: Person,
+               root: str) -> str | None:
+    """Where a page loads a person's photo from: the store's resized copy, or an ``img``
+    URL on the show's own site; never another host (the pages make no third-party
+    request: the feed still carries such a URL for the apps)."""
+    if person.photo is not None and person.photo in photos:
+        return root + photos[person.photo][0]
+    if person.img and person.img.startswith(show.base_url.rstrip("/") + "/"):
+        return person.img
+    return None
+
+
+def _funding_links(show: Show) -> list[tuple[str, str]]:
+    """``(text, URL)`` of the support links (``funding:``); http(s) only, as subscribe."""
+    return [(item.text, item.url) for item in show.funding
+            if item.url.lower().startswith(("https://", "http://"))]
+
+
+_CC_LICENSE = re.compile(r"CC-(BY(?:-NC)?(?:-SA|-ND)?)-(\d\.\d)", re.I)
+
+
+def license_url(license: License) -> str | None:
+    """Where a listener reads the licence: its ``url``, else a Creative Commons
+    identifier's deed (``CC-BY-NC-4.0`` -> creativecommons.org/licenses/by-nc/4.0/)."""
+    if license.url:
+        return license.url
+    if license.identifier.upper() == "CC0-1.0":
+        return "https://creativecommons.org/publicdomain/zero/1.0/"
+    match = _CC_LICENSE.fullmatch(license.identifier)
+    if match:
+        return f"https://creativecommons.org/licenses/{match[1].lower()}/{match[2]}/"
+    return None  # ARR and the like: nothing to link to
+
+
+#: OpenStreetMap object types by the letter ``osm:`` starts with.
+OSM_TYPES = {"N": "node", "W": "way", "R": "relation"}
+
+
+def location_url(place: Location) -> str | None:
+    """A map link for a place: its OpenStreetMap object, else its ``geo:`` point (a link the
+    listener may follow, not a request the page makes)."""
+    if place.osm and place.osm[:1].upper() in OSM_TYPES and place.osm[1:].isdigit():
+        return f"https://www.openstreetmap.org/{OSM_TYPES[place.osm[:1].upper()]}/{place.osm[1:]}"
+    if place.geo:
+        lat, _, rest = place.geo.removeprefix("geo:").partition(",")
+        lon = rest.split(",")[0].split(";")[0]
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=12/{lat}/{lon}"
+    return None
+
+
+def _with_extras(entry: PageEpisode) -> PageEpisode:
+    """``entry`` with its soundbites (on the MP3's timeline) and its HTML transcript
+    (when it has no timed or plain one)."""
+    media, episode = entry.media, entry.episode
+    bites = tuple(PageSoundbite(media.timeline(bite.start), bite.duration, bite.title)
+                  for bite in episode.soundbites)
+    # Timed lines (which seek the player) or plain text win over the same words in HTML.
+    html = None if entry.cues or entry.transcript_text else transcript_html(episode)
+    return replace(entry, soundbites=bites, transcript_html=html)
+
+
+#: What text.safe_transcript_html puts before the cleaned markup to make it a page.
+_PAGE_HEAD = '<!DOCTYPE html>\n<meta charset="utf-8">\n'
+
+
+def transcript_html(episode: Episode) -> Markup | None:
+    """The episode's HTML transcript (its first ``.html`` file), cleaned exactly as the
+    published copy (scripts, styles, handlers and frames removed), to show in the page."""
+    from .text import safe_transcript_html
+
+    sources = ((episode.transcript,) if episode.transcript else ()) + episode.more_transcripts
+    for source in sources:
+        if Path(source).suffix.lower() in (".html", ".htm") and Path(source).is_file():
+            page = safe_transcript_html(Path(source).read_bytes()).decode("utf-8")
+            return Markup(page.removeprefix(_PAGE_HEAD).strip())  # cleaned by nh3 above
+    return None
 
 
 def order_for_show(show: Show, items: list[tuple[Episode, Media]]
@@ -224,21 +400,20 @@ def iso_duration(seconds: float) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{secs}S"
 
 
-def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> PageEpisode:
+def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
+                  generated: str | None = None) -> PageEpisode:
     """What an episode page shows; chapter and cue times on the master's timeline (intro,
-    cut pauses), as the player plays it."""
+    cut pauses), as the player plays it.  ``generated``: the stored text of a
+    ``transcript: auto`` transcript, whose times are the published ones already."""
     cues: tuple[Cue, ...] = ()
     plain: str | None = None
     source = episode.transcript
     if source is not None and Path(source).is_file():
         text = Path(source).read_text(encoding="utf-8", errors="replace")
-        suffix = Path(source).suffix.lower()
-        if suffix in (".vtt", ".srt"):
-            cues = parse_timed_transcript(text)
-        elif suffix == ".json":
-            cues = parse_json_transcript(text)
-        elif suffix == ".txt":
-            plain = text.strip()
+        cues, plain = _transcript_lines(text, Path(source).suffix.lower())
+        cues = tuple(Cue(media.timeline(cue.start), cue.speaker, cue.text) for cue in cues)
+    elif generated is not None and media.transcript_key:
+        cues, plain = _transcript_lines(generated, Path(media.transcript_key).suffix.lower())
     notes = renderer.notes_html(episode.notes)
     captions = media.transcript_key if media.transcript_type == "text/vtt" else None
     return PageEpisode(
@@ -249,10 +424,19 @@ def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer) -> Pa
         page=episode_page_key(episode),
         transcript_url=media.transcript_key,
         captions_url=captions,
-        cues=tuple(Cue(media.timeline(cue.start), cue.speaker, cue.text) for cue in cues),
+        cues=cues,
         transcript_text=plain,
         chapter_starts=tuple(media.timeline(chapter.start) for chapter in episode.chapters),
     )
+
+
+def _transcript_lines(text: str, suffix: str) -> tuple[tuple[Cue, ...], str | None]:
+    """A transcript's timed cues (WebVTT, SRT, JSON) or its plain text (``.txt``)."""
+    if suffix in (".vtt", ".srt"):
+        return parse_timed_transcript(text), None
+    if suffix == ".json":
+        return parse_json_transcript(text), None
+    return (), text.strip() if suffix == ".txt" else None
 
 
 def summary_text(notes_html: str, summary: str | None = None) -> str:

@@ -65,6 +65,8 @@ PRIVATE_CACHE = "private, no-store"
 #: Content types by extension (Apple's hosting requirements and the podcast-namespace docs).
 CONTENT_TYPES = {
     ".mp3": "audio/mpeg",
+    ".opus": "audio/ogg",  # Opus in Ogg (RFC 7845): audio.rendition
+    ".m4a": "audio/mp4",
     ".xml": "application/rss+xml",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",

@@ -64,6 +64,12 @@ UTF16 = 1
 #: 1400 px (Apple's minimum for the feed) keeps the tag, and so every download, small.
 COVER_MAX_PX = 1400
 COVER_QUALITY = 85
+#: The embedded cover is in every download: a noisy photo at 1400 px can weigh more than a
+#: minute of speech, so quality (then size) steps down until it fits.
+COVER_MAX_BYTES = 200 * 1024
+#: (side in px, JPEG quality) tried in order until the cover fits COVER_MAX_BYTES.
+COVER_STEPS = ((COVER_MAX_PX, COVER_QUALITY), (COVER_MAX_PX, 70), (COVER_MAX_PX, 55),
+               (1000, 55), (700, 55), (500, 50), (300, 50))
 #: Show notes in COMM/TDES are for players' "details" panes; Apple cuts descriptions at 4000.
 NOTES_MAX_CHARS = 4000
 #: Markdown read per character of notes text kept: links, markup and raw HTML make the
@@ -350,7 +356,8 @@ def notes_text(markdown_text: str, limit: int = NOTES_MAX_CHARS) -> str:
 
 
 def cover_jpeg(path: Path, config_file: Path) -> bytes:
-    """The artwork at ``path`` as an RGB baseline JPEG no larger than COVER_MAX_PX.
+    """The artwork at ``path`` as an RGB baseline JPEG no larger than COVER_MAX_PX and,
+    unless even the smallest step is larger, COVER_MAX_BYTES.
 
     ``config_file`` is the file whose ``image:`` names the artwork, for the error message.
     """
@@ -370,11 +377,22 @@ def cover_jpeg(path: Path, config_file: Path) -> bytes:
         background = Image.new("RGB", picture.size, "white")
         background.paste(picture, mask=picture.getchannel("A"))
         picture = background
-    picture = picture.convert("RGB")
+    return _bounded_jpeg(picture.convert("RGB"))
+
+
+def _bounded_jpeg(picture: Image.Image) -> bytes:
+    """The first of COVER_STEPS that fits COVER_MAX_BYTES (else the last, the smallest)."""
+    data = b""
     picture.thumbnail((COVER_MAX_PX, COVER_MAX_PX), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    picture.save(out, "JPEG", quality=COVER_QUALITY, optimize=True, progressive=False)
-    return out.getvalue()
+    for side, quality in COVER_STEPS:
+        scaled = picture.copy()
+        scaled.thumbnail((side, side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        scaled.save(out, "JPEG", quality=quality, optimize=True, progressive=False)
+        data = out.getvalue()
+        if len(data) <= COVER_MAX_BYTES:
+            break
+    return data
 
 
 def _cover_source(show: Show, episode: Episode) -> tuple[Path, Path]:

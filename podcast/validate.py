@@ -27,12 +27,14 @@ Podcast Taxonomy, WebVTT) are :mod:`podcast.rules`.
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -42,10 +44,12 @@ from PIL import Image, UnidentifiedImageError
 
 from . import outbound, rules
 from .categories import category_problem
+from .config import SERVICE_SLUGS
 from .errors import PodcastError, StorageError
 from .text import redacted, safe_url
 
 if TYPE_CHECKING:
+    from .model import Show
     from .storage import ReadableStore
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -62,6 +66,13 @@ SHOW_TYPES = rules.SHOW_TYPES
 TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "text/html",
                     "text/plain", "application/srt")
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: The namespace's limit for its short texts (season name, updateFrequency text).
+P20_TEXT_MAX_CHARS = rules.P20_SHORT_MAX_CHARS
+#: An RFC 5545 recurrence rule: NAME=VALUE parts, FREQ among them.
+RRULE_RE = re.compile(r"(?=(?:.*;)?FREQ=)[A-Z]+=[^;=]+(?:;[A-Z]+=[^;=]+)*")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # RFC 2822 day names
+#: How far ahead of this machine's clock a pubDate may be (clocks drift a little).
+FUTURE_SLACK = timedelta(minutes=10)
 USER_AGENT = "podcast-validate/1.0"
 EPISODE_NUMBER_IN_TITLE = re.compile(r"^\s*(#|n°\s*|(ep|ép)(isode|isodio)?\.?\s*)\d+",
                                      re.IGNORECASE)
@@ -80,7 +91,8 @@ RULES = {
                  "every full episode (not on trailers and bonus episodes)",
     "lifecycle": "itunes:new-feed-url is an http(s) URL; itunes:block and itunes:complete "
                  "are Yes (Apple ignores any other value)",
-    "copyright": "copyright without the word, the © sign or a year (PSP-1)",
+    "copyright": "copyright names who holds it, not only a sign, a year or the word "
+                 "(Apple's example: © 2026 Studio Rencontres)",
     "podcast-guid": "podcast:guid is present and a UUID",
     "podcast-tags": "podcast:locked yes|no, person names, transcript and chapters types, "
                     "soundbite times within the episode, trailer url and pubdate, podroll "
@@ -96,13 +108,23 @@ RULES = {
     "enclosure-duplicate": "no two items share an enclosure URL (Apple ignores a URL it has "
                            "seen)",
     "guid": "every item has a guid, and no two items share one",
-    "pubdate": "every item has an RFC 2822 pubDate with a time zone",
+    "pubdate": "every item has an RFC 2822 pubDate with a time zone, the right weekday "
+               "and not in the future; the channel's pubDate and lastBuildDate, if any, "
+               "are RFC 2822 dates too",
     "duration": "itunes:duration is a whole number of seconds",
     "episode-number": "itunes:episode and itunes:season are non-zero whole numbers",
     "episode-type": "itunes:episodeType is full, trailer or bonus",
     "guid-stability": "an episode keeps its guid from one version of the feed to the next",
     "enclosure-reachable": "the audio is there, with the length the feed says; HEAD and "
                            "byte ranges work over HTTP",
+}
+#: The rules of podcast.yaml checked with the show's own feed (and by doctor and share):
+#: :func:`config_findings`.
+CONFIG_RULES = {
+    "placeholder": "podcast.yaml keeps none of the values `podcast init` writes for you to "
+                   "replace (e-mail, description, web site, host's name)",
+    "loopback": "base_url and feed_url are not this computer's own address (127.0.0.1, "
+                "localhost), which no app or listener can reach",
 }
 
 
@@ -111,7 +133,7 @@ class Finding:
     """One problem found in a feed."""
 
     level: str  # "error" | "warning"
-    rule: str  # a key of RULES
+    rule: str  # a key of RULES or CONFIG_RULES
     message: str
 
     def __post_init__(self) -> None:
@@ -185,7 +207,8 @@ def _validate_data(data: bytes, *, source: str, folder: Path | None, http_checks
                         "(<rss version=\"2.0\"><channel>…)")]
     feed = _Feed(source=source, root=root, channel=channel, items=channel.findall("item"),
                  http_checks=http_checks, folder=folder, store=store,
-                 before_upload=before_upload)
+                 before_upload=before_upload,
+                 now=None if before_upload else datetime.now(UTC))
     findings: list[Finding] = []
     for check in CHECKS:
         findings.extend(check(feed))
@@ -212,6 +235,133 @@ def default_source(config: str | Path) -> str:
     return show.feed_url
 
 
+# ------------------------------------------------------------------------ podcast.yaml
+
+#: Domains kept for examples (RFC 2606): an address or site there is no one's.
+EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
+
+
+def config_findings(show: Show) -> list[Finding]:
+    """Warnings about the show's podcast.yaml that the feed checks cannot see: values
+    ``podcast init`` wrote for the producer to replace, and a loopback base_url.  Each
+    names the file, the line, the key, what is wrong and the fix."""
+    lines = _key_lines(show.config_path)
+    findings = []
+    for key, value, what, fix in [*_placeholders(show), *_loopback_urls(show)]:
+        rule = "loopback" if key in ("base_url", "feed_url") else "placeholder"
+        text = str(PodcastError(f"{value} {what}", file=show.config_path, field=key,
+                                line=lines.get(key), fix=fix))
+        findings.append(Finding("warning", rule, text))
+    return findings
+
+
+def _placeholders(show: Show) -> Iterator[tuple[str, str, str, str]]:
+    """(key, value, what is wrong, fix) for each value left from ``podcast init``."""
+    from .scaffold import PLACEHOLDERS
+
+    left = "is the placeholder `podcast init` wrote"
+    if show.description.strip() == PLACEHOLDERS["description"]:
+        yield ("description", repr(_cut(show.description)), left,
+               "write what listeners get from the show and how often (apps show it under "
+               "the title; up to 4000 bytes)")
+    if show.email == PLACEHOLDERS["email"] or _on_example_domain(show.email.split("@")[-1]):
+        yield ("email", show.email, left if show.email == PLACEHOLDERS["email"] else
+               "is at an example domain nobody receives mail for",
+               "write your own address: Apple and Spotify send the show's ownership codes "
+               "there")
+    if _on_example_domain(urlsplit(show.link).hostname or ""):
+        yield ("link", show.link, left if show.link == PLACEHOLDERS["link"] else
+               "is at an example domain, no one's web site",
+               "write the show's web site (or the address of its pages: base_url)")
+    if _is_placeholder_cover(show.image):
+        yield ("image", show.image.name, "is the placeholder cover `podcast init` made",
+               "put your cover there (square JPEG or PNG, 1400-3000 px, RGB) or name it "
+               "in `image:`")
+    for index, host in enumerate(show.hosts):
+        if host.name == PLACEHOLDERS["hosts[].name"]:
+            yield (f"hosts[{index}].name", repr(host.name), left,
+                   "write the host's name as listeners should see it on the pages and in "
+                   "the feed")
+
+
+def _is_placeholder_cover(path: Path) -> bool:
+    """Whether ``path`` is the cover ``init`` made (its JPEG comment; only the header is
+    read)."""
+    from .scaffold import ARTWORK_MARK
+
+    try:
+        with Image.open(path) as image:
+            return image.info.get("comment") == ARTWORK_MARK
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+        return False  # (the feed checks say what is wrong with the image)
+
+
+def _loopback_urls(show: Show) -> Iterator[tuple[str, str, str, str]]:
+    """(key, value, what is wrong, fix) for base_url (and a feed_url of its own) on this
+    computer's own address."""
+    urls = [("base_url", show.base_url)]
+    if show.feed_url != f"{show.base_url}/feed.xml":
+        urls.append(("feed_url", show.feed_url))
+    for key, url in urls:
+        if is_loopback_url(url):
+            yield (key, safe_url(url), "is this computer's own address: podcast apps and "
+                   "listeners cannot reach it (links and the feed made from it work only "
+                   "here)", "keep it for testing with `podcast serve`; before sharing links "
+                   "or submitting the feed, write the public URL the storage is served at, "
+                   "e.g. `base_url: https://media.yourshow.com`")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this computer (127.0.0.0/8, ::1, 0.0.0.0, localhost),
+    without a DNS lookup."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _on_example_domain(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in EXAMPLE_DOMAINS)
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _key_lines(file: Path) -> dict[str, int]:
+    """The line (from 1) of each key of podcast.yaml, as key paths: ``hosts[0].name``."""
+    from .config import YAML_MAX_BYTES, StrictLoader, read_text
+
+    loader = StrictLoader(read_text(file, YAML_MAX_BYTES))
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    _walk_lines(root, "", lines)
+    return lines
+
+
+def _walk_lines(node: object, path: str, lines: dict[str, int]) -> None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = f"{path}.{key.value}" if path else str(key.value)
+            lines[name] = key.start_mark.line + 1
+            _walk_lines(value, name, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            name = f"{path}[{index}]"
+            lines[name] = item.start_mark.line + 1
+            _walk_lines(item, name, lines)
+
+
 # --------------------------------------------------------------------------- the feed
 
 
@@ -225,6 +375,9 @@ class _Feed:
     folder: Path | None = None  # where base_url/KEY is found (a feed file's folder)
     store: ReadableStore | None = None  # a bucket the feed is about to be uploaded to
     before_upload: bool = False  # read objects from folder/store only; missing is an error
+    # pubDates after this are in the future: the clock, as apps read the feed now.  None
+    # before an upload: publish checks a feed built for each coming release at its time.
+    now: datetime | None = None
     _images: dict[str, list[Finding]] = field(default_factory=dict)
     _local: bool | None = None
 
@@ -507,9 +660,12 @@ def _check_copyright(feed: _Feed) -> Iterator[Finding]:
     text = (feed.channel.findtext("copyright") or "").strip()
     if not text:
         return
-    if "©" in text or "copyright" in text.lower() or re.search(r"\b(1[89]|2\d)\d\d\b", text):
-        yield Finding("warning", "copyright", f"<copyright> {text!r} should name the holder "
-                      "only: no ©, no word 'copyright', no year (PSP-1)")
+    # Apple's own example is "℗ & © 2021 Apple Inc.": signs and a year are fine, as long
+    # as a holder is named.
+    holder = re.sub(r"(?i)\b(copyright|all rights reserved)\b|[©℗®&,.()\-–\d\s]", "", text)
+    if not holder:
+        yield Finding("warning", "copyright", f"<copyright> {text!r} names no holder; write "
+                      "who holds the rights, e.g. © 2026 Studio Rencontres")
 
 
 def _check_podcast_guid(feed: _Feed) -> Iterator[Finding]:
@@ -545,7 +701,53 @@ def _check_podcast_tags(feed: _Feed) -> Iterator[Finding]:
                               'url and type="application/json+chapters"')
         for bite in element.findall(f"{{{PODCAST_NS}}}soundbite"):
             yield from _soundbite_findings(name, element, bite)
+        for alternate in element.findall(f"{{{PODCAST_NS}}}alternateEnclosure"):
+            yield from _alternate_findings(name, alternate)
+        season = element.find(f"{{{PODCAST_NS}}}season")
+        if season is not None and len(season.get("name") or "") > P20_TEXT_MAX_CHARS:
+            yield Finding("error", "podcast-tags", f"{name}: the <podcast:season> name is "
+                          f"longer than {P20_TEXT_MAX_CHARS} characters")
     yield from _channel_p20_findings(feed.channel)
+    yield from _schedule_findings(feed)
+
+
+def _alternate_findings(name: str, alternate: etree._Element) -> Iterator[Finding]:
+    """podcast-namespace alternate-enclosure.md: a type, at least one source uri; at most
+    one integrity, of type sri or pgp-signature, with a value."""
+    sources = [s.get("uri") for s in alternate.findall(f"{{{PODCAST_NS}}}source")]
+    if not alternate.get("type") or not sources or not all(sources):
+        yield Finding("error", "podcast-tags", f"{name}: <podcast:alternateEnclosure> needs "
+                      "a type and at least one <podcast:source uri=…>")
+    integrity = alternate.findall(f"{{{PODCAST_NS}}}integrity")
+    if len(integrity) > 1 or any(i.get("type") not in ("sri", "pgp-signature")
+                                 or not i.get("value") for i in integrity):
+        yield Finding("error", "podcast-tags", f"{name}: <podcast:integrity> must be one "
+                      'element with type="sri" (or "pgp-signature") and a value')
+
+
+def _schedule_findings(feed: _Feed) -> Iterator[Finding]:
+    """podcast:updateFrequency (one, on the channel, RFC 5545 rule) and podcast:block
+    (yes or no, an id from the namespace's service list)."""
+    tag = f"{{{PODCAST_NS}}}updateFrequency"
+    frequencies = feed.channel.findall(tag)
+    if len(frequencies) > 1 or any(item.find(tag) is not None for item in feed.items):
+        yield Finding("error", "podcast-tags", "<podcast:updateFrequency> must appear once, "
+                      "on the channel")
+    for frequency in frequencies:
+        rule, text = frequency.get("rrule"), (frequency.text or "").strip()
+        bad_rule = rule is not None and (not RRULE_RE.fullmatch(rule) or (
+            "COUNT=" in rule and not frequency.get("dtstart")))
+        if not text or len(text) > P20_TEXT_MAX_CHARS or bad_rule:
+            yield Finding("error", "podcast-tags", "<podcast:updateFrequency> needs a text "
+                          f"of at most {P20_TEXT_MAX_CHARS} characters and an RFC 5545 rrule "
+                          "with FREQ (and a dtstart when it has COUNT)")
+    for block in feed.channel.findall(f"{{{PODCAST_NS}}}block"):
+        platform = block.get("id")
+        if (block.text or "").strip() not in ("yes", "no") or (
+                platform is not None and platform not in SERVICE_SLUGS):
+            yield Finding("error", "podcast-tags", f"<podcast:block> {platform or ''} must "
+                          "say yes or no, and its id name a platform of the namespace's "
+                          "service list (serviceslugs.txt)")
 
 
 def _soundbite_findings(name: str, item: etree._Element,
@@ -648,7 +850,7 @@ def _check_items(feed: _Feed) -> Iterator[Finding]:
                           f"{seen[guid]}; Apple silently drops duplicates")
         else:
             seen[guid] = name
-        yield from _item_dates(name, item)
+        yield from _item_dates(name, item, feed.now)
         description = item.findtext("description") or ""
         if len(description.encode("utf-8")) > DESCRIPTION_MAX_BYTES:
             yield Finding("error", "description-length", f"{name}: the description is "
@@ -685,18 +887,40 @@ def _item_enclosure(name: str, item: etree._Element) -> Iterator[Finding]:
                       f"audio/mpeg, not {kind!r}")
 
 
-def _item_dates(name: str, item: etree._Element) -> Iterator[Finding]:
+def _check_channel_dates(feed: _Feed) -> Iterator[Finding]:
+    for tag in ("pubDate", "lastBuildDate"):
+        text = feed.channel.findtext(tag)
+        if text is not None:
+            yield from _date_findings(f"the channel's <{tag}>", text.strip())
+
+
+def _date_findings(what: str, text: str) -> Iterator[Finding]:
+    """An RFC 2822 date with a time zone, whose weekday (if given) is the date's own."""
+    moment = _rfc2822(text)
+    if moment is None:
+        yield Finding("error", "pubdate", f"{what} {text!r} is not an RFC 2822 date with a "
+                      "time zone, e.g. Mon, 09 Nov 2026 06:00:00 +0000")
+        return
+    # parsedate ignores the weekday; strict readers (and the W3C validator) do not.
+    day = re.match(r"\s*([A-Za-z]{3}),", text)
+    actual = WEEKDAYS[moment.weekday()]
+    if day and day.group(1).capitalize() != actual:
+        yield Finding("error", "pubdate", f"{what} {text!r} says {day.group(1)}, but that "
+                      f"day is a {actual}: write {format_datetime(moment)}")
+
+
+def _item_dates(name: str, item: etree._Element, now: datetime | None
+                ) -> Iterator[Finding]:
     text = (item.findtext("pubDate") or "").strip()
     if not text:
         yield Finding("error", "pubdate", f"{name} has no <pubDate>")
     else:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            yield Finding("error", "pubdate", f"{name}: <pubDate> {text!r} is not an RFC 2822 "
-                          "date with a time zone, e.g. Mon, 09 Nov 2026 06:00:00 +0000")
+        yield from _date_findings(f"{name}: <pubDate>", text)
+        moment = _rfc2822(text)
+        if moment is not None and now is not None and moment > now + FUTURE_SLACK:
+            yield Finding("error", "pubdate", f"{name}: <pubDate> {text!r} is in the future; "
+                          "apps list it at once, dated days to come. Leave a scheduled "
+                          "episode out of the feed until its time (podcast publish does)")
     duration = item.findtext(f"{{{ITUNES_NS}}}duration")
     if duration is None:
         yield Finding("warning", "duration", f"{name} has no <itunes:duration>")
@@ -873,6 +1097,7 @@ def _item_keys(item: etree._Element) -> tuple[str, str, str]:
 CHECKS: tuple[Callable[[_Feed], Iterator[Finding]], ...] = (
     _check_namespaces, _check_channel, _check_image, _check_category, _check_explicit,
     _check_owner, _check_show_type, _check_lifecycle, _check_copyright, _check_podcast_guid,
+    _check_channel_dates,
     _check_podcast_tags, _check_people, _check_items, _check_enclosures_reachable,
     _check_chapters, _check_transcripts,
 )

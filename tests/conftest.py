@@ -106,3 +106,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, kind in KIND_OF_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()) and not item.get_closest_marker(kind):
                 item.add_marker(kind)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory):
+    """The checkout's wheel installed into a fresh venv, once per session
+    (:func:`test_install.build_install`): the install and walkthrough tests share it."""
+    from test_install import build_install
+
+    return build_install(tmp_path_factory)

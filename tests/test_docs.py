@@ -1,6 +1,7 @@
 """The README documents the code as it is: every key `podcast.yaml` and `episode.md` accept is
 named in the README's tables, and no key there is one the code refuses; every module under
-`podcast/` is in the module table of "The pipeline in ten minutes".
+`podcast/` is in the module table (docs/modules.md, linked from the README); the README's
+links to docs/ lead somewhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import podcast
 from podcast import config
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+MODULES = Path(__file__).resolve().parent.parent / "docs" / "modules.md"
 
 
 def _section(heading: str) -> str:
@@ -73,7 +75,7 @@ def test_required_keys_are_said_to_be_required():
     assert set(config.REQUIRED_SHOW_KEYS) <= set(SHOW)
 
 
-# --- The module table of "The pipeline in ten minutes" ------------------------------------
+# --- The module table (docs/modules.md) ----------------------------------------------------
 # A newcomer finds every module there: a module is named by its own row (`podcast/x.py`) or,
 # inside a sub-package, by its bare name in the package's row (`podcast/audio/` ... `cleanup`).
 
@@ -84,7 +86,7 @@ ROOT = PACKAGE.parent
 def _module_rows() -> dict[str, str]:
     """``{path: job}`` of the module table; a row naming several paths gives each."""
     rows = {}
-    for line in _section("The pipeline in ten minutes").splitlines():
+    for line in MODULES.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("|") and len(cells) >= 2:
             for path in re.findall(r"`(podcast/[\w/]*?(?:\.py|/))`", cells[0]):
@@ -146,13 +148,20 @@ def test_the_walk_finds_modules_at_every_depth():
 @pytest.mark.parametrize("module", _modules())
 def test_every_module_is_in_the_readme_module_table(module: str):
     assert _named_in_row(module, MODULE_ROWS), (
-        f"{module} is not in the README's module table (\"The pipeline in ten minutes\"): "
+        f"{module} is not in the module table of docs/modules.md: "
         "add a row, or name it in its package's row")
 
 
 def test_every_path_in_the_module_table_exists():
     missing = [path for path in MODULE_ROWS if not (ROOT / path).exists()]
-    assert not missing, f"the README's module table names what is not there: {missing}"
+    assert not missing, f"docs/modules.md's module table names what is not there: {missing}"
+
+
+def test_the_readme_links_the_module_table_and_every_docs_page_it_names_exists():
+    assert "(docs/modules.md)" in _section("How it fits together")
+    linked = re.findall(r"\]\((docs/[\w.-]+)\)", README)
+    assert {"docs/modules.md", "docs/security.md", "docs/multitrack.md"} <= set(linked)
+    assert [page for page in linked if not (ROOT / page).is_file()] == []
 
 
 # --- Markers and the quick command (README "Set up") ---------------------------------------

@@ -163,9 +163,9 @@ class Install:
         return clean_env(self.bin, **extra)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
-    """``pip wheel`` of the checkout, installed with its dependencies into a fresh venv.
+def build_install(tmp_path_factory: pytest.TempPathFactory) -> Install:
+    """``pip wheel`` of the checkout, installed with its dependencies into a fresh venv
+    (the session's ``installed`` fixture, tests/conftest.py: built once for every test).
 
     The wheel is built from a copy of the checkout (every file git does not ignore): building
     in place would write build/ and *.egg-info into a checkout others are working in.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from PIL import Image
 from podcast.cli import main
 from podcast.config import load_episode, load_show
 from podcast.errors import ConfigError
-from podcast.scaffold import episode_slug, init_show, new_episode, next_publication
+from podcast.scaffold import default_publication, episode_slug, init_show, new_episode
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -80,11 +80,39 @@ def test_slugs_are_ascii_and_cut_at_a_word():
     assert len(long) <= 4 + 60 and not long.endswith("-")
 
 
-def test_default_publication_is_the_next_seven_utc():
-    assert next_publication(datetime(2026, 11, 23, 6, 59, tzinfo=UTC)) == datetime(
-        2026, 11, 23, 7, tzinfo=UTC)
-    assert next_publication(datetime(2026, 11, 23, 7, 0, tzinfo=UTC)) == datetime(
-        2026, 11, 24, 7, tzinfo=UTC)
+def test_default_publication_is_now_to_the_minute_in_utc():
+    paris = timezone(timedelta(hours=1))
+    assert default_publication(datetime(2026, 11, 23, 8, 59, 42, 7, tzinfo=paris)) == datetime(
+        2026, 11, 23, 7, 59, tzinfo=UTC)
+
+
+def test_a_new_episode_is_live_now_unless_given_a_date(tmp_path):
+    init_show(tmp_path, title="Show")
+    show = load_show(tmp_path / "podcast.yaml")
+    before = datetime.now(UTC)
+    path = new_episode(show, "Hello", [])
+    shutil.copy(REPO / "episodes" / "001-sonia-mamin" / "interview.mp3",
+                path.parent / "interview.wav")
+    episode = load_episode(show, path.parent)
+    assert before - timedelta(minutes=1) < episode.published <= datetime.now(UTC)
+    assert episode.is_live(datetime.now(UTC))
+    later = new_episode(show, "Later", [], published=datetime(2099, 1, 5, 7, tzinfo=UTC))
+    assert "published: 2099-01-05T07:00:00+00:00" in later.read_text()
+
+
+def test_new_says_where_the_recording_goes_and_when_a_date_schedules_it(tmp_path):
+    init_show(tmp_path, title="Show")
+    config = str(tmp_path / "podcast.yaml")
+    done = CliRunner().invoke(main, ["--config", config, "new", "Hello"])
+    assert done.exit_code == 0, done.output
+    folder = tmp_path / "episodes" / "001-hello"
+    assert f"next: put the recording in {folder / 'interview.wav'}" in done.output
+    assert "then run `podcast publish`" in done.output and "scheduled" not in done.output
+    done = CliRunner().invoke(main, ["--config", config, "new", "Later", "--published",
+                                     "2099-01-05T07:00:00+00:00"])
+    assert done.exit_code == 0, done.output
+    assert ("scheduled: it goes live at the first publish after 2099-01-05T07:00:00+00:00"
+            in done.output)
 
 
 def test_the_commands_scaffold_from_the_command_line(tmp_path):
