@@ -21,19 +21,14 @@ side costs no extra work (target ≤ 1.15): it holds whatever the load.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, LoadSampler, demo_copy, run_measured, verdict
+
 CPU_TARGET = 1.15
 WALL_TARGET = 0.60
 NOW = "2026-12-07T12:00:00+00:00"  # every demo episode is out
@@ -45,71 +40,18 @@ class Run:
     cpu: float
 
 
-class LoadSampler:
-    """Runnable threads (``procs_running`` of /proc/stat, this benchmark's own included)
-    every 0.1 s while it runs, and the 1-minute load average at each end."""
-
-    def __init__(self) -> None:
-        self.running: list[int] = []
-        self.loadavg = [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                text = Path("/proc/stat").read_text()
-            except OSError:  # not Linux: the load average alone
-                return
-            for line in text.splitlines():
-                if line.startswith("procs_running"):
-                    self.running.append(int(line.split()[1]))
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.loadavg.append(os.getloadavg()[0])
-
-    def summary(self) -> str:
-        running = (f"runnable threads mean {statistics.mean(self.running):.1f} "
-                   f"(max {max(self.running)})" if self.running else "runnable threads n/a")
-        return (f"{running}; load average {min(self.loadavg):.1f}-{max(self.loadavg):.1f} "
-                f"on {os.cpu_count()} processors")
-
-
-def demo_copy(folder: Path) -> Path:
-    """The demo show copied into ``folder``; its podcast.yaml."""
-    for name in ("assets", "episodes"):
-        shutil.copytree(REPO / name, folder / name)
-    shutil.copy(REPO / "podcast.yaml", folder / "podcast.yaml")
-    return folder / "podcast.yaml"
-
-
 def publish_once(config: Path, jobs: int) -> Run:
     """One `podcast publish --all --jobs JOBS` from an empty cache and store."""
     for state in ("public", ".podcast"):
         shutil.rmtree(config.parent / state, ignore_errors=True)
     command = [sys.executable, "-c", "from podcast.cli import main; main()", "--config",
                str(config), "publish", "--all", "--jobs", str(jobs), "--now", NOW]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=config.parent)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done, cpu, wall = run_measured(command, config.parent)
     if done.returncode != 0:
         sys.exit(f"publish failed:\n{done.stdout}{done.stderr}")
     if done.stdout.count("mastering ") != 4:
         sys.exit(f"expected four masters:\n{done.stdout}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Run(wall, cpu)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def main() -> int:

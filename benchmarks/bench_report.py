@@ -20,32 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, LoadSampler, demo_copy, run_measured, verdict
+
+sys.path.insert(0, str(REPO / "tests"))
+from stats_fixtures import PLOTTING_RUNNER  # noqa: E402  (the cost test's own runner)
+
 DATA = REPO / "benchmarks" / ".data" / "report"
 HTML_TARGET = 1.0  # CPU seconds
-#: A fresh interpreter running the CLI, then printing the matplotlib modules it loaded.
-RUNNER = """
-import json, sys
-from podcast.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit as stop:
-    if stop.code:
-        raise
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")),
-      file=sys.stderr)
-"""
 #: In one process: the page, its matplotlib import and its charts timed apart.
 SPLIT = """
 import json, sys, time
@@ -100,9 +87,7 @@ def demo_stats() -> Path:
         return config
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
-    for name in ("assets", "episodes"):
-        shutil.copytree(REPO / name, DATA / name)
-    shutil.copy(REPO / "podcast.yaml", config)
+    demo_copy(DATA)
     print("building the demo's stats once (publish, weeks of logs, ingest)...", flush=True)
     podcast(config, "publish", "--all")
     sys.path.insert(0, str(REPO / "scripts"))
@@ -117,58 +102,14 @@ def demo_stats() -> Path:
     return config
 
 
-class LoadSampler:
-    """Runnable threads (``procs_running`` of /proc/stat) every 0.1 s, and the 1-minute
-    load average at each end."""
-
-    def __init__(self) -> None:
-        self.running: list[int] = []
-        self.loadavg = [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                text = Path("/proc/stat").read_text()
-            except OSError:
-                return
-            self.running += [int(line.split()[1]) for line in text.splitlines()
-                             if line.startswith("procs_running")]
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.loadavg.append(os.getloadavg()[0])
-
-    def summary(self) -> str:
-        running = (f"runnable threads mean {statistics.mean(self.running):.1f} "
-                   f"(max {max(self.running)})" if self.running else "runnable threads n/a")
-        return (f"{running}; load average {min(self.loadavg):.1f}-{max(self.loadavg):.1f} "
-                f"on {os.cpu_count()} processors")
-
-
 def timed(config: Path, *args: str) -> tuple[float, float, list[str]]:
     """CPU and wall seconds of one fresh `podcast ARGS…`, and the matplotlib modules it
     loaded."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUNNER, "--config", str(config), *args],
-                          capture_output=True, text=True, cwd=config.parent)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done, cpu, wall = run_measured(
+        [sys.executable, "-c", PLOTTING_RUNNER, "--config", str(config), *args], config.parent)
     if done.returncode:
         sys.exit(f"podcast {' '.join(args)} failed:\n{done.stderr}")
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return cpu, wall, json.loads(done.stderr.strip().splitlines()[-1])
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def main() -> int:

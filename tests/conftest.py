@@ -79,6 +79,15 @@ def demo_show(tmp_path: Path) -> Path:
     return tmp_path / "podcast.yaml"
 
 
+@pytest.fixture
+def review(tmp_path: Path) -> Path:
+    """Where screenshots go for a person to look at: ``$PODCAST_REVIEW_DIR``, else the
+    test's tmp folder."""
+    folder = Path(os.environ.get("PODCAST_REVIEW_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mp3_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MP3s encoded once for the whole session (ffmpeg is the slow part)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
 from mutagen.mp3 import MP3
 from PIL import Image, ImageDraw
 
@@ -73,6 +74,17 @@ class Published:
     def write_feed(self, now: datetime = NOW) -> Path:
         self.feed_path.write_bytes(build_feed(self.show, self.episodes, self.catalog, now=now))
         return self.feed_path
+
+
+def channel(pub: Published) -> etree._Element:
+    """The ``channel`` of the feed ``pub`` last wrote."""
+    return etree.fromstring(pub.feed_path.read_bytes()).find("channel")
+
+
+def item(pub: Published, slug: str) -> etree._Element:
+    """The feed's ``item`` for the episode ``slug`` (found by its guid)."""
+    guid = next(e.guid for e in pub.episodes if e.slug == slug)
+    return channel(pub).xpath(f"item[guid='{guid}']")[0]
 
 
 def publish_demo(config: Path, mp3_cache: Path) -> Published:

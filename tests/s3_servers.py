@@ -77,6 +77,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_port(port: int, process: subprocess.Popen, output: Path,
+                  seconds: float = 30) -> None:
+    """Until ``process`` (a server started on ``port``) accepts a TCP connection on
+    127.0.0.1: a bare connect, so no request reaches its access log.  Fails with the
+    server's ``output`` if it exits first, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, output.read_text()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "podcast serve did not start"
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server this suite started, by its own process id: terminated, killed if
+    still there after 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, output: Path,
+            **popen) -> Iterator[subprocess.Popen]:
+    """``command``, a server listening on ``port``, started (its output in ``output``,
+    ``popen`` passed to Popen) and answering (:func:`wait_for_port`); on exit, stopped
+    (:func:`stop`)."""
+    with open(output, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
+    try:
+        wait_for_port(port, process, output)
+        yield process
+    finally:
+        stop(process)
+
+
 def _wait_for_s3(server: S3Server, deadline: float, process=None) -> None:
     """Poll until the endpoint answers an S3 call and the bucket exists."""
     last: Exception | None = None
@@ -164,10 +206,5 @@ def seaweedfs_s3(data_dir: Path, bucket: str = "podcast-test",
             raise RuntimeError(f"{exc}\n--- weed.log ---\n{tail}") from None
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()

@@ -25,6 +25,20 @@ SHORT = Media(slug="ep-short", key="media/ep-short-ba9876543210.mp3", bytes=500_
 RETIRED = replace(LONG, key="media/ep-long-aaaaaaaaaaaa.mp3", sha256="2" * 64)
 CATALOG = Catalog(media={"ep-long": LONG, "ep-short": SHORT}, retired=(RETIRED,))
 THRESHOLD = 50_000 + 96_000 // 8 * 60  # tag + one minute = 770,000 bytes
+#: A fresh interpreter running the CLI with its arguments, then printing (last line of
+#: stderr, JSON) the plotting modules it loaded: the report cost test and benchmark's probe.
+PLOTTING_RUNNER = """
+import json, sys
+from podcast.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    if stop.code:
+        raise
+loaded = sorted(name for name in sys.modules
+                if name.split(".")[0] in ("matplotlib", "mpl_toolkits"))
+print(json.dumps(loaded), file=sys.stderr)
+"""
 
 APPLE = "AppleCoreMedia/1.0.0.21A5326a (iPhone; U; CPU OS 17_0 like Mac OS X; en_us)"
 PODCASTS = "Podcasts/1650.20 CFNetwork/1408.0.4 Darwin/22.5.0"

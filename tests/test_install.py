@@ -36,7 +36,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
-from s3_servers import free_port, moto_s3
+from s3_servers import free_port, moto_s3, serving
 from stats_fixtures import GOOGLEBOT, Request, ranged, s3_log
 
 pytestmark = pytest.mark.slow
@@ -374,10 +373,6 @@ def listened(installed: Install, local_show, published_locally: Path) -> Listeni
             for entry in feed.entries]
     assert all(url.startswith(f"http://127.0.0.1:{port}/") for url, _ in urls)
     server_out = folder / "serve.out"
-    with open(server_out, "wb") as out:
-        server = subprocess.Popen([str(installed.podcast), "serve", "--port", str(port)],
-                                  cwd=folder, env=installed.env(), stdout=out,
-                                  stderr=subprocess.STDOUT)
     requests: list[Request] = []
 
     def fetch(url: str, agent: str, method: str = "GET", span: tuple[int, int] | None = None,
@@ -394,16 +389,9 @@ def listened(installed: Install, local_show, published_locally: Path) -> Listeni
         requests.append(Request(when, "127.0.0.1", agent, key, method, status, len(body)))
         return body
 
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # a bare TCP connect: no request, so nothing in the access log
-            assert server.poll() is None, server_out.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "podcast serve did not start"
-                time.sleep(0.1)
+    # Serving starts with a bare TCP connect: no request, so nothing in the access log.
+    with serving([str(installed.podcast), "serve", "--port", str(port)], port, server_out,
+                 cwd=folder, env=installed.env()):
         for url, size in urls:
             assert len(fetch(url, APPLE)) == size
             assert len(fetch(url, OVERCAST)) == size
@@ -423,13 +411,6 @@ def listened(installed: Install, local_show, published_locally: Path) -> Listeni
         while not log.is_file() or len(log.read_text().splitlines()) < len(requests):
             assert time.monotonic() < deadline, "podcast serve did not log every request"
             time.sleep(0.05)
-    finally:
-        server.terminate()  # our own server, by its process id
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     return Listening(requests, log)
 
 

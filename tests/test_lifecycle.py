@@ -17,7 +17,7 @@ from pathlib import Path
 import feedparser
 import podcastparser
 import pytest
-from feed_fixtures import NOW, Published, publish_demo
+from feed_fixtures import NOW, Published, channel, item, publish_demo
 from lxml import etree
 
 from podcast.config import load_episodes, load_show
@@ -93,15 +93,6 @@ def lifecycle(demo_show: Path, mp3_cache: Path) -> Published:
     pub = publish_demo(demo_show, mp3_cache)
     pub.write_feed()
     return pub
-
-
-def channel(pub: Published) -> etree._Element:
-    return etree.fromstring(pub.feed_path.read_bytes()).find("channel")
-
-
-def item(pub: Published, slug: str) -> etree._Element:
-    guid = next(e.guid for e in pub.episodes if e.slug == slug)
-    return channel(pub).xpath(f"item[guid='{guid}']")[0]
 
 
 # --------------------------------------------------------------------------- config

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import decode, ebur128, show_and_episode
-from voice_fixtures import RATE, Mix, band, music_intro, write_wav
-
-from podcast.audio import master
+from audio_fixtures import ebur128
+from voice_fixtures import RATE, Mix, heard_over_200, master_samples, music_intro, power_db
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -31,23 +29,13 @@ def mastered(tmp_path_factory) -> tuple[Mix, np.ndarray, np.ndarray, Path]:
     folder = tmp_path_factory.mktemp("music") / "ep"
     folder.mkdir()
     mix = music_intro()
-    source = write_wav(folder / "intro.wav", mix.samples)
-    show, episode = show_and_episode(folder, source)
-    output = folder / "intro.mp3"
-    master(show, episode, output)
-    raw_in, raw_out = decode(source, RATE), decode(output, RATE)
-    size = min(raw_in.size, raw_out.size)
-    return mix, band(raw_in[:size], 200.0, RATE), band(raw_out[:size], 200.0, RATE), output
-
-
-def _level(samples: np.ndarray, start: float, stop: float) -> float:
-    part = samples[int(start * RATE):int(stop * RATE)]
-    return 10 * math.log10(float(np.mean(part ** 2)) + 1e-30)
+    source, output = master_samples(folder, "intro", mix.samples)
+    return mix, *heard_over_200(source, output), output
 
 
 def _gain(heard, start: float, stop: float) -> float:
     _mix, raw_in, raw_out, _output = heard
-    return _level(raw_out, start, stop) - _level(raw_in, start, stop)
+    return power_db(raw_out, start, stop) - power_db(raw_in, start, stop)
 
 
 def _music_alone(mix: Mix) -> list[tuple[float, float]]:

@@ -16,42 +16,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from browser_fixtures import (
+    INTRO_SECONDS,
+    Site,
+    Visit,
+    demo_with_intro,
+    edit_front_matter,
+    needs_axe,
+    needs_chromium,
+    published_chapters,
+    served_show,
+    write_config,
+)
 from feed_fixtures import NOW as FIXTURE_NOW
 from feed_fixtures import make_image
 from lxml import etree
 from PIL import Image
-from s3_servers import free_port
 
-from podcast.binaries import ffmpeg
-from podcast.cli import main
-from podcast.config import load_show, split_front_matter
+from podcast.config import load_show
 from podcast.errors import PodcastError
 from podcast.model import License, Person
 from podcast.site import license_url, render_site
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-AXE = REPO / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
-NOW = "2026-12-01T00:00:00Z"
-INTRO_SECONDS = 2.0
-PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 MARC, CLAIRE = "002-marc-olivier", "003-claire-dubois"
 FUNDING = ("https://podcast.example.com/soutenir", "Soutenir le podcast")  # the demo's
 SEASONS = {1: "Les débuts", 2: "La suite"}
@@ -64,40 +58,21 @@ TITLE_MARC = "Marc Olivier : organiser un congrès quand tout bouge"  # the demo
 WIDTHS = (390, 1280)
 PAGES = ("index.html", f"episodes/{MARC}.html", f"episodes/{CLAIRE}.html")
 
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
-needs_axe = pytest.mark.skipif(
-    not AXE.exists(), reason="needs axe-core in tests/js (npm ci --prefix tests/js)")
 
 
 # --------------------------------------------------------------------------- the show
 
 
-def edit_front_matter(path: Path, **changes) -> None:
-    data, notes = split_front_matter(path.read_text(encoding="utf-8"), path)
-    data.update(changes)
-    front = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    path.write_text(f"---\n{front}---\n{notes}\n", encoding="utf-8")
-
-
 def make_show(folder: Path, base: str) -> Path:
     """The demo show with every page feature of issue 24 configured."""
-    for name in ("assets", "episodes"):
-        shutil.copytree(REPO / name, folder / name)
-    subprocess.run([ffmpeg(), "-v", "error", "-f", "lavfi", "-i",
-                    f"sine=frequency=660:duration={INTRO_SECONDS}", "-ac", "1",
-                    str(folder / "assets" / "intro.wav")], check=True)
+    config = demo_with_intro(folder, base)
     make_image(folder / "assets" / "julien.jpg", size=(640, 480))  # not square
-    config = yaml.safe_load((REPO / "podcast.yaml").read_text(encoding="utf-8"))
-    config.update(base_url=base, storage="file://public", seasons=SEASONS,
+    config.update(seasons=SEASONS,
                   license="CC-BY-4.0", location={"name": "Monaco", "osm": "R1124039"},
                   subscribe={"Apple Podcasts": "https://podcasts.apple.com/podcast/id1",
                              "Spotify": "https://open.spotify.com/show/abc"})
-    config["audio"]["intro"] = "assets/intro.wav"
     config["hosts"][0]["img"] = "assets/julien.jpg"
-    (folder / "podcast.yaml").write_text(
-        yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path = write_config(folder, config)
     episodes = folder / "episodes"
     make_image(episodes / MARC / "marc.png", size=(300, 500), fmt="PNG")
     edit_front_matter(episodes / MARC / "episode.md", soundbites=[SOUNDBITE],
@@ -107,107 +82,20 @@ def make_show(folder: Path, base: str) -> Path:
     edit_front_matter(episodes / CLAIRE / "episode.md", season=2, number=1,
                       transcript="transcript.html", location=PLACE)
     edit_front_matter(episodes / "004-lea-fontaine" / "episode.md", season=2, number=2)
-    return folder / "podcast.yaml"
-
-
-def feed_item(public: Path, slug: str):
-    for item in etree.parse(str(public / "feed.xml")).iter("item"):
-        if item.findtext("link", "").endswith(f"/episodes/{slug}.html"):
-            return item
-    raise AssertionError(f"{slug} is not in the feed")
+    return path
 
 
 def interview_offset(public: Path, slug: str) -> float:
     """Where the recording starts in the published MP3 (the intro's length), read from the
     published chapters JSON: its first chapter is at 0:00 of the recording."""
-    url = feed_item(public, slug).find(f"{{{PODCAST_NS}}}chapters").get("url")
-    data = json.loads((public / urlsplit(url).path.lstrip("/")).read_text(encoding="utf-8"))
-    return float(data["chapters"][0]["startTime"])
-
-
-@dataclass
-class Site:
-    base: str
-    public: Path
-    config: Path
-
-    def page(self, key: str) -> str:
-        return f"{self.base}/{key}"
+    return float(published_chapters(public, slug)[0]["startTime"])
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("show")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = make_show(folder, base)
-    published = CliRunner().invoke(main, ["--config", str(config), "publish", "--all",
-                                          "--now", NOW])
-    assert published.exit_code == 0, published.output
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from podcast.cli import main; main()", "--config", str(config),
-         "serve", "--port", str(port), "--log", str(folder / "access.log")],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/index.html", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, \
-                    process.stderr.read() if process.poll() is not None else "no answer"
-                time.sleep(0.1)
-        yield Site(base=base, public=folder / "public", config=config)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def review(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("PODCAST_REVIEW_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-class Visit:
-    """One page in a fresh browser context, with every request and every problem."""
-
-    def __init__(self, browser, url: str, width: int = 1280) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": 900})
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.problems: list[str] = []
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("console", lambda m: self.problems.append(f"console: {m.text}")
-                     if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
-        self.page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
-                     if r.status >= 400 else None)
-        self.page.goto(url, wait_until="load")
-
-    def __enter__(self) -> Visit:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.context.close()
-
-    def axe_violations(self) -> list[dict]:
-        """axe-core's violations on the page as it is now (the script is evaluated in the
-        page, so it needs no request and no change to the page's policy)."""
-        self.page.evaluate(AXE.read_text(encoding="utf-8"))
-        return self.page.evaluate("""() => axe.run().then(result => result.violations.map(
-            v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))})))""")
-
-    def texts(self, selector: str) -> list[str]:
-        return self.page.eval_on_selector_all(
-            selector, "nodes => nodes.map(n => n.textContent.trim().replace(/\\s+/g, ' '))")
-
-    def attributes(self, selector: str, name: str) -> list[str | None]:
-        return self.page.eval_on_selector_all(
-            selector, f"nodes => nodes.map(n => n.getAttribute({json.dumps(name)}))")
+    with served_show(folder, make_show) as (base, _config):
+        yield Site(base=base, public=folder / "public")
 
 
 def stored_photo(public: Path, src: str) -> tuple[Image.Image, bytes]:
@@ -226,13 +114,7 @@ def stored_photo(public: Path, src: str) -> tuple[Image.Image, bytes]:
 def test_each_page_is_accessible_local_and_clean_at_phone_and_desktop_widths(
         site: Site, browser, key: str, width: int, review: Path):
     with Visit(browser, site.page(key), width=width) as visit:
-        visit.page.wait_for_load_state("networkidle")
-        overflow = visit.page.evaluate(
-            "document.documentElement.scrollWidth - window.innerWidth")
-        images = visit.page.eval_on_selector_all(
-            "img", "images => images.map(i => [i.getAttribute('src'), i.naturalWidth])")
-        visit.page.screenshot(path=str(review / f"hosts-{key.replace('/', '_')}-{width}.png"),
-                              full_page=True)
+        overflow, images = visit.layout(review / f"hosts-{key.replace('/', '_')}-{width}.png")
         violations = visit.axe_violations()
         pwned = visit.page.evaluate("window.pwned")
         requests, problems = visit.requests, visit.problems

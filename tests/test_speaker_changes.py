@@ -11,23 +11,25 @@ over a pink room bed.  The gain each stretch received is measured from the decod
 
 from __future__ import annotations
 
-import math
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
-from audio_fixtures import decode, ebur128, show_and_episode
-
-from podcast.audio import master
+from audio_fixtures import decode, ebur128
+from voice_fixtures import (
+    EPISODE,
+    GUEST_SENTENCES,
+    HOST_SENTENCES,
+    RATE,
+    band,
+    heard_over_200,
+    master_samples,
+    pink,
+    power_db,
+    rms,
+    trimmed,
+)
 
 pytestmark = pytest.mark.audio
 
-RATE = 44100
-EPISODE = Path(__file__).resolve().parent.parent / "episodes" / "004-lea-fontaine"
-#: Where each voice speaks alone in the demo tracks (s): the host's sentences, the guest's.
-HOST_SENTENCES = [(0.4, 9.4), (13.8, 16.7), (23.3, 25.7), (28.2, 30.1), (38.8, 40.7)]
-GUEST_SENTENCES = [(10.2, 13.0), (17.5, 22.5), (30.9, 37.9)]
 #: Host turns (sentence numbers, a 0.3 s breath between) and the gap after each turn (s).
 HOST_TURNS = [((0,), 0.3), ((1, 2, 3), 0.25), ((4, 1), 0.35), ((0,), 0.0)]
 REPLY_GAP = 0.4
@@ -36,35 +38,6 @@ BED = -60.0  # dBFS RMS, pink
 ROOM_TONE = 3.0  # s
 #: The end of every host turn falls by this much (dB) over this long (s).
 FALL_DB, FALL = 8.0, 0.6
-
-
-def _band(samples: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``samples`` with everything outside ``low``-``high`` Hz removed (FFT brick wall)."""
-    spectrum = np.fft.rfft(samples)
-    freqs = np.fft.rfftfreq(samples.size, 1.0 / RATE)
-    spectrum[(freqs < low) | (freqs > high)] = 0.0
-    return np.fft.irfft(spectrum, samples.size)
-
-
-def _rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples ** 2)))
-
-
-def _pink(size: int, dbfs: float) -> np.ndarray:
-    spectrum = np.fft.rfft(np.random.default_rng(5).standard_normal(size))
-    freqs = np.fft.rfftfreq(size, 1.0 / RATE)
-    spectrum[1:] /= np.sqrt(freqs[1:])
-    spectrum[0] = 0.0
-    noise = np.fft.irfft(spectrum, size)
-    return noise * 10 ** (dbfs / 20) / _rms(noise)
-
-
-def _trimmed(samples: np.ndarray) -> np.ndarray:
-    """``samples`` from their first to their last 10 ms above -50 dBFS: the first and
-    the last word, so the gaps laid between sentences are the real ones."""
-    frames = samples[:samples.size // 441 * 441].reshape(-1, 441)
-    voiced = np.flatnonzero(np.mean(frames ** 2, axis=1) > 1e-5)
-    return samples[voiced[0] * 441:(voiced[-1] + 1) * 441]
 
 
 def _falling_end(samples: np.ndarray) -> np.ndarray:
@@ -78,11 +51,11 @@ def _falling_end(samples: np.ndarray) -> np.ndarray:
 def build_session() -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The session's samples and its host turns' (start, end) in seconds."""
     host, guest = decode(EPISODE / "host.flac", RATE), decode(EPISODE / "guest.mp3", RATE)
-    said = [_trimmed(host[int(a * RATE):int(b * RATE)]) for a, b in HOST_SENTENCES]
-    replies = [_band(_trimmed(guest[int(a * RATE):int(b * RATE)]), 300.0, 3400.0)
+    said = [trimmed(host[int(a * RATE):int(b * RATE)]) for a, b in HOST_SENTENCES]
+    replies = [band(trimmed(guest[int(a * RATE):int(b * RATE)]), 300.0, 3400.0)
                for a, b in GUEST_SENTENCES]
-    host_rms = _rms(np.concatenate(said))
-    replies = [r * host_rms * 10 ** (-GUEST_BELOW / 20) / _rms(r) for r in replies]
+    host_rms = rms(np.concatenate(said))
+    replies = [r * host_rms * 10 ** (-GUEST_BELOW / 20) / rms(r) for r in replies]
     breath = np.zeros(int(0.3 * RATE))
     # Room tone before the first word and after the last, as a recording has.
     lead = np.zeros(int(ROOM_TONE * RATE))
@@ -99,21 +72,7 @@ def build_session() -> tuple[np.ndarray, list[tuple[float, float]]]:
             parts += [reply, np.zeros(int(REPLY_GAP * RATE))]
             clock += (reply.size + int(REPLY_GAP * RATE)) / RATE
     samples = np.concatenate([*parts, lead])
-    return samples + _pink(samples.size, BED), turns
-
-
-def _write_wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(RATE)
-        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
-def _level(samples: np.ndarray, start: float, stop: float) -> float:
-    part = samples[int(start * RATE):int(stop * RATE)]
-    return 10 * math.log10(float(np.mean(part ** 2)) + 1e-30)
+    return samples + pink(samples.size, BED), turns
 
 
 @pytest.fixture(scope="module")
@@ -121,14 +80,8 @@ def session(tmp_path_factory):
     folder = tmp_path_factory.mktemp("turns") / "ep"
     folder.mkdir()
     samples, turns = build_session()
-    source = _write_wav(folder / "turns.wav", samples)
-    show, episode = show_and_episode(folder, source)
-    output = folder / "turns.mp3"
-    master(show, episode, output)
-    raw_in, raw_out = decode(source, RATE), decode(output, RATE)
-    size = min(raw_in.size, raw_out.size)
-    return (turns, _band(raw_in[:size], 200.0, RATE), _band(raw_out[:size], 200.0, RATE),
-            output)
+    source, output = master_samples(folder, "turns", samples)
+    return (turns, *heard_over_200(source, output), output)
 
 
 def test_the_end_of_a_host_turn_keeps_its_level_before_a_quiet_reply(session):
@@ -136,7 +89,7 @@ def test_the_end_of_a_host_turn_keeps_its_level_before_a_quiet_reply(session):
 
     def relative(samples: np.ndarray, start: float, end: float) -> float:
         # The turn's last second against the rest of the turn.
-        return _level(samples, end - 1.0, end) - _level(samples, start, end - 1.0)
+        return power_db(samples, end - 1.0, end) - power_db(samples, start, end - 1.0)
 
     changes = [relative(heard_out, *turn) - relative(heard_in, *turn) for turn in turns[:-1]]
     assert max(changes) <= 1.5, [round(change, 2) for change in changes]
@@ -144,11 +97,11 @@ def test_the_end_of_a_host_turn_keeps_its_level_before_a_quiet_reply(session):
 
 def test_the_replies_are_lifted_to_the_host(session):
     turns, heard_in, heard_out, _output = session
-    host = np.mean([_level(heard_out, *turn) - _level(heard_in, *turn) for turn in turns])
+    host = np.mean([power_db(heard_out, *turn) - power_db(heard_in, *turn) for turn in turns])
     for (_start, end), (next_start, _end) in zip(turns, turns[1:], strict=False):
         # The reply lies between the gap after the turn and the gap before the next one.
         reply = (end + 0.3, next_start - REPLY_GAP)
-        lifted = _level(heard_out, *reply) - _level(heard_in, *reply)
+        lifted = power_db(heard_out, *reply) - power_db(heard_in, *reply)
         assert abs(lifted - host - GUEST_BELOW) <= 3.0, (reply, lifted - host)
 
 

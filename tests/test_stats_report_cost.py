@@ -16,24 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from stats_fixtures import DEMO_MEDIA, publish_stand_ins, whole, write_log
+from stats_fixtures import DEMO_MEDIA, PLOTTING_RUNNER, publish_stand_ins, whole, write_log
 
 from podcast.model import Target
 from podcast.stats.charts import Panel, daily_figure, pacing_figure, progress_figure
 
-#: Runs the CLI with the given arguments, then prints the matplotlib modules loaded.
-RUNNER = """
-import json, sys
-from podcast.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit as stop:
-    if stop.code:
-        raise
-loaded = sorted(name for name in sys.modules
-                if name.split(".")[0] in ("matplotlib", "mpl_toolkits"))
-print(json.dumps(loaded), file=sys.stderr)
-"""
 START = date(2026, 11, 9)
 
 
@@ -58,7 +45,8 @@ def ingested(demo_show: Path, tmp_path: Path) -> Path:
 
 def loaded_plotting_modules(config: Path, *args: str) -> list[str]:
     """The matplotlib modules a fresh `podcast --config CONFIG ARGS…` loaded."""
-    done = subprocess.run([sys.executable, "-c", RUNNER, "--config", str(config), *args],
+    done = subprocess.run([sys.executable, "-c", PLOTTING_RUNNER, "--config", str(config),
+                           *args],
                           capture_output=True, text=True, cwd=config.parent, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stderr.strip().splitlines()[-1])

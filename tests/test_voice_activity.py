@@ -17,6 +17,7 @@ from audio_fixtures import ebur128, show_and_episode
 from voice_fixtures import (
     Mix,
     dense_monologue,
+    master_samples,
     music_bed,
     music_intro,
     noisy_interview,
@@ -67,10 +68,7 @@ def test_a_dense_monologue_is_mastered(tmp_path: Path):
     folder.mkdir()
     mix = dense_monologue()
     # No pause anywhere: the 5th percentile of 400 ms blocks is speech itself.
-    source = write_wav(folder / "dense.wav", mix.samples)
-    show, episode = show_and_episode(folder, source)
-    output = folder / "dense.mp3"
-    master(show, episode, output)
+    _source, output = master_samples(folder, "dense", mix.samples)
     assert ebur128(output)["lufs"] == pytest.approx(-19.0, abs=0.5)
 
 

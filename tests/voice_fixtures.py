@@ -13,12 +13,15 @@ too, and a 100 ms interval is speech when most of it is.
 
 from __future__ import annotations
 
+import math
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from audio_fixtures import decode
+from audio_fixtures import decode, show_and_episode
+
+from podcast.audio import master
 
 RATE = 44100
 EPISODE = Path(__file__).resolve().parent.parent / "episodes" / "004-lea-fontaine"
@@ -52,6 +55,12 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples ** 2)))
 
 
+def power_db(samples: np.ndarray, start: float, stop: float) -> float:
+    """Mean power (dB) of ``samples`` from ``start`` to ``stop`` s."""
+    part = samples[int(start * RATE):int(stop * RATE)]
+    return 10 * math.log10(float(np.mean(part ** 2)) + 1e-30)
+
+
 def band(samples: np.ndarray, low: float, high: float) -> np.ndarray:
     """``samples`` with everything outside ``low``-``high`` Hz removed (FFT brick wall)."""
     spectrum = np.fft.rfft(samples)
@@ -61,6 +70,7 @@ def band(samples: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 def pink(size: int, dbfs: float, seed: int = 5) -> np.ndarray:
+    """Pink noise at ``dbfs`` RMS (numpy, seeded)."""
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(size))
     freqs = np.fft.rfftfreq(size, 1.0 / RATE)
     spectrum[1:] /= np.sqrt(freqs[1:])
@@ -69,8 +79,9 @@ def pink(size: int, dbfs: float, seed: int = 5) -> np.ndarray:
     return noise * 10 ** (dbfs / 20) / rms(noise)
 
 
-def _trimmed(samples: np.ndarray) -> np.ndarray:
-    """From the first to the last 10 ms above -50 dBFS."""
+def trimmed(samples: np.ndarray) -> np.ndarray:
+    """``samples`` from their first to their last 10 ms above -50 dBFS: the first and
+    the last word, so the gaps laid between sentences are the real ones."""
     frames = samples[:samples.size // 441 * 441].reshape(-1, 441)
     voiced = np.flatnonzero(np.mean(frames ** 2, axis=1) > 1e-5)
     return samples[voiced[0] * 441:(voiced[-1] + 1) * 441]
@@ -80,13 +91,13 @@ def sentences(guest_below: float | None = None) -> list[np.ndarray]:
     """The host's sentences at :data:`SPEECH_DBFS`, then (with ``guest_below``) the
     guest's on a telephone band that many dB under them."""
     host = decode(EPISODE / "host.flac", RATE)
-    said = [_trimmed(host[int(a * RATE):int(b * RATE)]) for a, b in HOST_SENTENCES]
+    said = [trimmed(host[int(a * RATE):int(b * RATE)]) for a, b in HOST_SENTENCES]
     level = rms(np.concatenate(said))
     said = [s * 10 ** (SPEECH_DBFS / 20) / level for s in said]
     if guest_below is None:
         return said
     guest = decode(EPISODE / "guest.mp3", RATE)
-    replies = [band(_trimmed(guest[int(a * RATE):int(b * RATE)]), 300.0, 3400.0)
+    replies = [band(trimmed(guest[int(a * RATE):int(b * RATE)]), 300.0, 3400.0)
                for a, b in GUEST_SENTENCES]
     target = 10 ** ((SPEECH_DBFS - guest_below) / 20)
     return said + [r * target / rms(r) for r in replies]
@@ -201,3 +212,21 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
         handle.setframerate(RATE)
         handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def master_samples(folder: Path, name: str, samples: np.ndarray) -> tuple[Path, Path]:
+    """``samples`` written to ``folder/NAME.wav`` and mastered (the show's default audio
+    settings) to ``folder/NAME.mp3``: the WAV and the MP3."""
+    source = write_wav(folder / f"{name}.wav", samples)
+    show, episode = show_and_episode(folder, source)
+    output = folder / f"{name}.mp3"
+    master(show, episode, output)
+    return source, output
+
+
+def heard_over_200(source: Path, output: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The recording and its master decoded to the same length, over 200 Hz (the
+    cleanup's high-pass and DC removal are not a gain)."""
+    raw_in, raw_out = decode(source, RATE), decode(output, RATE)
+    size = min(raw_in.size, raw_out.size)
+    return band(raw_in[:size], 200.0, RATE), band(raw_out[:size], 200.0, RATE)
