@@ -27,8 +27,8 @@ import webvtt
 from audio_fixtures import decode, run_ffmpeg
 from click.testing import CliRunner
 from lxml import etree
-from test_pages import EPISODE, Visit, chapter_starts, vtt_starts
-from test_pages import review as review  # fixture: the screenshot folder
+from test_pages import EPISODE, chapter_starts, vtt_starts
+from test_pages import PlayerVisit as Visit
 from test_pages import site as site  # fixture: the demo show published and served
 
 from podcast.cli import main
