@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 from . import binaries
 from .config import freeze_guid, load_episodes
 from .errors import ConfigError, PodcastError, StorageError
-from .files import atomic_write
+from .files import atomic_write, atomic_writer
 from .model import Catalog, Episode, Media, Person, Rendition, Show, Timeline
 from .progress import Progress
 from .storage import (
@@ -290,12 +290,9 @@ def keep_master(show: Show, episode: Episode, input_hash: str, made: Path,
     path, _ = _cache_paths(show, episode, input_hash)
     path.parent.mkdir(parents=True, exist_ok=True)
     if made.resolve() != path.resolve():
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:  # a copy, not a link: the user may edit or replace their file later
-            shutil.copyfile(made, temp)
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
+        # A copy, not a link: the user may edit or replace their file later.
+        with made.open("rb") as source, atomic_writer(path) as out:
+            shutil.copyfileobj(source, out)
     return _remember_master(show, episode, input_hash, result)
 
 

@@ -19,7 +19,7 @@ import hashlib
 import io
 import itertools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -165,7 +165,6 @@ def render_site(show: Show, episodes: list[Episode], catalog: Catalog, *,
     items = order_for_show(show, live_items(episodes, catalog, now))
     entries = [_page_episode(episode, media, renderer, (generated or {}).get(episode.slug))
                for episode, media in items]
-    entries = [_with_extras(entry) for entry in entries]
     icons = favicons(show) if catalog.image_key else {}
     photos = people_photos(show, [entry.episode for entry in entries])
     t = site_labels(show)
@@ -293,17 +292,6 @@ def location_url(place: Location) -> str | None:
     return None
 
 
-def _with_extras(entry: PageEpisode) -> PageEpisode:
-    """``entry`` with its soundbites (on the MP3's timeline) and its HTML transcript
-    (when it has no timed or plain one)."""
-    media, episode = entry.media, entry.episode
-    bites = tuple(PageSoundbite(media.timeline(bite.start), bite.duration, bite.title)
-                  for bite in episode.soundbites)
-    # Timed lines (which seek the player) or plain text win over the same words in HTML.
-    html = None if entry.cues or entry.transcript_text else transcript_html(episode)
-    return replace(entry, soundbites=bites, transcript_html=html)
-
-
 #: What text.safe_transcript_html puts before the cleaned markup to make it a page.
 _PAGE_HEAD = '<!DOCTYPE html>\n<meta charset="utf-8">\n'
 
@@ -403,8 +391,9 @@ def iso_duration(seconds: float) -> str:
 def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
                   generated: str | None = None) -> PageEpisode:
     """What an episode page shows; chapter and cue times on the master's timeline (intro,
-    cut pauses), as the player plays it.  ``generated``: the stored text of a
-    ``transcript: auto`` transcript, whose times are the published ones already."""
+    cut pauses), as the player plays it; an HTML transcript shown only when there is no
+    timed or plain one.  ``generated``: the stored text of a ``transcript: auto``
+    transcript, whose times are the published ones already."""
     cues: tuple[Cue, ...] = ()
     plain: str | None = None
     source = episode.transcript
@@ -427,6 +416,10 @@ def _page_episode(episode: Episode, media: Media, renderer: NotesRenderer,
         cues=cues,
         transcript_text=plain,
         chapter_starts=tuple(media.timeline(chapter.start) for chapter in episode.chapters),
+        # Timed lines (which seek the player) or plain text win over the same words in HTML.
+        transcript_html=None if cues or plain else transcript_html(episode),
+        soundbites=tuple(PageSoundbite(media.timeline(bite.start), bite.duration, bite.title)
+                         for bite in episode.soundbites),
     )
 
 
