@@ -318,3 +318,39 @@ def vhost_combined_log(requests: list[Request], vhost: str, port: int = 443,
                        path_prefix: str = "/show/") -> str:
     """Apache's ``vhost_combined`` log (``%v:%p`` then the combined fields)."""
     return "".join(f"{vhost}:{port} {combined_line(r, path_prefix)}\n" for r in requests)
+
+
+# --- reading the report's SVG charts ---------------------------------------------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@dataclass(frozen=True)
+class SvgChart:
+    """What a test reads off a chart's SVG, parsed as XML (not through the chart's code)."""
+
+    width: float
+    height: float
+    title: str
+    texts: list[tuple[float, float, str]]  # (x, baseline y, text)
+    lines: list[list[tuple[float, float]]]  # each polyline's points
+    rects: list[dict[str, str]]  # each rect's attributes (the background first)
+
+    @classmethod
+    def parse(cls, data: bytes) -> SvgChart:
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(data)
+        return cls(
+            width=float(root.get("width", 0)), height=float(root.get("height", 0)),
+            title=root.findtext(f"{SVG_NS}title") or "",
+            texts=[(float(t.get("x", 0)), float(t.get("y", 0)), t.text or "")
+                   for t in root.iter(f"{SVG_NS}text")],
+            lines=[[tuple(map(float, pair.split(","))) for pair in
+                    (p.get("points") or "").split()] for p in root.iter(f"{SVG_NS}polyline")],
+            rects=[dict(r.attrib) for r in root.iter(f"{SVG_NS}rect")])
+
+    def text_at(self, text: str) -> tuple[float, float]:
+        """Where the one label reading ``text`` sits."""
+        (found,) = [(x, y) for x, y, t in self.texts if t == text]
+        return found

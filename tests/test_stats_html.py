@@ -10,14 +10,18 @@ paces, the projected date and the verdict sentence; listeners come per UTC month
 
 from __future__ import annotations
 
+import base64
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
+from stats_fixtures import SvgChart
 
 from podcast.model import Download, Episode, Person, Target
+from podcast.stats.canvas import svg
+from podcast.stats.charts import Panel, daily_figure, pacing_figure, progress_figure
 from podcast.stats.platforms import Play
 from podcast.stats.report import build_report, html_report, progress_panels, write_atomic
 from podcast.stats.targets import progress, verdict
@@ -359,3 +363,65 @@ def test_unknown_countries_hint_at_a_geoip_database(browser: Browser, tmp_path: 
     finally:
         page.close()
     assert 'id="geoip-hint"' not in known.read_text(encoding="utf-8")
+
+
+# --- the charts' labels with real fonts ---------------------------------------------------------
+
+#: Every <text> of the SVG document on screen, as Chromium lays it out with its own fonts.
+TEXT_BOXES = """() => [...document.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; })"""
+
+
+def chart_cases() -> dict[str, bytes]:
+    """Charts at their most crowded: long titles with accents and $, six-digit counts, a
+    young show's inset, a listeners sawtooth, seven episodes (two legend columns), empty."""
+    start = date(2026, 11, 9)
+    days = [start + timedelta(days=i) for i in range(40)]
+    totals = [25 * i * i for i in range(40)]  # ends near 39,000
+    ahead = [(days[-1], float(totals[-1])), (date(2027, 2, 1), 60_000.0)]
+    small = [(day, i * 3) for i, day in enumerate(days)]  # far under its goal: an inset
+    panels = [
+        Panel("Saison 1 — a long title with $ signs $5 and Éèçà, long enough to need cutting "
+              "short at the edge of the chart", "downloads", list(zip(days, totals, strict=True)),
+              Target("Saison 1", "downloads", 50_000, date(2027, 1, 31)), [ahead],
+              date(2027, 1, 10), 1_900.0, True, date(2027, 2, 7)),
+        Panel("Auditeurs uniques", "listeners", small,
+              Target("Auditeurs uniques", "listeners", 5_000, date(2027, 3, 31)), [],
+              "never", 0.0, False, date(2027, 4, 7)),
+    ]
+    per_day = [(start + timedelta(days=i), 100_000 + i) for i in range(30)]
+    curves = [(f"Épisode {n} : un titre assez long pour la légende, MAJUSCULES WWW {n}",
+               [n * d for d in range(1, 31)]) for n in range(1, 8)]
+    median = [float(2 * d) for d in range(1, 31)]
+    return {"progress": svg(progress_figure(panels)), "daily": svg(daily_figure(per_day)),
+            "daily untitled": svg(daily_figure(per_day, title="")),
+            "one day": svg(daily_figure(per_day[:1])),
+            "pacing": svg(pacing_figure(curves, median)),
+            "empty progress": svg(progress_figure([])), "empty daily": svg(daily_figure([])),
+            "empty pacing": svg(pacing_figure([], []))}
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return min(a["x1"], b["x1"]) - max(a["x0"], b["x0"]) > 1 and \
+        min(a["y1"], b["y1"]) - max(a["y0"], b["y0"]) > 1
+
+
+def test_chart_labels_stay_inside_and_apart_with_real_fonts(browser: Browser) -> None:
+    page = browser.new_page()
+    try:
+        for name, data in chart_cases().items():
+            chart = SvgChart.parse(data)
+            page.set_viewport_size({"width": int(chart.width), "height": int(chart.height)})
+            page.goto("data:image/svg+xml;base64," + base64.b64encode(data).decode())
+            boxes = page.evaluate(TEXT_BOXES)
+            assert len(boxes) == len(chart.texts) > 3, name
+            for box in boxes:
+                inside = (box["x0"] >= 0 and box["y0"] >= 0 and box["x1"] <= chart.width
+                          and box["y1"] <= chart.height)
+                assert inside, (name, box, chart.width, chart.height)
+            crowded = [(a["text"], b["text"]) for i, a in enumerate(boxes)
+                       for b in boxes[i + 1:] if _overlap(a, b)]
+            assert crowded == [], name
+    finally:
+        page.close()

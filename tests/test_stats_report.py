@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from stats_fixtures import SvgChart
 
 from podcast.errors import PodcastError
 from podcast.model import Catalog, Download, Episode, Media, Person, Target
-from podcast.stats.charts import daily_figure, progress_figure, save
+from podcast.stats.canvas import save
+from podcast.stats.charts import daily_figure, progress_figure
 from podcast.stats.report import (
     REJECT_REASONS,
     build_report,
@@ -625,27 +627,58 @@ def young_show(per_day: int) -> list[Download]:
             for day in range(2, 21) for i in range(per_day)]
 
 
+def _numbers(chart: SvgChart) -> dict[int, list[float]]:
+    """The baselines of the labels that are whole numbers (the count ticks), by value."""
+    found: dict[int, list[float]] = {}
+    for _x, y, text in chart.texts:
+        if text.replace(",", "").isdigit():
+            found.setdefault(int(text.replace(",", "")), []).append(y)
+    return found
+
+
 def test_a_young_shows_progress_gets_a_zoom_at_its_own_scale() -> None:
     """40,000 downloads as the goal: 190 so far would be a flat line along the axis."""
     goal = Target("Saison 1", "downloads", 40_000, date(2027, 6, 30))
     (panel,) = progress_panels(young_show(10), (goal,), date(2026, 11, 20))
-    (axes,) = progress_figure([panel]).axes
-    (inset,) = axes.child_axes
-    (line,) = inset.get_lines()
-    assert list(line.get_ydata()) == [total for _, total in panel.series]
-    assert inset.get_ylim()[1] < 0.25 * goal.goal  # its own scale, not the goal's
+    totals = [total for _, total in panel.series]
+    chart = SvgChart.parse(save(progress_figure([panel]), "svg"))
+    assert "zoom: downloads so far" in [text for _, _, text in chart.texts]
+    # Its own scale: ticks far under the goal that reach the actuals.
+    small = [n for n in _numbers(chart) if 0 < n < 0.25 * goal.goal]
+    assert small and max(small) >= max(totals)
+    # The zoomed line is the series at the scale its tick labels state.
+    low, high = sorted(small)[:2]
+    (y_low,), (y_high,) = _numbers(chart)[low], _numbers(chart)[high]
+    per_download = (y_low - y_high) / (high - low)
+    (line,) = [points for points in chart.lines if len(points) == len(totals)
+               and max(y for _, y in points) - min(y for _, y in points) > 20]
+    for (_x, y), total in zip(line, totals, strict=True):
+        assert y == pytest.approx(line[0][1] - (total - totals[0]) * per_download, abs=0.3)
     # Near the goal, the main chart reads well: no inset.
     near = Target("Saison 1", "downloads", 400, date(2026, 12, 31))
     (panel,) = progress_panels(young_show(10), (near,), date(2026, 11, 20))
-    assert progress_figure([panel]).axes[0].child_axes == []
+    texts = [text for _, _, text in SvgChart.parse(save(progress_figure([panel]), "svg")).texts]
+    assert not [text for text in texts if text.startswith("zoom")]
 
 
 def test_a_one_day_history_is_drawn_by_day() -> None:
-    """matplotlib's automatic axis would tick hours around a single bar."""
-    figure = daily_figure([(date(2026, 11, 9), 7)])
-    (axes,) = figure.axes
-    figure.canvas.draw()
-    ticks = axes.get_xticks()
-    assert len(ticks) == 3 and all(float(t).is_integer() for t in ticks)  # whole days
-    labels = [label.get_text() for label in axes.get_xticklabels()]
-    assert labels[1].startswith("09 Nov")
+    """A plotting library's automatic axis would tick hours around a single bar."""
+    chart = SvgChart.parse(save(daily_figure([(date(2026, 11, 9), 7)]), "svg"))
+    texts = [text for _, _, text in chart.texts]
+    assert {"8 Nov", "9 Nov", "10 Nov", "2026"} <= set(texts)
+    assert not [text for text in texts if ":" in text]  # no hours
+    (bar,) = chart.rects[1:]  # after the background
+    centre = float(bar["x"]) + float(bar["width"]) / 2
+    assert centre == pytest.approx(chart.text_at("9 Nov")[0], abs=0.2)
+    # Its height is 7 downloads on the scale of the tick labels.
+    (y0,), (y2,) = _numbers(chart)[0], _numbers(chart)[2]
+    assert float(bar["height"]) == pytest.approx(7 * (y0 - y2) / 2, abs=0.3)
+
+
+def test_a_hostile_title_is_text_in_a_well_formed_chart() -> None:
+    title = 'Saison <script>alert(1)</script> & "Co" \x01\x1f'
+    target = Target(title, "downloads", 10, date(2027, 1, 1))
+    panels = progress_panels([dl("2026-11-03", "001-sonia", "a")], (target,), TODAY)
+    chart = SvgChart.parse(save(progress_figure(panels), "svg"))  # parses as XML
+    assert 'Saison <script>alert(1)</script> & "Co"  — behind' in [t for _, _, t in chart.texts]
+    assert "Saison <script>" in chart.title

@@ -20,5 +20,6 @@ The package's modules (its entry file only names them):
 * :mod:`~podcast.stats.state` — the database kept in a store between runs (``--state``);
 * :mod:`~podcast.stats.platforms` — plays reported by platforms (``podcast stats import``);
 * :mod:`~podcast.stats.report`, :mod:`~podcast.stats.targets` and
-  :mod:`~podcast.stats.charts` — the database -> tables, JSON, CSV, charts and HTML.
+  :mod:`~podcast.stats.charts` — the database -> tables, JSON, CSV, charts and HTML;
+* :mod:`~podcast.stats.canvas` — a chart's shapes written as SVG (or PNG).
 """

@@ -1023,7 +1023,7 @@ def progress_panels(all_downloads: Sequence[Download], show_targets: Sequence,
     ``end`` is today for the targets: each panel carries that day's progress, so the
     chart draws the very projection the targets table states.
     """
-    # matplotlib loads slowly: only pay for it when a chart is drawn.
+    # Imported here: the text reports never lay out a chart.
     from podcast.stats import charts
 
     if not all_downloads:
@@ -1058,7 +1058,7 @@ def pacing_figure(report: Report):
     """The pacing overlay of the report's episodes, oldest first (as they came out)."""
     from podcast.stats import charts
 
-    curves = [(_clip(e.title, 40), e.pacing) for e in reversed(report.episodes) if e.pacing]
+    curves = [(_clip(e.title, 80), e.pacing) for e in reversed(report.episodes) if e.pacing]
     return charts.pacing_figure(curves, report.median_pacing)
 
 
@@ -1070,9 +1070,11 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
     ``all_downloads`` is everything up to the report's end, as for :func:`build_report`.
     """
     # Loaded here, not at the top: the package may import this module eagerly, and the
-    # ingest command should not pay for jinja2 and matplotlib.
+    # ingest command should not pay for jinja2.  The charts are SVG written directly
+    # (podcast.stats.charts): the page never imports matplotlib.
     from podcast.site import template_environment
     from podcast.stats import charts
+    from podcast.stats.canvas import svg
 
     period = in_period(all_downloads, report.since, report.until)
     breakdowns = html_breakdowns(report, period, episodes)
@@ -1090,9 +1092,9 @@ def html_report(report: Report, all_downloads: Sequence[Download], show_targets:
         reason_labels=REASON_LABELS,
         breakdowns=breakdowns,
         targets=[progress_dict(p) for p in progress],
-        progress_chart=_data_uri(charts.save(charts.progress_figure(panels), "svg")),
-        daily_chart=_data_uri(charts.save(charts.daily_figure(report.daily, title=""), "svg")),
-        pacing_chart=_data_uri(charts.save(pacing_figure(report), "svg")),
+        progress_chart=_data_uri(svg(charts.progress_figure(panels))),
+        daily_chart=_data_uri(svg(charts.daily_figure(report.daily, title=""))),
+        pacing_chart=_data_uri(svg(pacing_figure(report))),
         pacing_days=PACING_DAYS,
         as_of=as_of.isoformat(),
         period=_period(report),
@@ -1188,9 +1190,10 @@ def report(show: Show, *, fmt: str = "table", by: str | None = None,
 
     if chart is not None:
         from podcast.stats import charts
+        from podcast.stats.canvas import save
 
         panels = progress_panels(all_downloads, show.targets, as_of, plays)
-        write_atomic(chart, charts.save(charts.progress_figure(panels), chart_format(chart)))
+        write_atomic(chart, save(charts.progress_figure(panels), chart_format(chart)))
     if html is not None:
         page = html_report(result, all_downloads, show.targets, episodes, as_of, plays)
         write_atomic(html, page.encode("utf-8"))
