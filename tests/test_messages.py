@@ -142,8 +142,9 @@ def test_the_descriptors_counted_cover_every_input_ffmpeg_opens(tmp_path: Path, 
     calibration = calibration_command(
         mix, spans, tmp_path, rate=RATE, layout="mono", offset_db=0.0, ceiling=-2.0, step=1.0,
         bookends=ends if windows == 1 else (None, None))
-    encode = process_command(mix, 60.0, tmp_path, rate=RATE, layout="mono", channels=1,
-                             offset_db=0.0, ceiling=-2.0, cuts=[], bookends=ends)
+    encode = process_command(mix, 60.0, tmp_path, "x.mp3", rate=RATE, layout="mono",
+                             channels=1, bitrate="96k", offset_db=0.0, ceiling=-2.0, cuts=[],
+                             bookends=ends)
     inputs = max(_count_inputs(calibration), _count_inputs(encode))
     assert inputs < mix_descriptors(tracks, windows, bookends) <= inputs + 16
     assert windows <= MIX_CALIBRATION_WINDOWS

@@ -1,5 +1,5 @@
 """Calibration and pass 2 of a master: the MP3 encoder's own gain, what the limiter takes,
-and the three piped ffmpeg processes that decode, clean, level, limit, encode and measure.
+and the one ffmpeg that decodes, cleans, levels, limits, encodes and meters what it encodes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,20 +23,19 @@ from ..binaries import ffmpeg, ffprobe
 from ..errors import AudioError
 from ..loudness import (
     ffmpeg_errors,
-    full_meter,
     gated_loudness,
+    loudness_range,
     meter,
     meter_name,
     parse_frame,
     parse_named_summaries,
-    parse_summary,
-    parse_true_peak,
 )
 from .analysis import format_filter, input_options
 from .levelling import (
     BLOCK,
 )
 from .timeline import cut_filter
+from .truepeak import true_peak
 
 #: Sample rate (Hz) of the gain envelope handed to ffmpeg.
 ENVELOPE_RATE = 10
@@ -60,7 +58,7 @@ CALIBRATION_WINDOWS = 60
 CALIBRATION_WINDOW = 6.0
 
 
-#: Samples per frame handed to a null muxer after a meter (see :func:`sink_commands`).
+#: Samples per frame handed to a null muxer after a meter (see :func:`finish_command`).
 SINK_FRAME = 65536
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
@@ -205,10 +203,10 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     pooled and gated together, as one run would.
     """
     if windows is None:
-        summaries = calibration_run(calibration_command(
+        run = calibration_run(calibration_command(
             inputs, envelope, rate=rate, layout=layout, ceiling=ceiling, step=step,
-            filters=filters))
-        return {name: summaries[name]["lufs"] for name in ("u", "a", "b")}
+            framelog=True, filters=filters))
+        return blocks_loudness([run])
     recording, starts = windows
     gains = np.fromfile(envelope, dtype="<f4")
     per_window = round(CALIBRATION_WINDOW * ENVELOPE_RATE)
@@ -230,6 +228,13 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
         futures = [pool.submit(contextvars.copy_context().run, calibration_run, command)
                    for command in commands]
         runs = [future.result() for future in futures]
+    return blocks_loudness(runs)
+
+
+def blocks_loudness(runs: list[dict[str, dict]]) -> dict[str, float]:
+    """The integrated loudness of each calibration meter (``u``, ``a``, ``b``), its logged
+    blocks pooled over ``runs`` and gated: to the hundredth, where a summary gives tenths
+    (the correction would be a tenth off)."""
     return {name: gated_loudness(np.concatenate([run[name]["blocks"] for run in runs]))
             for name in ("u", "a", "b")}
 
@@ -302,13 +307,13 @@ def calibration_run(command: list[str]) -> dict[str, dict]:
             for name in ("u", "a", "b")}
 
 
-def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
-                    layout: str, channels: int, bitrate: str, ceiling: float,
-                    filters: list[str] | None = None,
-                    cuts: list[tuple[float, float]] | None = None,
-                    preroll: Preroll | None = None,
-                    ) -> tuple[list[str], list[str], list[str]]:
-    """The three ffmpeg command lines of pass 2 (process, encode, measure).
+def encode_command(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,
+                   layout: str, channels: int, bitrate: str, ceiling: float,
+                   filters: list[str] | None = None,
+                   cuts: list[tuple[float, float]] | None = None,
+                   preroll: Preroll | None = None) -> list[str]:
+    """Pass 2's ffmpeg command line: decode, clean, level, cut, limit, then encode (see
+    :func:`finish_command`).
 
     ``cuts`` (program seconds, see :mod:`.timeline`) are taken out after the gain curve
     (which runs on the uncut program's time) and before the limiter; the ``preroll``'s
@@ -317,84 +322,63 @@ def encode_commands(inputs: list[Path], envelope: Path, temp_name: str, *, rate:
                                      preroll=preroll, preroll_input=len(inputs) + 1)
     chains += _gain_chains(joined, len(inputs), rate=rate, layout=layout)
     cut = cut_filter(cuts or [], rate)
-    chains.append(f"[levelled]{cut + ',' if cut else ''}{limiter_filter(ceiling)},"
-                  f"aformat=sample_fmts=flt[out]")
-    process = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
-               "-progress", "pipe:2"]
+    chains.append(f"[levelled]{cut + ',' if cut else ''}{limiter_filter(ceiling)}[limited]")
+    options: list[str] = []
     for path in inputs:
-        process += [*input_options(path), "-i", str(path)]
-    process += envelope_input(envelope)
+        options += [*input_options(path), "-i", str(path)]
+    options += envelope_input(envelope)
     if preroll is not None:
-        process += ["-ss", f"{preroll.start:.3f}", "-t", f"{preroll.length:.3f}",
+        options += ["-ss", f"{preroll.start:.3f}", "-t", f"{preroll.length:.3f}",
                     "-i", str(preroll.path)]
-    process += ["-filter_complex", ";".join(chains), "-map", "[out]", "-f", "f32le",
-                "-ar", str(rate), "-ac", str(channels), "pipe:1"]
-    return (process, *sink_commands(temp_name, rate=rate, channels=channels,
-                                    bitrate=bitrate))
+    return finish_command(options, chains, "[limited]", temp_name, rate=rate,
+                          channels=channels, bitrate=bitrate)
 
 
-def sink_commands(temp_name: str, *, rate: int, channels: int,
-                  bitrate: str) -> tuple[list[str], list[str]]:
-    """The encode and measure command lines of pass 2: float PCM on stdin -> CBR MP3 in
-    ``temp_name`` and, through the ``tee`` muxer, the same bytes to the meter."""
-    encode = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
-              "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
-              "-map", "0:a", "-c:a", "libmp3lame", "-b:a", bitrate,
-              "-map_metadata", "-1", "-f", "tee",
-              f"[f=mp3:id3v2_version=0:write_id3v1=0]{temp_name}"
-              f"|[f=mp3:id3v2_version=0:write_xing=0]pipe:1"]
-    # The metered audio goes on to the null muxer as float (its default, 16-bit PCM,
-    # would convert the 4x oversampled stream) in large frames: ffmpeg 6 hands every
-    # packet to its muxer thread, which cost a fifth of this process's CPU.
-    measure = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               "-f", "mp3", "-i", "pipe:0",
-               "-af", f"{full_meter(rate)},asetnsamples=n={SINK_FRAME}:p=0",
-               "-c:a", "pcm_f32le", "-f", "null", "-"]
-    return encode, measure
+def finish_command(options: list[str], chains: list[str], label: str, temp_name: str, *,
+                   rate: int, channels: int, bitrate: str) -> list[str]:
+    """One ffmpeg command line from its inputs (``options``) and filter ``chains``: the
+    finished audio ``label`` encoded as CBR MP3 into ``temp_name`` (no tags: they come
+    after), and the very samples the encoder takes measured on the way (``ebur128``, every
+    block logged; :func:`run_encode` reads them)."""
+    chains = [*chains, f"{label}aformat=sample_fmts=flt,asplit=2[out][tometer]",
+              # The meter's audio goes on to the null muxer in large frames: ffmpeg 6
+              # hands every packet to its muxer thread.
+              f"[tometer]{meter(frames=True)},asetnsamples=n={SINK_FRAME}:p=0[metered]"]
+    return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+            "-progress", "pipe:2", *options, "-filter_complex", ";".join(chains),
+            "-map", "[out]", "-ar", str(rate), "-ac", str(channels), "-c:a", "libmp3lame",
+            "-b:a", bitrate, "-map_metadata", "-1", "-id3v2_version", "0",
+            "-write_id3v1", "0", "-f", "mp3", temp_name,
+            "-map", "[metered]", "-c:a", "pcm_f32le", "-f", "null", "-"]
 
 
-def run_encode(commands: tuple[list[str], list[str], list[str]], workdir: Path,
-               progress: Callable[[float], None]) -> dict[str, float]:
-    """Run the three pass-2 processes joined by pipes; return C's ebur128 summary and its
-    true peak (``peak``).
+def run_encode(command: list[str], temp: Path, progress: Callable[[float], None], *,
+               codec_gain: float) -> dict[str, float]:
+    """Run pass 2 (``command`` writes ``temp``, named relative to its folder) and return
+    the MP3's figures: its loudness (``lufs``: the encoder's input as metered, plus the
+    encoder's own gain, :func:`codec_gain`), loudness range (``lra``) and true peak
+    (``peak``, read from the MP3 itself by :func:`.truepeak.true_peak`).
 
-    Whatever interrupts it, all three are ended and reaped before it returns or raises.
+    Whatever interrupts it, the ffmpeg is ended and reaped before it returns or raises.
     """
-    process_cmd, encode_cmd, measure_cmd = commands
-    with tempfile.TemporaryFile() as encode_log, tempfile.TemporaryFile() as measure_log:
-        started: list[subprocess.Popen] = []
-        try:
-            a = binaries.popen(process_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            started.append(a)
-            b = binaries.popen(encode_cmd, stdin=a.stdout, stdout=subprocess.PIPE,
-                               stderr=encode_log, cwd=workdir)
-            started.append(b)
-            assert a.stdout is not None and b.stdout is not None  # stdout=PIPE
-            a.stdout.close()  # B owns the pipe now: A gets EPIPE if B dies
-            c = binaries.popen(measure_cmd, stdin=b.stdout, stdout=subprocess.DEVNULL,
-                               stderr=measure_log)
-            started.append(c)
-            b.stdout.close()
-            errors = _follow_progress(a, progress)
-            codes = [a.wait(), b.wait(), c.wait()]
-        finally:
-            for proc in started:
-                binaries.reap(proc)
-        encode_text = _read_log(encode_log)
-        measure_text = _read_log(measure_log)
-    if any(codes):
-        logs = [*errors, *encode_text.splitlines(), *measure_text.splitlines()]
-        problem = resource_problem(codes, logs, workdir)
+    process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             cwd=temp.parent)
+    try:
+        frames, log = _follow(process, progress)
+        code = process.wait()
+    finally:
+        binaries.reap(process)
+    if code:
+        problem = resource_problem([code], log, temp.parent)
         if problem is not None:
             raise problem
-        detail = "; ".join([*ffmpeg_errors(errors)[-2:],
-                            *ffmpeg_errors(encode_text.splitlines())[-2:],
-                            *ffmpeg_errors(measure_text.splitlines())[-2:]])
-        raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: "
-                         f"{detail or f'exit codes {codes}'}",
+        detail = "; ".join(ffmpeg_errors(log)[-3:]) or f"exit code {code}"
+        raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: {detail}",
                          fix="run `podcast doctor`; check the free disk space")
-    lines = measure_text.splitlines()
-    return {**parse_summary(lines), "peak": parse_true_peak(lines)}
+    momentary = np.array([frame[1] for frame in frames])
+    return {"lufs": round(gated_loudness(momentary) + codec_gain, 2),
+            "lra": loudness_range([frame[2] for frame in frames]),
+            "peak": true_peak(temp)}
 
 
 def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioError | None:
@@ -424,10 +408,12 @@ def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioErr
     return None
 
 
-def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None]) -> list[str]:
+def _follow(process: subprocess.Popen, progress: Callable[[float], None],
+            ) -> tuple[list[tuple[float, float, float]], list[str]]:
     """Feed ``-progress`` reports from ``process``'s stderr to ``progress``; return the
-    other lines it printed (its errors)."""
-    errors: list[str] = []
+    meter's logged blocks (``(t, M, S)``) and the other lines it printed."""
+    frames: list[tuple[float, float, float]] = []
+    log: list[str] = []
     assert process.stderr is not None  # started with stderr=PIPE
     for raw in process.stderr:
         line = raw.decode("utf-8", "replace").strip()
@@ -435,14 +421,13 @@ def _follow_progress(process: subprocess.Popen, progress: Callable[[float], None
             value = line.split("=", 1)[1]
             if value.isdigit():
                 progress(int(value) / 1e6)
+            continue
+        frame = parse_frame(line) if "TARGET:" in line else None
+        if frame is not None:
+            frames.append(frame)
         elif "=" not in line or line.startswith("["):
-            errors.append(line)
-    return errors
-
-
-def _read_log(handle) -> str:
-    handle.seek(0)
-    return handle.read().decode("utf-8", "replace")
+            log.append(line)
+    return frames, log
 
 
 def codec_source(rate: int, layout: str) -> str:
@@ -469,14 +454,16 @@ def _measured_codec_gain(_program: str, rate: int, layout: str, bitrate: str) ->
     base = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     with binaries.job():
         reference = binaries.popen(
-            [*base, "-f", "lavfi", "-i", source, "-af", meter(), "-f", "null", "-"],
+            [*base, "-f", "lavfi", "-i", source, "-af", meter(frames=True), "-f", "null",
+             "-"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
         try:
             encoded = binaries.run(
                 [*base, "-f", "lavfi", "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate,
                  "-f", "mp3", "pipe:1"], capture_output=True)
             decoded = binaries.run(
-                [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(), "-f", "null", "-"],
+                [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(frames=True), "-f", "null",
+                 "-"],
                 input=encoded.stdout, capture_output=True)
             _out, reference_log = reference.communicate()
         finally:
@@ -494,9 +481,14 @@ def _measured_codec_gain(_program: str, rate: int, layout: str, bitrate: str) ->
         raise AudioError(f"ffmpeg ({binaries.version()}) failed measuring the MP3 "
                          f"encoder's gain: {'; '.join(ffmpeg_errors(failed)[-3:])}",
                          fix="run `podcast doctor`")
-    after = parse_summary(decoded_log)["lufs"]
-    before = parse_summary(reference_log.splitlines())["lufs"]
-    return after - before
+    return _logged_loudness(decoded_log) - _logged_loudness(reference_log.splitlines())
+
+
+def _logged_loudness(log: list[str]) -> float:
+    """The integrated loudness of a meter's logged blocks: to the hundredth, where its
+    summary gives tenths (a tenth off here would be a tenth off every master)."""
+    frames = [frame for frame in map(parse_frame, log) if frame is not None]
+    return gated_loudness([frame[1] for frame in frames])
 
 
 def mp3_duration(path: Path) -> float:

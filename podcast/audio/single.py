@@ -22,17 +22,15 @@ steps in order (:func:`master`); :mod:`.results` holds what it makes.
    and without the limiter over 6 s windows covering a tenth of a program over 2 minutes,
    all of a shorter one; the windows are heard by two ffmpeg runs at once).
    :func:`limiter_correction` turns them into one more gain.
-3. **Encode.**  Three ffmpeg processes joined by OS pipes, so the work spreads over cores:
-   ``A`` decodes and cleans (with ``audio.denoise``, the noise reduction learns from a
-   pause played before the recording, :class:`Preroll`), applies the gain curve (a 10 Hz
-   gain envelope read as another audio input, resampled to the audio rate and multiplied
-   in: smooth, per sample), cuts long pauses (``audio.max_pause``), and limits peaks
-   (``alimiter``, ceiling below the true-peak target);
-   ``B`` encodes CBR MP3 with libmp3lame and, through the ``tee`` muxer, writes the file
-   and a copy of the same MP3 bytes to ``C``, which decodes and measures them
-   (``ebur128`` and the 4x true-peak meter of :mod:`podcast.loudness`).  The figures
-   reported are therefore those of the very MP3 that is published, at no cost to the
-   encoder.
+3. **Encode.**  One ffmpeg decodes and cleans (with ``audio.denoise``, the noise
+   reduction learns from a pause played before the recording, :class:`Preroll`), applies
+   the gain curve (a 10 Hz gain envelope read as another audio input, resampled to the
+   audio rate and multiplied in: smooth, per sample), cuts long pauses
+   (``audio.max_pause``), limits peaks (``alimiter``, ceiling below the true-peak target),
+   encodes CBR MP3 with libmp3lame and meters the very samples it encodes (``ebur128``);
+   the encoder's own gain (step 2) added, that is the MP3's loudness (within a few
+   hundredths of a LU: tests/test_master_figures.py).  The true peak, which the encoding
+   itself moves, is read from the MP3's decoded samples (:mod:`.truepeak`).
 
 Nothing half-made is ever left: the MP3 is written to a hidden temp file in the output's
 folder, tagged (:func:`podcast.tags.write_tags`), and renamed into place at the end.
@@ -77,7 +75,7 @@ from .encoding import (
     calibrate,
     calibration_windows,
     codec_gain,
-    encode_commands,
+    encode_command,
     gain_envelope,
     limiter_correction,
     mp3_duration,
@@ -306,13 +304,13 @@ def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
             bar: Phases, label: str) -> dict[str, float]:
     """Pass 2 into ``temp`` (in its folder); the ebur128 summary of the MP3 written."""
     layout, channels = channel_layout(settings.channels)
-    commands = encode_commands(
+    command = encode_command(
         program.sources, plan.envelope, temp.name, rate=settings.sample_rate, layout=layout,
         channels=channels, bitrate=settings.bitrate, ceiling=plan.ceiling,
         filters=plan.filters or program.filters, cuts=plan.timeline.program_cuts(),
         preroll=plan.preroll)
     with bar.phase(f"mastering {label}", program.length) as update:
-        return run_encode(commands, temp.parent, update)
+        return run_encode(command, temp, update, codec_gain=plan.codec_gain)
 
 
 def _coverage_hint(program: Program) -> str:

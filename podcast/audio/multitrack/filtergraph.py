@@ -20,8 +20,10 @@ from ...loudness import meter
 from ..analysis import format_filter, input_options
 from ..encoding import (
     ENVELOPE_RATE,
+    blocks_loudness,
     calibration_run,
     envelope_input,
+    finish_command,
     limiter_filter,
     sample_gains,
 )
@@ -183,10 +185,10 @@ def calibration_command(tracks: list[MixTrack], spans: list[tuple[float, float]]
     options, chains, label = mix_graph(tracks, spans, work, rate=rate, layout=layout,
                                        offset_db=offset_db, bookends=bookends, tag="calib")
     chains.append(f"{label}asplit=3[u][a][b]")
-    chains.append(f"[u]{meter(name='u')}[ou]")
-    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a')}[oa]")
+    chains.append(f"[u]{meter(name='u', frames=True)}[ou]")
+    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=True)}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
-                  f"{meter(name='b')}[ob]")
+                  f"{meter(name='b', frames=True)}[ob]")
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
                *options, "-filter_complex", ";".join(chains)]
     for out in ("ou", "oa", "ob"):
@@ -199,23 +201,21 @@ def calibrate_mix(tracks: list[MixTrack], spans: list[tuple[float, float]], work
                   bookends=(None, None), step: float = 1.0) -> dict[str, float]:
     """The integrated loudness of the mix over ``spans`` unlimited, limited and limited
     ``step`` dB louder (see :func:`.encoding.limiter_correction`)."""
-    runs = calibration_run(calibration_command(
+    return blocks_loudness([calibration_run(calibration_command(
         tracks, spans, work, rate=rate, layout=layout, offset_db=offset_db,
-        ceiling=ceiling, step=step, bookends=bookends))
-    return {name: runs[name]["lufs"] for name in ("u", "a", "b")}
+        ceiling=ceiling, step=step, bookends=bookends))])
 
 
-def process_command(tracks: list[MixTrack], length: float, work: Path, *, rate: int,
-                    layout: str, channels: int, offset_db: float, ceiling: float,
-                    cuts: list[tuple[float, float]], bookends=(None, None)) -> list[str]:
-    """Pass 2's first process: the whole mix (and bookends), pauses cut, limited, as
-    float PCM on stdout."""
+def process_command(tracks: list[MixTrack], length: float, work: Path, temp_name: str, *,
+                    rate: int, layout: str, channels: int, bitrate: str, offset_db: float,
+                    ceiling: float, cuts: list[tuple[float, float]],
+                    bookends=(None, None)) -> list[str]:
+    """Pass 2: the whole mix (and bookends), pauses cut, limited, encoded into
+    ``temp_name`` and metered (:func:`.encoding.finish_command`)."""
     options, chains, label = mix_graph(tracks, [(0.0, length)], work, rate=rate,
                                        layout=layout, offset_db=offset_db,
                                        bookends=bookends, tag="gain")
     cut = cut_filter(cuts, rate)
-    chains.append(f"{label}{cut + ',' if cut else ''}{limiter_filter(ceiling)},"
-                  f"aformat=sample_fmts=flt[out]")
-    return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+error",
-            "-progress", "pipe:2", *options, "-filter_complex", ";".join(chains),
-            "-map", "[out]", "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "pipe:1"]
+    chains.append(f"{label}{cut + ',' if cut else ''}{limiter_filter(ceiling)}[limited]")
+    return finish_command(options, chains, "[limited]", temp_name, rate=rate,
+                          channels=channels, bitrate=bitrate)

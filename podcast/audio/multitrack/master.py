@@ -41,7 +41,6 @@ from ..encoding import (
     codec_gain,
     limiter_correction,
     run_encode,
-    sink_commands,
     window_mask,
 )
 from ..levelling import BLOCK, sound_problem
@@ -339,15 +338,14 @@ def _encode(show: Show, plan: MixPlan, work: Path, temp: Path, bar: Phases,
             label: str) -> dict[str, float]:
     settings = show.audio
     layout, channels = channel_layout(settings.channels)
-    process = process_command(plan.tracks, plan.length, work, rate=settings.sample_rate,
-                              layout=layout, channels=channels, offset_db=plan.offset_db,
+    command = process_command(plan.tracks, plan.length, work, temp.name,
+                              rate=settings.sample_rate, layout=layout, channels=channels,
+                              bitrate=settings.bitrate, offset_db=plan.offset_db,
                               ceiling=plan.ceiling, cuts=plan.timeline.program_cuts(),
                               bookends=plan.bookends)
-    commands = (process, *sink_commands(temp.name, rate=settings.sample_rate,
-                                        channels=channels, bitrate=settings.bitrate))
     total = plan.length + plan.timeline.offset
     with bar.phase(f"mastering {label}", total) as update:
-        return run_encode(commands, temp.parent, update)
+        return run_encode(command, temp, update, codec_gain=plan.codec_gain)
 
 
 def _finish(show: Show, episode: Episode, output: Path, temp: Path, plan: MixPlan,
