@@ -7,7 +7,7 @@ logs -> Download -> reports.  Nothing in here does I/O.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -443,5 +443,15 @@ class Catalog:
     staged: tuple[str, ...] = ()  # sorted public keys not yet released
 
     def all_media(self) -> tuple[Media, ...]:
-        """Current and retired masters: every key a download may be logged under."""
+        """Current and retired masters (a manifest may never forget one)."""
         return tuple(self.media.values()) + self.retired
+
+    def downloadable(self) -> tuple[Media, ...]:
+        """Every file a download of an episode may be logged for: the masters and their
+        renditions, a rendition given as its master's media with its own key, size and
+        bitrate (and no ID3 tag), so that it counts for the episode."""
+        masters = self.all_media()
+        return masters + tuple(
+            replace(master, key=item.key, bytes=item.bytes, sha256=item.sha256,
+                    tag_size=0, bitrate=item.bitrate, renditions=())
+            for master in masters for item in master.renditions)

@@ -45,6 +45,7 @@ from stats_fixtures import (
 )
 
 from podcast.errors import PodcastError
+from podcast.model import Rendition
 from podcast.stats import agents, counting, scan, sources
 from podcast.stats import ingest as ingest_module
 from podcast.stats.ingest import ingest_sources
@@ -991,3 +992,29 @@ def test_a_log_copied_and_truncated_while_it_is_ingested_is_counted_once(show, t
     run(show, folder)
     assert sum(per_episode_day(show).values()) == EXPECTED["downloads"]
     assert rejected_counts(show, None, None) == EXPECTED["rejected"]
+
+
+def test_a_rendition_download_counts_for_its_episode_once_a_day(show, tmp_path):
+    # ep-long also published as Opus (``audio.rendition``, podcast:alternateEnclosure):
+    # fetching it counts for the episode, at a minute of its own bitrate; a listener who
+    # takes the MP3 and the Opus on one day is one download.
+    opus = Rendition(key="media/ep-long-0123456789ab-cdef01234567.opus", type="audio/ogg",
+                     codecs="opus", bytes=15_000_000, sha256="3" * 64, bitrate=48_000,
+                     source=LONG.sha256)
+    catalog = replace(CATALOG, media={**CATALOG.media,
+                                      "ep-long": replace(LONG, renditions=(opus,))})
+    minute = 48_000 // 8 * 60
+    requests = [
+        Request(DAY1, "192.0.2.10", APPLE, opus.key, sent=opus.bytes),
+        Request(DAY1, "192.0.2.11", OVERCAST, opus.key, sent=opus.bytes),
+        whole(DAY1, "192.0.2.11", OVERCAST),  # the same listener's MP3 that day
+        ranged(DAY1, "192.0.2.12", SPOTIFY, 0, minute - 1, key=opus.key),  # short of it
+        ranged(DAY1, "192.0.2.13", SPOTIFY, 0, minute, key=opus.key),  # just a minute
+    ]
+    ingest_sources(show, catalog, expand_sources(
+        [str(write_log(tmp_path / "logs", "combined", requests))]))
+    downloads = load_downloads(show, None, None)
+    assert sorted((d.slug, d.app) for d in downloads) == [
+        ("ep-long", "AppleCoreMedia"), ("ep-long", "Overcast"), ("ep-long", "Spotify")]
+    # (one download of the two files: the larger byte count is kept)
+    assert [d.bytes for d in downloads if d.app == "Overcast"] == [LONG.bytes]

@@ -180,7 +180,7 @@ def ingest(show: Show, sources: list[str], *, geoip: Path | None = None,
     extra = agents.load_opawg(list(agent_lists))  # a bad list fails before any work
     found = expand_sources(sources)
     catalog = load_catalog(show)
-    if not catalog.all_media() and echo is not None:
+    if not catalog.downloadable() and echo is not None:
         echo(f"warning: nothing is published in {show.storage} yet, so no request can be "
              "an episode download (run `podcast publish` first)")
     return ingest_sources(show, catalog, found, geoip=geoip, agent_rules=extra, echo=echo,
@@ -289,7 +289,7 @@ class _Done:
 
 
 def _save_media(con, catalog: Catalog) -> None:
-    media = catalog.all_media()
+    media = catalog.downloadable()
     if not media:
         return
     con.execute("INSERT OR REPLACE INTO media SELECT unnest(?), unnest(?), unnest(?)",
@@ -553,8 +553,8 @@ class _Values:
     agent_cache: dict[str, agents.Agent] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.index = counting.media_by_name(self.catalog.all_media())
-        self.slugs = frozenset(m.slug for m in self.catalog.all_media())
+        self.index = counting.media_by_name(self.catalog.downloadable())
+        self.slugs = frozenset(m.slug for m in self.catalog.downloadable())
         self.scope = counting.scope(self.show.storage, self.show.base_url,
                                     self.show.aliases)
         self.library_bots = self.show.stats.library_bots
