@@ -3,14 +3,22 @@ momentary loudness of every 400 ms block (ffmpeg ``ebur128``), streaming; the sa
 also writes a mono 8 kHz copy of what it meters, whose frames tell speech from music and
 steady noise (:mod:`.voice`).
 
-A long WAV or FLAC recording is read as two halves by two ffmpeg processes at once.
+A long WAV or FLAC recording is read as two halves by two ffmpeg processes at once: the
+same CPU as one (since a WAV is probed on one packet, see :func:`input_options`), half the
+wall time on two cores.
+
+Cost for 10 minutes of 44.1 kHz stereo WAV (issue 25, CPU seconds): ffmpeg 0.75 (decode,
+cleanup, ``ebur128`` ~0.4, the 8 kHz copy ~0.07), Python 0.2 (the copy's features 0.15,
+the log 0.03).
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +58,21 @@ SPLIT_OVERLAP = 4.0
 
 #: Bytes per packet ffmpeg's WAV demuxer reads (its default, 4096, costs system time).
 WAV_PACKET = 65536
+#: Bytes ffmpeg reads of a WAV to probe it: one packet, no more (see :func:`input_options`).
+WAV_PROBE = WAV_PACKET
+
+#: Bytes of the log read at a time (at most), and how many of its other lines are kept.
+LOG_CHUNK = 1 << 16
+TAIL_LINES = 40
+#: Seconds the log is left to gather between two reads.  ffmpeg writes a line in about
+#: four pieces, each read on its own as it comes: 10 000 reads (and thread switches) for
+#: 10 minutes, 0.1 CPU-s.  Read every 10 ms, it is 100; the pipe's 64 KiB (430 lines,
+#: 43 s of audio) take ffmpeg 60 ms or more to fill.
+LOG_PAUSE = 0.01
+
+#: The metered audio to :mod:`.voice`'s copy: mono, resampled in single precision
+#: (ebur128 hands on doubles: resampled as such, 0.07 CPU-s more per 10 minutes).
+VOICE_COPY = f"aformat=sample_fmts=flt:channel_layouts=mono,aresample={VOICE_RATE}"
 
 
 @dataclass(frozen=True)
@@ -86,10 +109,11 @@ def analyse(info: AudioInfo, *, rate: int, layout: str, what: str,
     """Decode ``info.path`` to the output format, clean it (``filters``, see
     :mod:`.cleanup`) and log its momentary loudness.
 
-    Streams ffmpeg's stderr line by line, keeping only two numbers per 100 ms, so memory
-    stays small for any length.  A PCM or FLAC recording of ``split_from`` seconds or more
-    is read as two halves by two ffmpeg processes at once (one per core; both seek
-    exactly), and the halves' series are joined into the one a single pass logs.
+    Streams ffmpeg's stderr (read every :data:`LOG_PAUSE` s, see :class:`FrameLog`),
+    keeping only three numbers per 100 ms, so memory stays small for any length.  A PCM
+    or FLAC recording of ``split_from`` seconds or more is read as two halves by two
+    ffmpeg processes at once (one per core; both seek exactly), and the halves' series
+    are joined into the one a single pass logs.
     Raises AudioError for damage or a decode failure.
     """
     length = declared_duration(info)
@@ -164,13 +188,18 @@ class _Frames:
 
 
 def input_options(path: Path) -> list[str]:
-    """ffmpeg input options for ``path``: a WAV is read in 64 KiB packets.
+    """ffmpeg input options for ``path``: a WAV is read in 64 KiB packets, probed on one.
 
     ffmpeg's WAV demuxer hands out 4 KiB packets by default; for an hour of CD audio
     that is 155 000 packets, whose allocation costs more system time than the decoding
-    (measured: analysis 5.4 -> 2.7 s).  The samples are the same, only fewer packets.
+    (measured: analysis 5.4 -> 2.7 s).  Probing the stream (its 5 MB default) costs more
+    the larger the packets: 0.09 CPU-s a run with 64 KiB ones (0.35 with 256 KiB), the
+    whole cost of decoding a minute, for nothing: a WAV's header says all there is.  The
+    samples are the same, only fewer packets.
     """
-    return ["-max_size", str(WAV_PACKET)] if wav_declared_duration(path) is not None else []
+    if wav_declared_duration(path) is None:
+        return []
+    return ["-probesize", str(WAV_PROBE), "-max_size", str(WAV_PACKET)]
 
 
 def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
@@ -181,18 +210,13 @@ def analysis_command(path: Path, rate: int, layout: str, *, start: float | None 
     stop = ["-t", f"{length:.3f}"] if length is not None else []
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             *seek, *stop, *input_options(path), "-i", str(path), "-map", "0:a:0",
-            "-af", f"{format_filter(rate, layout, filters)},{meter(frames=True)},"
-            f"aformat=channel_layouts=mono,aresample={VOICE_RATE}",
-            "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
+            "-af", f"{format_filter(rate, layout, filters)},{meter(frames=True)},{VOICE_COPY}",
+            # Written in 32 KiB blocks, not a write per frame: a third of the writes.
+            "-f", "f32le", "-c:a", "pcm_f32le", "-flush_packets", "0", "pipe:1"]
 
 
 def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     """Run one analysis ffmpeg and collect its frame log."""
-    times: list[float] = []
-    values: list[float] = []
-    short: list[float] = []
-    log: list[str] = []
-    tail: deque[str] = deque(maxlen=40)
     process = binaries.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stderr is not None and process.stdout is not None  # both PIPE
     reader = FrameReader()
@@ -201,27 +225,72 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     voice = threading.Thread(target=_read_voice, args=(process.stdout, reader, failed),
                              daemon=True)
     voice.start()
+    log = FrameLog()
     try:
-        for raw in process.stderr:
-            line = raw.decode("utf-8", errors="replace")
-            frame = parse_frame(line)
-            if frame is not None:
-                times.append(frame[0])
-                values.append(frame[1])
-                short.append(frame[2])
-                progress(frame[0])
-                continue
-            tail.append(line)
-            if "[warning]" in line or "[error]" in line or "[fatal]" in line:
-                log.append(line)
+        while chunk := os.read(process.stderr.fileno(), LOG_CHUNK):
+            if log.feed(chunk):
+                progress(log.last)
+            time.sleep(LOG_PAUSE)
+        log.close()
         voice.join()
     finally:
         binaries.reap(process)
     if failed:
         raise failed[0]
-    return _Frames(times=np.asarray(times, dtype=float), momentary=np.asarray(values, dtype=float),
-                   short_term=np.asarray(short, dtype=float), code=process.returncode,
-                   log=log, tail=list(tail), voice=reader.frames())
+    times, momentary, short_term = log.series()
+    return _Frames(times=times, momentary=momentary, short_term=short_term,
+                   code=process.returncode, log=log.problems, tail=list(log.tail),
+                   voice=reader.frames())
+
+
+class FrameLog:
+    """ffmpeg's stderr during pass 1, read in whatever pieces the pipe hands out: the
+    numbers of its frame lines (:func:`..loudness.parse_frame`), and every other line kept
+    in :attr:`tail` (its last :data:`TAIL_LINES`) and, if a warning or an error, in
+    :attr:`problems`."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._rows: list[tuple[float, float, float]] = []
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.problems: list[str] = []
+
+    @property
+    def last(self) -> float:
+        """The end (s) of the last block read, 0 before the first."""
+        return self._rows[-1][0] if self._rows else 0.0
+
+    def feed(self, data: bytes) -> bool:
+        """Take the next bytes of the log; True if they ended a block."""
+        data = self._pending + data
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        return self._parse(data[:cut])
+
+    def close(self) -> None:
+        """The log ended: read its last line even without a newline."""
+        self._parse(self._pending)
+        self._pending = b""
+
+    def series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block ends (s), momentary and short-term LUFS of every frame line."""
+        rows = np.asarray(self._rows, dtype=float).reshape(-1, 3)
+        return rows[:, 0], rows[:, 1], rows[:, 2]
+
+    def _parse(self, data: bytes) -> bool:
+        before = len(self._rows)
+        # Lines end at "\n" only, each with it (as read before): str.splitlines would
+        # also cut at "\r" and others.
+        *lines, last = data.decode("utf-8", errors="replace").split("\n")
+        for line in [*(line + "\n" for line in lines), *([last] if last else [])]:
+            frame = parse_frame(line)
+            if frame is not None:
+                self._rows.append(frame)
+                continue
+            self.tail.append(line)
+            if "[warning]" in line or "[error]" in line or "[fatal]" in line:
+                self.problems.append(line)
+        return len(self._rows) > before
 
 
 def _read_voice(stream, reader: FrameReader, failed: list[BaseException]) -> None:

@@ -23,6 +23,7 @@ from .. import binaries
 from ..binaries import ffmpeg
 from ..loudness import AudioInfo
 from ..model import AudioSettings
+from .analysis import input_options
 
 #: With the voice high-pass off, DC is still removed by a one-pole high-pass this low (Hz).
 DC_CUTOFF = 10.0
@@ -125,10 +126,14 @@ def hum_harmonics(samples: np.ndarray, rate: int, mains: int) -> tuple[int, ...]
 
 def _hum_samples(info: AudioInfo) -> np.ndarray | None:
     """The first :data:`HUM_SECONDS` of the recording, mono at :data:`HUM_RATE` Hz, its
-    mean taken out (None for a broken float file: the analysis names it)."""
+    mean taken out (None for a broken float file: the analysis names it).
+
+    A WAV is read in pass 1's large packets and probed on one (:func:`.input_options`):
+    0.10 -> 0.02 CPU-s, the same samples."""
     done = binaries.run(
         [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "error",
-         "-t", f"{HUM_SECONDS:g}", "-i", str(info.path), "-map", "0:a:0",
+         "-t", f"{HUM_SECONDS:g}", *input_options(info.path), "-i", str(info.path),
+         "-map", "0:a:0",
          "-af", f"aformat=sample_fmts=flt:channel_layouts=mono,aresample={HUM_RATE}",
          "-f", "f32le", "pipe:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     samples = np.frombuffer(done.stdout, dtype="<f4").astype(float)
