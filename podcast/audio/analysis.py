@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -187,8 +188,9 @@ class _Frames:
     voice: Frames
 
 
-def input_options(path: Path) -> list[str]:
-    """ffmpeg input options for ``path``: a WAV is read in 64 KiB packets, probed on one.
+def input_options(path: Path, *, large_packets: bool = True) -> list[str]:
+    """ffmpeg input options for ``path``: a WAV is read in 64 KiB packets (unless not
+    ``large_packets``: a short excerpt gains nothing by them), probed on one.
 
     ffmpeg's WAV demuxer hands out 4 KiB packets by default; for an hour of CD audio
     that is 155 000 packets, whose allocation costs more system time than the decoding
@@ -199,7 +201,8 @@ def input_options(path: Path) -> list[str]:
     """
     if wav_declared_duration(path) is None:
         return []
-    return ["-probesize", str(WAV_PROBE), "-max_size", str(WAV_PACKET)]
+    packets = ["-max_size", str(WAV_PACKET)] if large_packets else []
+    return ["-probesize", str(WAV_PROBE), *packets]
 
 
 def analysis_command(path: Path, rate: int, layout: str, *, start: float | None = None,
@@ -225,13 +228,8 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     voice = threading.Thread(target=_read_voice, args=(process.stdout, reader, failed),
                              daemon=True)
     voice.start()
-    log = FrameLog()
     try:
-        while chunk := os.read(process.stderr.fileno(), LOG_CHUNK):
-            if log.feed(chunk):
-                progress(log.last)
-            time.sleep(LOG_PAUSE)
-        log.close()
+        log = follow_log(process.stderr, progress)
         voice.join()
     finally:
         binaries.reap(process)
@@ -241,6 +239,18 @@ def _meter(command: list[str], progress: Callable[[float], None]) -> _Frames:
     return _Frames(times=times, momentary=momentary, short_term=short_term,
                    code=process.returncode, log=log.problems, tail=list(log.tail),
                    voice=reader.frames())
+
+
+def follow_log(stream: IO[bytes], progress: Callable[[float], None]) -> FrameLog:
+    """Read an ffmpeg's stderr ``stream`` to its end as a :class:`FrameLog`, calling
+    ``progress`` with the end (s) of the last block logged as blocks come."""
+    log = FrameLog()
+    while chunk := os.read(stream.fileno(), LOG_CHUNK):
+        if log.feed(chunk):
+            progress(log.last)
+        time.sleep(LOG_PAUSE)
+    log.close()
+    return log
 
 
 class FrameLog:

@@ -30,7 +30,7 @@ from ..loudness import (
     parse_frame,
     parse_named_summaries,
 )
-from .analysis import format_filter, input_options
+from .analysis import follow_log, format_filter, input_options
 from .levelling import (
     BLOCK,
 )
@@ -46,13 +46,13 @@ CALIBRATION_WHOLE = 120.0
 
 
 #: ... and to a tenth of a longer one in windows of CALIBRATION_WINDOW seconds, evenly
-#: spread, between this many and this many windows (10 minutes: 10 windows, an hour: 60),
-#: read by seeking so the rest is not even decoded.  (Hearing all of a 10-minute
-#: recording cost 2.3 s, more than half the bare transcode.)
+#: spread, between this many and this many windows (10 minutes: 10 windows, half an hour
+#: and longer: 30), read by seeking so the rest is not even decoded.  Its cost follows
+#: what it hears (3 minutes: 1.3 CPU-s); hearing 6 of an hour moved the master by 0.01 LU.
 CALIBRATION_WINDOWS_MIN = 10
 
 
-CALIBRATION_WINDOWS = 60
+CALIBRATION_WINDOWS = 30
 
 
 CALIBRATION_WINDOW = 6.0
@@ -261,10 +261,9 @@ def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout
             if recording in inputs else ""
         for index, start in enumerate(starts):
             command += ["-ss", f"{start:.3f}", "-t", str(CALIBRATION_WINDOW),
-                        "-i", str(recording)]
-            # Exactly one window long each, so the envelope stays in step.  (No 64 KiB
-            # packets here: 6 s windows gain nothing, and 30 inputs' queues of them cost
-            # 50 MiB more per run.)
+                        *input_options(recording, large_packets=False), "-i", str(recording)]
+            # Exactly one window long each, so the envelope stays in step.  (Not in 64 KiB
+            # packets: 6 s gain nothing, and 30 inputs' queues of them cost 50 MiB more.)
             chains.append(f"[{index}:a:0]{format_filter(rate, layout, cleanup)},"
                           f"atrim=duration={CALIBRATION_WINDOW},"
                           f"apad=whole_dur={CALIBRATION_WINDOW}[w{index}]")
@@ -345,7 +344,7 @@ def finish_command(options: list[str], chains: list[str], label: str, temp_name:
               # hands every packet to its muxer thread.
               f"[tometer]{meter(frames=True)},asetnsamples=n={SINK_FRAME}:p=0[metered]"]
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-            "-progress", "pipe:2", *options, "-filter_complex", ";".join(chains),
+            *options, "-filter_complex", ";".join(chains),
             "-map", "[out]", "-ar", str(rate), "-ac", str(channels), "-c:a", "libmp3lame",
             "-b:a", bitrate, "-map_metadata", "-1", "-id3v2_version", "0",
             "-write_id3v1", "0", "-f", "mp3", temp_name,
@@ -363,22 +362,23 @@ def run_encode(command: list[str], temp: Path, progress: Callable[[float], None]
     """
     process = binaries.popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              cwd=temp.parent)
+    assert process.stderr is not None  # started with stderr=PIPE
     try:
-        frames, log = _follow(process, progress)
+        log = follow_log(process.stderr, progress)
         code = process.wait()
     finally:
         binaries.reap(process)
     if code:
-        problem = resource_problem([code], log, temp.parent)
+        lines = [*log.problems, *log.tail]
+        problem = resource_problem([code], lines, temp.parent)
         if problem is not None:
             raise problem
-        detail = "; ".join(ffmpeg_errors(log)[-3:]) or f"exit code {code}"
+        detail = "; ".join(ffmpeg_errors(lines)[-3:]) or f"exit code {code}"
         raise AudioError(f"ffmpeg ({binaries.version()}) failed while mastering: {detail}",
                          fix="run `podcast doctor`; check the free disk space")
-    momentary = np.array([frame[1] for frame in frames])
+    _times, momentary, short_term = log.series()
     return {"lufs": round(gated_loudness(momentary) + codec_gain, 2),
-            "lra": loudness_range([frame[2] for frame in frames]),
-            "peak": true_peak(temp)}
+            "lra": loudness_range(short_term), "peak": true_peak(temp)}
 
 
 def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioError | None:
@@ -406,28 +406,6 @@ def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioErr
                           f"({free / 1e6:.1f} MB free)", file=folder,
                           fix="free some space on that disk, or write elsewhere with -o")
     return None
-
-
-def _follow(process: subprocess.Popen, progress: Callable[[float], None],
-            ) -> tuple[list[tuple[float, float, float]], list[str]]:
-    """Feed ``-progress`` reports from ``process``'s stderr to ``progress``; return the
-    meter's logged blocks (``(t, M, S)``) and the other lines it printed."""
-    frames: list[tuple[float, float, float]] = []
-    log: list[str] = []
-    assert process.stderr is not None  # started with stderr=PIPE
-    for raw in process.stderr:
-        line = raw.decode("utf-8", "replace").strip()
-        if line.startswith("out_time_us="):
-            value = line.split("=", 1)[1]
-            if value.isdigit():
-                progress(int(value) / 1e6)
-            continue
-        frame = parse_frame(line) if "TARGET:" in line else None
-        if frame is not None:
-            frames.append(frame)
-        elif "=" not in line or line.startswith("["):
-            log.append(line)
-    return frames, log
 
 
 def codec_source(rate: int, layout: str) -> str:

@@ -128,10 +128,10 @@ def mix_graph(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Pa
         labels = ""
         for window, (start, length) in enumerate(spans):
             extra, tail = _placement(track, start, length, rate, windowed)
-            # 64 KiB packets only for a whole track: with a seek and a few seconds each,
-            # the calibration's 30 windows cost 3 CPU-s with them, 0.7 without.
-            packets = [] if windowed else input_options(track.path)
-            options += [*extra, *packets, "-i", str(track.path)]
+            # 64 KiB packets only for a whole track: a few seconds gain nothing by them
+            # (the calibration's windows each probed 5 MB with them: 3 CPU-s for 30).
+            options += [*extra, *input_options(track.path, large_packets=not windowed),
+                        "-i", str(track.path)]
             label = f"t{number}w{window}"
             chains.append(f"[{count}:a:0]{format_filter(rate, layout, track.filters)},"
                           f"{tail}[{label}]")
