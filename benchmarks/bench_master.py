@@ -17,10 +17,10 @@ Each run's CPU seconds (user + system of the whole process tree), wall time, pea
 the load average sampled while it ran are printed at every length of the ``--minutes``
 list (default 1, 10 and 60: the fixed costs weigh on short recordings).  The verdict is
 on the **CPU** ratio master / bare (best of ``--repeat`` each, taken in turns): on the
-shared 2-core machine the wall ratio moves with other people's load (the master's three
-piped processes overlap only on a free core), the CPU ratio much less; the wall ratio
-is printed beside it.  Targets (issue 25): CPU ratio <= 1.6 at 10 minutes and longer,
-<= 2.5 under 10 minutes, peak RSS <= 300 MiB at each; >= 5x faster than
+shared 2-core machine the wall ratio moves with other people's load (the master's two
+analysis halves and calibration runs overlap only on a free core), the CPU ratio much
+less; the wall ratio is printed beside it.  Targets (issue 25): CPU ratio <= 1.6 at 10
+minutes and longer, <= 2.5 under 10 minutes, peak RSS <= 300 MiB at each; >= 5x faster than
 ffmpeg-normalize at the longest (also the RSS for every ``--also`` length, which runs
 only the master).
 

@@ -230,3 +230,150 @@ def heard_over_200(source: Path, output: Path) -> tuple[np.ndarray, np.ndarray]:
     raw_in, raw_out = decode(source, RATE), decode(output, RATE)
     size = min(raw_in.size, raw_out.size)
     return band(raw_in[:size], 200.0, RATE), band(raw_out[:size], 200.0, RATE)
+
+
+# --------------------------------------------------------------------------- real speech
+# Real recorded voices (tests/data/speech/README.md): the host is a CMU ARCTIC sentence
+# (speaker awb), the guest the words of alsa-utils' speaker-test voice put on a telephone
+# band.  Their turns are laid out in numpy, so where each word starts and ends is known.
+
+SPEECH_DATA = Path(__file__).resolve().parent / "data" / "speech"
+HOST_FILE = SPEECH_DATA / "arctic_a0007.flac"
+#: The guest's recordings, two words each, in the order the replies use them.
+GUEST_FILES = tuple(SPEECH_DATA / f"{name}.flac" for name in (
+    "Front_Center", "Front_Left", "Rear_Right", "Side_Left", "Front_Right", "Rear_Center",
+    "Rear_Left", "Side_Right"))
+#: Mains hum for the hummed variant: (Hz, dBFS RMS) of each line (no harmonic over 150 Hz).
+HUM_LINES = ((50.0, -44.0), (100.0, -50.0), (150.0, -56.0))
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A recording made of real voices: its samples, the clean speech in it, the truth
+    per 100 ms, the host's turns and the guest's replies ((start, end) s, first to last
+    word), and inside each reply the pauses between its words ((start, end) s)."""
+
+    samples: np.ndarray
+    speech: np.ndarray
+    truth: np.ndarray
+    host_turns: list[tuple[float, float]]
+    replies: list[tuple[float, float]]
+    reply_pauses: list[list[tuple[float, float]]]
+
+    @property
+    def first_word(self) -> float:
+        return min(self.host_turns[0][0], self.replies[0][0])
+
+
+def words_only(samples: np.ndarray) -> np.ndarray:
+    """``samples`` from their first to their last 10 ms frame whose voice band (100-4000 Hz:
+    not the recording's rumble) comes within 30 dB of the loudest, with 10 ms fades at the
+    cuts (the recording's own noise floor must not click)."""
+    voice = band(samples, 100.0, 4000.0)
+    frames = voice[:voice.size // 441 * 441].reshape(-1, 441)
+    level = np.mean(frames ** 2, axis=1) + 1e-20
+    loud = np.flatnonzero(level > level.max() * 10 ** (-30 / 10))
+    words = samples[loud[0] * 441:(loud[-1] + 1) * 441].copy()
+    ramp = np.linspace(0.0, 1.0, 441)
+    words[:441] *= ramp
+    words[-441:] *= ramp[::-1]
+    return words
+
+
+def real_host() -> np.ndarray:
+    """The host's sentence (3.3 s of words) at :data:`SPEECH_DBFS` RMS."""
+    said = words_only(decode(HOST_FILE, RATE))
+    return said * 10 ** (SPEECH_DBFS / 20) / rms(said)
+
+
+def real_guest(below: float) -> list[np.ndarray]:
+    """The guest's recordings (two words each) on a telephone band (300-3400 Hz), each
+    ``below`` dB under the host's RMS."""
+    target = 10 ** ((SPEECH_DBFS - below) / 20)
+    words = [band(words_only(decode(path, RATE)), 300.0, 3400.0) for path in GUEST_FILES]
+    return [w * target / rms(w) for w in words]
+
+
+def hum(size: int) -> np.ndarray:
+    """:data:`HUM_LINES` for ``size`` samples."""
+    t = np.arange(size) / RATE
+    return sum((10 ** (dbfs / 20) * np.sqrt(2) * np.sin(2 * np.pi * freq * t)
+                for freq, dbfs in HUM_LINES), np.zeros(size))
+
+
+def real_conversation(*, turns: tuple[int, ...] = (1, 2, 1, 2, 1), words_per_reply: int = 2,
+                      turn_gap: float = 0.3, word_pause: float = 0.3,
+                      reply_gap: float = 0.4, guest_below: float = 14.0,
+                      lead: float = 3.0, bed_dbfs: float = -60.0,
+                      hummed: bool = False) -> Conversation:
+    """Host turns (``turns[i]`` times the sentence, a 0.3 s breath between) each followed
+    by ``turn_gap`` s, a reply of ``words_per_reply`` guest recordings ``word_pause`` s
+    apart ``guest_below`` dB quieter, and ``reply_gap`` s (the last turn has no reply);
+    ``lead`` s of room tone before the first word and after the last, a pink room bed at
+    ``bed_dbfs`` throughout, and with ``hummed`` 50 Hz mains hum (:data:`HUM_LINES`).
+
+    The ARCTIC recording carries its own room noise between its words, about -56 dBFS in
+    the voice band (150-3750 Hz) once at :data:`SPEECH_DBFS`: a -50 dBFS pink bed has the
+    same level there; under a -60 one the floor steps up by 10 dB while the host speaks."""
+    host, guest = real_host(), real_guest(guest_below)
+    breath = np.zeros(int(0.3 * RATE))
+    parts, pieces = [np.zeros(int(lead * RATE))], []
+    at, host_turns, replies, pauses = int(lead * RATE), [], [], []
+    used = 0
+
+    def lay(samples: np.ndarray) -> int:
+        nonlocal at
+        start = at
+        parts.append(samples)
+        at += samples.size
+        return start
+
+    for number, count in enumerate(turns):
+        start = at
+        for index in range(count):
+            pieces.append((lay(host), host))
+            if index < count - 1:
+                lay(breath)
+        host_turns.append((start / RATE, at / RATE))
+        if number == len(turns) - 1:
+            break
+        lay(np.zeros(int(turn_gap * RATE)))
+        start, inside = at, []
+        for index in range(words_per_reply):
+            words = guest[used % len(guest)]
+            used += 1
+            pieces.append((lay(words), words))
+            if index < words_per_reply - 1:
+                inside.append((at / RATE, at / RATE + word_pause))
+                lay(np.zeros(int(word_pause * RATE)))
+        replies.append((start / RATE, at / RATE))
+        pauses.append(inside)
+        lay(np.zeros(int(reply_gap * RATE)))
+    lay(np.zeros(int(lead * RATE)))
+    speech = np.concatenate(parts)
+    samples = speech + pink(speech.size, bed_dbfs) + (hum(speech.size) if hummed else 0.0)
+    return Conversation(samples, speech, truth(pieces, speech.size), host_turns, replies,
+                        pauses)
+
+
+def real_music_intro(*, turn_gap: float = 0.3, word_pause: float = 0.3,
+                     reply_gap: float = 0.4) -> Conversation:
+    """:func:`real_conversation` (with those pauses) after a music intro: :data:`INTRO` s
+    of music alone at :data:`SPEECH_DBFS`, ducked by :data:`DUCK_DB` over
+    :data:`DUCK_RAMP` s ending at the first word, a bed under the talk, faded out over
+    :data:`FADE` s after the last word."""
+    talk = real_conversation(lead=INTRO, bed_dbfs=-60.0, turn_gap=turn_gap,
+                             word_pause=word_pause, reply_gap=reply_gap)
+    first = talk.host_turns[0][0]
+    last = talk.host_turns[-1][1]
+    size = talk.samples.size + int(FADE * RATE)
+    t = np.arange(size) / RATE
+    shape_db = np.interp(t, [first - DUCK_RAMP, first], [0.0, -DUCK_DB])
+    fade = np.clip(1.0 - (t - last - 0.5) / FADE, 0.0, 1.0)
+    bed = _music_for(size) * 10 ** (SPEECH_DBFS / 20) * 10 ** (shape_db / 20) * fade
+    speech = np.concatenate([talk.speech, np.zeros(size - talk.speech.size)])
+    samples = np.concatenate([talk.samples, pink(size, -60.0)[talk.samples.size:]]) + bed
+    known = np.concatenate([talk.truth, np.zeros(int(size / RATE / INTERVAL)
+                                                  - talk.truth.size, dtype=bool)])
+    return Conversation(samples, speech, known, talk.host_turns, talk.replies,
+                        talk.reply_pauses)

@@ -13,11 +13,12 @@ ebur128 frame log of pass 1).  Everything here is numpy arithmetic on that serie
    keeps the one gain of the pause it sits in (4.), and its ducks and fades their shape.
 3. **Speech gain.**  The speech blocks (pauses taken out) are cut into turns where their
    level steps by :data:`SWITCH_DB` or more (a median over a second before against one over
-   the second after), the cut put in the gap between the two voices.  Each turn's level is
-   followed with a running *median* over its own blocks only, so the gain of one speaker
-   never leaks into the other's words: a 2 s reply gets the reply's gain from its first
-   word, the end of a turn keeps the turn's.  The curve is computed after the fact, so the
-   median looks ahead as far as it looks back.
+   the second after, in time) and the turns' levels part by :data:`TURN_DB`, the cut put in
+   the gap between the two voices.  Each turn's level is followed with a running loudness
+   (mean energy) over its own blocks only, so the gain of one speaker never leaks into the
+   other's words: a reply of two words gets the reply's gain from its first word, the end
+   of a turn keeps the turn's.  The curve is computed after the fact, so the running
+   level looks ahead as far as it looks back.
 4. **Pauses.**  A gap holds the lower of its neighbours' gains, reached within
    :data:`RAMP` of its edges, so the gain moves to the next speaker in the gap just before
    their first word (a rise) or just after the last word of the louder one (a fall), never
@@ -52,17 +53,24 @@ SPEECH_MIN = -70.0
 #: Fewer speech blocks than this share of the audible ones (or than 1 s of them) means the
 #: recording holds no speech.
 MIN_SPEECH_SHARE = 0.02
-#: Seconds of speech blocks the running median spans: long enough to ride over single
+#: Seconds of speech blocks a turn's running level spans: long enough to ride over single
 #: words and over a sentence's falling end (1.5 s lifted the last words by 2 dB).
-MEDIAN_SPAN = 3.0
-#: A new turn starts where the median level of this many seconds of speech blocks after a
-#: point parts by :data:`SWITCH_DB` or more from the one before it.
+LEVEL_SPAN = 3.0
+#: A new turn may start where the median level of the speech blocks in this many seconds
+#: after a point parts by :data:`SWITCH_DB` or more from the one before it ...
 CHANGE_SPAN = 1.0
 SWITCH_DB = 3.0
+#: ... and does where the medians of the two turns part by this much: a real sentence's
+#: first second is 4-5 dB louder than its rest, which is no new speaker.
+TURN_DB = 5.0
+#: A cut goes to the widest gap among the places where a step between the two turns'
+#: levels fits the blocks within this share of the step of the best fit (a fading word
+#: end mid-way between two voices is the previous speaker's).
+GAP_SLACK = 0.5
 #: Speech blocks this close (blocks) to a pause read part of the pause: the level is read
 #: without them.
 EDGE_BLOCKS = 2
-#: Seconds over which the median's steps are rounded off (a moving average).
+#: Seconds over which a turn's level is rounded off (a moving average).
 ROUND_SPAN = 0.5
 #: A run of non-speech blocks this long (s) or longer (0.8 s of quiet audio: a 400 ms
 #: block is speech while any of it is) is a pause, held at the floor gain; a shorter one
@@ -180,98 +188,181 @@ def speech_profile(momentary: np.ndarray, voice: np.ndarray | None = None) -> Sp
     return SpeechProfile(floor if floor > AUDIBLE else -math.inf, threshold, loud > threshold)
 
 
+def energy_mean(levels: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The loudness (dB) of blocks of ``levels`` dB heard together: their mean energy,
+    as BS.1770 integrates, so a sentence's dips between syllables count as little as
+    they are heard (a median of them reads a flowing sentence quieter than a reply's
+    separate words, and lifted short replies 3 dB too little)."""
+    return 10 * np.log10(np.mean(np.power(10.0, levels / 10), axis=axis))
+
+
 def turn_level(values: np.ndarray, width: int) -> np.ndarray:
-    """The running median of one turn's block levels over ``width`` blocks, the window
-    kept whole inside the turn near its ends (the whole turn if shorter).
+    """The running loudness (:func:`energy_mean`) of one turn's block levels over
+    ``width`` blocks, the window kept whole inside the turn near its ends (the whole turn
+    if shorter).
 
     A window cut short at a turn's end would follow the voice dropping over the last
     words of a sentence, and lift them: this one hears the turn around them.
     """
     if values.size <= width:
-        return np.full(values.size, float(np.median(values))) if values.size else \
+        return np.full(values.size, float(energy_mean(values))) if values.size else \
             values.astype(float)
-    medians = np.median(np.lib.stride_tricks.sliding_window_view(values.astype(float), width),
-                        axis=1)
+    levels = energy_mean(np.lib.stride_tricks.sliding_window_view(values.astype(float), width),
+                         axis=1)
     first = np.clip(np.arange(values.size) - width // 2, 0, values.size - width)
-    return medians[first]
+    return levels[first]
 
 
-def _side_steps(values: np.ndarray, width: int) -> np.ndarray:
+def _side_steps(values: np.ndarray, width: int, position: np.ndarray) -> np.ndarray:
     """For each boundary ``k`` (before ``values[k]``, k = 1..n-1): how far the median of
-    up to ``width`` values from it on lies from that of up to ``width`` values before it."""
-    padded = np.concatenate([np.full(width, np.nan), values.astype(float),
-                             np.full(width, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    # windows[j] covers padded[j:j + width] = values[j - width:j].
-    before = np.nanmedian(windows[np.arange(1, values.size)], axis=1)
-    after = np.nanmedian(windows[np.arange(1, values.size) + width], axis=1)
-    return np.abs(after - before)
+    the values in the ``width`` blocks from ``values[k]`` on lies from that of those in
+    the ``width`` blocks up to ``values[k - 1]``, counted in time (``position``: each
+    value's block number, pauses included), so a short reply's few values are not read
+    together with the next turn's, seconds later."""
+    size = values.size
+    offsets = np.arange(width)
+    boundary = np.arange(1, size)[:, None]
+    before = np.clip(boundary - 1 - offsets, 0, size - 1)
+    after = np.clip(boundary + offsets, 0, size - 1)
+    near_before = (boundary - 1 - offsets >= 0) & (
+        position[boundary - 1] - position[before] < width)
+    near_after = (boundary + offsets < size) & (position[after] - position[boundary] < width)
+    level = values.astype(float)
+    early = np.nanmedian(np.where(near_before, level[before], np.nan), axis=1)
+    late = np.nanmedian(np.where(near_after, level[after], np.nan), axis=1)
+    return np.abs(late - early)
 
 
-def _split_cost(values: np.ndarray, boundary: int, width: int,
-                cuts: np.ndarray) -> np.ndarray:
-    """How badly a step at each of ``cuts`` fits the blocks around ``boundary``: the summed
-    distance (dB) of the blocks before it from the level before ``boundary`` and of those
-    after it from the level after.  A fading word's end nearer the first voice's level
-    stays with it; a dip between the voices goes with the quieter one."""
-    low, high = max(0, boundary - width), min(values.size, boundary + width)
-    around = values[low:high].astype(float)
-    # The two levels from the blocks clear of the change (the words around it fade).
-    reach = width // 2
-    before = float(np.median(values[low:max(low + 1, boundary - reach)]))
-    after = float(np.median(values[min(high - 1, boundary + reach):high]))
-    early = np.concatenate([[0.0], np.cumsum(np.abs(around - before))])
-    late = np.concatenate([[0.0], np.cumsum(np.abs(around - after))])
-    split = cuts - low
-    return early[split] + (late[-1] - late[split])
+def _mark(taken: np.ndarray, position: np.ndarray, point: int, width: int) -> None:
+    """Mark in ``taken`` the values within ``width`` blocks (in time) of ``values[point]``."""
+    low = int(np.searchsorted(position, position[point] - width))
+    high = int(np.searchsorted(position, position[point] + width, side="right"))
+    taken[low:high] = True
 
 
 def turn_starts(values: np.ndarray, gaps: np.ndarray) -> list[int]:
-    """Where a new turn starts in a series of speech-block levels: indices ``k`` where the
-    median of the :data:`CHANGE_SPAN` after ``k`` parts from the one before by
-    :data:`SWITCH_DB` or more, the strongest such step in its neighbourhood.
+    """Where a new turn starts in a series of speech-block levels (indices ``k``: a turn
+    starts at ``values[k]``).
 
     ``gaps[k]`` is how many non-speech blocks lie between ``values[k - 1]`` and
-    ``values[k]``: among the boundaries stepping nearly as much, the cut goes to the
-    widest gap (the pause between two voices), so a word's fading tail stays with its
-    speaker; without a gap, where a step from one voice's level to the other's fits the
-    blocks best (:func:`_split_cost`).
+    ``values[k]``; every distance here is in time, pauses included, so a reply of a few
+    words (a few values) is weighed like a long one.  Three steps:
+
+    1. *Candidates*: boundaries where the median of the :data:`CHANGE_SPAN` after parts
+       from the one before by :data:`SWITCH_DB` or more, the strongest first, at most one
+       a :data:`CHANGE_SPAN`, none in the first or last one of speech (a sentence's level
+       falls by 4-5 dB after its first second, as after any cut).
+    2. *Turns* (:func:`_distinct_turns`): two neighbours whose medians part by less than
+       :data:`TURN_DB` are one speaker's turn, its level moving within a sentence, and so
+       is a stretch under a :data:`CHANGE_SPAN` running into one with no pause.
+    3. *Placing* (:func:`_placed`): each cut goes where a step from one turn's level to
+       the next fits the blocks best, or to the widest gap nearly as good (the pause
+       between two voices): a word's fading tail stays with its speaker, a reply's first
+       word goes with the reply.
     """
     width = max(2, round(CHANGE_SPAN / BLOCK))
     if values.size < 4:
         return []
-    step = _side_steps(values, width)
+    position = np.cumsum(gaps + 1)
+    step = _side_steps(values, width, position)
+    taken = np.zeros(values.size, dtype=bool)  # values near a cut already made
+    for edge in (0, values.size - 1):
+        _mark(taken, position, edge, width)
     starts: list[int] = []
-    reach = width // 2
-    taken = np.zeros(values.size + 1, dtype=bool)  # boundaries near a cut already made
     candidates = np.flatnonzero(step >= SWITCH_DB)
     for index in candidates[np.argsort(-step[candidates], kind="stable")]:
         boundary = int(index) + 1
-        if taken[boundary]:
-            continue
-        near = np.arange(max(1, boundary - reach), min(values.size, boundary + reach + 1))
-        strong = near[step[near - 1] >= max(SWITCH_DB, step[index] - 3.0)]
-        # The widest gap among them, else (and between equal gaps) the best split.
-        cost = _split_cost(values, boundary, width, strong)
-        start = int(strong[np.lexsort((cost, -gaps[strong]))[0]])
-        if taken[start]:
-            continue
-        starts.append(start)
-        # One cut per second at most: a sentence's fading end stays with its speaker.
-        for point in (boundary, start):
-            taken[max(0, point - width):point + width + 1] = True
-    return sorted(starts)
+        if not taken[boundary]:
+            starts.append(boundary)
+            _mark(taken, position, boundary, width)
+    turns = _distinct_turns(values, gaps, position, sorted(starts), width)
+    return _placed(values, gaps, position, turns, width)
 
 
-def core_blocks(speech: np.ndarray) -> np.ndarray:
+def _distinct_turns(values: np.ndarray, gaps: np.ndarray, position: np.ndarray,
+                    starts: list[int], width: int) -> list[int]:
+    """``starts`` less the cuts that do not part two speakers' turns, one at a time, the
+    turns joined compared again:
+
+    - a turn under ``width`` blocks long that another one runs into with no pause between
+      them (a quiet word's end, a loud syllable) is part of it (of the closer in level
+      when both do): a short reply is set off by pauses;
+    - two turns whose medians part by less than :data:`TURN_DB` (the closest first) are
+      one speaker's: a sentence's level moves by a few dB.
+    """
+    cuts = list(starts)
+    edges = [0, *cuts, values.size]
+    medians = [float(np.median(values[a:b])) for a, b in zip(edges, edges[1:], strict=False)]
+    while cuts:
+        bounds = np.array([0, *cuts, values.size])
+        parts = np.abs(np.diff(medians))
+        # Per turn: its length in time, and whether it runs into the turn before / after.
+        length = position[bounds[1:] - 1] - position[bounds[:-1]] + 1
+        joined = gaps[bounds[1:-1]] == 0
+        into_before = np.concatenate([[False], joined])
+        into_after = np.concatenate([joined, [False]])
+        short = np.flatnonzero((length < width) & (into_before | into_after))
+        if short.size:
+            turn = int(short[np.argmin(length[short])])
+            # The cut to drop: to the neighbour it runs into, the closer in level if both.
+            before = into_before[turn] and (
+                not into_after[turn] or parts[turn - 1] <= parts[turn])
+            closest = turn - 1 if before else turn
+        else:
+            closest = int(np.argmin(parts))
+            if parts[closest] >= TURN_DB:
+                break
+        del cuts[closest]
+        bounds = np.array([0, *cuts, values.size])
+        medians[closest:closest + 2] = [float(np.median(
+            values[bounds[closest]:bounds[closest + 1]]))]
+    return cuts
+
+
+def _placed(values: np.ndarray, gaps: np.ndarray, position: np.ndarray, starts: list[int],
+            width: int) -> list[int]:
+    """Each cut of ``starts`` moved, within ``width`` blocks (in time) and inside its two
+    turns, to where a step from the level before it to the one after fits the blocks
+    best (summed distance in dB); among the places fitting within :data:`GAP_SLACK` of
+    that step of the best, to the widest gap."""
+    placed = list(starts)
+    span = max(1, round(LEVEL_SPAN / BLOCK))
+    for number, cut in enumerate(placed):
+        first = placed[number - 1] + 1 if number else 1
+        last = placed[number + 1] - 1 if number + 1 < len(placed) else values.size - 1
+        # The two levels: medians of up to LEVEL_SPAN of each turn next to the cut.
+        low = max(first - 1, int(np.searchsorted(position, position[cut - 1] - span + 1)))
+        high = max(cut + 1, min(last + 1, int(np.searchsorted(position, position[cut] + span))))
+        before, after = float(np.median(values[low:cut])), float(np.median(values[cut:high]))
+        near = np.arange(first, last + 1)
+        near = near[np.abs(position[near] - position[cut]) <= width]
+        lo = int(near[0]) - 1
+        around = values[lo:int(near[-1]) + 1].astype(float)
+        early = np.concatenate([[0.0], np.cumsum(np.abs(around - before))])
+        late = np.concatenate([[0.0], np.cumsum(np.abs(around - after))])
+        cost = early[near - lo] + (late[-1] - late[near - lo])
+        fits = cost <= cost.min() + GAP_SLACK * abs(after - before)
+        placed[number] = int(near[fits][np.lexsort((cost[fits], -gaps[near[fits]]))[0]])
+    return placed
+
+
+def core_blocks(speech: np.ndarray, loud: np.ndarray) -> np.ndarray:
     """The speech blocks more than :data:`EDGE_BLOCKS` from any non-speech block: a
     400 ms block at the edge of a pause holds part of the pause, and reads quieter than
-    the voice.  All the speech blocks when fewer than half of them are core."""
+    the voice.  All the speech blocks when fewer than half of them are core.  A run of
+    speech too short to have such a block (a word or two of a short reply) keeps its
+    loudest block (``loud``), the one most of its words are in: every word is measured,
+    and levelled with its own turn rather than the nearest long one's."""
     core = speech.copy()
     for shift in range(1, EDGE_BLOCKS + 1):
         core[shift:] &= speech[:-shift]
         core[:-shift] &= speech[shift:]
-    return core if core.sum() * 2 >= speech.sum() else speech.copy()
+    if core.sum() * 2 < speech.sum():
+        return speech.copy()
+    for start, stop in true_runs(speech):
+        if not core[start:stop].any():
+            core[start + int(np.argmax(loud[start:stop]))] = True
+    return core
 
 
 def _nearest(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -288,21 +379,21 @@ def speech_gains(loud: np.ndarray, speech: np.ndarray, reference: float, *,
     """The gain (dB) of each speech block: ``reference`` minus the speech's running level.
 
     The level is read from the core speech blocks (:func:`core_blocks`), cut into turns
-    (:func:`turn_starts`); each turn's level is a running median over its own blocks
+    (:func:`turn_starts`); each turn's level is a running loudness over its own blocks
     (:func:`turn_level`), rounded over :data:`ROUND_SPAN`, so no speaker's level reaches
     into another's words.  A block at the edge of a pause takes the level of the nearest
     core block: a word's onset or fading tail, that of its own speaker.
     """
     if not speech.any():
         return np.zeros(0)
-    core = core_blocks(speech)
+    core = core_blocks(speech, loud)
     where = np.flatnonzero(core)
     values = loud[core]
     gaps = np.concatenate([[0], np.diff(where) - 1])
     edges = [0, *turn_starts(values, gaps), values.size]
     level = np.empty(values.size)
     for start, stop in zip(edges, edges[1:], strict=False):
-        turn = turn_level(values[start:stop], max(1, round(MEDIAN_SPAN / BLOCK)))
+        turn = turn_level(values[start:stop], max(1, round(LEVEL_SPAN / BLOCK)))
         level[start:stop] = moving_average(turn, max(1, round(ROUND_SPAN / BLOCK)))
     spoken = level[_nearest(where, np.flatnonzero(speech))]
     return np.clip(reference - spoken, -max_cut, max_boost)
@@ -318,11 +409,14 @@ def fill_pauses(gains: np.ndarray, speech: np.ndarray, floor_gain: float) -> np.
     """Gains for the non-speech blocks, given those of the speech blocks (see the module doc).
 
     Every gap holds ``min(before, after)`` (a pause of :data:`LONG_PAUSE` or more: also
-    at most ``floor_gain``), reached within :data:`RAMP` of its edges, so nothing rises
-    inside a gap and the gain never moves over the words around it.
+    at most ``floor_gain``), left and reached within :data:`RAMP` *inside* the gap: its
+    first block keeps the gain of the words before it and its last block has the gain of
+    the words after it, so the gain never moves over the words around it (a gap of one
+    block goes half-way).
     """
     out = gains.astype(float).copy()
     size = out.size
+    ramp = max(1, round(RAMP / BLOCK))
     for start, stop in true_runs(~speech):
         before = out[start - 1] if start > 0 else None
         after = out[stop] if stop < size else None
@@ -330,15 +424,19 @@ def fill_pauses(gains: np.ndarray, speech: np.ndarray, floor_gain: float) -> np.
         sides = [value for value in (before, after) if value is not None]
         pause = length >= LONG_PAUSE / BLOCK or not sides
         hold = min([*sides, floor_gain]) if pause else min(sides)
-        ramp = max(1, round(RAMP / BLOCK))
-        out[start:stop] = hold
-        if before is not None:
-            fall = min(ramp, length)
-            out[start:start + fall] = np.linspace(before, hold, fall + 1)[1:]
-        if after is not None:
-            rise = min(ramp, length)
-            out[stop - rise:stop] = np.minimum(out[stop - rise:stop],
-                                               np.linspace(hold, after, rise + 1)[:-1])
+        if length == 1 and len(sides) == 2 and not pause:
+            out[start] = (sides[0] + sides[1]) / 2
+            continue
+        # The fall from the words before and the rise to the words after, the higher
+        # of the two where they meet (one of them is flat in a gap between words).
+        fall = np.full(length, hold)
+        rise = np.full(length, hold)
+        steps = min(ramp, length - 1)
+        if before is not None and steps:
+            fall[:steps + 1] = np.linspace(before, hold, steps + 1)
+        if after is not None and steps:
+            rise[length - steps - 1:] = np.linspace(hold, after, steps + 1)
+        out[start:stop] = np.maximum(fall, rise)
     return out
 
 
