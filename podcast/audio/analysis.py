@@ -254,10 +254,10 @@ def follow_log(stream: IO[bytes], progress: Callable[[float], None]) -> FrameLog
 
 
 class FrameLog:
-    """ffmpeg's stderr during pass 1, read in whatever pieces the pipe hands out: the
-    numbers of its frame lines (:func:`..loudness.parse_frame`), and every other line kept
-    in :attr:`tail` (its last :data:`TAIL_LINES`) and, if a warning or an error, in
-    :attr:`problems`."""
+    """An ffmpeg's stderr with an ``ebur128`` block log (pass 1's, and pass 2's meter of
+    what it encodes), read in whatever pieces the pipe hands out: the numbers of its frame
+    lines (:func:`..loudness.parse_frame`), and every other line kept in :attr:`tail` (its
+    last :data:`TAIL_LINES`) and, if a warning or an error, in :attr:`problems`."""
 
     def __init__(self) -> None:
         self._pending = b""

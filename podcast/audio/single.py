@@ -303,7 +303,7 @@ def _denoise_plan(settings: AudioSettings, program: Program, work: Path) -> dict
 
 def _encode(settings: AudioSettings, program: Program, plan: Plan, temp: Path,
             bar: Phases, label: str) -> dict[str, float]:
-    """Pass 2 into ``temp`` (in its folder); the ebur128 summary of the MP3 written."""
+    """Pass 2 into ``temp`` (in its folder); the MP3's figures (:func:`run_encode`)."""
     layout, channels = channel_layout(settings.channels)
     command = encode_command(
         program.sources, plan.envelope, temp.name, rate=settings.sample_rate, layout=layout,

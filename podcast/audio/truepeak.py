@@ -6,7 +6,8 @@ memory stays flat.  Only the stretches that could hold the peak are oversampled:
 interpolated value exceeds the samples it is made of by at most the sum of the absolute
 taps of its phase (:func:`peak_bound`), so a group of 16 samples whose neighbourhood,
 times that bound, stays under the best peak found cannot hold the true peak and is
-skipped.  The result is the value oversampling every sample gives (tests/test_truepeak.py).
+skipped.  The result is the value oversampling every sample gives
+(tests/test_truepeak.py holds it against that, computed there).
 """
 
 from __future__ import annotations
@@ -50,19 +51,10 @@ def phase_matrix(taps: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def peak_bound(taps: np.ndarray) -> float:
+def peak_bound(matrix: np.ndarray) -> float:
     """How many times the largest sample it is made of an interpolated value can be: the
-    largest sum of absolute taps over the phases."""
-    return float(np.abs(phase_matrix(taps)).sum(axis=0).max())
-
-
-def oversampled_peak(samples: np.ndarray, taps: np.ndarray) -> float:
-    """The largest absolute value of ``samples`` (frames x channels, silence around them)
-    oversampled 4x, every sample read: the reference :func:`true_peak` must equal."""
-    padded = np.pad(samples.astype(np.float64), ((2 * REACH, 2 * REACH), (0, 0)))
-    values = [np.convolve(channel, taps[phase::FACTOR])
-              for channel in padded.T for phase in range(FACTOR)]
-    return float(max(np.abs(value).max() for value in values)) if samples.size else 0.0
+    largest sum of absolute taps over the phases of ``matrix`` (:func:`phase_matrix`)."""
+    return float(np.abs(matrix).sum(axis=0).max())
 
 
 def true_peak(path: Path) -> float:
@@ -88,8 +80,8 @@ def true_peak(path: Path) -> float:
 
 def stream_peak(blocks: Iterable[np.ndarray]) -> float:
     """The 4x oversampled peak of consecutive blocks (frames x channels) of one signal."""
-    matrix = phase_matrix(interpolator())
-    bound = peak_bound(interpolator())
+    matrix = phase_matrix(interpolator()).astype(np.float32)
+    bound = peak_bound(matrix)
     best = 0.0
     for window in _windows(blocks):
         best = _window_peak(window, matrix, bound, best)
@@ -144,6 +136,6 @@ def _groups_peak(window: np.ndarray, chosen: np.ndarray, matrix: np.ndarray) -> 
     for channel in window.T:
         gathered = channel[first]  # (groups, GROUP + 2 * REACH)
         frames = np.lib.stride_tricks.sliding_window_view(gathered, 2 * REACH + 1, axis=1)
-        values = frames @ matrix.astype(np.float32)  # (groups, GROUP, FACTOR)
+        values = frames @ matrix  # (groups, GROUP, FACTOR)
         peak = max(peak, float(np.abs(values).max()))
     return peak
