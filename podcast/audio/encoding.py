@@ -60,6 +60,9 @@ CALIBRATION_WINDOW = 6.0
 
 #: Samples per frame handed to a null muxer after a meter (see :func:`finish_command`).
 SINK_FRAME = 65536
+#: The calibration's meters: the gain curve limited (``a``), and limited with one step
+#: more gain (``b``).
+METERS = ("a", "b")
 #: The largest correction (dB) the calibration may apply; more means something is off.
 MAX_CORRECTION = 4.0
 #: The limiter's ceiling sits this far below the true-peak target: alimiter limits
@@ -106,20 +109,19 @@ def window_mask(times: np.ndarray, starts: np.ndarray | None,
     return (index >= 0) & inside
 
 
-def limiter_correction(predicted: float, unlimited: float, limited: float,
-                       limited_louder: float, *, step: float = 1.0) -> float:
+def limiter_correction(predicted: float, limited: float, limited_louder: float, *,
+                       step: float = 1.0) -> float:
     """The extra gain (dB) that puts the limited master on the predicted loudness.
 
     From the calibration windows: ``predicted`` is what the gain curve should give there,
-    ``unlimited`` what it really gives, ``limited`` the same through the limiter, and
-    ``limited_louder`` through the limiter with ``step`` dB more gain.  Limiting loses
-    more the louder it is driven, so the correction is solved on the line through the
-    two limited measurements (its slope kept in [0, 0.8] so it always converges).
+    ``limited`` what it gives through the limiter, ``limited_louder`` the same with
+    ``step`` dB more gain.  Limiting loses more the louder it is driven, so the
+    correction is solved on the line through the two limited measurements (its slope
+    kept in [0, 0.8] so it always converges).  What the curve gives unlimited is not
+    needed: its error and the limiter's loss add up to ``predicted - limited``.
     """
-    model_error = unlimited - predicted
-    loss = unlimited - limited
-    slope = float(np.clip(((unlimited + step - limited_louder) - loss) / step, 0.0, 0.8))
-    correction = (loss - model_error) / (1.0 - slope)
+    slope = float(np.clip((limited + step - limited_louder) / step, 0.0, 0.8))
+    correction = (predicted - limited) / (1.0 - slope)
     return float(np.clip(correction, -MAX_CORRECTION, MAX_CORRECTION))
 
 
@@ -197,8 +199,8 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     start times), only ``CALIBRATION_WINDOW`` s of the recording at each start (input
     seeking: nothing else is decoded; ``envelope`` then holds just those windows' gains,
     ``CALIBRATION_WINDOW * ENVELOPE_RATE`` values each) goes through the gain envelope
-    and is split three ways into meters: ``u`` unlimited, ``a`` limited, ``b`` limited
-    with ``step`` dB more gain.  Returns the three integrated loudnesses.  The windows
+    and is split two ways into meters: ``a`` limited, ``b`` limited with ``step`` dB
+    more gain.  Returns their integrated loudnesses.  The windows
     are heard by two ffmpeg runs at once, half each; their meters' 400 ms blocks are
     pooled and gated together, as one run would.
     """
@@ -232,11 +234,11 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
 
 
 def blocks_loudness(runs: list[dict[str, dict]]) -> dict[str, float]:
-    """The integrated loudness of each calibration meter (``u``, ``a``, ``b``), its logged
+    """The integrated loudness of each calibration meter (:data:`METERS`), its logged
     blocks pooled over ``runs`` and gated: to the hundredth, where a summary gives tenths
     (the correction would be a tenth off)."""
     return {name: gated_loudness(np.concatenate([run[name]["blocks"] for run in runs]))
-            for name in ("u", "a", "b")}
+            for name in METERS}
 
 
 def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
@@ -274,14 +276,13 @@ def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout
     # Each meter's output goes to its null muxer in large frames of doubles (the meter's
     # own format): fewer packets for ffmpeg 6's muxer threads, no conversion.
     sink = f"asetnsamples=n={SINK_FRAME}:p=0"
-    chains.append("[levelled]asplit=3[u][a][b]")
-    chains.append(f"[u]{meter(name='u', frames=framelog)},{sink}[ou]")
+    chains.append("[levelled]asplit=2[a][b]")
     chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)},"
                   f"{sink}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
                   f"{meter(name='b', frames=framelog)},{sink}[ob]")
     command += [*envelope_input(envelope), "-filter_complex", ";".join(chains)]
-    for label in ("ou", "oa", "ob"):
+    for label in ("oa", "ob"):
         command += ["-map", f"[{label}]", "-c:a", "pcm_f64le", "-f", "null", "-"]
     return command
 
@@ -292,18 +293,18 @@ def calibration_run(command: list[str]) -> dict[str, dict]:
     done = binaries.run(command, capture_output=True, text=True, errors="replace")
     lines = done.stderr.splitlines()
     summaries = parse_named_summaries(lines)
-    if done.returncode != 0 or not {"u", "a", "b"} <= set(summaries):
+    if done.returncode != 0 or not set(METERS) <= set(summaries):
         detail = "; ".join(ffmpeg_errors(lines)[-3:]) or "no output"
         raise AudioError(f"ffmpeg ({binaries.version()}) failed while calibrating the "
                          f"limiter: {detail}", fix="run `podcast doctor`")
-    blocks: dict[str, list[float]] = {"u": [], "a": [], "b": []}
+    blocks: dict[str, list[float]] = {name: [] for name in METERS}
     for line in lines:
         frame = parse_frame(line)
         name = meter_name(line)
         if frame is not None and name in blocks:
             blocks[name].append(frame[1])
     return {name: {**summaries[name], "blocks": np.asarray(blocks[name])}
-            for name in ("u", "a", "b")}
+            for name in METERS}
 
 
 def encode_command(inputs: list[Path], envelope: Path, temp_name: str, *, rate: int,

@@ -18,9 +18,10 @@ steps in order (:func:`master`); :mod:`.results` holds what it makes.
    WAV or FLAC recording is read as two halves by two ffmpeg processes at once.
 2. **Calibration.**  Two things the prediction cannot know are measured instead: the MP3
    encoder's own gain (:func:`codec_gain`, 4 s of noise, libmp3lame comes out ~0.45 dB
-   quiet) and the loudness the limiter shaves off (:func:`calibrate`: the gain curve with
-   and without the limiter over 6 s windows covering a tenth of a program over 2 minutes,
-   all of a shorter one; the windows are heard by two ffmpeg runs at once).
+   quiet) and the loudness the limiter shaves off (:func:`calibrate`: the gain curve
+   through the limiter, and 1 dB louder, over 6 s windows covering a tenth of a program
+   over 2 minutes, all of a shorter one; the windows are heard by two ffmpeg runs at
+   once).
    :func:`limiter_correction` turns them into one more gain.
 3. **Encode.**  One ffmpeg decodes and cleans (with ``audio.denoise``, the noise
    reduction learns from a pause played before the recording, :class:`Preroll`), applies
@@ -267,7 +268,7 @@ def _plan(settings: AudioSettings, program: Program, curve: Levelling, encoder: 
                           filters=program.filters)
         update(1)
     predicted = gated_loudness(program.momentary[mask] + curve.gains_db[mask])
-    correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
+    correction = limiter_correction(predicted, heard["a"], heard["b"])
     gain_envelope(curve.times, curve.gains_db + correction, program.length).tofile(envelope)
     return Plan(curve=curve, codec_gain=encoder, correction=correction, ceiling=ceiling,
                 envelope=envelope, timeline=program_timeline(settings, program),

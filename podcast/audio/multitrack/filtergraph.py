@@ -180,18 +180,17 @@ def mix_graph(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Pa
 def calibration_command(tracks: list[MixTrack], spans: list[tuple[float, float]],
                         work: Path, *, rate: int, layout: str, offset_db: float,
                         ceiling: float, step: float, bookends=(None, None)) -> list[str]:
-    """One ffmpeg run hearing the mix over ``spans`` three ways: unlimited (``u``),
-    limited (``a``) and limited with ``step`` dB more (``b``), each into a meter."""
+    """One ffmpeg run hearing the mix over ``spans`` two ways: limited (``a``) and
+    limited with ``step`` dB more (``b``), each into a meter."""
     options, chains, label = mix_graph(tracks, spans, work, rate=rate, layout=layout,
                                        offset_db=offset_db, bookends=bookends, tag="calib")
-    chains.append(f"{label}asplit=3[u][a][b]")
-    chains.append(f"[u]{meter(name='u', frames=True)}[ou]")
+    chains.append(f"{label}asplit=2[a][b]")
     chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=True)}[oa]")
     chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
                   f"{meter(name='b', frames=True)}[ob]")
     command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
                *options, "-filter_complex", ";".join(chains)]
-    for out in ("ou", "oa", "ob"):
+    for out in ("oa", "ob"):
         command += ["-map", f"[{out}]", "-f", "null", "-"]
     return command
 
@@ -199,8 +198,8 @@ def calibration_command(tracks: list[MixTrack], spans: list[tuple[float, float]]
 def calibrate_mix(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Path, *,
                   rate: int, layout: str, offset_db: float, ceiling: float,
                   bookends=(None, None), step: float = 1.0) -> dict[str, float]:
-    """The integrated loudness of the mix over ``spans`` unlimited, limited and limited
-    ``step`` dB louder (see :func:`.encoding.limiter_correction`)."""
+    """The integrated loudness of the mix over ``spans`` limited, and limited ``step`` dB
+    louder (see :func:`.encoding.limiter_correction`)."""
     return blocks_loudness([calibration_run(calibration_command(
         tracks, spans, work, rate=rate, layout=layout, offset_db=offset_db,
         ceiling=ceiling, step=step, bookends=bookends))])

@@ -142,13 +142,16 @@ def placements(tracks: tuple[Track, ...], estimates: list[Estimate | None], *,
     return out
 
 
-def _analyse_tracks(show: Show, episode: Episode, bar: Phases) -> list[Analysis]:
+def _analyse_tracks(show: Show, episode: Episode, bar: Phases,
+                    heard: Episode | None = None) -> list[Analysis]:
+    """Pass 1 over each track of ``heard`` (the copies ``audio.denoise: deep`` made; by
+    default ``episode``'s own files), named as the user's tracks in ``episode``."""
     settings = show.audio
     layout, _channels = channel_layout(settings.channels)
     analyses = []
-    for track in episode.tracks:
+    for track, read in zip(episode.tracks, (heard or episode).tracks, strict=True):
         what = f"track {track.file.name}"
-        info = probe(track.file, what=what)
+        info = probe(read.file, what=what)
         filters = recording_cleanup(settings, info) if track.is_speech else ""
         # Metered at its own rate (the loudness is the same; no resampler to run).
         rate = info.sample_rate if 0 < info.sample_rate <= MAX_MIX_RATE \
@@ -253,7 +256,8 @@ def _mix_tracks(show: Show, episode: Episode, analyses: list[Analysis],
             tracked = denoise_filter(settings.denoise, work / f"denoise-{number}.cmd",
                                      rate=settings.sample_rate)
             filters = ",".join(part for part in (filters, tracked) if part)
-        out.append(MixTrack(path=track.file.resolve(), offset=curve.series.offset,
+        # The file the analysis read: the track, or its `audio.denoise: deep` copy.
+        out.append(MixTrack(path=analysis.info.path.resolve(), offset=curve.series.offset,
                             filters=filters, times=times,
                             gains_db=curve.gains_db + track.gain, pan=track.pan,
                             rate=analysis.info.sample_rate))
@@ -326,7 +330,7 @@ def plan_mix(show: Show, episode: Episode, analyses: list[Analysis],
         heard = calibrate_mix(tracks, spans, work, rate=settings.sample_rate, layout=layout,
                               offset_db=offset_db, ceiling=ceiling, bookends=heard_ends)
         update(1)
-    correction = limiter_correction(predicted, heard["u"], heard["a"], heard["b"])
+    correction = limiter_correction(predicted, heard["a"], heard["b"])
     timeline = _timeline(settings.max_pause, bookends, lambda: series)
     return MixPlan(curves=curves, tracks=tracks, bookends=ends, length=length,
                    offset_db=offset_db + correction, predicted=gated_loudness(
@@ -417,11 +421,12 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
     binaries.require()
     bar = Phases(progress)
     with binaries.job(), scratch(output) as (work, temp):
-        # audio.denoise: deep, the speech tracks replaced by their denoised copies
-        episode = denoised_episode(show.audio, episode, work, bar)
-        analyses = _analyse_tracks(show, episode, bar)
+        # audio.denoise: deep, the speech tracks read from their denoised copies; the
+        # figures and errors keep naming the user's tracks (``episode``).
+        heard = denoised_episode(show.audio, episode, work, bar)
+        analyses = _analyse_tracks(show, episode, bar, heard)
         bookends = _analyse_bookends(show, bar)
-        estimates = estimate_offsets([track.file for track in episode.tracks],
+        estimates = estimate_offsets([analysis.info.path for analysis in analyses],
                                      reference_index(episode.tracks))
         places = placements(episode.tracks, estimates, align=align)
         offsets = [place.applied for place in places]
