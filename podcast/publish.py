@@ -74,6 +74,8 @@ from .storage import (
 )
 
 if TYPE_CHECKING:  # the audio package is imported only when something is mastered
+    from concurrent.futures import Future
+
     from .audio.results import MasterResult
 
 Echo = Callable[[str], None]
@@ -868,15 +870,16 @@ def make_masters(show: Show, todo: list[tuple[Episode, str]], *, jobs: int | Non
     (default: one per processor, no more than the episodes).
 
     Threads suffice: a master's work is in its ffmpeg processes and numpy, which release
-    the GIL.  When one fails, those not begun are not begun, those begun end, and the
-    error of the first failed episode in order is raised: the one a run one at a time
-    raises.  Interrupted (Ctrl-C, SIGTERM), every master's ffmpeg is ended at once.
+    the GIL.  When one fails, those after it (in order) not begun are not begun, those
+    begun end, and the error of the first failed episode in order is raised: the one a
+    run one at a time raises.  Interrupted (Ctrl-C, SIGTERM), every master's ffmpeg is
+    ended at once.
     """
     workers = max(1, min(jobs or cores(), len(todo)))
     if workers == 1:  # one at a time: each master's own steps on the progress callback
         return [make_master(show, episode, input_hash, progress=progress)
                 for episode, input_hash in todo]
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    from concurrent.futures import ThreadPoolExecutor
 
     together = _MastersDone(progress, len(todo)) if progress is not None else None
 
@@ -887,20 +890,55 @@ def make_masters(show: Show, todo: list[tuple[Episode, str]], *, jobs: int | Non
         return master
 
     with ThreadPoolExecutor(workers, thread_name_prefix="master") as pool, binaries.job():
-        # Each thread runs in a copy of this context: its ffmpeg belong to this job.
-        futures = [pool.submit(contextvars.copy_context().run, one, episode, input_hash)
-                   for episode, input_hash in todo]
+        # Each thread runs in a copy of this context: its ffmpeg belong to this job.  The
+        # longest begin first, so that a long one does not begin last and run on alone.
+        futures: dict[int, Future[Master]] = {}
+        for index in sorted(range(len(todo)), key=lambda i: _listening_time(todo[i][0]),
+                            reverse=True):
+            episode, input_hash = todo[index]
+            futures[index] = pool.submit(contextvars.copy_context().run, one, episode,
+                                         input_hash)
+        in_order = [futures[index] for index in range(len(todo))]
         try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:  # a failure or an interruption: what has not begun never will
-            for future in futures:
+            _wait_in_order(in_order)
+        finally:  # interrupted: what has not begun never will
+            for future in in_order:
                 future.cancel()
-        wait(futures)  # those begun before the failure end as they would have
-    for future in futures:
+    for future in in_order:
         error = None if future.cancelled() else future.exception()
         if error is not None:
             raise error
-    return [future.result() for future in futures]
+    return [future.result() for future in in_order]
+
+
+def _wait_in_order(futures: list[Future[Master]]) -> None:
+    """Wait for the masters (in episode order); when one fails, those after it that have
+    not begun never begin, those before it still run: one of them may fail first."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    pending = set(futures)
+    while pending:
+        _done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+        failed = [index for index, future in enumerate(futures) if future.done()
+                  and not future.cancelled() and future.exception() is not None]
+        if failed:
+            for future in futures[min(failed) + 1:]:
+                future.cancel()
+
+
+def _listening_time(episode: Episode) -> float:
+    """Seconds of recording a master of the episode decodes (every track of a multitrack
+    one), read from the files' headers: the order masters are begun in."""
+    from mutagen import File as read_audio_file  # (header only: no decoding)
+    from mutagen import MutagenError
+
+    total = 0.0
+    for path in [track.file for track in episode.tracks] or [episode.audio]:
+        try:
+            total += float(read_audio_file(path).info.length)
+        except (MutagenError, OSError, AttributeError):
+            continue  # unreadable here: the master itself says what is wrong
+    return total
 
 
 class _MastersDone:

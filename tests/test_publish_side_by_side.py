@@ -79,15 +79,21 @@ def test_the_first_failing_episode_in_order_is_the_error_and_nothing_is_stored(
     _break(demo_show, "002-marc-olivier", "interview.m4a")
     _break(demo_show, "004-lea-fontaine", "guest.mp3")
     other = _copy(demo_show, tmp_path / "other")
+    # Two at a time, the longest first: 004 (two tracks) begins before 002 and fails
+    # first, yet 002 still runs, and its error is the one raised.
+    third = _copy(demo_show, tmp_path / "third")
     with pytest.raises(PodcastError) as alone:
         _publish(demo_show, jobs=1)
     with pytest.raises(PodcastError) as together:
         _publish(other, jobs=4)
+    with pytest.raises(PodcastError) as by_two:
+        _publish(third, jobs=2)
 
     assert "002-marc-olivier" in str(alone.value) or "interview.m4a" in str(alone.value)
-    assert str(together.value) == str(alone.value).replace(str(demo_show.parent),
-                                                            str(other.parent))
-    for config in (demo_show, other):
+    for config, error in ((other, together), (third, by_two)):
+        assert str(error.value) == str(alone.value).replace(str(demo_show.parent),
+                                                             str(config.parent))
+    for config in (demo_show, other, third):
         public = config.parent / "public"
         assert not public.exists() or sorted(p.name for p in public.rglob("*")
                                              if p.is_file()) == []
