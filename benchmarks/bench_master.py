@@ -64,6 +64,7 @@ from audio_fixtures import (  # noqa: E402
     interview,
     rms_dbfs,
 )
+from common import compile_package  # noqa: E402
 
 from podcast.binaries import ffmpeg  # noqa: E402
 from podcast.config import load_show  # noqa: E402
@@ -452,6 +453,7 @@ def main() -> int:
                         help="do not run ffmpeg-normalize (it takes ~6 min per hour)")
     args = parser.parse_args()
 
+    compile_package()
     podcast = shutil.which("podcast", path=str(Path(sys.executable).parent)) or "podcast"
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores (other jobs slow every run alike)")

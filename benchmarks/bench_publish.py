@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import REPO, LoadSampler, demo_copy, run_measured, verdict
+from common import REPO, LoadSampler, compile_package, demo_copy, run_measured, verdict
 
 CPU_TARGET = 1.15
 WALL_TARGET = 0.60
@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="masters side by side (default: one per processor)")
     args = parser.parse_args()
+    compile_package()
     sys.path.insert(0, str(REPO))
     from podcast.publish import cores
 

@@ -28,7 +28,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import REPO, LoadSampler, demo_copy, run_measured, verdict
+from common import REPO, LoadSampler, compile_package, demo_copy, run_measured, verdict
 
 sys.path.insert(0, str(REPO / "tests"))
 from stats_fixtures import PLOTTING_RUNNER  # noqa: E402  (the cost test's own runner)
@@ -118,6 +118,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each (best kept)")
     args = parser.parse_args()
+    compile_package()
     config = demo_stats()
     page = DATA / ".podcast" / "report.html"
     kinds = {"table": ("stats", "report"), "json": ("stats", "report", "--format", "json"),
