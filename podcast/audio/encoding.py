@@ -11,6 +11,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -422,9 +423,14 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     sine, noise and speech alike; measuring it here, on 4 s of speech-band noise with the
     master's own settings, keeps the master on target whatever encoder build is installed.
     Measured once per ffmpeg binary and settings in a process (``publish`` masters
-    several episodes with the same ones).
+    several episodes with the same ones, side by side: the first measures, the others
+    wait for it).
     """
-    return _measured_codec_gain(ffmpeg(), rate, layout, bitrate)
+    with _CODEC_GAIN_LOCK:
+        return _measured_codec_gain(ffmpeg(), rate, layout, bitrate)
+
+
+_CODEC_GAIN_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=16)

@@ -85,7 +85,6 @@ from .encoding import (
     window_mask,
 )
 from .levelling import BLOCK, Levelling, level_gains, sound_problem, speech_profile
-from .multitrack.master import master_tracks, mix_timeline
 from .results import (
     MasterResult,
     chapter_problems,
@@ -222,6 +221,8 @@ def episode_timeline(show: Show, episode: Episode) -> Timeline:
     settings = show.audio
     binaries.require()
     if episode.is_multitrack:
+        from .multitrack.master import mix_timeline  # (a one-file show never loads it)
+
         with binaries.job():
             return mix_timeline(show, episode)
     with binaries.job():
@@ -370,6 +371,8 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     each step advances (:data:`podcast.progress.Progress`).
     """
     if episode.is_multitrack:
+        from .multitrack.master import master_tracks  # (a one-file show never loads it)
+
         return master_tracks(show, episode, output, overwrite=overwrite, progress=progress,
                              align=align)
     output = Path(output)
