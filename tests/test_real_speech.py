@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import decode, ebur128
+from audio_fixtures import decode, ebur128, show_and_episode
 from voice_fixtures import (
     RATE,
     Conversation,
+    band,
     heard_over_200,
     master_samples,
     power_db,
@@ -33,9 +34,12 @@ from voice_fixtures import (
     write_wav,
 )
 
+from podcast.audio import master
 from podcast.audio.analysis import analyse
 from podcast.audio.cleanup import detect_hum
+from podcast.audio.voice import FrameReader
 from podcast.loudness import probe
+from podcast.model import AudioSettings
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -138,6 +142,77 @@ def test_the_gain_reaches_the_reply_in_the_gap_before_its_first_word(turns):
         assert gain(heard, start - 0.08, start - 0.02) >= reply - 4.0, (start, reply)
 
 
+# --------------------------------------------------------------------------- 1: first words
+# A lifted reply's first word (the telephone guest's sharp onset, its pitch pulses 21 dB
+# over the reply's RMS) against the rest of the reply.  Measured (issue 22): the levelling
+# gives it the reply's gain within 0.05 dB (the limiter taken out: no ramp overshoot, no
+# ringing of the resampled envelope); the limiter at the default loudness then dips it by
+# 1.5-2.3 dB, because its honest peaks reach +1.8/+1.9 dBFS, 4 dB over the -2.2 dBFS
+# ceiling (1 % of its samples), and the 5 ms attack / 80 ms release hold the gain down
+# over the whole word (hard clipping the same peaks would take 0.3-0.4 dB).
+
+
+def first_word(talk: Conversation, start: float, end: float) -> tuple[float, float, float]:
+    """The first word of the reply ``start``-``end`` s (its start and end, s) and where
+    the reply's next word starts: runs of 10 ms frames of the clean speech (over 200 Hz)
+    within 25 dB of the reply's loudest, parted by more than 60 ms of quiet."""
+    frame = RATE // 100
+    voice = band(talk.speech[int(start * RATE):int(end * RATE)], 200.0, RATE)
+    energy = np.mean(voice[:voice.size // frame * frame].reshape(-1, frame) ** 2, axis=1)
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (-25 / 10))
+    parted = int(np.flatnonzero(np.diff(loud) > 6)[0])
+    return (start + loud[0] / 100, start + (loud[parted] + 1) / 100,
+            start + loud[parted + 1] / 100)
+
+
+def first_word_changes(talk: Conversation, heard) -> list[float]:
+    """Per reply: the gain (dB) its first word got less the gain the rest of it got."""
+    changes = []
+    for start, end in talk.replies:
+        word_start, word_end, rest = first_word(talk, start, end)
+        changes.append(gain(heard, word_start, word_end) - gain(heard, rest, end))
+    return changes
+
+
+@pytest.fixture(scope="module")
+def headroom(folder):
+    """The lively conversation of ``turns`` (-60 dBFS bed) mastered 7 dB under the
+    default loudness: the replies' sharpest first words then peak 3 dB under the
+    limiter's ceiling, so what the master does to them is the levelling's alone."""
+    talk = real_conversation()
+    source = write_wav(folder / "headroom.wav", talk.samples)
+    show, episode = show_and_episode(folder, source, settings=AudioSettings(loudness=-23.0))
+    output = folder / "headroom.mp3"
+    master(show, episode, output)
+    return talk, heard_over_200(source, output), output
+
+
+def test_a_lifted_replys_first_word_gets_the_replys_gain(headroom):
+    # The ramp into a reply lifted ~12 dB neither stops short of its first word nor
+    # rings over it (10 % ringing of the band-limited envelope would be ~1 dB).
+    talk, heard, output = headroom
+    peak = 20 * np.log10(np.max(np.abs(decode(output, RATE))))
+    assert peak < -3.0, f"the limiter had work to do ({peak:.2f} dBFS): not a levelling test"
+    changes = first_word_changes(talk, heard)
+    assert max(abs(change) for change in changes) <= 0.5, [round(c, 2) for c in changes]
+
+
+# Known gap (issue 22, open; the limiter's, not the levelling's: see above).  Proposed in
+# encoding.py: a fast peak stage (alimiter attack 0.1 ms, release 5 ms) before the
+# present limiter and a 0.5 dB peak margin (true peak measured -1.8 dBTP for a -1.0
+# target) measured -1.0/-0.8 dB here.  Strict: the day it passes, it fails.
+LIMITER_DIPS_FIRST_WORDS = pytest.mark.xfail(
+    strict=True, reason="the limiter dips a first word peaking 4 dB over its ceiling "
+                        "by 1.5-2.3 dB")
+
+
+@LIMITER_DIPS_FIRST_WORDS
+def test_a_lifted_replys_first_word_keeps_its_lift_through_the_limiter(turns):
+    talk, heard, _output = turns
+    changes = first_word_changes(talk, heard)
+    assert max(abs(change) for change in changes) <= 1.0, [round(c, 2) for c in changes]
+
+
 # --------------------------------------------------------------------------- 3: speech found
 
 
@@ -148,15 +223,10 @@ def _decisions(path: Path) -> np.ndarray:
     return analysis.voice
 
 
-# Known gap (issue 22, open): after a music intro, the telephone guest's words lie 2 dB
-# under the bed, whose steady spectrum hides them from the voice detector (F1 0.927: 33
-# intervals of speech missed, 8 taken for speech).  Strict: the day it passes, it fails.
-MISSED_UNDER_THE_BED = pytest.mark.xfail(
-    strict=True, reason="words 2 dB under a music bed are read as music (F1 0.927)")
-
-
-@pytest.mark.parametrize("make", [real_conversation,
-                                  pytest.param(real_music_intro, marks=MISSED_UNDER_THE_BED)],
+# After the music intro the telephone guest's words lie 2 dB under the bed: the music's
+# notes hold the whole band's peaks steady, the words are found in the upper band (F1
+# 0.927 before it was looked at on its own, 0.966 after).
+@pytest.mark.parametrize("make", [real_conversation, real_music_intro],
                          ids=["room-noise", "music-intro"])
 def test_speech_is_found_where_the_words_are(make, tmp_path: Path):
     talk: Conversation = make(**PAUSED)
@@ -169,6 +239,108 @@ def test_a_music_intro_before_real_speech_is_not_speech(tmp_path: Path):
     found = _decisions(write_wav(tmp_path / "in.wav", talk.samples))
     before = found[:int((talk.first_word - 0.3) / 0.1)]
     assert before.size > 60 and not before.any(), np.flatnonzero(before)
+
+
+def hi_hats(size: int, dbfs: float, seed: int = 7) -> np.ndarray:
+    """A hi-hat every 0.25 s for ``size`` samples: a burst of bright noise (white,
+    differenced) at ``dbfs`` RMS as struck, decaying with a 40 ms time constant."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(size)
+    step = int(0.25 * RATE)
+    decay = np.exp(-np.arange(step) / RATE / 0.04)
+    for start in range(0, size - step, step):
+        noise = np.diff(rng.standard_normal(step + 1))
+        out[start:start + step] = noise / np.sqrt(np.mean(noise ** 2)) * decay
+    return out * 10 ** (dbfs / 20)
+
+
+def test_a_music_intro_with_hi_hats_before_real_speech_is_not_speech(tmp_path: Path):
+    # Bright noise bursts 4 dB under the music rise 20 dB out of its upper band and move
+    # there, as a voice does; they keep no shape from one 100 ms to the next, a voice does.
+    talk = real_music_intro(**PAUSED)
+    intro = np.arange(talk.samples.size) < int((talk.first_word - 0.3) * RATE)
+    hats = hi_hats(talk.samples.size, -24.0) * intro
+    found = _decisions(write_wav(tmp_path / "in.wav", talk.samples + hats))
+    before = found[:int((talk.first_word - 0.3) / 0.1)]
+    assert before.size > 60 and not before.any(), np.flatnonzero(before)
+    assert f1_score(found, talk.truth) >= 0.95
+
+
+def _upper_band_by_the_book(samples: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per 20 ms frame of 8 kHz ``samples``, frame by frame in double precision as
+    podcast/audio/voice.py's doc defines them: the upper band's energy (dB, bins 32-119
+    of a 256-point Hann-windowed spectrum), the steadiness of the whole band's peaks
+    (bins 5-119, levels floored at the frame's median) and of the upper band's (those
+    peaks less 3 dB, floored at 0): each centred, normalised, dotted with 5 frames before."""
+    hann = np.hanning(256)
+
+    def unit(peaks: np.ndarray) -> np.ndarray:
+        peaks = peaks - peaks.mean()
+        return peaks / (np.sqrt(peaks @ peaks) + 1e-9)
+
+    energy, whole, upper = [], [], []
+    for start in range(0, samples.size - 256 + 1, 160):
+        power = np.abs(np.fft.rfft(samples[start:start + 256] * hann))[5:120] ** 2
+        level = 10 * np.log10(power + 1e-12)
+        peaks = np.maximum(level - np.median(level), 0.0)
+        energy.append(10 * np.log10(power[27:].sum() + 1e-12))
+        whole.append(unit(peaks))
+        upper.append(unit(np.maximum(peaks[27:] - 3.0, 0.0)))
+
+    def lagged(rows: list[np.ndarray]) -> np.ndarray:
+        return np.array([np.nan] * 5 + [rows[i] @ rows[i - 5] for i in range(5, len(rows))])
+
+    return np.asarray(energy), lagged(whole), lagged(upper)
+
+
+def _held(steadiness: np.ndarray) -> np.ndarray:
+    """Whether the median steadiness of the 10 frames each side of a frame reaches 0.85."""
+    values = np.where(np.isfinite(steadiness), steadiness, 1.0)
+    return np.array([np.median(values[max(0, i - 10):i + 11])
+                     for i in range(values.size)]) >= 0.85
+
+
+def test_a_voice_under_a_music_bed_moves_in_the_upper_band(tmp_path: Path):
+    # Why the upper band is looked at on its own: under a bed 2 dB over the guest, the
+    # music holds the whole band's peaks on much of the guest's words, not the upper band.
+    talk = real_music_intro(**PAUSED)
+    samples = decode(write_wav(tmp_path / "in.wav", talk.samples), 8000)
+    reader = FrameReader()
+    data = samples.astype("<f4").tobytes()
+    for start in range(0, len(data), 1 << 18):
+        reader.feed(data[start:start + (1 << 18)])
+    frames = reader.frames()
+    energy, whole, upper = _upper_band_by_the_book(samples.astype(np.float32).astype(float))
+    np.testing.assert_allclose(frames.upper, energy, atol=1e-3)
+    np.testing.assert_allclose(frames.upper_steadiness, upper, atol=1e-4, equal_nan=True)
+    times = (np.arange(energy.size) * 160 + 128) / 8000
+    voiced = talk.truth[np.minimum((times / 0.1).astype(int), talk.truth.size - 1)]
+    words = np.zeros(times.size, dtype=bool)
+    for start, end in talk.replies:
+        words |= (times >= start) & (times < end) & voiced
+    music = times < talk.first_word - 0.5
+    assert _held(whole)[music].mean() == 1.0
+    assert _held(whole)[words].mean() > 0.3  # measured 0.46
+    assert _held(upper)[words].mean() < 0.15  # measured 0.06
+
+
+def test_the_upper_band_does_not_depend_on_how_the_stream_is_cut():
+    """Pass 1's pipe hands out any piece sizes (here odd byte counts, cutting samples in
+    two); the upper band's numbers come out as from one read."""
+    rng = np.random.default_rng(5)
+    t = np.arange(8000 * 6) / 8000
+    samples = (0.1 * np.sin(2 * np.pi * 1500 * t) * (t < 3)
+               + 0.05 * rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2 * t) > 0))
+    data = samples.astype("<f4").tobytes()
+    whole, pieces = FrameReader(), FrameReader()
+    whole.feed(data)
+    for start in range(0, len(data), 4099):
+        pieces.feed(data[start:start + 4099])
+    one, cut = whole.frames(), pieces.frames()
+    assert one.upper.size == cut.upper.size == one.times.size
+    np.testing.assert_allclose(cut.upper, one.upper, atol=1e-4)
+    np.testing.assert_allclose(cut.upper_steadiness, one.upper_steadiness, atol=1e-4,
+                               equal_nan=True)
 
 
 # --------------------------------------------------------------------------- 4: room tone, hum
