@@ -324,25 +324,6 @@ def test_a_voice_under_a_music_bed_moves_in_the_upper_band(tmp_path: Path):
     assert _held(upper)[words].mean() < 0.15  # measured 0.06
 
 
-def test_the_upper_band_does_not_depend_on_how_the_stream_is_cut():
-    """Pass 1's pipe hands out any piece sizes (here odd byte counts, cutting samples in
-    two); the upper band's numbers come out as from one read."""
-    rng = np.random.default_rng(5)
-    t = np.arange(8000 * 6) / 8000
-    samples = (0.1 * np.sin(2 * np.pi * 1500 * t) * (t < 3)
-               + 0.05 * rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2 * t) > 0))
-    data = samples.astype("<f4").tobytes()
-    whole, pieces = FrameReader(), FrameReader()
-    whole.feed(data)
-    for start in range(0, len(data), 4099):
-        pieces.feed(data[start:start + 4099])
-    one, cut = whole.frames(), pieces.frames()
-    assert one.upper.size == cut.upper.size == one.times.size
-    np.testing.assert_allclose(cut.upper, one.upper, atol=1e-4)
-    np.testing.assert_allclose(cut.upper_steadiness, one.upper_steadiness, atol=1e-4,
-                               equal_nan=True)
-
-
 # --------------------------------------------------------------------------- 4: room tone, hum
 
 

@@ -89,7 +89,7 @@ def test_the_features_do_not_depend_on_how_the_stream_is_cut():
     counts, cutting samples in two): the frames come out as from one read."""
     rng = np.random.default_rng(3)
     t = np.arange(8000 * 6) / 8000
-    samples = (0.1 * np.sin(2 * np.pi * 440 * t) * (t < 3)
+    samples = (0.1 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 1500 * t)) * (t < 3)
                + 0.05 * rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2 * t) > 0))
     data = samples.astype("<f4").tobytes()
     whole, pieces = FrameReader(), FrameReader()
@@ -100,6 +100,10 @@ def test_the_features_do_not_depend_on_how_the_stream_is_cut():
     assert one.times.size == cut.times.size == (t.size - 256) // 160 + 1
     np.testing.assert_allclose(cut.energy, one.energy, atol=1e-4)
     np.testing.assert_allclose(cut.steadiness, one.steadiness, atol=1e-4, equal_nan=True)
+    # The band over 1 kHz too (the tone at 1500 Hz and the noise reach it).
+    np.testing.assert_allclose(cut.upper, one.upper, atol=1e-4)
+    np.testing.assert_allclose(cut.upper_steadiness, one.upper_steadiness, atol=1e-4,
+                               equal_nan=True)
 
 
 def _features_by_the_book(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
