@@ -415,7 +415,7 @@ def print_results(case: Case, results: dict[str, Best], figures: dict, repeat: i
         print(f"{name:28} {best.cpu:7.2f} {best.wall:8.2f} {best.rss / MiB:6.0f} MiB "
               f"{best.load[0]:5.1f}-{best.load[1]:.1f}")
     output = figures["output"]
-    print(f"master output: {output['lufs']} LUFS, {output['true_peak']} dBTP, "
+    print(f"master output: {output['lufs']} LUFS, {output['true_peak']:.2f} dBTP, "
           f"LRA {output['lra']} LU, {output['duration']} s")
     for track in figures.get("tracks") or []:
         print(f"  track {track['file']}: input {track['input_lufs']} LUFS, floor "

@@ -380,7 +380,7 @@ def run_encode(command: list[str], temp: Path, progress: Callable[[float], None]
                          fix="run `podcast doctor`; check the free disk space")
     _times, momentary, short_term = log.series()
     return {"lufs": round(gated_loudness(momentary) + codec_gain, 2),
-            "lra": loudness_range(short_term), "peak": true_peak(temp)}
+            "lra": loudness_range(short_term), "peak": round(true_peak(temp), 2)}
 
 
 def resource_problem(codes: list[int], log: list[str], folder: Path) -> AudioError | None:
