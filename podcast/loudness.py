@@ -511,11 +511,13 @@ def decode_error(log: Sequence[str], path: Path, *, what: str) -> AudioError:
 
 
 def ffmpeg_errors(log: Iterable[str]) -> list[str]:
-    """ffmpeg's error and fatal lines (``-v level+…`` output), cleaned of their prefixes;
-    the last non-empty lines when nothing is marked."""
+    """ffmpeg's error and fatal lines (``-v level+…`` output), cleaned of their prefixes,
+    each once (ffmpeg repeats an error per packet, and a log's warnings are kept beside
+    its tail, which may hold them too); the last non-empty lines when nothing is marked."""
     lines = [line for line in log if line.strip()]
     marked = [line for line in lines if "[error]" in line or "[fatal]" in line]
-    return [_PREFIX.sub("", line).strip() for line in (marked or lines[-2:])]
+    return list(dict.fromkeys(_PREFIX.sub("", line).strip()
+                              for line in (marked or lines[-2:])))
 
 
 def progress_seconds(lines: Iterable[str]) -> float:

@@ -24,6 +24,7 @@ from podcast.loudness import (
     block_energy,
     damage_lines,
     energy_loudness,
+    ffmpeg_errors,
     gated_loudness,
     measure,
     parse_frame,
@@ -92,6 +93,18 @@ def test_summaries_of_named_meters_are_told_apart():
            "    I:         -19.5 LUFS"]
     found = parse_named_summaries(log)
     assert found["a"]["lufs"] == -21.7 and found["b"]["lufs"] == -19.5
+
+
+def test_an_error_is_named_once_however_often_it_was_logged():
+    # Pass 2's log keeps its error lines beside its tail, which holds them too; ffmpeg
+    # also repeats an error for every packet it cannot read.
+    error = "[mp3 @ 0x55d0] [error] Header missing"
+    full = "[out#0/mp3 @ 0x55e0] [fatal] Error writing trailer: No space left on device"
+    log = [error, full, "[info] size=N/A", error, full]
+    assert ffmpeg_errors(log) == ["Header missing",
+                                  "Error writing trailer: No space left on device"]
+    # Nothing marked: the last lines, as before.
+    assert ffmpeg_errors(["a", "", "b", "c"]) == ["b", "c"]
 
 
 def test_progress_seconds_ignores_the_unset_first_report():
