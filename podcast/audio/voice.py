@@ -48,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .levelling import true_runs
+
 #: Sample rate (Hz) of the copy the features are read from: speech's band fits.
 RATE = 8000
 #: Frame hop and window (samples): 20 ms frames, 32 ms windows.
@@ -225,12 +227,6 @@ def _row_medians(values: np.ndarray) -> np.ndarray:
     return (part[:, half - 1:half] + part[:, half:half + 1]) / 2
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the True runs of ``mask``."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
 def steady_frames(steadiness: np.ndarray) -> np.ndarray:
     """Whether each frame is held music: the median steadiness around it reaches
     :data:`STEADY`."""
@@ -261,10 +257,10 @@ def speech_intervals(frames: Frames, duration: float) -> np.ndarray:
     moving |= _upper_moving(frames, index, size)
     counts = np.bincount(index, weights=moving, minlength=size)
     speech = counts >= MIN_FRAMES
-    for start, stop in _runs(~speech):
+    for start, stop in true_runs(~speech):
         if start > 0 and stop < size and stop - start <= CLOSE_GAP:
             speech[start:stop] = True
-    for start, stop in _runs(speech):
+    for start, stop in true_runs(speech):
         if stop - start < MIN_RUN:
             speech[start:stop] = False
     return speech
