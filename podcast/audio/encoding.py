@@ -201,9 +201,9 @@ def calibrate(inputs: list[Path], envelope: Path, *, rate: int, layout: str,
     seeking: nothing else is decoded; ``envelope`` then holds just those windows' gains,
     ``CALIBRATION_WINDOW * ENVELOPE_RATE`` values each) goes through the gain envelope
     and is split two ways into meters: ``a`` limited, ``b`` limited with ``step`` dB
-    more gain.  Returns their integrated loudnesses.  The windows
-    are heard by two ffmpeg runs at once, half each; their meters' 400 ms blocks are
-    pooled and gated together, as one run would.
+    more gain.  Returns their integrated loudnesses.  The windows are heard by two ffmpeg
+    runs at once, half each; their meters' 400 ms blocks are pooled and gated together,
+    as one run would.
     """
     if windows is None:
         run = calibration_run(calibration_command(
@@ -416,6 +416,9 @@ def codec_source(rate: int, layout: str) -> str:
             f"{format_filter(rate, layout)}")
 
 
+_CODEC_GAIN_LOCK = threading.Lock()
+
+
 def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     """How much louder (dB, usually negative) the MP3 encoder makes the audio.
 
@@ -428,9 +431,6 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     """
     with _CODEC_GAIN_LOCK:
         return _measured_codec_gain(ffmpeg(), rate, layout, bitrate)
-
-
-_CODEC_GAIN_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=16)
