@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 from . import binaries
 from .config import freeze_guid, load_episodes
 from .errors import ConfigError, PodcastError, StorageError
-from .files import atomic_write, atomic_writer
+from .files import FileDigests, atomic_write, atomic_writer, sha256_file
 from .model import Catalog, Episode, Media, Person, Rendition, Show, Timeline
 from .progress import Progress
 from .storage import (
@@ -68,7 +68,6 @@ from .storage import (
     open_store,
     read_catalog,
     read_manifest,
-    sha256_file,
     staged_key,
     update_catalog,
 )
@@ -181,17 +180,31 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def episode_input_hash(show: Show, episode: Episode) -> str:
+def file_digests(show: Show) -> FileDigests:
+    """The show's kept file digests (``.podcast/digests.json``): a recording hashed once
+    is not read again while it stays unchanged."""
+    return FileDigests(show.state_dir / "digests.json")
+
+
+def episode_input_hash(show: Show, episode: Episode,
+                       digests: FileDigests | None = None) -> str:
     """Hash of everything the episode's master is made from.
 
     Audio bytes, intro/outro bytes, the audio settings, and all the metadata written into
     the ID3 tag (episode and show), including the cover's bytes.  Paths are left out so a
-    checkout in another folder (CI) hashes the same.
+    checkout in another folder (CI) hashes the same.  The files' hashes come from
+    ``digests`` (kept by the caller), or from the show's, saved before returning.
     """
+    if digests is None:
+        digests = file_digests(show)
+        try:
+            return episode_input_hash(show, episode, digests)
+        finally:
+            digests.save()
     audio = show.audio
 
     def file_hash(path: Path | None) -> str | None:
-        return sha256_file(path) if path is not None else None
+        return digests.sha256(path) if path is not None else None
 
     document = {
         "master_version": MASTER_VERSION,
@@ -846,8 +859,9 @@ def _master_changed(store: Store, show: Show, selected: list[Episode], catalog: 
     in a dry run), up to ``jobs`` side by side (:func:`make_masters`)."""
     found: dict[str, Mastering] = {}
     todo: list[tuple[Episode, str]] = []
+    digests = file_digests(show)
     for episode in selected:
-        input_hash = episode_input_hash(show, episode)
+        input_hash = episode_input_hash(show, episode, digests)
         if _unchanged(store, catalog.media.get(episode.slug), input_hash):
             found[episode.slug] = Mastering(input_hash, unchanged=True)
             continue
@@ -855,6 +869,7 @@ def _master_changed(store: Store, show: Show, selected: list[Episode], catalog: 
         found[episode.slug] = Mastering(input_hash, master=master)
         if master is None and not report.dry_run:
             todo.append((episode, input_hash))
+    digests.save()
     for episode, _ in todo:  # in episode order, whichever master ends first
         echo(f"mastering {episode.slug}...")
     made = make_masters(show, todo, jobs=jobs, progress=report.progress)

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from .errors import StorageError
-from .files import atomic_writer, sweep_stale_temps
+from .files import atomic_writer, sha256_file, sweep_stale_temps
 from .model import Catalog, Media, Show, Timeline
 from .text import redacted, safe_url
 
@@ -126,15 +126,6 @@ def check_key(key: str) -> str:
         raise StorageError(f"{key!r} is not a valid object key",
                            fix="keys are ASCII letters, digits, '.', '_', '-' and '/' only")
     return key
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so large masters never sit in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,24 @@ def test_a_second_publish_uploads_nothing(tmp_path, masters_cache):
     assert feed.stat().st_mtime_ns == stamp  # not even re-put
 
 
+def test_a_second_publish_reads_no_recording_again(tmp_path, masters_cache, monkeypatch):
+    from podcast import files
+
+    monkeypatch.setattr(files, "SETTLE_SECONDS", 0.0)  # the files were written just now
+    read: list[str] = []
+    real = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda path: read.append(path.name) or real(path))
+    config = tiny_show(tmp_path, masters_cache)
+    run_publish(config)
+    assert "interview.wav" in read and (tmp_path / ".podcast" / "digests.json").exists()
+    read.clear()
+    audio = tmp_path / "episodes" / "002-marc-olivier" / "interview.wav"
+    audio.write_bytes(audio.read_bytes()[:-2] + b"\x01\x00")  # one sample differs
+    report, _ = run_publish(config)
+    assert read == ["interview.wav"]  # the changed one only, and it is mastered again
+    assert report.mastered == ["002-marc-olivier"]
+
+
 def test_a_scheduled_episode_is_held_back_and_released_when_its_time_comes(
         tmp_path, masters_cache):
     config = tiny_show(tmp_path, masters_cache)

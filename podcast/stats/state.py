@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from podcast.errors import PodcastError
-from podcast.files import sweep_stale_temps, temp_path
+from podcast.files import sha256_file, sweep_stale_temps, temp_path
 from podcast.model import Show
 from podcast.stats.store import DB_NAME, check_whole, db_path
 from podcast.storage import (
@@ -44,7 +44,6 @@ from podcast.storage import (
     WriteConflict,
     file_lock,
     open_store,
-    sha256_file,
 )
 from podcast.text import safe_url
 
