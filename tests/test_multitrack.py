@@ -341,3 +341,31 @@ def test_with_max_pause_publish_finds_the_cuts_the_master_makes(demo_show: Path,
     assert episode_timeline(show, episode) == made.timeline
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["levelling"]["cuts"] == [list(cut) for cut in made.timeline.cuts]
+
+
+def test_calibration_windows_past_a_short_tracks_end_play_as_silence(tmp_path: Path):
+    """A calibration window after a track has ended reads nothing from that track: its
+    silence still has time stamps (ffmpeg logged "Invalid data found" from concat, and a
+    frame-size filter after the meter made that fatal), and both meters hear the long one."""
+    import subprocess
+
+    from podcast.audio.multitrack.filtergraph import MixTrack, calibration_command
+    from podcast.binaries import ffmpeg
+
+    tracks = []
+    for name, seconds in (("short", 10), ("long", 60)):
+        path = tmp_path / f"{name}.wav"
+        subprocess.run([ffmpeg(), "-v", "error", "-f", "lavfi", "-i",
+                        f"anoisesrc=d={seconds}:c=pink:r={RATE}:a=0.1:seed=1",
+                        "-ac", "1", str(path)], check=True)
+        times = np.arange(0, 60, 0.1)
+        tracks.append(MixTrack(path=path, offset=0.0, filters="", times=times,
+                               gains_db=np.zeros(times.size), rate=RATE))
+    spans = [(start, 6.0) for start in (0.0, 20.0, 40.0)]
+    command = calibration_command(tracks, spans, tmp_path, rate=RATE, layout="mono",
+                                  offset_db=0.0, ceiling=-2.0, step=1.0)
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "[error]" not in done.stderr and "[fatal]" not in done.stderr
+    # Each of the two meters heard the three windows: 18 s, 180 blocks of 100 ms.
+    assert len(re.findall(r"\] \[info\] t: .*TARGET", done.stderr)) >= 2 * 179

@@ -59,7 +59,7 @@ CALIBRATION_WINDOWS = 30
 CALIBRATION_WINDOW = 6.0
 
 
-#: Samples per frame handed to a null muxer after a meter (see :func:`finish_command`).
+#: Samples per frame handed to a null muxer after a meter (see :func:`calibration_command`).
 SINK_FRAME = 65536
 #: The calibration's meters: the gain curve limited (``a``), and limited with one step
 #: more gain (``b``).
@@ -274,18 +274,25 @@ def calibration_command(inputs: list[Path], envelope: Path, *, rate: int, layout
         chains.append(f"{labels}concat=n={len(starts)}:v=0:a=1[joined]")
         joined, count = "[joined]", len(starts)
     chains += _gain_chains(joined, count, rate=rate, layout=layout)
-    # Each meter's output goes to its null muxer in large frames of doubles (the meter's
-    # own format): fewer packets for ffmpeg 6's muxer threads, no conversion.
-    sink = f"asetnsamples=n={SINK_FRAME}:p=0"
-    chains.append("[levelled]asplit=2[a][b]")
-    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)},"
-                  f"{sink}[oa]")
-    chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
-                  f"{meter(name='b', frames=framelog)},{sink}[ob]")
-    command += [*envelope_input(envelope), "-filter_complex", ";".join(chains)]
-    for label in ("oa", "ob"):
-        command += ["-map", f"[{label}]", "-c:a", "pcm_f64le", "-f", "null", "-"]
-    return command
+    meters, output = calibration_meters("[levelled]", ceiling=ceiling, step=step,
+                                        framelog=framelog)
+    return [*command, *envelope_input(envelope), "-filter_complex",
+            ";".join([*chains, *meters]), *output]
+
+
+def calibration_meters(label: str, *, ceiling: float, step: float, framelog: bool = True
+                       ) -> tuple[list[str], list[str]]:
+    """The calibration's two meters (:data:`METERS`) of the audio ``label``: their filter
+    chains, and the output options that run them."""
+    # Meter a's audio goes to the null muxer ffmpeg needs, in large frames of doubles (the
+    # meter's own format): fewer packets for ffmpeg 6's muxer thread, no conversion.
+    # Meter b's ends in the graph (anullsink): no second encoder, muxer and thread.
+    chains = [f"{label}asplit=2[a][b]",
+              f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=framelog)},"
+              f"asetnsamples=n={SINK_FRAME}:p=0[oa]",
+              f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
+              f"{meter(name='b', frames=framelog)},anullsink"]
+    return chains, ["-map", "[oa]", "-c:a", "pcm_f64le", "-f", "null", "-"]
 
 
 def calibration_run(command: list[str]) -> dict[str, dict]:
@@ -342,15 +349,14 @@ def finish_command(options: list[str], chains: list[str], label: str, temp_name:
     after), and the very samples the encoder takes measured on the way (``ebur128``, every
     block logged; :func:`run_encode` reads them)."""
     chains = [*chains, f"{label}aformat=sample_fmts=flt,asplit=2[out][tometer]",
-              # The meter's audio goes on to the null muxer in large frames: ffmpeg 6
-              # hands every packet to its muxer thread.
-              f"[tometer]{meter(frames=True)},asetnsamples=n={SINK_FRAME}:p=0[metered]"]
+              # The meter's audio ends in the graph (anullsink): no second output, so no
+              # encoder, muxer and thread for it.
+              f"[tometer]{meter(frames=True)},anullsink"]
     return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
             *options, "-filter_complex", ";".join(chains),
             "-map", "[out]", "-ar", str(rate), "-ac", str(channels), "-c:a", "libmp3lame",
             "-b:a", bitrate, "-map_metadata", "-1", "-id3v2_version", "0",
-            "-write_id3v1", "0", "-f", "mp3", temp_name,
-            "-map", "[metered]", "-c:a", "pcm_f32le", "-f", "null", "-"]
+            "-write_id3v1", "0", "-f", "mp3", temp_name]
 
 
 def run_encode(command: list[str], temp: Path, progress: Callable[[float], None], *,

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ...binaries import ffmpeg
-from ...loudness import meter
 from ..analysis import format_filter, input_options
 from ..encoding import (
     ENVELOPE_RATE,
     blocks_loudness,
+    calibration_meters,
     calibration_run,
     envelope_input,
     finish_command,
@@ -94,6 +94,10 @@ def _placement(track: MixTrack, start: float, length: float, rate: int,
         if late > 0:
             chain.append(f"adelay=delays={round(late * rate)}S:all=1")
     chain += [f"atrim=duration={length:.6f}", f"apad=whole_dur={length:.6f}"]
+    if windowed:
+        # A window past the track's end reads no audio, so its silence has no time stamp
+        # of its own; concat, which plays the windows one after the other, needs one.
+        chain.append("asetpts=N/SR/TB")
     return options, ",".join(chain)
 
 
@@ -184,15 +188,9 @@ def calibration_command(tracks: list[MixTrack], spans: list[tuple[float, float]]
     limited with ``step`` dB more (``b``), each into a meter."""
     options, chains, label = mix_graph(tracks, spans, work, rate=rate, layout=layout,
                                        offset_db=offset_db, bookends=bookends, tag="calib")
-    chains.append(f"{label}asplit=2[a][b]")
-    chains.append(f"[a]{limiter_filter(ceiling)},{meter(name='a', frames=True)}[oa]")
-    chains.append(f"[b]volume={step}dB:precision=float,{limiter_filter(ceiling)},"
-                  f"{meter(name='b', frames=True)}[ob]")
-    command = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
-               *options, "-filter_complex", ";".join(chains)]
-    for out in ("oa", "ob"):
-        command += ["-map", f"[{out}]", "-f", "null", "-"]
-    return command
+    meters, output = calibration_meters(label, ceiling=ceiling, step=step)
+    return [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info",
+            *options, "-filter_complex", ";".join([*chains, *meters]), *output]
 
 
 def calibrate_mix(tracks: list[MixTrack], spans: list[tuple[float, float]], work: Path, *,
