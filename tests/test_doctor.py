@@ -243,3 +243,19 @@ def test_a_private_s3_bucket_keeps_the_state_private(demo_show, monkeypatch):
         assert check.ok, check.detail
         assert "is not readable (HTTP 403)" in check.detail  # moto: anonymous, no policy
         assert server.client().list_objects_v2(Bucket=server.bucket).get("KeyCount") == 0
+
+
+def test_an_encoder_that_fails_its_gain_probe_stops_the_master_with_the_fix(
+        demo_show, monkeypatch, fresh_binaries, tmp_path):
+    # The encoder's gain is measured beside the analysis, in a thread: its failure still
+    # ends the master with the message, once, and nothing is written.
+    _fake_ffmpeg(tmp_path, monkeypatch, """case "$*" in *anoisesrc*libmp3lame*)
+  echo "[libmp3lame @ 0x1] [error] lame: output buffer too small" >&2; exit 1;; esac""")
+    output = tmp_path / "out.mp3"
+    result = CliRunner().invoke(main, ["--config", str(demo_show), "master",
+                                       "002-marc-olivier", "-o", str(output)])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("cannot encode MP3 at 96k") == 1
+    assert "output buffer too small" in result.output and "fix:" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.glob("*.mp3")) == [] and list(tmp_path.glob(".*")) == []

@@ -12,8 +12,9 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from ..loudness import (
     parse_frame,
     parse_named_summaries,
 )
-from .analysis import follow_log, format_filter, input_options
+from ..model import AudioSettings
+from .analysis import channel_layout, follow_log, format_filter, input_options
 from .levelling import (
     BLOCK,
 )
@@ -437,6 +439,20 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
     """
     with _CODEC_GAIN_LOCK:
         return _measured_codec_gain(ffmpeg(), rate, layout, bitrate)
+
+
+@contextmanager
+def codec_gain_ahead(settings: AudioSettings) -> Iterator[None]:
+    """Measure :func:`codec_gain` for the show's ``settings`` in a thread while the block
+    runs (open it inside :func:`binaries.job`): its three short ffmpeg runs go on beside
+    the analysis, and the block's own call then finds the value.  A failure is left to
+    that call, which measures again and raises it.  The thread is waited for on the way
+    out."""
+    layout, _channels = channel_layout(settings.channels)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(contextvars.copy_context().run, codec_gain, rate=settings.sample_rate,
+                    layout=layout, bitrate=settings.bitrate)
+        yield
 
 
 @functools.lru_cache(maxsize=16)

@@ -76,6 +76,7 @@ from .encoding import (
     calibrate,
     calibration_windows,
     codec_gain,
+    codec_gain_ahead,
     encode_command,
     gain_envelope,
     limiter_correction,
@@ -379,7 +380,7 @@ def master(show: Show, episode: Episode, output: Path, *, overwrite: bool = Fals
     check_output(output, overwrite)
     binaries.require()
     bar = Phases(progress)
-    with binaries.job(), scratch(output) as (work, temp):
+    with binaries.job(), codec_gain_ahead(show.audio), scratch(output) as (work, temp):
         heard = denoised_episode(show.audio, episode, work, bar)  # audio.denoise: deep
         program = Program.join(_analyse_inputs(show.audio, heard, bar))
         _check_program(program, episode)

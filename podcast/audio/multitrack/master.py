@@ -39,6 +39,7 @@ from ..encoding import (
     PEAK_MARGIN,
     calibration_windows,
     codec_gain,
+    codec_gain_ahead,
     limiter_correction,
     run_encode,
     window_mask,
@@ -420,7 +421,7 @@ def master_tracks(show: Show, episode: Episode, output: Path, *, overwrite: bool
     check_output(output, overwrite)
     binaries.require()
     bar = Phases(progress)
-    with binaries.job(), scratch(output) as (work, temp):
+    with binaries.job(), codec_gain_ahead(show.audio), scratch(output) as (work, temp):
         # audio.denoise: deep, the speech tracks read from their denoised copies; the
         # figures and errors keep naming the user's tracks (``episode``).
         heard = denoised_episode(show.audio, episode, work, bar)
