@@ -406,6 +406,25 @@ def test_countries_come_from_the_geoip_database_before_hashing(show, tmp_path):
     assert countries == Counter({"FR": 2, "CA": 1, None: EXPECTED["downloads"] - 3})
 
 
+def test_a_geoip_record_without_a_text_country_code_gives_no_country(tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from podcast.stats.geoip import GeoIP
+
+    mmdb = tmp_path / "odd.mmdb"
+    writer = MMDBWriter(6, "GeoIP2-Country", ipv4_compatible=True)
+    writer.insert_network(IPSet(["203.0.113.0/25"]), {"country": {"iso_code": 250}})
+    writer.insert_network(IPSet(["203.0.113.128/25"]), {"country": "FR"})
+    writer.insert_network(IPSet(["198.51.100.0/24"]),
+                          {"registered_country": {"iso_code": "BE"}})
+    writer.to_db_file(str(mmdb))
+    geoip = GeoIP(mmdb)
+    assert [geoip.country(ip) for ip in ("203.0.113.9", "203.0.113.200", "198.51.100.7",
+                                         "192.0.2.1", "not an address")] \
+        == [None, None, "BE", None, None]
+
+
 def test_a_file_that_is_not_a_geoip_database_is_a_clear_error(show, tmp_path):
     from podcast.errors import PodcastError
 

@@ -30,5 +30,6 @@ class GeoIP:
         if not isinstance(record, dict):
             return None
         country = record.get("country") or record.get("registered_country") or {}
-        return country.get("iso_code") if isinstance(country, dict) else None
+        code = country.get("iso_code") if isinstance(country, dict) else None
+        return code if isinstance(code, str) else None
 
