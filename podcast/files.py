@@ -98,7 +98,6 @@ def _running(name: str, prefix: str) -> bool:
     return True
 
 
-
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks so large masters never sit in memory."""
     digest = hashlib.sha256()
@@ -118,11 +117,11 @@ class FileDigests:
 
     A digest is kept (in the JSON file ``path``) with the file's size, modification and
     change times (nanoseconds) and inode; while all four stay the same the file is not
-    read again, as git's index trusts a file's stat.  An hour of WAV is 600 MB to hash
-    (0.6 CPU-s) on every ``publish`` and ``master`` without this.  A copy, a checkout or
-    any write changes the stat, so the file is read again; so does one written less than
-    :data:`SETTLE_SECONDS` (``settle``) before it was hashed.  Two processes saving at once keep one
-    of their sets (the other's files are only hashed again).
+    read again, as git's index trusts a file's stat: ``publish`` and ``master`` need not
+    read every recording of a show each time.  A copy, a checkout or any write changes
+    the stat, so the file is read again; so is one written less than ``settle`` seconds
+    (:data:`SETTLE_SECONDS`) before it was hashed.  Two processes saving at once keep
+    one of their sets (the other's files are only hashed again).
     """
 
     def __init__(self, path: Path, *, settle: float | None = None) -> None:
