@@ -460,21 +460,17 @@ def _measured_codec_gain(_program: str, rate: int, layout: str, bitrate: str) ->
     source = codec_source(rate, layout)
     base = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-v", "level+info"]
     with binaries.job():
-        reference = binaries.popen(
-            [*base, "-f", "lavfi", "-i", source, "-af", meter(frames=True), "-f", "null",
+        # One run meters the noise as it encodes it (the meter ends in the graph), the
+        # next meters the MP3 decoded: two ffmpeg starts, not three.
+        encoded = binaries.run(
+            [*base, "-f", "lavfi", "-i", source, "-filter_complex",
+             f"[0:a]asplit=2[mp3][heard];[heard]{meter(frames=True)},anullsink",
+             "-map", "[mp3]", "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3",
+             "pipe:1"], capture_output=True)
+        decoded = binaries.run(
+            [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(frames=True), "-f", "null",
              "-"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-        try:
-            encoded = binaries.run(
-                [*base, "-f", "lavfi", "-i", source, "-c:a", "libmp3lame", "-b:a", bitrate,
-                 "-f", "mp3", "pipe:1"], capture_output=True)
-            decoded = binaries.run(
-                [*base, "-f", "mp3", "-i", "pipe:0", "-af", meter(frames=True), "-f", "null",
-                 "-"],
-                input=encoded.stdout, capture_output=True)
-            _out, reference_log = reference.communicate()
-        finally:
-            binaries.reap(reference)
+            input=encoded.stdout, capture_output=True)
     encoded_log = encoded.stderr.decode("utf-8", "replace").splitlines()
     decoded_log = decoded.stderr.decode("utf-8", "replace").splitlines()
     if encoded.returncode != 0:
@@ -482,13 +478,11 @@ def _measured_codec_gain(_program: str, rate: int, layout: str, bitrate: str) ->
                          f"{'; '.join(ffmpeg_errors(encoded_log)[-3:]) or 'no error message'}",
                          field="audio.bitrate",
                          fix="run `podcast doctor`; use a bitrate such as 96k or 128k")
-    failed = next((log for log, code in ((reference_log.splitlines(), reference.returncode),
-                                         (decoded_log, decoded.returncode)) if code), None)
-    if failed is not None:
+    if decoded.returncode != 0:
         raise AudioError(f"ffmpeg ({binaries.version()}) failed measuring the MP3 "
-                         f"encoder's gain: {'; '.join(ffmpeg_errors(failed)[-3:])}",
+                         f"encoder's gain: {'; '.join(ffmpeg_errors(decoded_log)[-3:])}",
                          fix="run `podcast doctor`")
-    return _logged_loudness(decoded_log) - _logged_loudness(reference_log.splitlines())
+    return _logged_loudness(decoded_log) - _logged_loudness(encoded_log)
 
 
 def _logged_loudness(log: list[str]) -> float:
