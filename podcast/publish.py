@@ -869,7 +869,8 @@ def _master_changed(store: Store, show: Show, selected: list[Episode], catalog: 
         found[episode.slug] = Mastering(input_hash, master=master)
         if master is None and not report.dry_run:
             todo.append((episode, input_hash))
-    digests.save()
+    if not report.dry_run:  # a dry run writes nothing, not even what it learned
+        digests.save()
     for episode, _ in todo:  # in episode order, whichever master ends first
         echo(f"mastering {episode.slug}...")
     made = make_masters(show, todo, jobs=jobs, progress=report.progress)
