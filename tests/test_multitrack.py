@@ -19,6 +19,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ import pytest
 from audio_fixtures import Passage, Recording, decode, ebur128, momentary_series, multitrack
 from click.testing import CliRunner
 
+from podcast.audio.multitrack.filtergraph import MixTrack, calibration_command
+from podcast.binaries import ffmpeg
 from podcast.cli import main
 from podcast.config import load_episode, load_show
 from podcast.errors import ConfigError
@@ -347,11 +350,6 @@ def test_calibration_windows_past_a_short_tracks_end_play_as_silence(tmp_path: P
     """A calibration window after a track has ended reads nothing from that track: its
     silence still has time stamps (ffmpeg logged "Invalid data found" from concat, and a
     frame-size filter after the meter made that fatal), and both meters hear the long one."""
-    import subprocess
-
-    from podcast.audio.multitrack.filtergraph import MixTrack, calibration_command
-    from podcast.binaries import ffmpeg
-
     tracks = []
     for name, seconds in (("short", 10), ("long", 60)):
         path = tmp_path / f"{name}.wav"

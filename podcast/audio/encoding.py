@@ -444,7 +444,7 @@ def codec_gain(*, rate: int, layout: str, bitrate: str) -> float:
 @contextmanager
 def codec_gain_ahead(settings: AudioSettings) -> Iterator[None]:
     """Measure :func:`codec_gain` for the show's ``settings`` in a thread while the block
-    runs (open it inside :func:`binaries.job`): its three short ffmpeg runs go on beside
+    runs (open it inside :func:`binaries.job`): its two short ffmpeg runs go on beside
     the analysis, and the block's own call then finds the value.  A failure is left to
     that call, which measures again and raises it.  The thread is waited for on the way
     out."""
